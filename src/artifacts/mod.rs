@@ -1,0 +1,135 @@
+//! The artifact directory: every path in one place, one writer that redacts
+//! everything it writes, `analysis.json`, and the tarball.
+
+mod analysis;
+mod bundle;
+
+pub use analysis::{Analysis, Phase, RunStatus, SmokeSummary, SuiteCounts};
+pub use bundle::bundle;
+
+use crate::redact::Redactor;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Directory names under `--out`, as the runbook spells them.
+pub const PARITY_DIR: &str = "webprofile-parity";
+pub const FLAKINESS_DIR: &str = "flakiness";
+
+/// File names inside `webprofile-parity/`.
+pub mod names {
+    pub const NODE_PARITY_JSON: &str = "node.parity.json";
+    pub const NODE_PARITY_OUT: &str = "node.parity.out";
+    pub const TEST_PARITY_OUT: &str = "test.parity.out";
+    pub const ANALYSIS_JSON: &str = "analysis.json";
+    pub const CROSS_OUT: &str = "cross-instance.out";
+    pub const CROSS_RESULTS_JSON: &str = "cross-instance-results.json";
+    pub const FLAKINESS_JSON: &str = "flakiness.json";
+    pub const FLAKINESS_UI: &str = "ui/index.html";
+
+    pub fn cross_create(n: u32) -> String {
+        format!("cross-instance-create-iter-{n}.json")
+    }
+    pub fn cross_revoke(n: u32) -> String {
+        format!("cross-instance-revoke-iter-{n}.txt")
+    }
+    pub fn cross_introspect_raw(n: u32) -> String {
+        format!("cross-instance-introspect-iter-{n}.raw")
+    }
+    pub fn cross_iteration_out(n: u32) -> String {
+        format!("cross-instance-iter-{n}.out")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not write {}: {source}", path.display())]
+pub struct ArtifactError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// A directory whose files all pass through the redactor.
+#[derive(Clone, Debug)]
+pub struct ArtifactDir {
+    root: PathBuf,
+    redactor: Redactor,
+}
+
+impl ArtifactDir {
+    /// Creates `dir` (and parents).
+    pub fn create(dir: &Path, redactor: Redactor) -> Result<Self, ArtifactError> {
+        std::fs::create_dir_all(dir).map_err(|source| ArtifactError {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(ArtifactDir {
+            root: dir.to_path_buf(),
+            redactor,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Writes `text` redacted, creating parent directories.
+    pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf, ArtifactError> {
+        let path = self.path(name);
+        let fail = |source| ArtifactError {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(fail)?;
+        }
+        std::fs::write(&path, self.redactor.redact(text).as_bytes()).map_err(fail)?;
+        Ok(path)
+    }
+
+    /// Writes pretty JSON (redacted) with a trailing newline.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<PathBuf, ArtifactError> {
+        let text = serde_json::to_string_pretty(value).expect("artifact structs serialize") + "\n";
+        self.write_text(name, &text)
+    }
+
+    /// Removes the previous run's files so a shorter run leaves no stale
+    /// iteration files behind to be bundled. Only this directory's own files.
+    pub fn clear(&self) -> Result<(), ArtifactError> {
+        match std::fs::remove_dir_all(&self.root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(ArtifactError {
+                    path: self.root.clone(),
+                    source,
+                })
+            }
+        }
+        std::fs::create_dir_all(&self.root).map_err(|source| ArtifactError {
+            path: self.root.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_redacted_and_clear_removes_old_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ArtifactDir::create(&tmp.path().join("a/b"), Redactor::enabled()).unwrap();
+        let token = "ab".repeat(32);
+        let path = dir.write_text("x/y.txt", &format!("token {token}")).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(!written.contains(&token), "{written}");
+        dir.clear().unwrap();
+        assert!(!path.exists());
+        assert!(dir.root().is_dir());
+    }
+}

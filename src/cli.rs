@@ -1,0 +1,245 @@
+//! Command-line interface: clap structs only. Every flag is documented where
+//! it is defined, with its environment fallback.
+
+use crate::exit::EXIT_CODES_HELP;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parity",
+    version,
+    about = "Proves that a webprofile token service revokes tokens immediately, on every instance, every time.",
+    long_about = "Proves that a webprofile token service revokes tokens immediately, on every instance, every time.\n\n\
+        `parity run` starts (or connects to) two webprofile instances sharing one store, checks \
+        revocation immediacy, runs the contract suite and many cross-instance iterations with every \
+        request traced, reruns the smoke on flake, and writes every artifact plus a tarball.",
+    after_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the parity checks end to end and write every artifact.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(Box<RunArgs>),
+    /// Run any command up to N times until it passes; write flakiness.json.
+    #[command(after_help = "Example:\n  parity rerun --attempts 3 --out ci/flakiness -- cargo test parity\n\n\
+        Exit code: 0 when an attempt passed, else the last attempt's exit code.")]
+    Rerun(RerunArgs),
+    /// The reference webprofile server.
+    #[command(subcommand)]
+    Reference(ReferenceCommand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Docker when an engine answers, else the embedded stack.
+    Auto,
+    /// Two reference instances inside this process (no Docker needed).
+    Local,
+    /// Services already running at the URLs given with --instance.
+    External,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where the services come from.
+    #[arg(long, value_enum, default_value_t = Backend::Auto, env = "PARITY_BACKEND")]
+    pub backend: Backend,
+
+    /// URL of a running instance (external backend); give it twice for two
+    /// instances. Falls back to INSTANCE1 / INSTANCE2, then TARGET_BASE_URL.
+    #[arg(long = "instance", value_name = "URL")]
+    pub instances: Vec<String>,
+
+    /// MongoDB the instances share, reachable from here: enables the checks
+    /// that seed tokens directly, and backs the embedded instances (local).
+    #[arg(long, value_name = "URI", env = "PARITY_MONGO_URI")]
+    pub mongo_uri: Option<String>,
+
+    /// Artifact directory.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// Fault injected into the embedded instances (repeatable):
+    /// revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+
+    /// Seed for the embedded instances' fault injection (reproducible runs).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Hash cost of the embedded instances: `default` (argon2id m=64MiB, like
+    /// the service) or `minimal` (measure the harness, not argon2).
+    #[arg(long, value_name = "COST", default_value = "default")]
+    pub hash_cost: String,
+
+    /// Failures make the exit code non-zero (default). Also PARITY_STRICT,
+    /// or a ci/PARITY_STRICT file containing `false`.
+    #[arg(long, overrides_with = "no_strict")]
+    pub strict: bool,
+
+    /// Report failures but exit 0 (informational run).
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
+
+    /// Cross-instance iterations.
+    #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS")]
+    pub iterations: u32,
+
+    /// Iterations in flight at once.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// How long after a revoke returned a token may still be polled.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub deadline: Duration,
+
+    /// Pause between introspection polls.
+    #[arg(long, value_name = "DURATION", default_value = "10ms", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// Any active:true after the revoke returned fails the iteration — the
+    /// contract's "no stale window". On by default.
+    #[arg(long, overrides_with = "allow_stale")]
+    pub require_immediate: bool,
+
+    /// Tolerate stale reads: fail only when the token is still active at the
+    /// deadline. Stale reads are still counted and reported.
+    #[arg(long, overrides_with = "require_immediate")]
+    pub allow_stale: bool,
+
+    /// Revoke status accepted as success (repeatable; the contract says 204).
+    #[arg(long = "accept-revoke-status", value_name = "CODE", default_values_t = [204u16])]
+    pub accepted_revoke_statuses: Vec<u16>,
+
+    /// Tries of the revocation smoke before it counts as failed.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
+
+    /// Pause between smoke attempts.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+
+    /// Timeout of each HTTP request.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// How long instances may take to answer GET /.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+
+    /// Write tokens and credentials to the artifacts in clear (local debugging only).
+    #[arg(long)]
+    pub no_redact: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CredentialArgs {
+    /// Admin user for HTTP Basic auth.
+    #[arg(long, value_name = "USER", default_value = "overleaf", env = "WEBPROFILE_ADMIN_USER")]
+    pub admin_user: String,
+
+    /// Admin password for HTTP Basic auth.
+    #[arg(long, value_name = "PASS", default_value = "overleaf", env = "WEBPROFILE_ADMIN_PASS", hide_env_values = true, hide_default_value = true)]
+    pub admin_pass: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// Tries before giving up.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
+
+    /// Where flakiness.json and ui/index.html go.
+    #[arg(long, value_name = "DIR", default_value = "ci/flakiness")]
+    pub out: PathBuf,
+
+    /// Pause between attempts.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub retry_delay: Duration,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCommand {
+    /// Serve the webprofile API (the reference implementation, with optional faults).
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Memory,
+    Mongo,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (0.0.0.0 inside a container).
+    #[arg(long, default_value = "127.0.0.1", env = "WEBPROFILE_HOST")]
+    pub host: String,
+
+    #[arg(long, default_value_t = 3900, env = "PORT")]
+    pub port: u16,
+
+    /// Token store.
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    pub store: StoreKind,
+
+    /// MongoDB URI for --store mongo (database from the path).
+    #[arg(long, value_name = "URI", default_value = "mongodb://mongo:27017/sharelatex", env = "MONGO_URI")]
+    pub mongo_uri: String,
+
+    /// Fault to inject (repeatable): revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+
+    /// Seed for fault injection.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// `default` (argon2id m=64MiB) or `minimal`.
+    #[arg(long, value_name = "COST", default_value = "default")]
+    pub hash_cost: String,
+
+    /// Name in the access log.
+    #[arg(long, default_value = "webprofile")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration like 800ms, 15s or 1m: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_with_units_and_reject_garbage() {
+        assert_eq!(parse_duration("800ms"), Ok(Duration::from_millis(800)));
+        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+    }
+}

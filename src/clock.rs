@@ -1,0 +1,81 @@
+//! One clock for the whole run: every timestamp carries both the wall time
+//! (for people) and the monotonic offset since the run began (for ordering
+//! and latency, immune to wall-clock steps).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    origin: Instant,
+    origin_wall: DateTime<Utc>,
+}
+
+/// A point in time as recorded in artifacts.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Stamp {
+    /// RFC 3339 wall time, millisecond precision.
+    #[serde(serialize_with = "rfc3339_ms")]
+    pub wall: DateTime<Utc>,
+    /// Milliseconds since the run began (monotonic).
+    pub mono_ms: f64,
+}
+
+impl Clock {
+    pub fn start() -> Self {
+        Clock {
+            origin: Instant::now(),
+            origin_wall: Utc::now(),
+        }
+    }
+
+    pub fn now(&self) -> Stamp {
+        self.stamp_at(Instant::now())
+    }
+
+    pub fn stamp_at(&self, at: Instant) -> Stamp {
+        let since = at.saturating_duration_since(self.origin);
+        Stamp {
+            wall: self.origin_wall + chrono::Duration::from_std(since).unwrap_or_default(),
+            mono_ms: millis(since),
+        }
+    }
+
+    pub fn started_wall(&self) -> DateTime<Utc> {
+        self.origin_wall
+    }
+}
+
+/// Milliseconds as a float rounded to microseconds, the unit of every latency field.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+pub fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn rfc3339_ms<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_monotonic_and_wall_follows() {
+        let clock = Clock::start();
+        let a = clock.now();
+        std::thread::sleep(Duration::from_millis(2));
+        let b = clock.now();
+        assert!(b.mono_ms > a.mono_ms);
+        assert!(b.wall >= a.wall);
+    }
+
+    #[test]
+    fn millis_keeps_microseconds() {
+        assert_eq!(millis(Duration::from_micros(1500)), 1.5);
+    }
+}

@@ -1,0 +1,281 @@
+//! The HTTP client: straight from the process, one pooled connection set per
+//! instance, no redirects followed (a 302 to the login page is an answer).
+
+use super::exchange::{AuthMode, Exchange, Trace};
+use super::parse::{self, Body, CreatedToken, Introspection};
+use crate::clock::{millis, Clock};
+use crate::reference::server::Credentials;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bodies longer than this are cut in the trace (the service never sends that much).
+const MAX_RECORDED_BODY: usize = 64 * 1024;
+
+/// What all clients of one run share: the clock and the exchange counter.
+#[derive(Clone, Debug)]
+pub struct TraceContext {
+    pub clock: Clock,
+    seq: Arc<AtomicU64>,
+}
+
+impl TraceContext {
+    pub fn new(clock: Clock) -> Self {
+        TraceContext {
+            clock,
+            seq: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub credentials: Credentials,
+    pub request_timeout: Duration,
+}
+
+/// A failed call: which call, and exactly what went wrong.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{call} on {instance}: {detail}")]
+pub struct CallError {
+    pub call: &'static str,
+    pub instance: String,
+    pub detail: String,
+}
+
+/// Body of a create call.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CreateRequest {
+    pub label: String,
+    pub scopes: Vec<String>,
+    #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    name: String,
+    base: String,
+    options: ClientOptions,
+    ctx: TraceContext,
+}
+
+impl Client {
+    pub fn new(name: &str, base_url: &str, options: ClientOptions, ctx: TraceContext) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.request_timeout)
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("reqwest client with static options");
+        Client {
+            http,
+            name: name.to_string(),
+            base: base_url.trim_end_matches('/').to_string(),
+            options,
+            ctx,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one request and records it, whatever the outcome.
+    pub async fn send(&self, method: &str, path: &str, auth: AuthMode, body: Option<String>) -> Exchange {
+        let seq = self.ctx.next_seq();
+        let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method_value, format!("{}{}", self.base, path));
+        request = match auth {
+            AuthMode::Basic => request.basic_auth(&self.options.credentials.user, Some(&self.options.credentials.pass)),
+            AuthMode::WrongPassword => request.basic_auth(
+                &self.options.credentials.user,
+                Some(format!("{}-wrong", self.options.credentials.pass)),
+            ),
+            AuthMode::ServiceOrigin => request.header("X-Service-Origin", "parity-harness"),
+            AuthMode::None => request,
+        };
+        if let Some(body) = &body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let started = Instant::now();
+        let sent = self.ctx.clock.stamp_at(started);
+        let mut exchange = Exchange {
+            seq,
+            instance: self.name.clone(),
+            sent,
+            method: method.to_string(),
+            path: path.to_string(),
+            auth,
+            request_body: body,
+            status: None,
+            content_type: None,
+            location: None,
+            response_body: String::new(),
+            truncated: false,
+            latency_ms: 0.0,
+            error: None,
+        };
+        match request.send().await {
+            Ok(mut response) => {
+                exchange.status = Some(response.status().as_u16());
+                let header = |name| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                exchange.content_type = header(reqwest::header::CONTENT_TYPE);
+                exchange.location = header(reqwest::header::LOCATION);
+                let mut bytes = Vec::new();
+                loop {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => {
+                            let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
+                            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                            if chunk.len() > room {
+                                exchange.truncated = true;
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            exchange.error = Some(format!("body cut off: {}", describe_transport(&e, self)));
+                            break;
+                        }
+                    }
+                }
+                exchange.response_body = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            Err(e) => exchange.error = Some(describe_transport(&e, self)),
+        }
+        exchange.latency_ms = millis(started.elapsed());
+        exchange
+    }
+
+    /// `GET /`: any HTTP status means the server is up.
+    pub async fn probe(&self) -> Result<u16, String> {
+        let ex = self.send("GET", "/", AuthMode::None, None).await;
+        ex.status.ok_or_else(|| ex.error.unwrap_or_else(|| "no response".into()))
+    }
+
+    pub async fn create_token(&self, trace: &mut Trace, user_id: &str, req: &CreateRequest) -> Result<CreatedToken, CallError> {
+        let body = serde_json::to_string(req).expect("create request serializes");
+        let ex = self
+            .send("POST", &tokens_path(user_id), AuthMode::Basic, Some(body))
+            .await;
+        let result = self.expect_status(&ex, "create token", 200).and_then(|body| {
+            parse::created_token(&body).map_err(|detail| self.error("create token", detail))
+        });
+        trace.push(ex);
+        result
+    }
+
+    /// Lists the user's tokens as the service returned them (JSON array).
+    pub async fn list_tokens(&self, trace: &mut Trace, user_id: &str) -> Result<Vec<Value>, CallError> {
+        let ex = self.send("GET", &tokens_path(user_id), AuthMode::Basic, None).await;
+        let result = self.expect_status(&ex, "list tokens", 200).and_then(|body| match body {
+            Body::Json(Value::Array(items)) => Ok(items),
+            other => Err(self.error("list tokens", format!("expected a JSON array, got {}", other.describe()))),
+        });
+        trace.push(ex);
+        result
+    }
+
+    /// Revokes; returns the HTTP status, whatever it is (the caller judges it).
+    pub async fn revoke(&self, trace: &mut Trace, user_id: &str, token_id: &str) -> Result<u16, CallError> {
+        let path = format!("{}/{}", tokens_path(user_id), token_id);
+        let ex = self.send("DELETE", &path, AuthMode::Basic, None).await;
+        let result = match (ex.status, &ex.error) {
+            (Some(status), _) => Ok(status),
+            (None, error) => Err(self.error("revoke", error.clone().unwrap_or_default())),
+        };
+        trace.push(ex);
+        result
+    }
+
+    pub async fn introspect(&self, trace: &mut Trace, token: &str) -> Result<Introspection, CallError> {
+        let body = serde_json::json!({ "token": token }).to_string();
+        let ex = self.send("POST", INTROSPECT_PATH, AuthMode::Basic, Some(body)).await;
+        let result = self.expect_status(&ex, "introspect", 200).and_then(|body| {
+            parse::introspection(&body).map_err(|detail| self.error("introspect", detail))
+        });
+        trace.push(ex);
+        result
+    }
+
+    /// Checks the status and classifies the body; the error names both.
+    fn expect_status(&self, ex: &Exchange, call: &'static str, expected: u16) -> Result<Body, CallError> {
+        let Some(status) = ex.status else {
+            return Err(self.error(call, ex.error.clone().unwrap_or_else(|| "no response".into())));
+        };
+        let body = Body::classify(&ex.response_body, ex.content_type.as_deref());
+        if let Some(error) = &ex.error {
+            return Err(self.error(call, format!("HTTP {status}, then {error}")));
+        }
+        if status == expected {
+            return Ok(body);
+        }
+        let detail = if (300..400).contains(&status) {
+            format!(
+                "HTTP {status} redirect to `{}` (credentials rejected?), body {}",
+                ex.location.as_deref().unwrap_or("?"),
+                body.describe()
+            )
+        } else {
+            format!("HTTP {status} (expected {expected}), body {}", body.describe())
+        };
+        Err(self.error(call, detail))
+    }
+
+    fn error(&self, call: &'static str, detail: String) -> CallError {
+        CallError {
+            call,
+            instance: self.name.clone(),
+            detail,
+        }
+    }
+}
+
+pub const INTROSPECT_PATH: &str = "/internal/api/tokens/introspect";
+
+pub fn tokens_path(user_id: &str) -> String {
+    format!("/internal/api/users/{user_id}/git-tokens")
+}
+
+fn describe_transport(e: &reqwest::Error, client: &Client) -> String {
+    if e.is_timeout() {
+        return format!(
+            "timed out after {} waiting for {}",
+            humantime::format_duration(client.options.request_timeout),
+            client.base
+        );
+    }
+    if e.is_connect() {
+        return format!("could not connect to {}: {}", client.base, root_cause(e));
+    }
+    format!("{e}: {}", root_cause(e))
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

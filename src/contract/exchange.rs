@@ -1,0 +1,150 @@
+//! One request/response pair as recorded, and the trace that collects them.
+
+use crate::clock::Stamp;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// How a request authenticated itself. The credential itself is never recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// HTTP Basic with the configured admin credentials.
+    Basic,
+    /// No Authorization header.
+    None,
+    /// HTTP Basic with a deliberately wrong password.
+    WrongPassword,
+    /// No credentials, but an `X-Service-Origin` header (the known bypass).
+    ServiceOrigin,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Exchange {
+    /// Order of the request across the whole run.
+    pub seq: u64,
+    /// Which instance answered ("instance1", "instance2").
+    pub instance: String,
+    pub sent: Stamp,
+    pub method: String,
+    pub path: String,
+    pub auth: AuthMode,
+    pub request_body: Option<String>,
+    /// `None` when no HTTP answer arrived (see `error`).
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub response_body: String,
+    /// True when the body was longer than what is kept.
+    pub truncated: bool,
+    pub latency_ms: f64,
+    /// Transport failure: timeout, refused connection, reset.
+    pub error: Option<String>,
+}
+
+impl Exchange {
+    /// The request and its answer in the `.raw` trace format: readable, greppable,
+    /// one block per exchange.
+    pub fn render_raw(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            ">>> #{} {} {} (+{:.3} ms) {} {}  auth={}",
+            self.seq,
+            self.instance,
+            crate::clock::rfc3339(&self.sent.wall),
+            self.sent.mono_ms,
+            self.method,
+            self.path,
+            serde_json::to_value(self.auth)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        );
+        if let Some(body) = &self.request_body {
+            let _ = writeln!(out, "{body}");
+        }
+        match (self.status, &self.error) {
+            (Some(status), _) => {
+                let _ = write!(out, "<<< {status}");
+                if let Some(ct) = &self.content_type {
+                    let _ = write!(out, " [{ct}]");
+                }
+                if let Some(loc) = &self.location {
+                    let _ = write!(out, " Location: {loc}");
+                }
+                let _ = writeln!(out, " ({:.3} ms)", self.latency_ms);
+                let body = self.response_body.trim_end_matches('\n');
+                if !body.is_empty() {
+                    let _ = writeln!(out, "{body}");
+                }
+                if self.truncated {
+                    let _ = writeln!(out, "[body truncated]");
+                }
+            }
+            (None, error) => {
+                let _ = writeln!(
+                    out,
+                    "<<< no response ({:.3} ms): {}",
+                    self.latency_ms,
+                    error.as_deref().unwrap_or("unknown error")
+                );
+            }
+        }
+        out
+    }
+
+    /// "HTTP 503 `service unavailable`" or the transport error: what a reason quotes.
+    pub fn summary(&self) -> String {
+        match (self.status, &self.error) {
+            (Some(status), _) => {
+                let body = crate::contract::parse::snippet(&self.response_body, 120);
+                if body.is_empty() {
+                    format!("HTTP {status} with an empty body")
+                } else {
+                    format!("HTTP {status} `{body}`")
+                }
+            }
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no response".into(),
+        }
+    }
+}
+
+/// The exchanges of one scenario (or one iteration), in order.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(transparent)]
+pub struct Trace(Vec<Exchange>);
+
+impl Trace {
+    pub fn new() -> Self {
+        Trace::default()
+    }
+
+    pub fn push(&mut self, exchange: Exchange) {
+        self.0.push(exchange);
+    }
+
+    pub fn exchanges(&self) -> &[Exchange] {
+        &self.0
+    }
+
+    pub fn last(&self) -> Option<&Exchange> {
+        self.0.last()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn render_raw(&self) -> String {
+        self.0.iter().map(|e| e.render_raw() + "\n").collect()
+    }
+
+    pub fn extend(&mut self, other: Trace) {
+        self.0.extend(other.0);
+    }
+}

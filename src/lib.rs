@@ -1,0 +1,18 @@
+//! webprofile-parity: proves that a webprofile token service revokes tokens
+//! immediately, on every instance, every time.
+//!
+//! The binary (`parity`) is a thin layer over these modules; see DESIGN.md
+//! for how they fit together.
+
+pub mod artifacts;
+pub mod cli;
+pub mod clock;
+pub mod contract;
+pub mod exit;
+pub mod progress;
+pub mod redact;
+pub mod reference;
+pub mod rerun;
+pub mod run;
+pub mod scenario;
+pub mod stack;

@@ -1,0 +1,172 @@
+//! `parity`: a thin shell over the library. Parses flags, runs the command,
+//! turns errors into one clear sentence and a documented exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::Arc;
+use webprofile_parity::artifacts::{names, ArtifactDir};
+use webprofile_parity::cli::{Cli, Command, ReferenceCommand, RerunArgs, ServeArgs, StoreKind};
+use webprofile_parity::exit::Exit;
+use webprofile_parity::progress::Reporter;
+use webprofile_parity::redact::Redactor;
+use webprofile_parity::reference::faults::Faults;
+use webprofile_parity::reference::memory_store::MemoryStore;
+use webprofile_parity::reference::mongo_store::MongoStore;
+use webprofile_parity::reference::server::{self, Credentials, ReferenceConfig};
+use webprofile_parity::reference::store::TokenStore;
+use webprofile_parity::rerun::{self, RetryPolicy};
+use webprofile_parity::run::{self, RunConfig};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage.code() as u8 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARITY_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("parity: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Infrastructure.code() as u8);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli.command));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// The process exit code of the command.
+async fn dispatch(command: Command) -> i32 {
+    match command {
+        Command::Run(args) => {
+            let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+            match RunConfig::from_args(&args, &env) {
+                Ok(config) => run::run(config, Reporter::detect()).await.code(),
+                Err(e) => usage(e).code(),
+            }
+        }
+        Command::Rerun(args) => rerun_command(args).await,
+        Command::Reference(ReferenceCommand::Serve(args)) => serve(args).await.code(),
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> Exit {
+    eprintln!("parity: {e}");
+    eprintln!("Try `parity --help` for the flags.");
+    Exit::Usage
+}
+
+async fn serve(args: ServeArgs) -> Exit {
+    let faults = match Faults::parse_all(&args.faults) {
+        Ok(f) => f,
+        Err(e) => return usage(format!("--fault: {e}")),
+    };
+    let hash_cost = match args.hash_cost.parse() {
+        Ok(c) => c,
+        Err(e) => return usage(format!("--hash-cost: {e}")),
+    };
+    let store: Arc<dyn TokenStore> = match args.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Mongo => match MongoStore::connect(&args.mongo_uri).await {
+            Ok(store) => Arc::new(store),
+            Err(e) => {
+                eprintln!("parity: {e}");
+                return Exit::Infrastructure;
+            }
+        },
+    };
+    let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("parity: cannot listen on {}:{}: {e}", args.host, args.port);
+            return Exit::Infrastructure;
+        }
+    };
+    let config = ReferenceConfig {
+        name: args.name,
+        credentials: Credentials {
+            user: args.credentials.admin_user,
+            pass: args.credentials.admin_pass,
+        },
+        hash_cost,
+        faults,
+        seed: args.seed,
+    };
+    eprintln!(
+        "parity: reference webprofile `{}` listening on http://{}:{} (store: {}, faults: {})",
+        config.name,
+        args.host,
+        args.port,
+        store.describe(),
+        config.faults.describe()
+    );
+    match server::serve_forever(listener, store, config).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            eprintln!("parity: server stopped: {e}");
+            Exit::Infrastructure
+        }
+    }
+}
+
+/// Exit code: 0 when an attempt passed, else the last attempt's.
+async fn rerun_command(args: RerunArgs) -> i32 {
+    let reporter = Reporter::detect();
+    let dir = match ArtifactDir::create(&args.out, Redactor::enabled()) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("parity: {e}");
+            return Exit::Infrastructure.code();
+        }
+    };
+    let policy = RetryPolicy {
+        attempts: args.attempts,
+        delay: args.retry_delay,
+    };
+    let subject = args.command.join(" ");
+    let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
+        let command = args.command.clone();
+        async move {
+            reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
+            let status = tokio::process::Command::new(&command[0]).args(&command[1..]).status().await;
+            let rc = match status {
+                Ok(status) => status.code().unwrap_or(128),
+                Err(e) => {
+                    reporter.line(format!("cannot run `{}`: {e}", command[0]));
+                    127
+                }
+            };
+            reporter.line(format!("attempt {attempt}: exit code {rc}"));
+            (rc, rc)
+        }
+    })
+    .await;
+    for written in [
+        dir.write_json(names::FLAKINESS_JSON, &report),
+        dir.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)),
+    ] {
+        if let Err(e) = written {
+            reporter.line(e.to_string());
+        }
+    }
+
+    reporter.line(format!(
+        "{} after {} attempt(s){}; report in {}",
+        if report.success { "passed" } else { "failed" },
+        report.attempts.len(),
+        if report.flaky { " (flaky)" } else { "" },
+        dir.path(names::FLAKINESS_JSON).display()
+    ));
+    if report.success {
+        0
+    } else {
+        report.attempts.last().map_or(1, |a| a.rc)
+    }
+}

@@ -1,0 +1,86 @@
+//! Progress output: a bar on a terminal, plain lines in CI and logs.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Reporter {
+    bars: bool,
+}
+
+impl Reporter {
+    /// Bars only when stderr is a terminal and `CI` is not set.
+    pub fn detect() -> Self {
+        Reporter {
+            bars: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+        }
+    }
+
+    pub fn plain() -> Self {
+        Reporter { bars: false }
+    }
+
+    /// A line for the user, on stderr (stdout stays free for machine output).
+    pub fn line(&self, message: impl AsRef<str>) {
+        eprintln!("parity: {}", message.as_ref());
+    }
+
+    pub fn iterations(&self, total: u32, what: &str) -> IterationProgress {
+        let bar = self.bars.then(|| {
+            let bar = ProgressBar::new(u64::from(total));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(what.to_string());
+            bar
+        });
+        IterationProgress {
+            bar,
+            total,
+            done: 0,
+            failures: 0,
+            what: what.to_string(),
+        }
+    }
+}
+
+pub struct IterationProgress {
+    bar: Option<ProgressBar>,
+    total: u32,
+    done: u32,
+    failures: u32,
+    what: String,
+}
+
+impl IterationProgress {
+    pub fn finished(&mut self, iteration: u32, success: bool, detail: &str) {
+        self.done += 1;
+        if !success {
+            self.failures += 1;
+        }
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(format!("{} failed", self.failures));
+                if !success {
+                    bar.println(format!("  iteration {iteration}: FAIL — {detail}"));
+                }
+            }
+            None => eprintln!(
+                "parity: {} {iteration} ({}/{}): {} {detail}",
+                self.what,
+                self.done,
+                self.total,
+                if success { "PASS" } else { "FAIL —" }
+            ),
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

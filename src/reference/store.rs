@@ -1,0 +1,53 @@
+//! The storage seam of the reference server: one trait, two implementations.
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::oid::ObjectId;
+
+/// One document of the `personalaccesstokens` collection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenDoc {
+    pub id: ObjectId,
+    pub user_id: String,
+    pub label: String,
+    pub hash: String,
+    pub hash_prefix: String,
+    /// "argon2id" for new tokens; "bcrypt"/"pbkdf2" for seeded ones.
+    pub algorithm: String,
+    pub scopes: Option<Vec<String>>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenDoc {
+    /// True when `expires_at` is set and not after `now`.
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("MongoDB: {0}")]
+    Mongo(String),
+    #[error("invalid MongoDB URI: {0}")]
+    InvalidUri(String),
+    #[error("MongoDB at {host} is unreachable: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("malformed token document {id}: {reason}")]
+    Malformed { id: String, reason: String },
+}
+
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync + 'static {
+    async fn insert(&self, doc: TokenDoc) -> Result<(), StoreError>;
+    async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError>;
+    /// Active tokens whose hashPrefix matches (candidates for verification).
+    async fn active_candidates(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError>;
+    /// Sets active=false on the user's token; Ok(false) when no token with
+    /// that id belongs to that user. Idempotent.
+    async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError>;
+    /// Short description for logs, e.g. "memory" or
+    /// "mongodb://host:port/sharelatex" (never includes a password).
+    fn describe(&self) -> String;
+}

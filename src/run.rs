@@ -1,0 +1,498 @@
+//! `parity run`: resolve the configuration, bring up the stack, run the
+//! scenarios, write every artifact, tear down, and decide the exit code.
+
+use crate::artifacts::{self, names, Analysis, ArtifactDir, Phase, RunStatus, SmokeSummary, SuiteCounts};
+use crate::cli::{Backend, RunArgs};
+use crate::clock::{millis, rfc3339, Clock};
+use crate::contract::{Client, ClientOptions, TraceContext};
+use crate::exit::Exit;
+use crate::progress::Reporter;
+use crate::redact::Redactor;
+use crate::reference::faults::Faults;
+use crate::reference::hashing::HashCost;
+use crate::reference::server::Credentials;
+use crate::rerun::{self, RetryPolicy};
+use crate::scenario::cross::{self, CrossTotals};
+use crate::scenario::immediacy::{self, Smoke};
+use crate::scenario::suite;
+use crate::scenario::Judgement;
+use crate::stack::{self, ExternalStack, LocalOptions, LocalStack, Stack};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A problem with the flags or environment: exit 64.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Where the services come from, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Local,
+    External { first: String, second: String },
+}
+
+/// Everything `parity run` needs, from flags > environment > defaults.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub source: Source,
+    /// Why the backend was chosen, when it was not asked for explicitly.
+    pub backend_note: Option<String>,
+    pub mongo_uri: Option<String>,
+    pub out: PathBuf,
+    pub faults: Faults,
+    pub seed: Option<u64>,
+    pub hash_cost: HashCost,
+    pub strict: bool,
+    pub iterations: u32,
+    pub concurrency: usize,
+    pub judgement: Judgement,
+    pub retry: RetryPolicy,
+    pub client: ClientOptions,
+    pub ready_timeout: std::time::Duration,
+    pub redact: bool,
+}
+
+impl RunConfig {
+    pub fn from_args(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<RunConfig, UsageError> {
+        let faults = Faults::parse_all(&args.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
+        let hash_cost: HashCost = args
+            .hash_cost
+            .parse()
+            .map_err(|e| UsageError(format!("--hash-cost: {e}")))?;
+        let (source, backend_note) = resolve_source(args, env)?;
+        if matches!(source, Source::External { .. }) && !faults.is_empty() {
+            return Err(UsageError(
+                "--fault injects faults into the embedded instances; it has no effect on external services \
+                 (start them with `parity reference serve --fault …` instead)"
+                    .into(),
+            ));
+        }
+        Ok(RunConfig {
+            source,
+            backend_note,
+            mongo_uri: args.mongo_uri.clone().filter(|u| !u.is_empty()),
+            out: args.out.clone(),
+            faults,
+            seed: args.seed,
+            hash_cost,
+            strict: resolve_strict(args, env)?,
+            iterations: args.iterations,
+            concurrency: usize::from(args.concurrency),
+            judgement: Judgement {
+                deadline: args.deadline,
+                poll_interval: args.poll_interval,
+                require_immediate: !args.allow_stale,
+                accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
+            },
+            retry: RetryPolicy {
+                attempts: args.attempts,
+                delay: args.retry_delay,
+            },
+            client: ClientOptions {
+                credentials: Credentials {
+                    user: args.credentials.admin_user.clone(),
+                    pass: args.credentials.admin_pass.clone(),
+                },
+                request_timeout: args.request_timeout,
+            },
+            ready_timeout: args.ready_timeout,
+            redact: !args.no_redact,
+        })
+    }
+}
+
+fn resolve_source(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(Source, Option<String>), UsageError> {
+    let urls = instance_urls(args, env)?;
+    match args.backend {
+        Backend::Local => Ok((Source::Local, None)),
+        Backend::External => {
+            let (first, second) = urls.ok_or_else(|| {
+                UsageError(
+                    "--backend external needs the services' URLs: --instance URL (twice for two instances), \
+                     or INSTANCE1 / INSTANCE2, or TARGET_BASE_URL"
+                        .into(),
+                )
+            })?;
+            let note = (first == second).then(|| {
+                format!("only one instance given ({first}): cross-instance iterations create, revoke and poll on it alone")
+            });
+            Ok((Source::External { first, second }, note))
+        }
+        Backend::Auto => Ok((
+            Source::Local,
+            Some(
+                "backend auto: this build has no Docker backend yet, so the embedded stack runs \
+                 (two reference instances in this process sharing one store)"
+                    .into(),
+            ),
+        )),
+    }
+}
+
+/// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
+fn instance_urls(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<(String, String)>, UsageError> {
+    let mut urls: Vec<String> = args.instances.clone();
+    if urls.is_empty() {
+        urls = ["INSTANCE1", "INSTANCE2"].iter().filter_map(|k| env(k)).collect();
+    }
+    if urls.is_empty() {
+        urls.extend(env("TARGET_BASE_URL"));
+    }
+    urls.retain(|u| !u.trim().is_empty());
+    for url in &urls {
+        let parsed = reqwest::Url::parse(url).map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(UsageError(format!("instance URL `{url}` must start with http:// or https://")));
+        }
+    }
+    match urls.len() {
+        0 => Ok(None),
+        1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
+        2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
+        n => Err(UsageError(format!("--instance was given {n} times; the harness drives two instances"))),
+    }
+}
+
+/// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
+fn resolve_strict(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, UsageError> {
+    if args.strict || args.no_strict {
+        return Ok(args.strict);
+    }
+    if let Some(value) = env("PARITY_STRICT") {
+        return parse_bool(&value).ok_or_else(|| UsageError(format!("PARITY_STRICT=`{value}`: expected true or false")));
+    }
+    let file = Path::new("ci").join("PARITY_STRICT");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => Ok(parse_bool(text.trim()).unwrap_or(true)),
+        Err(_) => Ok(true),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Times the phases of a run for `analysis.json`.
+#[derive(Default)]
+struct Phases(Vec<Phase>);
+
+impl Phases {
+    fn time(&mut self, name: &str, since: Instant) {
+        self.0.push(Phase {
+            name: name.into(),
+            duration_ms: millis(since.elapsed()),
+        });
+    }
+}
+
+/// What the scenarios found; `None` where a scenario did not run.
+#[derive(Default)]
+struct Findings {
+    smoke: Option<SmokeSummary>,
+    suite: Option<suite::SuiteReport>,
+    cross: Option<CrossTotals>,
+    errors: Vec<String>,
+}
+
+impl Findings {
+    fn parity_failed(&self) -> bool {
+        self.smoke.as_ref().is_some_and(|s| !s.success)
+            || self.suite.as_ref().is_some_and(|s| !s.passed())
+            || self.cross.as_ref().is_some_and(|c| c.failures > 0)
+    }
+}
+
+pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
+    let clock = Clock::start();
+    let started = Instant::now();
+    let run_id = format!("{}", clock.started_wall().format("%Y%m%dT%H%M%SZ"));
+    let redactor = if config.redact {
+        Redactor::enabled().with_secret(&config.client.credentials.pass)
+    } else {
+        Redactor::disabled()
+    };
+    let parity_dir = match prepare_dirs(&config.out, &redactor) {
+        Ok(dirs) => dirs,
+        Err(e) => {
+            reporter.line(format!("cannot write artifacts: {e}"));
+            return Exit::Infrastructure;
+        }
+    };
+    let (parity, flakiness) = parity_dir;
+    if let Some(note) = &config.backend_note {
+        reporter.line(note);
+    }
+
+    let mut phases = Phases::default();
+    let mut findings = Findings::default();
+    let phase_start = Instant::now();
+    let stack = start_stack(&config).await;
+    phases.time("stack", phase_start);
+    let mut backend = match &config.source {
+        Source::Local => "local",
+        Source::External { .. } => "external",
+    }
+    .to_string();
+    let mut instances_urls = Vec::new();
+    let mut store_description = None;
+    let mut infrastructure_failed = false;
+
+    match stack {
+        Err(e) => {
+            infrastructure_failed = true;
+            reporter.line(format!("the stack did not start: {e}"));
+            findings.errors.push(e.to_string());
+        }
+        Ok(stack) => {
+            backend = stack.backend_name().to_string();
+            let endpoints = stack.endpoints();
+            instances_urls = endpoints.instances.iter().map(|i| i.url.clone()).collect();
+            store_description = endpoints.store_description.clone();
+            reporter.line(format!(
+                "stack ({backend}): {} and {}; store: {}",
+                endpoints.instances[0].url,
+                endpoints.instances[1].url,
+                store_description.as_deref().unwrap_or("not reachable from the harness (seeding checks skip)")
+            ));
+            let ctx = TraceContext::new(clock);
+            let clients = endpoints
+                .instances
+                .clone()
+                .map(|i| Client::new(&i.name, &i.url, config.client.clone(), ctx.clone()));
+
+            let phase_start = Instant::now();
+            let ready = stack::wait_ready(&[&clients[0], &clients[1]], &endpoints.instances, config.ready_timeout).await;
+            phases.time("ready", phase_start);
+            match ready {
+                Err(e) => {
+                    infrastructure_failed = true;
+                    reporter.line(format!("the stack never became ready: {e}"));
+                    findings.errors.push(e.to_string());
+                }
+                Ok(()) => {
+                    run_scenarios(&config, &clients, endpoints, &clock, &parity, &flakiness, reporter, &mut phases, &mut findings)
+                        .await
+                }
+            }
+
+            let phase_start = Instant::now();
+            for log in stack.logs() {
+                if let Err(e) = parity.write_text(log.file_name, &log.content) {
+                    findings.errors.push(e.to_string());
+                }
+            }
+            phases.time("logs", phase_start);
+            let phase_start = Instant::now();
+            stack.teardown().await;
+            phases.time("teardown", phase_start);
+        }
+    }
+
+    let parity_failed = findings.parity_failed();
+    let exit = if infrastructure_failed {
+        Exit::Infrastructure
+    } else if parity_failed && config.strict {
+        Exit::ParityFailure
+    } else {
+        Exit::Ok
+    };
+    let status = if infrastructure_failed {
+        RunStatus::Error
+    } else if parity_failed {
+        RunStatus::Fail
+    } else {
+        RunStatus::Pass
+    };
+    let finished_wall = clock.now().wall;
+    let tarball_path = config.out.join(format!(
+        "webprofile-parity-{}.tar.gz",
+        finished_wall.format("%Y%m%d%H%M%S")
+    ));
+    let analysis = Analysis {
+        status,
+        exit_code: exit.code(),
+        strict: config.strict,
+        run_id,
+        backend,
+        instances: instances_urls,
+        store: store_description,
+        faults: config.faults.describe(),
+        started_at: rfc3339(&clock.started_wall()),
+        finished_at: rfc3339(&finished_wall),
+        duration_ms: millis(started.elapsed()),
+        flaky: findings.smoke.as_ref().is_some_and(|s| s.flaky),
+        smoke: findings.smoke.clone(),
+        suite: findings.suite.as_ref().map(SuiteCounts::of),
+        checks: findings.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
+        cross: findings.cross.clone(),
+        phases: phases.0,
+        errors: findings.errors.clone(),
+        tarball: Some(tarball_path.display().to_string()),
+    };
+    if let Err(e) = parity.write_json(names::ANALYSIS_JSON, &analysis) {
+        reporter.line(e.to_string());
+    }
+    match artifacts::bundle(&config.out, finished_wall) {
+        Ok(path) => reporter.line(format!("artifacts: {} (tarball {})", parity.root().display(), path.display())),
+        Err(e) => reporter.line(format!("artifacts: {} (no tarball: {e})", parity.root().display())),
+    }
+    report_verdict(&findings, status, exit, config.strict, reporter);
+    exit
+}
+
+fn prepare_dirs(out: &Path, redactor: &Redactor) -> Result<(ArtifactDir, ArtifactDir), artifacts::ArtifactError> {
+    let parity = ArtifactDir::create(&out.join(artifacts::PARITY_DIR), redactor.clone())?;
+    parity.clear()?;
+    let flakiness = ArtifactDir::create(&out.join(artifacts::FLAKINESS_DIR), redactor.clone())?;
+    Ok((parity, flakiness))
+}
+
+async fn start_stack(config: &RunConfig) -> Result<Stack, stack::StackError> {
+    match &config.source {
+        Source::Local => LocalStack::start(LocalOptions {
+            credentials: config.client.credentials.clone(),
+            faults: config.faults.clone(),
+            seed: config.seed,
+            hash_cost: config.hash_cost,
+            mongo_uri: config.mongo_uri.clone(),
+        })
+        .await
+        .map(Stack::Local),
+        Source::External { first, second } => ExternalStack::connect(first, second, config.mongo_uri.as_deref())
+            .await
+            .map(Stack::External),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_scenarios(
+    config: &RunConfig,
+    clients: &[Client; 2],
+    endpoints: &stack::Endpoints,
+    clock: &Clock,
+    parity: &ArtifactDir,
+    flakiness: &ArtifactDir,
+    reporter: Reporter,
+    phases: &mut Phases,
+    findings: &mut Findings,
+) {
+    let mut write = |result: Result<PathBuf, artifacts::ArtifactError>| {
+        if let Err(e) = result {
+            reporter.line(e.to_string());
+            findings.errors.push(e.to_string());
+        }
+    };
+
+    let phase_start = Instant::now();
+    let (report, smokes) = rerun::with_retries(config.retry, "node parity smoke (revocation immediacy)", |attempt| async move {
+        let smoke = immediacy::run_smoke(&clients[0], &config.judgement, clock).await;
+        let verdict = if smoke.report.success { "PASS" } else { "FAIL" };
+        reporter.line(format!(
+            "smoke attempt {attempt}/{}: {verdict}{}",
+            config.retry.attempts,
+            smoke.report.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()
+        ));
+        (i32::from(!smoke.report.success), smoke)
+    })
+    .await;
+    phases.time("smoke", phase_start);
+    let last: &Smoke = smokes.last().expect("at least one attempt");
+    write(parity.write_json(names::NODE_PARITY_JSON, &last.report));
+    let outs: Vec<String> = smokes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| immediacy::render_out(s, i as u32 + 1))
+        .collect();
+    write(parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n")));
+    write(flakiness.write_json(names::FLAKINESS_JSON, &report));
+    write(flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)));
+    let smoke_summary = SmokeSummary {
+        success: report.success,
+        attempts: report.attempts.len() as u32,
+        flaky: report.flaky,
+        reason: last.report.reason.clone(),
+        latency_ms: last.report.latency_ms,
+    };
+
+    let phase_start = Instant::now();
+    let suite_report = suite::run_suite(&clients[0], &endpoints.store, &config.judgement).await;
+    phases.time("suite", phase_start);
+    write(parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(&suite_report)));
+    reporter.line(format!(
+        "contract suite: {} passed, {} failed, {} skipped",
+        suite_report.count(suite::CheckStatus::Pass),
+        suite_report.count(suite::CheckStatus::Fail),
+        suite_report.count(suite::CheckStatus::Skip)
+    ));
+    for check in suite_report.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
+        reporter.line(format!("  FAIL {}: {}", check.name, check.detail.as_deref().unwrap_or("")));
+    }
+
+    let phase_start = Instant::now();
+    let mut progress = reporter.iterations(config.iterations, "cross-instance iteration");
+    let iterations = cross::run_iterations(
+        &clients[0],
+        &clients[1],
+        &config.judgement,
+        clock,
+        config.iterations,
+        config.concurrency,
+        |it| {
+            let detail = match (&it.result.reason, it.result.latency_ms) {
+                (Some(reason), _) => reason.clone(),
+                (None, Some(latency)) => format!("(revoke→inactive {latency:.1} ms)"),
+                (None, None) => String::new(),
+            };
+            progress.finished(it.result.iteration, it.result.success, &detail);
+        },
+    )
+    .await;
+    progress.finish();
+    phases.time(&format!("cross ({} iterations)", config.iterations), phase_start);
+
+    for it in &iterations {
+        let n = it.result.iteration;
+        let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
+        write(parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")));
+        write(parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)));
+        write(parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()));
+        write(parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)));
+    }
+    let results: Vec<_> = iterations.into_iter().map(|it| it.result).collect();
+    let totals = CrossTotals::of(&results);
+    write(parity.write_json(names::CROSS_RESULTS_JSON, &results));
+    write(parity.write_text(names::CROSS_OUT, &cross::render_summary(&results, &totals)));
+
+    findings.smoke = Some(smoke_summary);
+    findings.suite = Some(suite_report);
+    findings.cross = Some(totals);
+}
+
+fn report_verdict(findings: &Findings, status: RunStatus, exit: Exit, strict: bool, reporter: Reporter) {
+    if let Some(s) = &findings.smoke {
+        let flaky = if s.flaky { " (flaky: passed after failing)" } else { "" };
+        reporter.line(format!(
+            "revocation immediacy: {} after {} attempt(s){flaky}",
+            if s.success { "PASS" } else { "FAIL" },
+            s.attempts
+        ));
+    }
+    if let Some(c) = &findings.cross {
+        reporter.line(format!(
+            "cross-instance: {}/{} iterations failed, {} stale read(s)",
+            c.failures, c.iterations, c.stale_reads
+        ));
+    }
+    let verdict = match status {
+        RunStatus::Pass => "parity holds".to_string(),
+        RunStatus::Fail if !strict => "parity FAILED (informational: --no-strict, exit 0)".to_string(),
+        RunStatus::Fail => "parity FAILED".to_string(),
+        RunStatus::Error => "the run could not be carried out".to_string(),
+    };
+    reporter.line(format!("{verdict} — exit {exit}"));
+}

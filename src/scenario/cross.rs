@@ -1,0 +1,231 @@
+//! Cross-instance iterations: create on instance 1, revoke on instance 2,
+//! poll introspect on instance 1. Each iteration has its own user.
+
+use super::{fresh_user_id, probe_revocation, Judgement, ProbeOutcome, ProbeRoles};
+use crate::clock::{Clock, Stamp};
+use crate::contract::{Client, Trace};
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One element of `cross-instance-results.json`. The first five fields are
+/// the upstream format and must keep their names.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IterationResult {
+    pub iteration: u32,
+    pub success: bool,
+    pub reason: Option<String>,
+    pub revoke_status: Option<u16>,
+    pub last: Option<Value>,
+    /// From the revoke returning to the first `active:false` on instance 1.
+    pub latency_ms: Option<f64>,
+    pub stale_reads: u32,
+    pub polls: u32,
+    pub user_id: String,
+    pub token_id: Option<String>,
+    pub started_at: String,
+    pub duration_ms: f64,
+}
+
+/// An iteration's verdict and everything it exchanged.
+pub struct Iteration {
+    pub result: IterationResult,
+    pub create_body: Option<String>,
+    pub trace: Trace,
+}
+
+/// Runs `iterations` iterations, at most `concurrency` at once, calling
+/// `on_done` as each finishes. Results come back in iteration order.
+pub async fn run_iterations(
+    first: &Client,
+    second: &Client,
+    judgement: &Judgement,
+    clock: &Clock,
+    iterations: u32,
+    concurrency: usize,
+    mut on_done: impl FnMut(&Iteration),
+) -> Vec<Iteration> {
+    let roles = ProbeRoles {
+        creator: first,
+        revoker: second,
+        observer: first,
+    };
+    let mut done: Vec<Iteration> = stream::iter(1..=iterations)
+        .map(|n| run_one(roles, n, judgement, clock))
+        .buffer_unordered(concurrency.max(1))
+        .inspect(|it| on_done(it))
+        .collect()
+        .await;
+    done.sort_by_key(|it| it.result.iteration);
+    done
+}
+
+async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, clock: &Clock) -> Iteration {
+    let started: Stamp = clock.now();
+    let user_id = fresh_user_id();
+    let outcome: ProbeOutcome =
+        probe_revocation(roles, &user_id, judgement, &format!("parity-cross-{iteration}")).await;
+    let finished = clock.now();
+    Iteration {
+        result: IterationResult {
+            iteration,
+            success: outcome.success,
+            reason: outcome.reason,
+            revoke_status: outcome.revoke_status,
+            last: outcome.last,
+            latency_ms: outcome.latency_ms,
+            stale_reads: outcome.stale_reads,
+            polls: outcome.polls,
+            user_id,
+            token_id: outcome.created.map(|c| c.id),
+            started_at: crate::clock::rfc3339(&started.wall),
+            duration_ms: ((finished.mono_ms - started.mono_ms) * 1000.0).round() / 1000.0,
+        },
+        create_body: outcome.create_body,
+        trace: outcome.trace,
+    }
+}
+
+/// Totals over a run's iterations, for `analysis.json` and `cross-instance.out`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct CrossTotals {
+    pub iterations: u32,
+    pub failures: u32,
+    pub stale_reads: u32,
+    pub polls: u32,
+    pub latency_ms_p50: Option<f64>,
+    pub latency_ms_p95: Option<f64>,
+    pub latency_ms_max: Option<f64>,
+}
+
+impl CrossTotals {
+    pub fn of(results: &[IterationResult]) -> Self {
+        let mut latencies: Vec<f64> = results.iter().filter_map(|r| r.latency_ms).collect();
+        latencies.sort_by(f64::total_cmp);
+        CrossTotals {
+            iterations: results.len() as u32,
+            failures: results.iter().filter(|r| !r.success).count() as u32,
+            stale_reads: results.iter().map(|r| r.stale_reads).sum(),
+            polls: results.iter().map(|r| r.polls).sum(),
+            latency_ms_p50: percentile(&latencies, 0.50),
+            latency_ms_p95: percentile(&latencies, 0.95),
+            latency_ms_max: latencies.last().copied(),
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// `cross-instance-iter-N.out`.
+pub fn render_iteration_out(it: &Iteration) -> String {
+    let r = &it.result;
+    let mut out = format!(
+        "iteration {}: {}\nuser: {}\ntoken id: {}\nrevoke status: {}\npolls: {}, stale reads: {}\n",
+        r.iteration,
+        if r.success { "PASS" } else { "FAIL" },
+        r.user_id,
+        r.token_id.as_deref().unwrap_or("-"),
+        r.revoke_status.map_or("-".into(), |s| s.to_string()),
+        r.polls,
+        r.stale_reads,
+    );
+    if let Some(latency) = r.latency_ms {
+        out += &format!("revoke returned → inactive on instance1: {latency:.3} ms\n");
+    }
+    if let Some(reason) = &r.reason {
+        out += &format!("reason: {reason}\n");
+    }
+    out
+}
+
+/// `cross-instance-revoke-iter-N.txt`: the revoke exchange(s) alone.
+pub fn render_revoke_txt(it: &Iteration) -> String {
+    let revokes: Vec<String> = it
+        .trace
+        .exchanges()
+        .iter()
+        .filter(|ex| ex.method == "DELETE")
+        .map(|ex| ex.render_raw())
+        .collect();
+    if revokes.is_empty() {
+        format!(
+            "no revoke was sent: {}\n",
+            it.result.reason.as_deref().unwrap_or("the iteration stopped earlier")
+        )
+    } else {
+        revokes.join("\n")
+    }
+}
+
+/// `cross-instance.out`: one line per iteration, then the totals.
+pub fn render_summary(results: &[IterationResult], totals: &CrossTotals) -> String {
+    let mut out = String::new();
+    for r in results {
+        out += &format!(
+            "iteration {}: {}{}\n",
+            r.iteration,
+            if r.success { "PASS" } else { "FAIL" },
+            r.reason.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()
+        );
+    }
+    out += &format!(
+        "cross-instance: {}/{} iterations failed, {} stale read(s), {} polls",
+        totals.failures, totals.iterations, totals.stale_reads, totals.polls
+    );
+    if let (Some(p50), Some(max)) = (totals.latency_ms_p50, totals.latency_ms_max) {
+        out += &format!(", revoke→inactive p50 {p50:.3} ms, max {max:.3} ms");
+    }
+    out += "\n";
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(n: u32, success: bool, latency: Option<f64>, stale: u32) -> IterationResult {
+        IterationResult {
+            iteration: n,
+            success,
+            reason: (!success).then(|| "stale".into()),
+            revoke_status: Some(204),
+            last: None,
+            latency_ms: latency,
+            stale_reads: stale,
+            polls: stale + 1,
+            user_id: "u".into(),
+            token_id: None,
+            started_at: String::new(),
+            duration_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn totals_count_failures_stale_reads_and_percentiles() {
+        let results = [
+            result(1, true, Some(1.0), 0),
+            result(2, false, Some(800.0), 40),
+            result(3, true, Some(2.0), 0),
+            result(4, false, None, 0),
+        ];
+        let t = CrossTotals::of(&results);
+        assert_eq!((t.iterations, t.failures, t.stale_reads, t.polls), (4, 2, 40, 44));
+        assert_eq!(t.latency_ms_p50, Some(2.0));
+        assert_eq!(t.latency_ms_max, Some(800.0));
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 0.5), Some(5.0));
+        assert_eq!(percentile(&v, 0.95), Some(10.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

@@ -1,0 +1,43 @@
+//! The scenarios: pure logic over contract clients. They decide pass or fail
+//! and describe why; writing files is the caller's business.
+
+pub mod cross;
+pub mod immediacy;
+mod probe;
+pub mod suite;
+
+pub use probe::{probe_revocation, ProbeOutcome, ProbeRoles};
+
+use std::time::Duration;
+
+/// How revocation is judged; shared by the smoke and the cross-instance iterations.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// How long after the revoke returned the token may still be polled.
+    pub deadline: Duration,
+    /// Pause between introspection polls.
+    pub poll_interval: Duration,
+    /// Any `active:true` after the revoke returned fails the check.
+    pub require_immediate: bool,
+    /// Revoke statuses accepted as success (the contract says 204).
+    pub accepted_revoke_statuses: Vec<u16>,
+}
+
+impl Default for Judgement {
+    fn default() -> Self {
+        Judgement {
+            deadline: Duration::from_secs(15),
+            poll_interval: Duration::from_millis(10),
+            require_immediate: true,
+            accepted_revoke_statuses: vec![204],
+        }
+    }
+}
+
+/// A fresh user id per scenario, shaped like the service's own (24 hex), so
+/// runs never see each other's tokens.
+pub fn fresh_user_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 12] = rand::rng().random();
+    hex::encode(bytes)
+}

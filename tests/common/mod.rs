@@ -1,0 +1,172 @@
+//! Helpers shared by the integration tests: the binary, artifact readers,
+//! and processes the tests start (reference servers, the MongoDB stand-in).
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `parity` binary with a clean environment: nothing from the caller's
+/// PARITY_* / INSTANCE* variables leaks into a test.
+pub fn parity() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("parity").expect("parity binary");
+    for key in [
+        "PARITY_BACKEND",
+        "PARITY_OUT",
+        "PARITY_STRICT",
+        "PARITY_MONGO_URI",
+        "INSTANCE1",
+        "INSTANCE2",
+        "TARGET_BASE_URL",
+        "CROSS_INSTANCE_ITERATIONS",
+        "WEBPROFILE_ADMIN_USER",
+        "WEBPROFILE_ADMIN_PASS",
+        "MONGO_URI",
+    ] {
+        cmd.env_remove(key);
+    }
+    cmd.env("CI", "true");
+    cmd
+}
+
+pub fn parity_dir(out: &Path) -> PathBuf {
+    out.join("webprofile-parity")
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}\n{text}", path.display()))
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Every regular file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The tarball a run wrote into `out` (exactly one).
+pub fn tarball(out: &Path) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("webprofile-parity-") && name.ends_with(".tar.gz")
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "expected one tarball in {}: {found:?}", out.display());
+    found[0].clone()
+}
+
+/// (path, contents) of every file in a .tar.gz.
+pub fn tarball_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut out = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.header().entry_type().is_file() {
+            let name = entry.path().unwrap().display().to_string();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            out.push((name, bytes));
+        }
+    }
+    out
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, within: Duration) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A child process killed when the test ends, pass or fail.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `parity reference serve` on a free port, ready when this returns.
+pub fn reference_server(extra: &[&str]) -> (KillOnDrop, String) {
+    let port = free_port();
+    let bin = assert_cmd::cargo::cargo_bin("parity");
+    let child = Command::new(bin)
+        .args(["reference", "serve", "--port", &port.to_string(), "--hash-cost", "minimal"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn parity reference serve");
+    let guard = KillOnDrop(child);
+    assert!(wait_for_port(port, Duration::from_secs(10)), "reference server did not listen on {port}");
+    (guard, format!("http://127.0.0.1:{port}"))
+}
+
+/// The MongoDB wire-protocol stand-in (nx-27017), or `None` with a SKIP line
+/// when it is not installed — unless PARITY_REQUIRE_MONGO=1 (CI), where its
+/// absence fails the test.
+pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
+    let available = Command::new("python3")
+        .args(["-c", "import nx_27017"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var("PARITY_REQUIRE_MONGO").as_deref() != Ok("1"),
+            "PARITY_REQUIRE_MONGO=1 but nx-27017 is not installed"
+        );
+        eprintln!(
+            "SKIP {test}: nx-27017 not installed (pip install nx-27017==0.8.1 neosqlite==1.17.2 pymongo==4.20.1 dnspython==2.9.2)"
+        );
+        return None;
+    }
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("nx-27017-{port}.log"));
+    let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mongo-standin/launch.py");
+    let child = Command::new("python3")
+        .arg(launcher)
+        .args(["--db", "memory", "--host", "127.0.0.1", "-p", &port.to_string(), "--log-file"])
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn nx-27017");
+    let guard = KillOnDrop(child);
+    assert!(wait_for_port(port, Duration::from_secs(15)), "nx-27017 did not listen on {port}");
+    Some((guard, format!("mongodb://127.0.0.1:{port}/sharelatex")))
+}

@@ -1,0 +1,320 @@
+//! `parity run` end to end on the embedded stack: artifacts, exit codes,
+//! faults, rerun, redaction, strictness.
+
+mod common;
+
+use common::*;
+use regex::Regex;
+use std::path::Path;
+
+const SPINE_FILES: [&str; 6] = [
+    "node.parity.json",
+    "node.parity.out",
+    "test.parity.out",
+    "analysis.json",
+    "cross-instance.out",
+    "cross-instance-results.json",
+];
+
+fn run_local(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    parity()
+        .args(["run", "--backend", "local", "--out"])
+        .arg(out)
+        .args(extra)
+        .assert()
+}
+
+#[test]
+fn default_run_passes_and_writes_every_artifact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+    // The README's command: `parity run` with nothing else but the output directory.
+    parity().args(["run", "--out"]).arg(&out).assert().code(0);
+
+    let dir = parity_dir(&out);
+    for name in SPINE_FILES {
+        assert!(dir.join(name).is_file(), "missing {name}");
+    }
+    for n in 1..=5 {
+        for name in [
+            format!("cross-instance-create-iter-{n}.json"),
+            format!("cross-instance-revoke-iter-{n}.txt"),
+            format!("cross-instance-introspect-iter-{n}.raw"),
+            format!("cross-instance-iter-{n}.out"),
+        ] {
+            assert!(dir.join(&name).is_file(), "missing {name}");
+        }
+    }
+    for name in ["webprofile.log", "webprofile-node2.log"] {
+        assert!(!read(&dir.join(name)).trim().is_empty(), "{name} is empty");
+    }
+    assert!(out.join("flakiness/flakiness.json").is_file());
+    assert!(read(&out.join("flakiness/ui/index.html")).contains("<table>"));
+
+    let analysis = read_json(&dir.join("analysis.json"));
+    assert_eq!(analysis["status"], "pass");
+    assert_eq!(analysis["exit_code"], 0);
+    assert_eq!(analysis["cross"]["iterations"], 5);
+    assert_eq!(analysis["cross"]["failures"], 0);
+    let phases: Vec<&str> = analysis["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for phase in ["stack", "ready", "smoke", "suite", "logs", "teardown"] {
+        assert!(phases.contains(&phase), "phase {phase} missing from {phases:?}");
+    }
+
+    let suite = read(&dir.join("test.parity.out"));
+    assert!(suite.contains("--- PASS: create_shape"), "{suite}");
+    assert!(suite.contains("--- PASS: seeded_bcrypt_token_active"), "{suite}");
+    assert!(suite.contains("--- PASS: seeded_pbkdf2_token_active"), "{suite}");
+    assert!(suite.contains("--- PASS: service_origin_header_does_not_bypass_auth"), "{suite}");
+    assert!(suite.lines().any(|l| l == "PASS"), "{suite}");
+
+    let results = read_json(&dir.join("cross-instance-results.json"));
+    let results = results.as_array().expect("results are an array");
+    assert_eq!(results.len(), 5);
+    for r in results {
+        for field in ["iteration", "success", "reason", "revoke_status", "last", "latency_ms", "stale_reads", "polls"] {
+            assert!(r.get(field).is_some(), "field {field} missing in {r}");
+        }
+        assert_eq!(r["success"], true);
+        assert_eq!(r["revoke_status"], 204);
+        assert_eq!(r["last"]["active"], false);
+    }
+
+    let smoke = read_json(&dir.join("node.parity.json"));
+    assert_eq!(smoke["success"], true);
+    assert!(smoke["latency_ms"].as_f64().unwrap() >= 0.0);
+
+    let tar = tarball(&out);
+    let name = tar.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(Regex::new(r"^webprofile-parity-\d{14}\.tar\.gz$").unwrap().is_match(&name), "{name}");
+    let entries: Vec<String> = tarball_entries(&tar).into_iter().map(|(n, _)| n).collect();
+    assert!(entries.contains(&"webprofile-parity/analysis.json".to_string()), "{entries:?}");
+    assert!(entries.contains(&"flakiness/flakiness.json".to_string()), "{entries:?}");
+}
+
+#[test]
+fn revocation_lag_fails_iterations_with_stale_reads_in_the_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    run_local(out, &["--fault", "revocation-lag=800ms", "--hash-cost", "minimal", "--iterations", "3"]).code(1);
+    let dir = parity_dir(out);
+    let results = read_json(&dir.join("cross-instance-results.json"));
+    for r in results.as_array().unwrap() {
+        assert_eq!(r["success"], false, "{r}");
+        assert!(r["stale_reads"].as_u64().unwrap() > 0, "{r}");
+        let latency = r["latency_ms"].as_f64().unwrap();
+        assert!(latency > 0.0, "{r}");
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains("stale read") && reason.contains("instance1"), "{reason}");
+        let n = r["iteration"].as_u64().unwrap();
+        let raw = read(&dir.join(format!("cross-instance-introspect-iter-{n}.raw")));
+        let after_revoke = &raw[raw.find("DELETE").expect("revoke in the trace")..];
+        assert!(after_revoke.contains(r#""active":true"#), "no stale answer in the trace:\n{raw}");
+        assert!(after_revoke.contains(r#""active":false"#), "{raw}");
+    }
+    let analysis = read_json(&dir.join("analysis.json"));
+    assert_eq!(analysis["status"], "fail");
+    assert_eq!(analysis["cross"]["failures"], 3);
+    // Same-instance revocation stays immediate: only the cross-instance path lags.
+    assert_eq!(read_json(&dir.join("node.parity.json"))["success"], true);
+}
+
+#[test]
+fn allow_stale_tolerates_a_lag_shorter_than_the_deadline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    run_local(
+        out,
+        &["--fault", "revocation-lag=200ms", "--hash-cost", "minimal", "--iterations", "2", "--allow-stale"],
+    )
+    .code(0);
+    let results = read_json(&parity_dir(out).join("cross-instance-results.json"));
+    for r in results.as_array().unwrap() {
+        assert_eq!(r["success"], true, "{r}");
+        assert!(r["stale_reads"].as_u64().unwrap() > 0, "{r}");
+    }
+}
+
+#[test]
+fn error_rate_makes_the_smoke_flaky_and_the_rerun_records_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let assert = run_local(
+        out,
+        &["--fault", "error-rate=0.3", "--seed", "7", "--hash-cost", "minimal", "--retry-delay", "10ms"],
+    );
+    assert.code(1);
+    let flakiness = read_json(&out.join("flakiness/flakiness.json"));
+    assert_eq!(flakiness["success"], true, "{flakiness}");
+    assert_eq!(flakiness["flaky"], true, "{flakiness}");
+    let attempts = flakiness["attempts"].as_array().unwrap();
+    assert!(attempts.len() >= 2, "{flakiness}");
+    assert_ne!(attempts[0]["rc"], 0);
+    assert_eq!(attempts.last().unwrap()["rc"], 0);
+    for a in attempts {
+        assert!(a["duration_ms"].is_u64() && a["attempt"].is_u64(), "{a}");
+    }
+    for field in ["start_ts", "end_ts"] {
+        assert!(flakiness[field].is_string(), "{field}");
+    }
+    let analysis = read_json(&parity_dir(out).join("analysis.json"));
+    assert_eq!(analysis["flaky"], true);
+    // Every attempt is in node.parity.out, the failed one with its 503.
+    let node_out = read(&parity_dir(out).join("node.parity.out"));
+    assert!(node_out.contains("(attempt 1): FAIL"), "{node_out}");
+    assert!(node_out.contains("<<< 503"), "{node_out}");
+}
+
+#[test]
+fn auth_bypass_fails_exactly_the_bypass_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    run_local(out, &["--fault", "auth-bypass", "--hash-cost", "minimal", "--iterations", "1"]).code(1);
+    let analysis = read_json(&parity_dir(out).join("analysis.json"));
+    let failed: Vec<&str> = analysis["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, vec!["service_origin_header_does_not_bypass_auth"]);
+    let suite = read(&parity_dir(out).join("test.parity.out"));
+    assert!(suite.contains("--- FAIL: service_origin_header_does_not_bypass_auth"), "{suite}");
+    assert!(suite.contains("anyone can skip authentication"), "{suite}");
+    assert!(suite.trim_end().lines().rev().nth(1) == Some("FAIL"), "{suite}");
+}
+
+/// No plaintext token and no Basic credential in any artifact, the tarball included.
+fn assert_no_secrets(out: &Path) {
+    let token = Regex::new(r"[0-9a-fA-F]{64}").unwrap();
+    // base64("overleaf:overleaf") and any Basic header value.
+    let basic = Regex::new(r"b3ZlcmxlYWY6b3ZlcmxlYWY|(?i)basic\s+[A-Za-z0-9+/=]{8,}").unwrap();
+    let mut contents: Vec<(String, Vec<u8>)> = files_under(out)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".tar.gz"))
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect();
+    contents.extend(tarball_entries(&tarball(out)));
+    assert!(contents.len() > 20, "too few files to be meaningful: {}", contents.len());
+    for (name, bytes) in contents {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!token.is_match(&text), "plaintext token in {name}");
+        assert!(!basic.is_match(&text), "Basic credential in {name}");
+    }
+}
+
+#[test]
+fn artifacts_hold_no_token_or_credential_unless_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let failing = tmp.path().join("failing");
+    // A failing run writes the most: token lists, stale traces, every attempt.
+    run_local(&failing, &["--fault", "revocation-lag=300ms", "--hash-cost", "minimal", "--iterations", "2"]).code(1);
+    assert_no_secrets(&failing);
+
+    let passing = tmp.path().join("passing");
+    run_local(&passing, &["--hash-cost", "minimal", "--iterations", "2"]).code(0);
+    assert_no_secrets(&passing);
+
+    // The check above can fail: with --no-redact the tokens are there.
+    let clear = tmp.path().join("clear");
+    run_local(&clear, &["--hash-cost", "minimal", "--iterations", "1", "--no-redact"]).code(0);
+    let raw = read(&parity_dir(&clear).join("cross-instance-introspect-iter-1.raw"));
+    assert!(Regex::new(r#""token":"[0-9a-f]{64}""#).unwrap().is_match(&raw), "{raw}");
+}
+
+#[test]
+fn no_strict_reports_failures_but_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let faults = ["--fault", "revocation-lag=300ms", "--hash-cost", "minimal", "--iterations", "1"];
+
+    let flag = tmp.path().join("flag");
+    run_local(&flag, &[&faults[..], &["--no-strict"]].concat()).code(0);
+    let analysis = read_json(&parity_dir(&flag).join("analysis.json"));
+    assert_eq!((analysis["status"].as_str(), analysis["strict"].as_bool()), (Some("fail"), Some(false)));
+
+    let env = tmp.path().join("env");
+    parity()
+        .env("PARITY_STRICT", "false")
+        .args(["run", "--backend", "local", "--out"])
+        .arg(&env)
+        .args(faults)
+        .assert()
+        .code(0);
+
+    // A ci/PARITY_STRICT file in the working directory, and --strict beating it.
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join("ci")).unwrap();
+    std::fs::write(repo.join("ci/PARITY_STRICT"), "false\n").unwrap();
+    parity().current_dir(&repo).args(["run", "--backend", "local"]).args(faults).assert().code(0);
+    parity()
+        .current_dir(&repo)
+        .args(["run", "--backend", "local", "--strict"])
+        .args(faults)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn iterations_come_from_the_environment_and_run_concurrently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    parity()
+        .env("CROSS_INSTANCE_ITERATIONS", "7")
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--concurrency", "4", "--out"])
+        .arg(out)
+        .assert()
+        .code(0);
+    let results = read_json(&parity_dir(out).join("cross-instance-results.json"));
+    let iterations: Vec<u64> = results.as_array().unwrap().iter().map(|r| r["iteration"].as_u64().unwrap()).collect();
+    assert_eq!(iterations, (1..=7).collect::<Vec<_>>());
+    assert!(parity_dir(out).join("cross-instance-iter-7.out").is_file());
+}
+
+#[test]
+fn a_second_run_leaves_no_stale_iteration_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    run_local(out, &["--hash-cost", "minimal", "--iterations", "3"]).code(0);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a distinct tarball name
+    run_local(out, &["--hash-cost", "minimal", "--iterations", "1"]).code(0);
+    assert!(!parity_dir(out).join("cross-instance-iter-3.out").exists());
+    let newest = std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .max()
+        .unwrap();
+    let names: Vec<String> = tarball_entries(&newest).into_iter().map(|(n, _)| n).collect();
+    assert!(!names.iter().any(|n| n.contains("iter-3")), "{names:?}");
+}
+
+#[test]
+fn usage_errors_exit_64_with_one_clear_sentence() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["run", "--fault", "gremlins=3"], "gremlins"),
+        (&["run", "--deadline", "soon"], "not a duration"),
+        (&["run", "--backend", "external"], "needs the services' URLs"),
+        (&["run", "--instance", "ftp://x", "--backend", "external"], "http://"),
+    ];
+    for (args, expected) in cases {
+        let output = parity().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(64), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn help_teaches_the_exit_codes() {
+    let output = parity().args(["run", "--help"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for text in ["Exit codes:", "64  usage error", "CROSS_INSTANCE_ITERATIONS", "revocation-lag=800ms"] {
+        assert!(help.contains(text), "{text} not in --help:\n{help}");
+    }
+    let secret_env = parity().env("WEBPROFILE_ADMIN_PASS", "sekrit-pass-123").args(["run", "--help"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&secret_env.stdout).contains("sekrit-pass-123"));
+}
