@@ -28,8 +28,10 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Run(Box<RunArgs>),
     /// Run any command up to N times until it passes; write flakiness.json.
-    #[command(after_help = "Example:\n  parity rerun --attempts 3 --out ci/flakiness -- cargo test parity\n\n\
-        Exit code: 0 when an attempt passed, else the last attempt's exit code.")]
+    #[command(
+        after_help = "Example:\n  parity rerun --attempts 3 --out ci/flakiness -- cargo test parity\n\n\
+        Exit code: 0 when an attempt passed, else the last attempt's exit code."
+    )]
     Rerun(RerunArgs),
     /// The reference webprofile server.
     #[command(subcommand)]
@@ -90,7 +92,12 @@ pub struct RunArgs {
     pub no_strict: bool,
 
     /// Cross-instance iterations.
-    #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        env = "CROSS_INSTANCE_ITERATIONS"
+    )]
     pub iterations: u32,
 
     /// Iterations in flight at once.
@@ -146,11 +153,23 @@ pub struct RunArgs {
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
     /// Admin user for HTTP Basic auth.
-    #[arg(long, value_name = "USER", default_value = "overleaf", env = "WEBPROFILE_ADMIN_USER")]
+    #[arg(
+        long,
+        value_name = "USER",
+        default_value = "overleaf",
+        env = "WEBPROFILE_ADMIN_USER"
+    )]
     pub admin_user: String,
 
     /// Admin password for HTTP Basic auth.
-    #[arg(long, value_name = "PASS", default_value = "overleaf", env = "WEBPROFILE_ADMIN_PASS", hide_env_values = true, hide_default_value = true)]
+    #[arg(
+        long,
+        value_name = "PASS",
+        default_value = "overleaf",
+        env = "WEBPROFILE_ADMIN_PASS",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
     pub admin_pass: String,
 }
 
@@ -199,7 +218,12 @@ pub struct ServeArgs {
     pub store: StoreKind,
 
     /// MongoDB URI for --store mongo (database from the path).
-    #[arg(long, value_name = "URI", default_value = "mongodb://mongo:27017/sharelatex", env = "MONGO_URI")]
+    #[arg(
+        long,
+        value_name = "URI",
+        default_value = "mongodb://mongo:27017/sharelatex",
+        env = "MONGO_URI"
+    )]
     pub mongo_uri: String,
 
     /// Fault to inject (repeatable): revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
@@ -223,7 +247,8 @@ pub struct ServeArgs {
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration like 800ms, 15s or 1m: {e}"))
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like 800ms, 15s or 1m: {e}"))
 }
 
 #[cfg(test)]
@@ -240,6 +265,8 @@ mod tests {
     fn durations_parse_with_units_and_reject_garbage() {
         assert_eq!(parse_duration("800ms"), Ok(Duration::from_millis(800)));
         assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
-        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("fast")
+            .unwrap_err()
+            .contains("not a duration"));
     }
 }

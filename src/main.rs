@@ -22,12 +22,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Usage.code() as u8 } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage.code() as u8
+            } else {
+                0
+            });
         }
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PARITY_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("PARITY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -134,8 +139,15 @@ async fn rerun_command(args: RerunArgs) -> i32 {
     let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
         let command = args.command.clone();
         async move {
-            reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
-            let status = tokio::process::Command::new(&command[0]).args(&command[1..]).status().await;
+            reporter.line(format!(
+                "attempt {attempt}/{}: {}",
+                policy.attempts,
+                command.join(" ")
+            ));
+            let status = tokio::process::Command::new(&command[0])
+                .args(&command[1..])
+                .status()
+                .await;
             let rc = match status {
                 Ok(status) => status.code().unwrap_or(128),
                 Err(e) => {

@@ -25,7 +25,9 @@ fn hex_run() -> &'static Regex {
 
 fn basic_credential() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{4,}").expect("static regex"))
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{4,}").expect("static regex")
+    })
 }
 
 fn url_password() -> &'static Regex {
@@ -76,8 +78,12 @@ impl Redactor {
             let run = &caps[0];
             format!("[REDACTED-TOKEN {}…]", &run[..8])
         });
-        out = replace(out, basic_credential(), |caps| format!("{} {REDACTED}", &caps[1]));
-        replace(out, url_password(), |caps| format!("{}:{REDACTED}@", &caps[1]))
+        out = replace(out, basic_credential(), |caps| {
+            format!("{} {REDACTED}", &caps[1])
+        });
+        replace(out, url_password(), |caps| {
+            format!("{}:{REDACTED}@", &caps[1])
+        })
     }
 }
 
@@ -119,7 +125,10 @@ mod tests {
             r.redact("Authorization: Basic b3ZlcmxlYWY6b3ZlcmxlYWY="),
             "Authorization: Basic [REDACTED]"
         );
-        assert_eq!(r.redact("authorization: bearer ghp_abc123"), "authorization: bearer [REDACTED]");
+        assert_eq!(
+            r.redact("authorization: bearer ghp_abc123"),
+            "authorization: bearer [REDACTED]"
+        );
     }
 
     #[test]
@@ -133,7 +142,10 @@ mod tests {
 
     #[test]
     fn registered_literals_are_redacted_longest_first() {
-        let r = Redactor::enabled().with_secret("hunter2").with_secret("hunter2hunter2").with_secret("ab");
+        let r = Redactor::enabled()
+            .with_secret("hunter2")
+            .with_secret("hunter2hunter2")
+            .with_secret("ab");
         assert_eq!(r.redact("pw=hunter2hunter2 ab"), "pw=[REDACTED] ab");
     }
 

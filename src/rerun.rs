@@ -39,7 +39,11 @@ pub struct FlakinessReport {
 
 /// Runs `attempt(n)` until it returns rc 0 or the attempts are spent.
 /// Each attempt yields its rc and a value; all values are returned in order.
-pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, subject: &str, mut attempt: F) -> (FlakinessReport, Vec<T>)
+pub async fn with_retries<T, F, Fut>(
+    policy: RetryPolicy,
+    subject: &str,
+    mut attempt: F,
+) -> (FlakinessReport, Vec<T>)
 where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = (i32, T)>,
@@ -150,10 +154,19 @@ mod tests {
 
     #[tokio::test]
     async fn passing_after_failing_is_flaky() {
-        let (report, values) = with_retries(policy(3), "x", |n| async move { (if n < 2 { 1 } else { 0 }, n) }).await;
+        let (report, values) =
+            with_retries(
+                policy(3),
+                "x",
+                |n| async move { (if n < 2 { 1 } else { 0 }, n) },
+            )
+            .await;
         assert!(report.success && report.flaky);
         assert_eq!(values, vec![1, 2]);
-        assert_eq!(report.attempts.iter().map(|a| a.rc).collect::<Vec<_>>(), vec![1, 0]);
+        assert_eq!(
+            report.attempts.iter().map(|a| a.rc).collect::<Vec<_>>(),
+            vec![1, 0]
+        );
     }
 
     #[tokio::test]

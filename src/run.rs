@@ -1,7 +1,9 @@
 //! `parity run`: resolve the configuration, bring up the stack, run the
 //! scenarios, write every artifact, tear down, and decide the exit code.
 
-use crate::artifacts::{self, names, Analysis, ArtifactDir, Phase, RunStatus, SmokeSummary, SuiteCounts};
+use crate::artifacts::{
+    self, names, Analysis, ArtifactDir, Phase, RunStatus, SmokeSummary, SuiteCounts,
+};
 use crate::cli::{Backend, RunArgs};
 use crate::clock::{millis, rfc3339, Clock};
 use crate::contract::{Client, ClientOptions, TraceContext};
@@ -54,8 +56,12 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    pub fn from_args(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<RunConfig, UsageError> {
-        let faults = Faults::parse_all(&args.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
+    pub fn from_args(
+        args: &RunArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<RunConfig, UsageError> {
+        let faults =
+            Faults::parse_all(&args.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
         let hash_cost: HashCost = args
             .hash_cost
             .parse()
@@ -102,7 +108,10 @@ impl RunConfig {
     }
 }
 
-fn resolve_source(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(Source, Option<String>), UsageError> {
+fn resolve_source(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Source, Option<String>), UsageError> {
     let urls = instance_urls(args, env)?;
     match args.backend {
         Backend::Local => Ok((Source::Local, None)),
@@ -131,36 +140,51 @@ fn resolve_source(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
 }
 
 /// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
-fn instance_urls(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<(String, String)>, UsageError> {
+fn instance_urls(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(String, String)>, UsageError> {
     let mut urls: Vec<String> = args.instances.clone();
     if urls.is_empty() {
-        urls = ["INSTANCE1", "INSTANCE2"].iter().filter_map(|k| env(k)).collect();
+        urls = ["INSTANCE1", "INSTANCE2"]
+            .iter()
+            .filter_map(|k| env(k))
+            .collect();
     }
     if urls.is_empty() {
         urls.extend(env("TARGET_BASE_URL"));
     }
     urls.retain(|u| !u.trim().is_empty());
     for url in &urls {
-        let parsed = reqwest::Url::parse(url).map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(UsageError(format!("instance URL `{url}` must start with http:// or https://")));
+            return Err(UsageError(format!(
+                "instance URL `{url}` must start with http:// or https://"
+            )));
         }
     }
     match urls.len() {
         0 => Ok(None),
         1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
         2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
-        n => Err(UsageError(format!("--instance was given {n} times; the harness drives two instances"))),
+        n => Err(UsageError(format!(
+            "--instance was given {n} times; the harness drives two instances"
+        ))),
     }
 }
 
 /// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
-fn resolve_strict(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, UsageError> {
+fn resolve_strict(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<bool, UsageError> {
     if args.strict || args.no_strict {
         return Ok(args.strict);
     }
     if let Some(value) = env("PARITY_STRICT") {
-        return parse_bool(&value).ok_or_else(|| UsageError(format!("PARITY_STRICT=`{value}`: expected true or false")));
+        return parse_bool(&value)
+            .ok_or_else(|| UsageError(format!("PARITY_STRICT=`{value}`: expected true or false")));
     }
     let file = Path::new("ci").join("PARITY_STRICT");
     match std::fs::read_to_string(&file) {
@@ -257,7 +281,9 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                 "stack ({backend}): {} and {}; store: {}",
                 endpoints.instances[0].url,
                 endpoints.instances[1].url,
-                store_description.as_deref().unwrap_or("not reachable from the harness (seeding checks skip)")
+                store_description
+                    .as_deref()
+                    .unwrap_or("not reachable from the harness (seeding checks skip)")
             ));
             let ctx = TraceContext::new(clock);
             let clients = endpoints
@@ -266,7 +292,12 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                 .map(|i| Client::new(&i.name, &i.url, config.client.clone(), ctx.clone()));
 
             let phase_start = Instant::now();
-            let ready = stack::wait_ready(&[&clients[0], &clients[1]], &endpoints.instances, config.ready_timeout).await;
+            let ready = stack::wait_ready(
+                &[&clients[0], &clients[1]],
+                &endpoints.instances,
+                config.ready_timeout,
+            )
+            .await;
             phases.time("ready", phase_start);
             match ready {
                 Err(e) => {
@@ -275,8 +306,18 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                     findings.errors.push(e.to_string());
                 }
                 Ok(()) => {
-                    run_scenarios(&config, &clients, endpoints, &clock, &parity, &flakiness, reporter, &mut phases, &mut findings)
-                        .await
+                    run_scenarios(
+                        &config,
+                        &clients,
+                        endpoints,
+                        &clock,
+                        &parity,
+                        &flakiness,
+                        reporter,
+                        &mut phases,
+                        &mut findings,
+                    )
+                    .await
                 }
             }
 
@@ -328,7 +369,11 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         flaky: findings.smoke.as_ref().is_some_and(|s| s.flaky),
         smoke: findings.smoke.clone(),
         suite: findings.suite.as_ref().map(SuiteCounts::of),
-        checks: findings.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
+        checks: findings
+            .suite
+            .as_ref()
+            .map(|s| s.checks.clone())
+            .unwrap_or_default(),
         cross: findings.cross.clone(),
         phases: phases.0,
         errors: findings.errors.clone(),
@@ -338,14 +383,24 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         reporter.line(e.to_string());
     }
     match artifacts::bundle(&config.out, finished_wall) {
-        Ok(path) => reporter.line(format!("artifacts: {} (tarball {})", parity.root().display(), path.display())),
-        Err(e) => reporter.line(format!("artifacts: {} (no tarball: {e})", parity.root().display())),
+        Ok(path) => reporter.line(format!(
+            "artifacts: {} (tarball {})",
+            parity.root().display(),
+            path.display()
+        )),
+        Err(e) => reporter.line(format!(
+            "artifacts: {} (no tarball: {e})",
+            parity.root().display()
+        )),
     }
     report_verdict(&findings, status, exit, config.strict, reporter);
     exit
 }
 
-fn prepare_dirs(out: &Path, redactor: &Redactor) -> Result<(ArtifactDir, ArtifactDir), artifacts::ArtifactError> {
+fn prepare_dirs(
+    out: &Path,
+    redactor: &Redactor,
+) -> Result<(ArtifactDir, ArtifactDir), artifacts::ArtifactError> {
     let parity = ArtifactDir::create(&out.join(artifacts::PARITY_DIR), redactor.clone())?;
     parity.clear()?;
     let flakiness = ArtifactDir::create(&out.join(artifacts::FLAKINESS_DIR), redactor.clone())?;
@@ -363,9 +418,11 @@ async fn start_stack(config: &RunConfig) -> Result<Stack, stack::StackError> {
         })
         .await
         .map(Stack::Local),
-        Source::External { first, second } => ExternalStack::connect(first, second, config.mongo_uri.as_deref())
-            .await
-            .map(Stack::External),
+        Source::External { first, second } => {
+            ExternalStack::connect(first, second, config.mongo_uri.as_deref())
+                .await
+                .map(Stack::External)
+        }
     }
 }
 
@@ -389,16 +446,25 @@ async fn run_scenarios(
     };
 
     let phase_start = Instant::now();
-    let (report, smokes) = rerun::with_retries(config.retry, "node parity smoke (revocation immediacy)", |attempt| async move {
-        let smoke = immediacy::run_smoke(&clients[0], &config.judgement, clock).await;
-        let verdict = if smoke.report.success { "PASS" } else { "FAIL" };
-        reporter.line(format!(
-            "smoke attempt {attempt}/{}: {verdict}{}",
-            config.retry.attempts,
-            smoke.report.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()
-        ));
-        (i32::from(!smoke.report.success), smoke)
-    })
+    let (report, smokes) = rerun::with_retries(
+        config.retry,
+        "node parity smoke (revocation immediacy)",
+        |attempt| async move {
+            let smoke = immediacy::run_smoke(&clients[0], &config.judgement, clock).await;
+            let verdict = if smoke.report.success { "PASS" } else { "FAIL" };
+            reporter.line(format!(
+                "smoke attempt {attempt}/{}: {verdict}{}",
+                config.retry.attempts,
+                smoke
+                    .report
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default()
+            ));
+            (i32::from(!smoke.report.success), smoke)
+        },
+    )
     .await;
     phases.time("smoke", phase_start);
     let last: &Smoke = smokes.last().expect("at least one attempt");
@@ -429,8 +495,16 @@ async fn run_scenarios(
         suite_report.count(suite::CheckStatus::Fail),
         suite_report.count(suite::CheckStatus::Skip)
     ));
-    for check in suite_report.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
-        reporter.line(format!("  FAIL {}: {}", check.name, check.detail.as_deref().unwrap_or("")));
+    for check in suite_report
+        .checks
+        .iter()
+        .filter(|c| c.status == suite::CheckStatus::Fail)
+    {
+        reporter.line(format!(
+            "  FAIL {}: {}",
+            check.name,
+            check.detail.as_deref().unwrap_or("")
+        ));
     }
 
     let phase_start = Instant::now();
@@ -453,15 +527,24 @@ async fn run_scenarios(
     )
     .await;
     progress.finish();
-    phases.time(&format!("cross ({} iterations)", config.iterations), phase_start);
+    phases.time(
+        &format!("cross ({} iterations)", config.iterations),
+        phase_start,
+    );
 
     for it in &iterations {
         let n = it.result.iteration;
         let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
-        write(parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")));
+        write(parity.write_text(
+            &names::cross_create(n),
+            &(create.trim_end().to_string() + "\n"),
+        ));
         write(parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)));
         write(parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()));
-        write(parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)));
+        write(parity.write_text(
+            &names::cross_iteration_out(n),
+            &cross::render_iteration_out(it),
+        ));
     }
     let results: Vec<_> = iterations.into_iter().map(|it| it.result).collect();
     let totals = CrossTotals::of(&results);
@@ -473,9 +556,19 @@ async fn run_scenarios(
     findings.cross = Some(totals);
 }
 
-fn report_verdict(findings: &Findings, status: RunStatus, exit: Exit, strict: bool, reporter: Reporter) {
+fn report_verdict(
+    findings: &Findings,
+    status: RunStatus,
+    exit: Exit,
+    strict: bool,
+    reporter: Reporter,
+) {
     if let Some(s) = &findings.smoke {
-        let flaky = if s.flaky { " (flaky: passed after failing)" } else { "" };
+        let flaky = if s.flaky {
+            " (flaky: passed after failing)"
+        } else {
+            ""
+        };
         reporter.line(format!(
             "revocation immediacy: {} after {} attempt(s){flaky}",
             if s.success { "PASS" } else { "FAIL" },
@@ -490,7 +583,9 @@ fn report_verdict(findings: &Findings, status: RunStatus, exit: Exit, strict: bo
     }
     let verdict = match status {
         RunStatus::Pass => "parity holds".to_string(),
-        RunStatus::Fail if !strict => "parity FAILED (informational: --no-strict, exit 0)".to_string(),
+        RunStatus::Fail if !strict => {
+            "parity FAILED (informational: --no-strict, exit 0)".to_string()
+        }
         RunStatus::Fail => "parity FAILED".to_string(),
         RunStatus::Error => "the run could not be carried out".to_string(),
     };

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 const FLAKINESS_ENTRIES: [&str; 2] = ["flakiness.json", "ui"];
 
 pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {
-    let path = out.join(format!("webprofile-parity-{}.tar.gz", at.format("%Y%m%d%H%M%S")));
+    let path = out.join(format!(
+        "webprofile-parity-{}.tar.gz",
+        at.format("%Y%m%d%H%M%S")
+    ));
     let fail = |source| ArtifactError {
         path: path.clone(),
         source,
@@ -58,7 +61,9 @@ mod tests {
             std::fs::create_dir_all(out.join(file).parent().unwrap()).unwrap();
             std::fs::write(out.join(file), "{}").unwrap();
         }
-        let at = DateTime::parse_from_rfc3339("2026-11-28T12:34:56Z").unwrap().to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-28T12:34:56Z")
+            .unwrap()
+            .to_utc();
         let path = bundle(out, at).unwrap();
         assert!(path.ends_with("webprofile-parity-20261128123456.tar.gz"));
         let mut archive = tar::Archive::new(GzDecoder::new(File::open(&path).unwrap()));
@@ -67,8 +72,14 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
-        assert!(names.contains(&"webprofile-parity/node.parity.json".to_string()), "{names:?}");
-        assert!(names.contains(&"flakiness/ui/index.html".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"webprofile-parity/node.parity.json".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"flakiness/ui/index.html".to_string()),
+            "{names:?}"
+        );
         assert!(!names.iter().any(|n| n.contains("collected")), "{names:?}");
     }
 }

@@ -91,7 +91,11 @@ impl ArtifactDir {
     }
 
     /// Writes pretty JSON (redacted) with a trailing newline.
-    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<PathBuf, ArtifactError> {
+    pub fn write_json<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<PathBuf, ArtifactError> {
         let text = serde_json::to_string_pretty(value).expect("artifact structs serialize") + "\n";
         self.write_text(name, &text)
     }
@@ -125,7 +129,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ArtifactDir::create(&tmp.path().join("a/b"), Redactor::enabled()).unwrap();
         let token = "ab".repeat(32);
-        let path = dir.write_text("x/y.txt", &format!("token {token}")).unwrap();
+        let path = dir
+            .write_text("x/y.txt", &format!("token {token}"))
+            .unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert!(!written.contains(&token), "{written}");
         dir.clear().unwrap();

@@ -10,6 +10,8 @@ mod client;
 mod exchange;
 mod parse;
 
-pub use client::{tokens_path, CallError, Client, ClientOptions, CreateRequest, TraceContext, INTROSPECT_PATH};
+pub use client::{
+    tokens_path, CallError, Client, ClientOptions, CreateRequest, TraceContext, INTROSPECT_PATH,
+};
 pub use exchange::{AuthMode, Exchange, Trace};
 pub use parse::{parse_object_id, Body, CreatedToken, Introspection};

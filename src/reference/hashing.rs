@@ -154,9 +154,7 @@ fn verify_argon2id(plaintext: &str, stored_hash: &str) -> bool {
 }
 
 fn verify_bcrypt(plaintext: &str, stored_hash: &str) -> bool {
-    let cost = stored_hash
-        .get(4..6)
-        .and_then(|c| c.parse::<u32>().ok());
+    let cost = stored_hash.get(4..6).and_then(|c| c.parse::<u32>().ok());
     match cost {
         Some(c) if c <= MAX_BCRYPT_COST => bcrypt::verify(plaintext, stored_hash).unwrap_or(false),
         _ => false,
@@ -191,7 +189,9 @@ mod tests {
         let a = new_plaintext_token();
         let b = new_plaintext_token();
         assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
         assert_ne!(a, b);
     }
 

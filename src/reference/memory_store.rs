@@ -19,7 +19,9 @@ impl MemoryStore {
     fn docs(&self) -> MutexGuard<'_, Vec<TokenDoc>> {
         // A panic while holding the lock cannot leave a half-written Vec, so
         // a poisoned lock is still safe to use.
-        self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.docs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

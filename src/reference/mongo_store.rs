@@ -44,14 +44,19 @@ impl MongoStore {
             .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
         let described = format!("mongodb://{hosts}/{db_name}");
 
-        let client = Client::with_options(options).map_err(|e| StoreError::InvalidUri(e.to_string()))?;
+        let client =
+            Client::with_options(options).map_err(|e| StoreError::InvalidUri(e.to_string()))?;
         let db = client.database(&db_name);
         let unreachable = |reason: String| StoreError::Unreachable {
             host: hosts.clone(),
             reason,
         };
         match tokio::time::timeout(PING_TIMEOUT, db.run_command(doc! { "ping": 1 })).await {
-            Err(_) => return Err(unreachable(format!("no answer to ping within {PING_TIMEOUT:?}"))),
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer to ping within {PING_TIMEOUT:?}"
+                )))
+            }
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
             Ok(Ok(_)) => {}
         }
@@ -272,7 +277,10 @@ mod tests {
         assert_eq!(t.label, "");
         assert_eq!(t.scopes, None);
         assert_eq!(Some(t.created_at), from_bson_date(id.timestamp()));
-        assert_eq!(t.expires_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
+        assert_eq!(
+            t.expires_at.unwrap().to_rfc3339(),
+            "2030-01-01T00:00:00+00:00"
+        );
         assert!(from_document(&doc! { "_id": id, "userId": 1, "hash": "h" }).is_err());
         assert!(from_document(&doc! { "_id": "x", "userId": "u", "hash": "h" }).is_err());
     }

@@ -127,7 +127,10 @@ impl RunningInstance {
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let mut task = self.task;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
             task.abort();
         }
     }
@@ -275,7 +278,9 @@ impl Shared {
             return false;
         }
         match decode_base64(encoded.trim()) {
-            Some(decoded) => <[u8; 32]>::from(Sha256::digest(&decoded)) == self.expected_credentials,
+            Some(decoded) => {
+                <[u8; 32]>::from(Sha256::digest(&decoded)) == self.expected_credentials
+            }
             None => false,
         }
     }
@@ -503,7 +508,8 @@ async fn revoke_token(
     State(s): State<AppState>,
     Path((user_id, token_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = ObjectId::parse_str(&token_id).map_err(|_| ApiError::BadRequest("invalid token id"))?;
+    let id =
+        ObjectId::parse_str(&token_id).map_err(|_| ApiError::BadRequest("invalid token id"))?;
     if !s.store.revoke(&user_id, id).await? {
         return Err(ApiError::NotFound);
     }
@@ -539,7 +545,7 @@ enum Introspection<'a> {
 fn introspection_response(answer: Option<&ActiveToken>) -> Response {
     let body = match answer {
         // Expiry is re-checked here too, since a cached answer can outlive it.
-        Some(t) if !t.expires_at.is_some_and(|at| at <= Utc::now()) => Introspection::Active {
+        Some(t) if t.expires_at.is_none_or(|at| at > Utc::now()) => Introspection::Active {
             active: true,
             user_id: &t.user_id,
             scopes: &t.scopes,
@@ -579,7 +585,9 @@ async fn introspect(State(s): State<AppState>, body: Bytes) -> Result<Response, 
 }
 
 async fn look_up(store: &dyn TokenStore, token: String) -> Result<Option<ActiveToken>, ApiError> {
-    let candidates = store.active_candidates(&hashing::hash_prefix(&token)).await?;
+    let candidates = store
+        .active_candidates(&hashing::hash_prefix(&token))
+        .await?;
     if candidates.is_empty() {
         return Ok(None);
     }
@@ -650,7 +658,9 @@ impl IntrospectCache {
             return;
         }
         if inner.entries.len() >= CACHE_PRUNE_THRESHOLD {
-            inner.entries.retain(|_, (stored, _)| stored.elapsed() < lag);
+            inner
+                .entries
+                .retain(|_, (stored, _)| stored.elapsed() < lag);
         }
         inner.entries.insert(key, (Instant::now(), answer));
     }
@@ -690,7 +700,8 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::BadRequest(message) => text(StatusCode::BAD_REQUEST, message),
             ApiError::InvalidTokenFormat => {
-                let mut response = json_text(&serde_json::json!({"message": "invalid token format"}));
+                let mut response =
+                    json_text(&serde_json::json!({"message": "invalid token format"}));
                 *response.status_mut() = StatusCode::BAD_REQUEST;
                 response
             }
@@ -708,7 +719,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Store(e) => {
                 tracing::error!("token store: {e}");
-                text(StatusCode::INTERNAL_SERVER_ERROR, &format!("store error: {e}"))
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("store error: {e}"),
+                )
             }
             ApiError::Internal(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
         }
@@ -763,4 +777,3 @@ fn decode_base64(input: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
-

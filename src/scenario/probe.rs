@@ -53,7 +53,12 @@ impl ProbeOutcome {
     }
 }
 
-pub async fn probe_revocation(roles: ProbeRoles<'_>, user_id: &str, judgement: &Judgement, label: &str) -> ProbeOutcome {
+pub async fn probe_revocation(
+    roles: ProbeRoles<'_>,
+    user_id: &str,
+    judgement: &Judgement,
+    label: &str,
+) -> ProbeOutcome {
     let mut out = ProbeOutcome {
         user_id: user_id.to_string(),
         ..ProbeOutcome::default()
@@ -63,7 +68,10 @@ pub async fn probe_revocation(roles: ProbeRoles<'_>, user_id: &str, judgement: &
         scopes: vec!["git".into()],
         expires_at: None,
     };
-    let created = roles.creator.create_token(&mut out.trace, user_id, &request).await;
+    let created = roles
+        .creator
+        .create_token(&mut out.trace, user_id, &request)
+        .await;
     out.create_body = out.trace.last().map(|ex| ex.response_body.clone());
     let created = match created {
         Ok(created) => created,
@@ -71,7 +79,10 @@ pub async fn probe_revocation(roles: ProbeRoles<'_>, user_id: &str, judgement: &
     };
     out.created = Some(created.clone());
 
-    let before = roles.observer.introspect(&mut out.trace, &created.token).await;
+    let before = roles
+        .observer
+        .introspect(&mut out.trace, &created.token)
+        .await;
     out.note_last();
     match before {
         Ok(answer) if answer.active => {}
@@ -85,7 +96,10 @@ pub async fn probe_revocation(roles: ProbeRoles<'_>, user_id: &str, judgement: &
         Err(e) => return out.fail(format!("before the revoke: {e}")),
     }
 
-    let revoked = roles.revoker.revoke(&mut out.trace, user_id, &created.id).await;
+    let revoked = roles
+        .revoker
+        .revoke(&mut out.trace, user_id, &created.id)
+        .await;
     let revoke_returned = Instant::now();
     out.revoke_returned = out.trace.last().map(|ex| {
         let mut stamp = ex.sent;
@@ -167,5 +181,8 @@ async fn poll_until_inactive(
 }
 
 fn statuses(list: &[u16]) -> String {
-    list.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+    list.iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }

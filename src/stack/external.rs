@@ -11,7 +11,11 @@ pub struct ExternalStack {
 }
 
 impl ExternalStack {
-    pub async fn connect(first: &str, second: &str, mongo_uri: Option<&str>) -> Result<ExternalStack, StackError> {
+    pub async fn connect(
+        first: &str,
+        second: &str,
+        mongo_uri: Option<&str>,
+    ) -> Result<ExternalStack, StackError> {
         let store: Option<Arc<dyn TokenStore>> = match mongo_uri {
             Some(uri) => Some(Arc::new(MongoStore::connect(uri).await?)),
             None => None,

@@ -89,26 +89,33 @@ impl Stack {
 
 /// Polls `GET /` on every instance at once until each answers any HTTP
 /// status, or the deadline passes; the error names the instance that did not.
-pub async fn wait_ready(clients: &[&Client], instances: &[Instance], deadline: Duration) -> Result<(), StackError> {
+pub async fn wait_ready(
+    clients: &[&Client],
+    instances: &[Instance],
+    deadline: Duration,
+) -> Result<(), StackError> {
     let started = Instant::now();
-    let waits = clients.iter().zip(instances).map(|(client, instance)| async move {
-        let mut pause = Duration::from_millis(5);
-        loop {
-            let last_error = match client.probe().await {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            if started.elapsed() >= deadline {
-                return Err(StackError::NeverReady {
-                    service: instance.service.clone(),
-                    url: instance.url.clone(),
-                    waited: deadline,
-                    last_error,
-                });
+    let waits = clients
+        .iter()
+        .zip(instances)
+        .map(|(client, instance)| async move {
+            let mut pause = Duration::from_millis(5);
+            loop {
+                let last_error = match client.probe().await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => e,
+                };
+                if started.elapsed() >= deadline {
+                    return Err(StackError::NeverReady {
+                        service: instance.service.clone(),
+                        url: instance.url.clone(),
+                        waited: deadline,
+                        last_error,
+                    });
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
-    });
+        });
     futures::future::try_join_all(waits).await.map(|_| ())
 }
