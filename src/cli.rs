@@ -2,6 +2,7 @@
 //! it is defined, with its environment fallback.
 
 use crate::exit::EXIT_CODES_HELP;
+use crate::reference::hashing::HashCost;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,19 +69,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
     pub out: PathBuf,
 
-    /// Fault injected into the embedded instances (repeatable):
-    /// revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
-    #[arg(long = "fault", value_name = "SPEC")]
-    pub faults: Vec<String>,
-
-    /// Seed for the embedded instances' fault injection (reproducible runs).
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-
-    /// Hash cost of the embedded instances: `default` (argon2id m=64MiB, like
-    /// the service) or `minimal` (measure the harness, not argon2).
-    #[arg(long, value_name = "COST", default_value = "default")]
-    pub hash_cost: String,
+    #[command(flatten)]
+    pub instance: InstanceArgs,
 
     /// Failures make the exit code non-zero (default). Also PARITY_STRICT,
     /// or a ci/PARITY_STRICT file containing `false`.
@@ -148,6 +138,24 @@ pub struct RunArgs {
     /// Write tokens and credentials to the artifacts in clear (local debugging only).
     #[arg(long)]
     pub no_redact: bool,
+}
+
+/// How reference instances behave (the embedded ones of `run`, or `reference serve`).
+#[derive(Debug, Args, Clone)]
+pub struct InstanceArgs {
+    /// Fault to inject into the reference instances (repeatable):
+    /// revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+
+    /// Seed for fault injection (reproducible runs).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Hash cost for new tokens: `default` (argon2id m=64MiB, like the
+    /// service) or `minimal` (measure the harness, not argon2).
+    #[arg(long, value_name = "COST", default_value = "default", value_parser = |s: &str| s.parse::<HashCost>())]
+    pub hash_cost: HashCost,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -226,17 +234,8 @@ pub struct ServeArgs {
     )]
     pub mongo_uri: String,
 
-    /// Fault to inject (repeatable): revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
-    #[arg(long = "fault", value_name = "SPEC")]
-    pub faults: Vec<String>,
-
-    /// Seed for fault injection.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-
-    /// `default` (argon2id m=64MiB) or `minimal`.
-    #[arg(long, value_name = "COST", default_value = "default")]
-    pub hash_cost: String,
+    #[command(flatten)]
+    pub instance: InstanceArgs,
 
     /// Name in the access log.
     #[arg(long, default_value = "webprofile")]

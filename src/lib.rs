@@ -7,6 +7,7 @@
 pub mod artifacts;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod contract;
 pub mod exit;
 pub mod progress;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use webprofile_parity::artifacts::{names, ArtifactDir};
 use webprofile_parity::cli::{Cli, Command, ReferenceCommand, RerunArgs, ServeArgs, StoreKind};
+use webprofile_parity::config::RunConfig;
 use webprofile_parity::exit::Exit;
 use webprofile_parity::progress::Reporter;
 use webprofile_parity::redact::Redactor;
@@ -15,7 +16,7 @@ use webprofile_parity::reference::mongo_store::MongoStore;
 use webprofile_parity::reference::server::{self, Credentials, ReferenceConfig};
 use webprofile_parity::reference::store::TokenStore;
 use webprofile_parity::rerun::{self, RetryPolicy};
-use webprofile_parity::run::{self, RunConfig};
+use webprofile_parity::run;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -69,13 +70,9 @@ fn usage(e: impl std::fmt::Display) -> Exit {
 }
 
 async fn serve(args: ServeArgs) -> Exit {
-    let faults = match Faults::parse_all(&args.faults) {
+    let faults = match Faults::parse_all(&args.instance.faults) {
         Ok(f) => f,
         Err(e) => return usage(format!("--fault: {e}")),
-    };
-    let hash_cost = match args.hash_cost.parse() {
-        Ok(c) => c,
-        Err(e) => return usage(format!("--hash-cost: {e}")),
     };
     let store: Arc<dyn TokenStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
@@ -100,9 +97,9 @@ async fn serve(args: ServeArgs) -> Exit {
             user: args.credentials.admin_user,
             pass: args.credentials.admin_pass,
         },
-        hash_cost,
+        hash_cost: args.instance.hash_cost,
         faults,
-        seed: args.seed,
+        seed: args.instance.seed,
     };
     eprintln!(
         "parity: reference webprofile `{}` listening on http://{}:{} (store: {}, faults: {})",

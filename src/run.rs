@@ -4,202 +4,19 @@
 use crate::artifacts::{
     self, names, Analysis, ArtifactDir, Phase, RunStatus, SmokeSummary, SuiteCounts,
 };
-use crate::cli::{Backend, RunArgs};
 use crate::clock::{millis, rfc3339, Clock};
-use crate::contract::{Client, ClientOptions, TraceContext};
+use crate::config::{RunConfig, Source};
+use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
-use crate::reference::faults::Faults;
-use crate::reference::hashing::HashCost;
-use crate::reference::server::Credentials;
-use crate::rerun::{self, RetryPolicy};
+use crate::rerun;
 use crate::scenario::cross::{self, CrossTotals};
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite;
-use crate::scenario::Judgement;
 use crate::stack::{self, ExternalStack, LocalOptions, LocalStack, Stack};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// A problem with the flags or environment: exit 64.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-/// Where the services come from, resolved.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    Local,
-    External { first: String, second: String },
-}
-
-/// Everything `parity run` needs, from flags > environment > defaults.
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    pub source: Source,
-    /// Why the backend was chosen, when it was not asked for explicitly.
-    pub backend_note: Option<String>,
-    pub mongo_uri: Option<String>,
-    pub out: PathBuf,
-    pub faults: Faults,
-    pub seed: Option<u64>,
-    pub hash_cost: HashCost,
-    pub strict: bool,
-    pub iterations: u32,
-    pub concurrency: usize,
-    pub judgement: Judgement,
-    pub retry: RetryPolicy,
-    pub client: ClientOptions,
-    pub ready_timeout: std::time::Duration,
-    pub redact: bool,
-}
-
-impl RunConfig {
-    pub fn from_args(
-        args: &RunArgs,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<RunConfig, UsageError> {
-        let faults =
-            Faults::parse_all(&args.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
-        let hash_cost: HashCost = args
-            .hash_cost
-            .parse()
-            .map_err(|e| UsageError(format!("--hash-cost: {e}")))?;
-        let (source, backend_note) = resolve_source(args, env)?;
-        if matches!(source, Source::External { .. }) && !faults.is_empty() {
-            return Err(UsageError(
-                "--fault injects faults into the embedded instances; it has no effect on external services \
-                 (start them with `parity reference serve --fault …` instead)"
-                    .into(),
-            ));
-        }
-        Ok(RunConfig {
-            source,
-            backend_note,
-            mongo_uri: args.mongo_uri.clone().filter(|u| !u.is_empty()),
-            out: args.out.clone(),
-            faults,
-            seed: args.seed,
-            hash_cost,
-            strict: resolve_strict(args, env)?,
-            iterations: args.iterations,
-            concurrency: usize::from(args.concurrency),
-            judgement: Judgement {
-                deadline: args.deadline,
-                poll_interval: args.poll_interval,
-                require_immediate: !args.allow_stale,
-                accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
-            },
-            retry: RetryPolicy {
-                attempts: args.attempts,
-                delay: args.retry_delay,
-            },
-            client: ClientOptions {
-                credentials: Credentials {
-                    user: args.credentials.admin_user.clone(),
-                    pass: args.credentials.admin_pass.clone(),
-                },
-                request_timeout: args.request_timeout,
-            },
-            ready_timeout: args.ready_timeout,
-            redact: !args.no_redact,
-        })
-    }
-}
-
-fn resolve_source(
-    args: &RunArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Source, Option<String>), UsageError> {
-    let urls = instance_urls(args, env)?;
-    match args.backend {
-        Backend::Local => Ok((Source::Local, None)),
-        Backend::External => {
-            let (first, second) = urls.ok_or_else(|| {
-                UsageError(
-                    "--backend external needs the services' URLs: --instance URL (twice for two instances), \
-                     or INSTANCE1 / INSTANCE2, or TARGET_BASE_URL"
-                        .into(),
-                )
-            })?;
-            let note = (first == second).then(|| {
-                format!("only one instance given ({first}): cross-instance iterations create, revoke and poll on it alone")
-            });
-            Ok((Source::External { first, second }, note))
-        }
-        Backend::Auto => Ok((
-            Source::Local,
-            Some(
-                "backend auto: this build has no Docker backend yet, so the embedded stack runs \
-                 (two reference instances in this process sharing one store)"
-                    .into(),
-            ),
-        )),
-    }
-}
-
-/// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
-fn instance_urls(
-    args: &RunArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<(String, String)>, UsageError> {
-    let mut urls: Vec<String> = args.instances.clone();
-    if urls.is_empty() {
-        urls = ["INSTANCE1", "INSTANCE2"]
-            .iter()
-            .filter_map(|k| env(k))
-            .collect();
-    }
-    if urls.is_empty() {
-        urls.extend(env("TARGET_BASE_URL"));
-    }
-    urls.retain(|u| !u.trim().is_empty());
-    for url in &urls {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(UsageError(format!(
-                "instance URL `{url}` must start with http:// or https://"
-            )));
-        }
-    }
-    match urls.len() {
-        0 => Ok(None),
-        1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
-        2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
-        n => Err(UsageError(format!(
-            "--instance was given {n} times; the harness drives two instances"
-        ))),
-    }
-}
-
-/// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
-fn resolve_strict(
-    args: &RunArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<bool, UsageError> {
-    if args.strict || args.no_strict {
-        return Ok(args.strict);
-    }
-    if let Some(value) = env("PARITY_STRICT") {
-        return parse_bool(&value)
-            .ok_or_else(|| UsageError(format!("PARITY_STRICT=`{value}`: expected true or false")));
-    }
-    let file = Path::new("ci").join("PARITY_STRICT");
-    match std::fs::read_to_string(&file) {
-        Ok(text) => Ok(parse_bool(text.trim()).unwrap_or(true)),
-        Err(_) => Ok(true),
-    }
-}
-
-fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
-    }
-}
 
 /// Times the phases of a run for `analysis.json`.
 #[derive(Default)]
@@ -350,10 +167,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         RunStatus::Pass
     };
     let finished_wall = clock.now().wall;
-    let tarball_path = config.out.join(format!(
-        "webprofile-parity-{}.tar.gz",
-        finished_wall.format("%Y%m%d%H%M%S")
-    ));
+    let tarball_path = artifacts::tarball_path(&config.out, finished_wall);
     let analysis = Analysis {
         status,
         exit_code: exit.code(),

@@ -477,3 +477,16 @@ fn help_teaches_the_exit_codes() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&secret_env.stdout).contains("sekrit-pass-123"));
 }
+
+#[test]
+fn embedded_instances_can_share_a_real_mongo() {
+    let Some((_mongo, uri)) = mongo_standin("embedded_instances_can_share_a_real_mongo") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    run_local(tmp.path(), &["--mongo-uri", &uri, "--hash-cost", "minimal", "--iterations", "3"]).code(0);
+    let analysis = read_json(&parity_dir(tmp.path()).join("analysis.json"));
+    assert!(analysis["store"].as_str().unwrap().starts_with("mongodb://127.0.0.1:"), "{analysis}");
+    assert_eq!(analysis["suite"]["skipped"], 0, "{analysis}");
+    assert_eq!(analysis["cross"]["failures"], 0, "{analysis}");
+}

@@ -11,11 +11,16 @@ use std::path::{Path, PathBuf};
 /// What of `flakiness/` belongs to a run (the rest is the collector's).
 const FLAKINESS_ENTRIES: [&str; 2] = ["flakiness.json", "ui"];
 
-pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {
-    let path = out.join(format!(
+/// Where the tarball of a run finished at `at` goes.
+pub fn tarball_path(out: &Path, at: DateTime<Utc>) -> PathBuf {
+    out.join(format!(
         "webprofile-parity-{}.tar.gz",
         at.format("%Y%m%d%H%M%S")
-    ));
+    ))
+}
+
+pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {
+    let path = tarball_path(out, at);
     let fail = |source| ArtifactError {
         path: path.clone(),
         source,

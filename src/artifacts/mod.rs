@@ -5,7 +5,7 @@ mod analysis;
 mod bundle;
 
 pub use analysis::{Analysis, Phase, RunStatus, SmokeSummary, SuiteCounts};
-pub use bundle::bundle;
+pub use bundle::{bundle, tarball_path};
 
 use crate::redact::Redactor;
 use serde::Serialize;

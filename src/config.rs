@@ -1,0 +1,320 @@
+//! Configuration of `parity run`: flags > environment > the `ci/PARITY_STRICT`
+//! file > defaults, resolved once into a [`RunConfig`].
+
+use crate::cli::{Backend, RunArgs};
+use crate::contract::ClientOptions;
+use crate::reference::faults::Faults;
+use crate::reference::hashing::HashCost;
+use crate::reference::server::Credentials;
+use crate::rerun::RetryPolicy;
+use crate::scenario::Judgement;
+use std::path::{Path, PathBuf};
+
+/// A problem with the flags or environment: exit 64.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Where the services come from, resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Local,
+    External { first: String, second: String },
+}
+
+/// Everything `parity run` needs, from flags > environment > defaults.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub source: Source,
+    /// Why the backend was chosen, when it was not asked for explicitly.
+    pub backend_note: Option<String>,
+    pub mongo_uri: Option<String>,
+    pub out: PathBuf,
+    pub faults: Faults,
+    pub seed: Option<u64>,
+    pub hash_cost: HashCost,
+    pub strict: bool,
+    pub iterations: u32,
+    pub concurrency: usize,
+    pub judgement: Judgement,
+    pub retry: RetryPolicy,
+    pub client: ClientOptions,
+    pub ready_timeout: std::time::Duration,
+    pub redact: bool,
+}
+
+impl RunConfig {
+    pub fn from_args(
+        args: &RunArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<RunConfig, UsageError> {
+        let faults = Faults::parse_all(&args.instance.faults)
+            .map_err(|e| UsageError(format!("--fault: {e}")))?;
+        let (source, backend_note) = resolve_source(args, env)?;
+        if matches!(source, Source::External { .. }) && !faults.is_empty() {
+            return Err(UsageError(
+                "--fault injects faults into the embedded instances; it has no effect on external services \
+                 (start them with `parity reference serve --fault …` instead)"
+                    .into(),
+            ));
+        }
+        Ok(RunConfig {
+            source,
+            backend_note,
+            mongo_uri: args.mongo_uri.clone().filter(|u| !u.is_empty()),
+            out: args.out.clone(),
+            faults,
+            seed: args.instance.seed,
+            hash_cost: args.instance.hash_cost,
+            strict: resolve_strict(args, env)?,
+            iterations: args.iterations,
+            concurrency: usize::from(args.concurrency),
+            judgement: Judgement {
+                deadline: args.deadline,
+                poll_interval: args.poll_interval,
+                require_immediate: !args.allow_stale,
+                accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
+            },
+            retry: RetryPolicy {
+                attempts: args.attempts,
+                delay: args.retry_delay,
+            },
+            client: ClientOptions {
+                credentials: Credentials {
+                    user: args.credentials.admin_user.clone(),
+                    pass: args.credentials.admin_pass.clone(),
+                },
+                request_timeout: args.request_timeout,
+            },
+            ready_timeout: args.ready_timeout,
+            redact: !args.no_redact,
+        })
+    }
+}
+
+fn resolve_source(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Source, Option<String>), UsageError> {
+    let urls = instance_urls(args, env)?;
+    match args.backend {
+        Backend::Local => Ok((Source::Local, None)),
+        Backend::External => {
+            let (first, second) = urls.ok_or_else(|| {
+                UsageError(
+                    "--backend external needs the services' URLs: --instance URL (twice for two instances), \
+                     or INSTANCE1 / INSTANCE2, or TARGET_BASE_URL"
+                        .into(),
+                )
+            })?;
+            let note = (first == second).then(|| {
+                format!("only one instance given ({first}): cross-instance iterations create, revoke and poll on it alone")
+            });
+            Ok((Source::External { first, second }, note))
+        }
+        Backend::Auto => Ok((
+            Source::Local,
+            Some(
+                "backend auto: this build has no Docker backend yet, so the embedded stack runs \
+                 (two reference instances in this process sharing one store)"
+                    .into(),
+            ),
+        )),
+    }
+}
+
+/// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
+fn instance_urls(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(String, String)>, UsageError> {
+    let mut urls: Vec<String> = args.instances.clone();
+    if urls.is_empty() {
+        urls = ["INSTANCE1", "INSTANCE2"]
+            .iter()
+            .filter_map(|k| env(k))
+            .collect();
+    }
+    if urls.is_empty() {
+        urls.extend(env("TARGET_BASE_URL"));
+    }
+    urls.retain(|u| !u.trim().is_empty());
+    for url in &urls {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(UsageError(format!(
+                "instance URL `{url}` must start with http:// or https://"
+            )));
+        }
+    }
+    match urls.len() {
+        0 => Ok(None),
+        1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
+        2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
+        n => Err(UsageError(format!(
+            "--instance was given {n} times; the harness drives two instances"
+        ))),
+    }
+}
+
+/// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
+fn resolve_strict(
+    args: &RunArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<bool, UsageError> {
+    if args.strict || args.no_strict {
+        return Ok(args.strict);
+    }
+    if let Some(value) = env("PARITY_STRICT") {
+        return parse_bool(&value)
+            .ok_or_else(|| UsageError(format!("PARITY_STRICT=`{value}`: expected true or false")));
+    }
+    let file = Path::new("ci").join("PARITY_STRICT");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => Ok(parse_bool(text.trim()).unwrap_or(true)),
+        Err(_) => Ok(true),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Result<RunConfig, UsageError> {
+        let cli = Cli::try_parse_from([&["parity", "run"], args].concat()).expect("flags parse");
+        let Command::Run(run) = cli.command else {
+            unreachable!()
+        };
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RunConfig::from_args(&run, &|key| {
+            env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn instances_fall_back_from_flags_to_instance_vars_to_target_base_url() {
+        let external = |c: RunConfig| match c.source {
+            Source::External { first, second } => (first, second),
+            Source::Local => panic!("expected external"),
+        };
+        let env = [
+            ("INSTANCE1", "http://a"),
+            ("INSTANCE2", "http://b"),
+            ("TARGET_BASE_URL", "http://t"),
+        ];
+        let flags = config(
+            &[
+                "--backend",
+                "external",
+                "--instance",
+                "http://x",
+                "--instance",
+                "http://y",
+            ],
+            &env,
+        );
+        assert_eq!(
+            external(flags.unwrap()),
+            ("http://x".into(), "http://y".into())
+        );
+        assert_eq!(
+            external(config(&["--backend", "external"], &env).unwrap()),
+            ("http://a".into(), "http://b".into())
+        );
+        let only_target = config(
+            &["--backend", "external"],
+            &[("TARGET_BASE_URL", "http://t")],
+        )
+        .unwrap();
+        assert!(only_target
+            .backend_note
+            .as_deref()
+            .unwrap()
+            .contains("only one instance"));
+        assert_eq!(
+            external(only_target),
+            ("http://t".into(), "http://t".into())
+        );
+    }
+
+    #[test]
+    fn strict_flag_beats_env_and_env_beats_default() {
+        assert!(config(&[], &[]).unwrap().strict);
+        assert!(!config(&[], &[("PARITY_STRICT", "false")]).unwrap().strict);
+        assert!(
+            config(&["--strict"], &[("PARITY_STRICT", "false")])
+                .unwrap()
+                .strict
+        );
+        assert!(
+            !config(&["--no-strict"], &[("PARITY_STRICT", "true")])
+                .unwrap()
+                .strict
+        );
+        let bad = config(&[], &[("PARITY_STRICT", "maybe")]).unwrap_err();
+        assert!(bad.0.contains("PARITY_STRICT"), "{bad}");
+    }
+
+    #[test]
+    fn stale_reads_fail_unless_allowed() {
+        assert!(config(&[], &[]).unwrap().judgement.require_immediate);
+        assert!(
+            config(&["--require-immediate"], &[])
+                .unwrap()
+                .judgement
+                .require_immediate
+        );
+        assert!(
+            !config(&["--allow-stale"], &[])
+                .unwrap()
+                .judgement
+                .require_immediate
+        );
+    }
+
+    #[test]
+    fn faults_are_for_embedded_instances_only() {
+        let e = config(
+            &[
+                "--backend",
+                "external",
+                "--instance",
+                "http://a",
+                "--fault",
+                "auth-bypass",
+            ],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("embedded instances"), "{e}");
+        assert!(config(&["--backend", "local", "--fault", "latency=5ms"], &[]).is_ok());
+        assert!(config(
+            &[
+                "--instance",
+                "http://a",
+                "--instance",
+                "http://b",
+                "--instance",
+                "http://c",
+                "--backend",
+                "external"
+            ],
+            &[]
+        )
+        .is_err());
+    }
+}
