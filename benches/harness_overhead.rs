@@ -63,16 +63,10 @@ async fn measure() -> Figures {
     .await
     .expect("embedded stack");
     let url = stack.endpoints.instances[0].url.clone();
-    let options = ClientOptions {
-        credentials: credentials.clone(),
-        request_timeout: Duration::from_secs(5),
-    };
+    let options = ClientOptions { credentials: credentials.clone(), request_timeout: Duration::from_secs(5) };
     let ctx = TraceContext::new(Clock::start());
     let traced = Client::new("instance1", &url, options.clone(), ctx.clone());
-    let bare = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .build()
-        .expect("reqwest");
+    let bare = reqwest::Client::builder().tcp_nodelay(true).build().expect("reqwest");
     // An unknown, well-formed token: the service answers from its index, no hashing.
     let token = hashing::new_plaintext_token();
     let body = serde_json::json!({ "token": token }).to_string();
@@ -93,10 +87,7 @@ async fn measure() -> Figures {
     // Warm both connection pools.
     for _ in 0..200 {
         bare_once().await;
-        traced
-            .introspect(&mut Trace::new(), &token)
-            .await
-            .expect("introspect");
+        traced.introspect(&mut Trace::new(), &token).await.expect("introspect");
     }
 
     let (mut bare_total, mut traced_total) = (Duration::ZERO, Duration::ZERO);
@@ -111,10 +102,7 @@ async fn measure() -> Figures {
         let mut trace = Trace::new();
         let started = Instant::now();
         for _ in 0..PER_BLOCK {
-            let answer = traced
-                .introspect(&mut trace, &token)
-                .await
-                .expect("introspect");
+            let answer = traced.introspect(&mut trace, &token).await.expect("introspect");
             assert!(!answer.active);
         }
         traced_total += started.elapsed();
@@ -150,10 +138,7 @@ async fn measure() -> Figures {
         )
         .await;
         let seconds = started.elapsed().as_secs_f64();
-        assert!(
-            done.iter().all(|it| it.result.success),
-            "an iteration failed"
-        );
+        assert!(done.iter().all(|it| it.result.success), "an iteration failed");
         let mean_ms = done.iter().map(|it| it.result.duration_ms).sum::<f64>() / done.len() as f64;
         iterations.push(IterationRate {
             concurrency,

@@ -82,12 +82,7 @@ pub struct RunArgs {
     pub no_strict: bool,
 
     /// Cross-instance iterations.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 5,
-        env = "CROSS_INSTANCE_ITERATIONS"
-    )]
+    #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS")]
     pub iterations: u32,
 
     /// Iterations in flight at once.
@@ -161,12 +156,7 @@ pub struct InstanceArgs {
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
     /// Admin user for HTTP Basic auth.
-    #[arg(
-        long,
-        value_name = "USER",
-        default_value = "overleaf",
-        env = "WEBPROFILE_ADMIN_USER"
-    )]
+    #[arg(long, value_name = "USER", default_value = "overleaf", env = "WEBPROFILE_ADMIN_USER")]
     pub admin_user: String,
 
     /// Admin password for HTTP Basic auth.
@@ -226,12 +216,7 @@ pub struct ServeArgs {
     pub store: StoreKind,
 
     /// MongoDB URI for --store mongo (database from the path).
-    #[arg(
-        long,
-        value_name = "URI",
-        default_value = "mongodb://mongo:27017/sharelatex",
-        env = "MONGO_URI"
-    )]
+    #[arg(long, value_name = "URI", default_value = "mongodb://mongo:27017/sharelatex", env = "MONGO_URI")]
     pub mongo_uri: String,
 
     #[command(flatten)]
@@ -264,8 +249,6 @@ mod tests {
     fn durations_parse_with_units_and_reject_garbage() {
         assert_eq!(parse_duration("800ms"), Ok(Duration::from_millis(800)));
         assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
-        assert!(parse_duration("fast")
-            .unwrap_err()
-            .contains("not a duration"));
+        assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
     }
 }

@@ -24,10 +24,7 @@ pub struct Stamp {
 
 impl Clock {
     pub fn start() -> Self {
-        Clock {
-            origin: Instant::now(),
-            origin_wall: Utc::now(),
-        }
+        Clock { origin: Instant::now(), origin_wall: Utc::now() }
     }
 
     pub fn now(&self) -> Stamp {

@@ -44,12 +44,9 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    pub fn from_args(
-        args: &RunArgs,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<RunConfig, UsageError> {
-        let faults = Faults::parse_all(&args.instance.faults)
-            .map_err(|e| UsageError(format!("--fault: {e}")))?;
+    pub fn from_args(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<RunConfig, UsageError> {
+        let faults =
+            Faults::parse_all(&args.instance.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
         let (source, backend_note) = resolve_source(args, env)?;
         if matches!(source, Source::External { .. }) && !faults.is_empty() {
             return Err(UsageError(
@@ -75,10 +72,7 @@ impl RunConfig {
                 require_immediate: !args.allow_stale,
                 accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
             },
-            retry: RetryPolicy {
-                attempts: args.attempts,
-                delay: args.retry_delay,
-            },
+            retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay },
             client: ClientOptions {
                 credentials: Credentials {
                     user: args.credentials.admin_user.clone(),
@@ -130,39 +124,29 @@ fn instance_urls(
 ) -> Result<Option<(String, String)>, UsageError> {
     let mut urls: Vec<String> = args.instances.clone();
     if urls.is_empty() {
-        urls = ["INSTANCE1", "INSTANCE2"]
-            .iter()
-            .filter_map(|k| env(k))
-            .collect();
+        urls = ["INSTANCE1", "INSTANCE2"].iter().filter_map(|k| env(k)).collect();
     }
     if urls.is_empty() {
         urls.extend(env("TARGET_BASE_URL"));
     }
     urls.retain(|u| !u.trim().is_empty());
     for url in &urls {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(UsageError(format!(
-                "instance URL `{url}` must start with http:// or https://"
-            )));
+            return Err(UsageError(format!("instance URL `{url}` must start with http:// or https://")));
         }
     }
     match urls.len() {
         0 => Ok(None),
         1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
         2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
-        n => Err(UsageError(format!(
-            "--instance was given {n} times; the harness drives two instances"
-        ))),
+        n => Err(UsageError(format!("--instance was given {n} times; the harness drives two instances"))),
     }
 }
 
 /// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
-fn resolve_strict(
-    args: &RunArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<bool, UsageError> {
+fn resolve_strict(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, UsageError> {
     if args.strict || args.no_strict {
         return Ok(args.strict);
     }
@@ -193,16 +177,9 @@ mod tests {
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Result<RunConfig, UsageError> {
         let cli = Cli::try_parse_from([&["parity", "run"], args].concat()).expect("flags parse");
-        let Command::Run(run) = cli.command else {
-            unreachable!()
-        };
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        RunConfig::from_args(&run, &|key| {
-            env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-        })
+        let Command::Run(run) = cli.command else { unreachable!() };
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        RunConfig::from_args(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
     }
 
     #[test]
@@ -211,60 +188,25 @@ mod tests {
             Source::External { first, second } => (first, second),
             Source::Local => panic!("expected external"),
         };
-        let env = [
-            ("INSTANCE1", "http://a"),
-            ("INSTANCE2", "http://b"),
-            ("TARGET_BASE_URL", "http://t"),
-        ];
-        let flags = config(
-            &[
-                "--backend",
-                "external",
-                "--instance",
-                "http://x",
-                "--instance",
-                "http://y",
-            ],
-            &env,
-        );
-        assert_eq!(
-            external(flags.unwrap()),
-            ("http://x".into(), "http://y".into())
-        );
+        let env = [("INSTANCE1", "http://a"), ("INSTANCE2", "http://b"), ("TARGET_BASE_URL", "http://t")];
+        let flags =
+            config(&["--backend", "external", "--instance", "http://x", "--instance", "http://y"], &env);
+        assert_eq!(external(flags.unwrap()), ("http://x".into(), "http://y".into()));
         assert_eq!(
             external(config(&["--backend", "external"], &env).unwrap()),
             ("http://a".into(), "http://b".into())
         );
-        let only_target = config(
-            &["--backend", "external"],
-            &[("TARGET_BASE_URL", "http://t")],
-        )
-        .unwrap();
-        assert!(only_target
-            .backend_note
-            .as_deref()
-            .unwrap()
-            .contains("only one instance"));
-        assert_eq!(
-            external(only_target),
-            ("http://t".into(), "http://t".into())
-        );
+        let only_target = config(&["--backend", "external"], &[("TARGET_BASE_URL", "http://t")]).unwrap();
+        assert!(only_target.backend_note.as_deref().unwrap().contains("only one instance"));
+        assert_eq!(external(only_target), ("http://t".into(), "http://t".into()));
     }
 
     #[test]
     fn strict_flag_beats_env_and_env_beats_default() {
         assert!(config(&[], &[]).unwrap().strict);
         assert!(!config(&[], &[("PARITY_STRICT", "false")]).unwrap().strict);
-        assert!(
-            config(&["--strict"], &[("PARITY_STRICT", "false")])
-                .unwrap()
-                .strict
-        );
-        assert!(
-            !config(&["--no-strict"], &[("PARITY_STRICT", "true")])
-                .unwrap()
-                .strict
-        );
+        assert!(config(&["--strict"], &[("PARITY_STRICT", "false")]).unwrap().strict);
+        assert!(!config(&["--no-strict"], &[("PARITY_STRICT", "true")]).unwrap().strict);
         let bad = config(&[], &[("PARITY_STRICT", "maybe")]).unwrap_err();
         assert!(bad.0.contains("PARITY_STRICT"), "{bad}");
     }
@@ -272,34 +214,14 @@ mod tests {
     #[test]
     fn stale_reads_fail_unless_allowed() {
         assert!(config(&[], &[]).unwrap().judgement.require_immediate);
-        assert!(
-            config(&["--require-immediate"], &[])
-                .unwrap()
-                .judgement
-                .require_immediate
-        );
-        assert!(
-            !config(&["--allow-stale"], &[])
-                .unwrap()
-                .judgement
-                .require_immediate
-        );
+        assert!(config(&["--require-immediate"], &[]).unwrap().judgement.require_immediate);
+        assert!(!config(&["--allow-stale"], &[]).unwrap().judgement.require_immediate);
     }
 
     #[test]
     fn faults_are_for_embedded_instances_only() {
-        let e = config(
-            &[
-                "--backend",
-                "external",
-                "--instance",
-                "http://a",
-                "--fault",
-                "auth-bypass",
-            ],
-            &[],
-        )
-        .unwrap_err();
+        let e = config(&["--backend", "external", "--instance", "http://a", "--fault", "auth-bypass"], &[])
+            .unwrap_err();
         assert!(e.0.contains("embedded instances"), "{e}");
         assert!(config(&["--backend", "local", "--fault", "latency=5ms"], &[]).is_ok());
         assert!(config(

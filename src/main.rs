@@ -23,17 +23,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                Exit::Usage.code() as u8
-            } else {
-                0
-            });
+            return ExitCode::from(if e.use_stderr() { Exit::Usage.code() as u8 } else { 0 });
         }
     };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PARITY_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("PARITY_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -93,10 +88,7 @@ async fn serve(args: ServeArgs) -> Exit {
     };
     let config = ReferenceConfig {
         name: args.name,
-        credentials: Credentials {
-            user: args.credentials.admin_user,
-            pass: args.credentials.admin_pass,
-        },
+        credentials: Credentials { user: args.credentials.admin_user, pass: args.credentials.admin_pass },
         hash_cost: args.instance.hash_cost,
         faults,
         seed: args.instance.seed,
@@ -128,23 +120,13 @@ async fn rerun_command(args: RerunArgs) -> i32 {
             return Exit::Infrastructure.code();
         }
     };
-    let policy = RetryPolicy {
-        attempts: args.attempts,
-        delay: args.retry_delay,
-    };
+    let policy = RetryPolicy { attempts: args.attempts, delay: args.retry_delay };
     let subject = args.command.join(" ");
     let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
         let command = args.command.clone();
         async move {
-            reporter.line(format!(
-                "attempt {attempt}/{}: {}",
-                policy.attempts,
-                command.join(" ")
-            ));
-            let status = tokio::process::Command::new(&command[0])
-                .args(&command[1..])
-                .status()
-                .await;
+            reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
+            let status = tokio::process::Command::new(&command[0]).args(&command[1..]).status().await;
             let rc = match status {
                 Ok(status) => status.code().unwrap_or(128),
                 Err(e) => {

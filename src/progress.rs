@@ -11,9 +11,7 @@ pub struct Reporter {
 impl Reporter {
     /// Bars only when stderr is a terminal and `CI` is not set.
     pub fn detect() -> Self {
-        Reporter {
-            bars: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
-        }
+        Reporter { bars: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() }
     }
 
     pub fn plain() -> Self {
@@ -36,13 +34,7 @@ impl Reporter {
             bar.set_prefix(what.to_string());
             bar
         });
-        IterationProgress {
-            bar,
-            total,
-            done: 0,
-            failures: 0,
-            what: what.to_string(),
-        }
+        IterationProgress { bar, total, done: 0, failures: 0, what: what.to_string() }
     }
 }
 

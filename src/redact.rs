@@ -25,9 +25,7 @@ fn hex_run() -> &'static Regex {
 
 fn basic_credential() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{4,}").expect("static regex")
-    })
+    RE.get_or_init(|| Regex::new(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{4,}").expect("static regex"))
 }
 
 fn url_password() -> &'static Regex {
@@ -38,10 +36,7 @@ fn url_password() -> &'static Regex {
 impl Redactor {
     /// A redactor that redacts (the default for every run).
     pub fn enabled() -> Self {
-        Redactor {
-            enabled: true,
-            literals: Vec::new(),
-        }
+        Redactor { enabled: true, literals: Vec::new() }
     }
 
     /// A redactor that passes everything through (`--no-redact`).
@@ -78,20 +73,12 @@ impl Redactor {
             let run = &caps[0];
             format!("[REDACTED-TOKEN {}…]", &run[..8])
         });
-        out = replace(out, basic_credential(), |caps| {
-            format!("{} {REDACTED}", &caps[1])
-        });
-        replace(out, url_password(), |caps| {
-            format!("{}:{REDACTED}@", &caps[1])
-        })
+        out = replace(out, basic_credential(), |caps| format!("{} {REDACTED}", &caps[1]));
+        replace(out, url_password(), |caps| format!("{}:{REDACTED}@", &caps[1]))
     }
 }
 
-fn replace<'a>(
-    text: Cow<'a, str>,
-    re: &Regex,
-    with: impl Fn(&regex::Captures) -> String,
-) -> Cow<'a, str> {
+fn replace<'a>(text: Cow<'a, str>, re: &Regex, with: impl Fn(&regex::Captures) -> String) -> Cow<'a, str> {
     if !re.is_match(&text) {
         return text;
     }
@@ -125,10 +112,7 @@ mod tests {
             r.redact("Authorization: Basic b3ZlcmxlYWY6b3ZlcmxlYWY="),
             "Authorization: Basic [REDACTED]"
         );
-        assert_eq!(
-            r.redact("authorization: bearer ghp_abc123"),
-            "authorization: bearer [REDACTED]"
-        );
+        assert_eq!(r.redact("authorization: bearer ghp_abc123"), "authorization: bearer [REDACTED]");
     }
 
     #[test]
@@ -142,10 +126,7 @@ mod tests {
 
     #[test]
     fn registered_literals_are_redacted_longest_first() {
-        let r = Redactor::enabled()
-            .with_secret("hunter2")
-            .with_secret("hunter2hunter2")
-            .with_secret("ab");
+        let r = Redactor::enabled().with_secret("hunter2").with_secret("hunter2hunter2").with_secret("ab");
         assert_eq!(r.redact("pw=hunter2hunter2 ab"), "pw=[REDACTED] ab");
     }
 

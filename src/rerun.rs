@@ -57,11 +57,7 @@ where
         }
         let started = Instant::now();
         let (rc, value) = attempt(n).await;
-        attempts.push(Attempt {
-            attempt: n,
-            rc,
-            duration_ms: millis(started.elapsed()).round() as u64,
-        });
+        attempts.push(Attempt { attempt: n, rc, duration_ms: millis(started.elapsed()).round() as u64 });
         values.push(value);
         if rc == 0 {
             break;
@@ -146,27 +142,16 @@ mod tests {
     use super::*;
 
     fn policy(attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            attempts,
-            delay: Duration::ZERO,
-        }
+        RetryPolicy { attempts, delay: Duration::ZERO }
     }
 
     #[tokio::test]
     async fn passing_after_failing_is_flaky() {
         let (report, values) =
-            with_retries(
-                policy(3),
-                "x",
-                |n| async move { (if n < 2 { 1 } else { 0 }, n) },
-            )
-            .await;
+            with_retries(policy(3), "x", |n| async move { (if n < 2 { 1 } else { 0 }, n) }).await;
         assert!(report.success && report.flaky);
         assert_eq!(values, vec![1, 2]);
-        assert_eq!(
-            report.attempts.iter().map(|a| a.rc).collect::<Vec<_>>(),
-            vec![1, 0]
-        );
+        assert_eq!(report.attempts.iter().map(|a| a.rc).collect::<Vec<_>>(), vec![1, 0]);
     }
 
     #[tokio::test]

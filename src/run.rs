@@ -1,9 +1,7 @@
 //! `parity run`: resolve the configuration, bring up the stack, run the
 //! scenarios, write every artifact, tear down, and decide the exit code.
 
-use crate::artifacts::{
-    self, names, Analysis, ArtifactDir, Phase, RunStatus, SmokeSummary, SuiteCounts,
-};
+use crate::artifacts::{self, names, Analysis, ArtifactDir, Phase, RunStatus, SmokeSummary, SuiteCounts};
 use crate::clock::{millis, rfc3339, Clock};
 use crate::config::{RunConfig, Source};
 use crate::contract::{Client, TraceContext};
@@ -24,10 +22,7 @@ struct Phases(Vec<Phase>);
 
 impl Phases {
     fn time(&mut self, name: &str, since: Instant) {
-        self.0.push(Phase {
-            name: name.into(),
-            duration_ms: millis(since.elapsed()),
-        });
+        self.0.push(Phase { name: name.into(), duration_ms: millis(since.elapsed()) });
     }
 }
 
@@ -109,12 +104,9 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                 .map(|i| Client::new(&i.name, &i.url, config.client.clone(), ctx.clone()));
 
             let phase_start = Instant::now();
-            let ready = stack::wait_ready(
-                &[&clients[0], &clients[1]],
-                &endpoints.instances,
-                config.ready_timeout,
-            )
-            .await;
+            let ready =
+                stack::wait_ready(&[&clients[0], &clients[1]], &endpoints.instances, config.ready_timeout)
+                    .await;
             phases.time("ready", phase_start);
             match ready {
                 Err(e) => {
@@ -183,11 +175,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         flaky: findings.smoke.as_ref().is_some_and(|s| s.flaky),
         smoke: findings.smoke.clone(),
         suite: findings.suite.as_ref().map(SuiteCounts::of),
-        checks: findings
-            .suite
-            .as_ref()
-            .map(|s| s.checks.clone())
-            .unwrap_or_default(),
+        checks: findings.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
         cross: findings.cross.clone(),
         phases: phases.0,
         errors: findings.errors.clone(),
@@ -197,15 +185,10 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         reporter.line(e.to_string());
     }
     match artifacts::bundle(&config.out, finished_wall) {
-        Ok(path) => reporter.line(format!(
-            "artifacts: {} (tarball {})",
-            parity.root().display(),
-            path.display()
-        )),
-        Err(e) => reporter.line(format!(
-            "artifacts: {} (no tarball: {e})",
-            parity.root().display()
-        )),
+        Ok(path) => {
+            reporter.line(format!("artifacts: {} (tarball {})", parity.root().display(), path.display()))
+        }
+        Err(e) => reporter.line(format!("artifacts: {} (no tarball: {e})", parity.root().display())),
     }
     report_verdict(&findings, status, exit, config.strict, reporter);
     exit
@@ -233,9 +216,7 @@ async fn start_stack(config: &RunConfig) -> Result<Stack, stack::StackError> {
         .await
         .map(Stack::Local),
         Source::External { first, second } => {
-            ExternalStack::connect(first, second, config.mongo_uri.as_deref())
-                .await
-                .map(Stack::External)
+            ExternalStack::connect(first, second, config.mongo_uri.as_deref()).await.map(Stack::External)
         }
     }
 }
@@ -260,34 +241,23 @@ async fn run_scenarios(
     };
 
     let phase_start = Instant::now();
-    let (report, smokes) = rerun::with_retries(
-        config.retry,
-        "node parity smoke (revocation immediacy)",
-        |attempt| async move {
+    let (report, smokes) =
+        rerun::with_retries(config.retry, "node parity smoke (revocation immediacy)", |attempt| async move {
             let smoke = immediacy::run_smoke(&clients[0], &config.judgement, clock).await;
             let verdict = if smoke.report.success { "PASS" } else { "FAIL" };
             reporter.line(format!(
                 "smoke attempt {attempt}/{}: {verdict}{}",
                 config.retry.attempts,
-                smoke
-                    .report
-                    .reason
-                    .as_ref()
-                    .map(|r| format!(" — {r}"))
-                    .unwrap_or_default()
+                smoke.report.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()
             ));
             (i32::from(!smoke.report.success), smoke)
-        },
-    )
-    .await;
+        })
+        .await;
     phases.time("smoke", phase_start);
     let last: &Smoke = smokes.last().expect("at least one attempt");
     write(parity.write_json(names::NODE_PARITY_JSON, &last.report));
-    let outs: Vec<String> = smokes
-        .iter()
-        .enumerate()
-        .map(|(i, s)| immediacy::render_out(s, i as u32 + 1))
-        .collect();
+    let outs: Vec<String> =
+        smokes.iter().enumerate().map(|(i, s)| immediacy::render_out(s, i as u32 + 1)).collect();
     write(parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n")));
     write(flakiness.write_json(names::FLAKINESS_JSON, &report));
     write(flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)));
@@ -309,16 +279,8 @@ async fn run_scenarios(
         suite_report.count(suite::CheckStatus::Fail),
         suite_report.count(suite::CheckStatus::Skip)
     ));
-    for check in suite_report
-        .checks
-        .iter()
-        .filter(|c| c.status == suite::CheckStatus::Fail)
-    {
-        reporter.line(format!(
-            "  FAIL {}: {}",
-            check.name,
-            check.detail.as_deref().unwrap_or("")
-        ));
+    for check in suite_report.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
+        reporter.line(format!("  FAIL {}: {}", check.name, check.detail.as_deref().unwrap_or("")));
     }
 
     let phase_start = Instant::now();
@@ -341,24 +303,15 @@ async fn run_scenarios(
     )
     .await;
     progress.finish();
-    phases.time(
-        &format!("cross ({} iterations)", config.iterations),
-        phase_start,
-    );
+    phases.time(&format!("cross ({} iterations)", config.iterations), phase_start);
 
     for it in &iterations {
         let n = it.result.iteration;
         let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
-        write(parity.write_text(
-            &names::cross_create(n),
-            &(create.trim_end().to_string() + "\n"),
-        ));
+        write(parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")));
         write(parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)));
         write(parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()));
-        write(parity.write_text(
-            &names::cross_iteration_out(n),
-            &cross::render_iteration_out(it),
-        ));
+        write(parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)));
     }
     let results: Vec<_> = iterations.into_iter().map(|it| it.result).collect();
     let totals = CrossTotals::of(&results);
@@ -370,19 +323,9 @@ async fn run_scenarios(
     findings.cross = Some(totals);
 }
 
-fn report_verdict(
-    findings: &Findings,
-    status: RunStatus,
-    exit: Exit,
-    strict: bool,
-    reporter: Reporter,
-) {
+fn report_verdict(findings: &Findings, status: RunStatus, exit: Exit, strict: bool, reporter: Reporter) {
     if let Some(s) = &findings.smoke {
-        let flaky = if s.flaky {
-            " (flaky: passed after failing)"
-        } else {
-            ""
-        };
+        let flaky = if s.flaky { " (flaky: passed after failing)" } else { "" };
         reporter.line(format!(
             "revocation immediacy: {} after {} attempt(s){flaky}",
             if s.success { "PASS" } else { "FAIL" },
@@ -397,9 +340,7 @@ fn report_verdict(
     }
     let verdict = match status {
         RunStatus::Pass => "parity holds".to_string(),
-        RunStatus::Fail if !strict => {
-            "parity FAILED (informational: --no-strict, exit 0)".to_string()
-        }
+        RunStatus::Fail if !strict => "parity FAILED (informational: --no-strict, exit 0)".to_string(),
         RunStatus::Fail => "parity FAILED".to_string(),
         RunStatus::Error => "the run could not be carried out".to_string(),
     };

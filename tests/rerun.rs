@@ -8,10 +8,7 @@ use common::*;
 fn a_command_that_fails_once_is_flaky() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("ran-once");
-    let script = format!(
-        "if [ -e {0} ]; then exit 0; else touch {0}; exit 7; fi",
-        marker.display()
-    );
+    let script = format!("if [ -e {0} ]; then exit 0; else touch {0}; exit 7; fi", marker.display());
     let out = tmp.path().join("flakiness");
     parity()
         .args(["rerun", "--attempts", "3", "--retry-delay", "10ms", "--out"])
@@ -22,12 +19,8 @@ fn a_command_that_fails_once_is_flaky() {
     let report = read_json(&out.join("flakiness.json"));
     assert_eq!(report["success"], true);
     assert_eq!(report["flaky"], true);
-    let rcs: Vec<i64> = report["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["rc"].as_i64().unwrap())
-        .collect();
+    let rcs: Vec<i64> =
+        report["attempts"].as_array().unwrap().iter().map(|a| a["rc"].as_i64().unwrap()).collect();
     assert_eq!(rcs, vec![7, 0]);
     assert!(read(&out.join("ui/index.html")).contains("flaky"));
 }

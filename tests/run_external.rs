@@ -28,28 +28,17 @@ fn two_reference_servers_started_by_hand() {
     // revocation cannot work — so run the instances as one pair below with Mongo.
     run_external(tmp.path(), &[&first, &first], &["--iterations", "2"]).code(0);
     let suite = read(&parity_dir(tmp.path()).join("test.parity.out"));
-    assert!(
-        suite.contains("--- SKIP: seeded_bcrypt_token_active"),
-        "{suite}"
-    );
+    assert!(suite.contains("--- SKIP: seeded_bcrypt_token_active"), "{suite}");
     assert!(suite.contains("no store access"), "{suite}");
     assert!(suite.lines().any(|l| l == "PASS"), "{suite}");
 
     // Two instances that share nothing: instance1 never learns of the revoke.
     let split = tmp.path().join("split");
-    run_external(
-        &split,
-        &[&first, &second],
-        &["--iterations", "1", "--deadline", "300ms"],
-    )
-    .code(1);
+    run_external(&split, &[&first, &second], &["--iterations", "1", "--deadline", "300ms"]).code(1);
     let results = read_json(&parity_dir(&split).join("cross-instance-results.json"));
     let reason = results[0]["reason"].as_str().unwrap().to_string();
     // instance2 does not know the token at all: its revoke answers 404.
-    assert!(
-        reason.contains("revoke on instance2 answered HTTP 404"),
-        "{reason}"
-    );
+    assert!(reason.contains("revoke on instance2 answered HTTP 404"), "{reason}");
 }
 
 #[test]
@@ -76,29 +65,14 @@ fn two_reference_servers_sharing_mongo() {
     let (_a, first) = reference_server(&store);
     let (_b, second) = reference_server(&store);
     let tmp = tempfile::tempdir().unwrap();
-    run_external(
-        tmp.path(),
-        &[&first, &second],
-        &["--mongo-uri", &uri, "--iterations", "3"],
-    )
-    .code(0);
+    run_external(tmp.path(), &[&first, &second], &["--mongo-uri", &uri, "--iterations", "3"]).code(0);
     let suite = read(&parity_dir(tmp.path()).join("test.parity.out"));
-    for check in [
-        "seeded_bcrypt_token_active",
-        "seeded_pbkdf2_token_active",
-        "expired_token_inactive",
-    ] {
+    for check in ["seeded_bcrypt_token_active", "seeded_pbkdf2_token_active", "expired_token_inactive"] {
         assert!(suite.contains(&format!("--- PASS: {check}")), "{suite}");
     }
     let analysis = read_json(&parity_dir(tmp.path()).join("analysis.json"));
     assert_eq!(analysis["cross"]["failures"], 0, "{analysis}");
-    assert!(
-        analysis["store"]
-            .as_str()
-            .unwrap()
-            .starts_with("mongodb://"),
-        "{analysis}"
-    );
+    assert!(analysis["store"].as_str().unwrap().starts_with("mongodb://"), "{analysis}");
 }
 
 /// How an odd service answers every API call.
@@ -107,9 +81,7 @@ type Answer = fn() -> Response;
 /// A service that answers every API call the same odd way; `GET /` answers 404 (up).
 fn odd_service(answer: Answer) -> (String, tokio::runtime::Runtime) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app = Router::new()
         .route("/", axum::routing::get(|| async { StatusCode::NOT_FOUND }))
@@ -124,35 +96,17 @@ fn odd_answers_give_clear_reasons_not_panics() {
         (
             "html",
             || {
-                (
-                    [(header::CONTENT_TYPE, "text/html")],
-                    "<html><head><title>Sign in</title></head></html>",
-                )
+                ([(header::CONTENT_TYPE, "text/html")], "<html><head><title>Sign in</title></head></html>")
                     .into_response()
             },
             "an HTML page titled `Sign in`",
         ),
         ("empty", || StatusCode::OK.into_response(), "an empty body"),
-        (
-            "non-json",
-            || "{\"active\": tru".into_response(),
-            "non-JSON text `{\"active\": tru`",
-        ),
-        (
-            "500",
-            || (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-            "HTTP 500 (expected 200)",
-        ),
+        ("non-json", || "{\"active\": tru".into_response(), "non-JSON text `{\"active\": tru`"),
+        ("500", || (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(), "HTTP 500 (expected 200)"),
         (
             "redirect",
-            || {
-                (
-                    StatusCode::FOUND,
-                    [(header::LOCATION, "/auth/login")],
-                    "redirect",
-                )
-                    .into_response()
-            },
+            || (StatusCode::FOUND, [(header::LOCATION, "/auth/login")], "redirect").into_response(),
             "redirect to `/auth/login`",
         ),
     ];
@@ -180,19 +134,10 @@ fn odd_answers_give_clear_reasons_not_panics() {
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         let smoke = read_json(&parity_dir(tmp.path()).join("node.parity.json"));
         let reason = smoke["reason"].as_str().unwrap_or_default();
-        assert!(
-            reason.contains(expected),
-            "{name}: reason `{reason}` lacks `{expected}`"
-        );
+        assert!(reason.contains(expected), "{name}: reason `{reason}` lacks `{expected}`");
         let cross = read_json(&parity_dir(tmp.path()).join("cross-instance-results.json"));
-        assert!(
-            cross[0]["reason"].as_str().unwrap().contains(expected),
-            "{name}: {cross}"
-        );
-        assert_eq!(
-            read_json(&parity_dir(tmp.path()).join("analysis.json"))["status"],
-            "fail"
-        );
+        assert!(cross[0]["reason"].as_str().unwrap().contains(expected), "{name}: {cross}");
+        assert_eq!(read_json(&parity_dir(tmp.path()).join("analysis.json"))["status"], "fail");
         tarball(tmp.path());
     }
 }
@@ -208,14 +153,7 @@ fn a_service_that_hangs_times_out_with_the_duration_in_the_reason() {
     run_external(
         tmp.path(),
         &[&url],
-        &[
-            "--attempts",
-            "1",
-            "--iterations",
-            "1",
-            "--request-timeout",
-            "200ms",
-        ],
+        &["--attempts", "1", "--iterations", "1", "--request-timeout", "200ms"],
     )
     .code(1);
     let smoke = read_json(&parity_dir(tmp.path()).join("node.parity.json"));
@@ -229,35 +167,17 @@ fn an_instance_that_never_answers_is_an_infrastructure_error() {
     let url = format!("http://127.0.0.1:{port}");
     let tmp = tempfile::tempdir().unwrap();
     let output = parity()
-        .args([
-            "run",
-            "--backend",
-            "external",
-            "--ready-timeout",
-            "300ms",
-            "--instance",
-            &url,
-            "--out",
-        ])
+        .args(["run", "--backend", "external", "--ready-timeout", "300ms", "--instance", &url, "--out"])
         .arg(tmp.path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("never answered GET / within 300ms"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("never answered GET / within 300ms"), "{stderr}");
     assert!(stderr.contains("could not connect"), "{stderr}");
     let analysis = read_json(&parity_dir(tmp.path()).join("analysis.json"));
     assert_eq!(analysis["status"], "error");
     assert_eq!(analysis["exit_code"], 3);
-    assert!(
-        analysis["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("webprofile"),
-        "{analysis}"
-    );
+    assert!(analysis["errors"][0].as_str().unwrap().contains("webprofile"), "{analysis}");
     tarball(tmp.path());
 }

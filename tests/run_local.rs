@@ -17,11 +17,7 @@ const SPINE_FILES: [&str; 6] = [
 ];
 
 fn run_local(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
-    parity()
-        .args(["run", "--backend", "local", "--out"])
-        .arg(out)
-        .args(extra)
-        .assert()
+    parity().args(["run", "--backend", "local", "--out"]).arg(out).args(extra).assert()
 }
 
 #[test]
@@ -56,49 +52,26 @@ fn default_run_passes_and_writes_every_artifact() {
     assert_eq!(analysis["exit_code"], 0);
     assert_eq!(analysis["cross"]["iterations"], 5);
     assert_eq!(analysis["cross"]["failures"], 0);
-    let phases: Vec<&str> = analysis["phases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let phases: Vec<&str> =
+        analysis["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     for phase in ["stack", "ready", "smoke", "suite", "logs", "teardown"] {
-        assert!(
-            phases.contains(&phase),
-            "phase {phase} missing from {phases:?}"
-        );
+        assert!(phases.contains(&phase), "phase {phase} missing from {phases:?}");
     }
 
     let suite = read(&dir.join("test.parity.out"));
     assert!(suite.contains("--- PASS: create_shape"), "{suite}");
-    assert!(
-        suite.contains("--- PASS: seeded_bcrypt_token_active"),
-        "{suite}"
-    );
-    assert!(
-        suite.contains("--- PASS: seeded_pbkdf2_token_active"),
-        "{suite}"
-    );
-    assert!(
-        suite.contains("--- PASS: service_origin_header_does_not_bypass_auth"),
-        "{suite}"
-    );
+    assert!(suite.contains("--- PASS: seeded_bcrypt_token_active"), "{suite}");
+    assert!(suite.contains("--- PASS: seeded_pbkdf2_token_active"), "{suite}");
+    assert!(suite.contains("--- PASS: service_origin_header_does_not_bypass_auth"), "{suite}");
     assert!(suite.lines().any(|l| l == "PASS"), "{suite}");
 
     let results = read_json(&dir.join("cross-instance-results.json"));
     let results = results.as_array().expect("results are an array");
     assert_eq!(results.len(), 5);
     for r in results {
-        for field in [
-            "iteration",
-            "success",
-            "reason",
-            "revoke_status",
-            "last",
-            "latency_ms",
-            "stale_reads",
-            "polls",
-        ] {
+        for field in
+            ["iteration", "success", "reason", "revoke_status", "last", "latency_ms", "stale_reads", "polls"]
+        {
             assert!(r.get(field).is_some(), "field {field} missing in {r}");
         }
         assert_eq!(r["success"], true);
@@ -112,39 +85,18 @@ fn default_run_passes_and_writes_every_artifact() {
 
     let tar = tarball(&out);
     let name = tar.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(
-        Regex::new(r"^webprofile-parity-\d{14}\.tar\.gz$")
-            .unwrap()
-            .is_match(&name),
-        "{name}"
-    );
+    assert!(Regex::new(r"^webprofile-parity-\d{14}\.tar\.gz$").unwrap().is_match(&name), "{name}");
     let entries: Vec<String> = tarball_entries(&tar).into_iter().map(|(n, _)| n).collect();
-    assert!(
-        entries.contains(&"webprofile-parity/analysis.json".to_string()),
-        "{entries:?}"
-    );
-    assert!(
-        entries.contains(&"flakiness/flakiness.json".to_string()),
-        "{entries:?}"
-    );
+    assert!(entries.contains(&"webprofile-parity/analysis.json".to_string()), "{entries:?}");
+    assert!(entries.contains(&"flakiness/flakiness.json".to_string()), "{entries:?}");
 }
 
 #[test]
 fn revocation_lag_fails_iterations_with_stale_reads_in_the_trace() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    run_local(
-        out,
-        &[
-            "--fault",
-            "revocation-lag=800ms",
-            "--hash-cost",
-            "minimal",
-            "--iterations",
-            "3",
-        ],
-    )
-    .code(1);
+    run_local(out, &["--fault", "revocation-lag=800ms", "--hash-cost", "minimal", "--iterations", "3"])
+        .code(1);
     let dir = parity_dir(out);
     let results = read_json(&dir.join("cross-instance-results.json"));
     for r in results.as_array().unwrap() {
@@ -153,17 +105,11 @@ fn revocation_lag_fails_iterations_with_stale_reads_in_the_trace() {
         let latency = r["latency_ms"].as_f64().unwrap();
         assert!(latency > 0.0, "{r}");
         let reason = r["reason"].as_str().unwrap();
-        assert!(
-            reason.contains("stale read") && reason.contains("instance1"),
-            "{reason}"
-        );
+        assert!(reason.contains("stale read") && reason.contains("instance1"), "{reason}");
         let n = r["iteration"].as_u64().unwrap();
         let raw = read(&dir.join(format!("cross-instance-introspect-iter-{n}.raw")));
         let after_revoke = &raw[raw.find("DELETE").expect("revoke in the trace")..];
-        assert!(
-            after_revoke.contains(r#""active":true"#),
-            "no stale answer in the trace:\n{raw}"
-        );
+        assert!(after_revoke.contains(r#""active":true"#), "no stale answer in the trace:\n{raw}");
         assert!(after_revoke.contains(r#""active":false"#), "{raw}");
     }
     let analysis = read_json(&dir.join("analysis.json"));
@@ -179,15 +125,7 @@ fn allow_stale_tolerates_a_lag_shorter_than_the_deadline() {
     let out = tmp.path();
     run_local(
         out,
-        &[
-            "--fault",
-            "revocation-lag=200ms",
-            "--hash-cost",
-            "minimal",
-            "--iterations",
-            "2",
-            "--allow-stale",
-        ],
+        &["--fault", "revocation-lag=200ms", "--hash-cost", "minimal", "--iterations", "2", "--allow-stale"],
     )
     .code(0);
     let results = read_json(&parity_dir(out).join("cross-instance-results.json"));
@@ -203,16 +141,7 @@ fn error_rate_makes_the_smoke_flaky_and_the_rerun_records_it() {
     let out = tmp.path();
     let assert = run_local(
         out,
-        &[
-            "--fault",
-            "error-rate=0.3",
-            "--seed",
-            "7",
-            "--hash-cost",
-            "minimal",
-            "--retry-delay",
-            "10ms",
-        ],
+        &["--fault", "error-rate=0.3", "--seed", "7", "--hash-cost", "minimal", "--retry-delay", "10ms"],
     );
     assert.code(1);
     let flakiness = read_json(&out.join("flakiness/flakiness.json"));
@@ -240,18 +169,7 @@ fn error_rate_makes_the_smoke_flaky_and_the_rerun_records_it() {
 fn auth_bypass_fails_exactly_the_bypass_check() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    run_local(
-        out,
-        &[
-            "--fault",
-            "auth-bypass",
-            "--hash-cost",
-            "minimal",
-            "--iterations",
-            "1",
-        ],
-    )
-    .code(1);
+    run_local(out, &["--fault", "auth-bypass", "--hash-cost", "minimal", "--iterations", "1"]).code(1);
     let analysis = read_json(&parity_dir(out).join("analysis.json"));
     let failed: Vec<&str> = analysis["checks"]
         .as_array()
@@ -262,15 +180,9 @@ fn auth_bypass_fails_exactly_the_bypass_check() {
         .collect();
     assert_eq!(failed, vec!["service_origin_header_does_not_bypass_auth"]);
     let suite = read(&parity_dir(out).join("test.parity.out"));
-    assert!(
-        suite.contains("--- FAIL: service_origin_header_does_not_bypass_auth"),
-        "{suite}"
-    );
+    assert!(suite.contains("--- FAIL: service_origin_header_does_not_bypass_auth"), "{suite}");
     assert!(suite.contains("anyone can skip authentication"), "{suite}");
-    assert!(
-        suite.trim_end().lines().rev().nth(1) == Some("FAIL"),
-        "{suite}"
-    );
+    assert!(suite.trim_end().lines().rev().nth(1) == Some("FAIL"), "{suite}");
 }
 
 /// No plaintext token and no Basic credential in any artifact, the tarball included.
@@ -284,11 +196,7 @@ fn assert_no_secrets(out: &Path) {
         .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
         .collect();
     contents.extend(tarball_entries(&tarball(out)));
-    assert!(
-        contents.len() > 20,
-        "too few files to be meaningful: {}",
-        contents.len()
-    );
+    assert!(contents.len() > 20, "too few files to be meaningful: {}", contents.len());
     for (name, bytes) in contents {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!token.is_match(&text), "plaintext token in {name}");
@@ -301,18 +209,8 @@ fn artifacts_hold_no_token_or_credential_unless_asked() {
     let tmp = tempfile::tempdir().unwrap();
     let failing = tmp.path().join("failing");
     // A failing run writes the most: token lists, stale traces, every attempt.
-    run_local(
-        &failing,
-        &[
-            "--fault",
-            "revocation-lag=300ms",
-            "--hash-cost",
-            "minimal",
-            "--iterations",
-            "2",
-        ],
-    )
-    .code(1);
+    run_local(&failing, &["--fault", "revocation-lag=300ms", "--hash-cost", "minimal", "--iterations", "2"])
+        .code(1);
     assert_no_secrets(&failing);
 
     let passing = tmp.path().join("passing");
@@ -321,39 +219,20 @@ fn artifacts_hold_no_token_or_credential_unless_asked() {
 
     // The check above can fail: with --no-redact the tokens are there.
     let clear = tmp.path().join("clear");
-    run_local(
-        &clear,
-        &["--hash-cost", "minimal", "--iterations", "1", "--no-redact"],
-    )
-    .code(0);
+    run_local(&clear, &["--hash-cost", "minimal", "--iterations", "1", "--no-redact"]).code(0);
     let raw = read(&parity_dir(&clear).join("cross-instance-introspect-iter-1.raw"));
-    assert!(
-        Regex::new(r#""token":"[0-9a-f]{64}""#)
-            .unwrap()
-            .is_match(&raw),
-        "{raw}"
-    );
+    assert!(Regex::new(r#""token":"[0-9a-f]{64}""#).unwrap().is_match(&raw), "{raw}");
 }
 
 #[test]
 fn no_strict_reports_failures_but_exits_zero() {
     let tmp = tempfile::tempdir().unwrap();
-    let faults = [
-        "--fault",
-        "revocation-lag=300ms",
-        "--hash-cost",
-        "minimal",
-        "--iterations",
-        "1",
-    ];
+    let faults = ["--fault", "revocation-lag=300ms", "--hash-cost", "minimal", "--iterations", "1"];
 
     let flag = tmp.path().join("flag");
     run_local(&flag, &[&faults[..], &["--no-strict"]].concat()).code(0);
     let analysis = read_json(&parity_dir(&flag).join("analysis.json"));
-    assert_eq!(
-        (analysis["status"].as_str(), analysis["strict"].as_bool()),
-        (Some("fail"), Some(false))
-    );
+    assert_eq!((analysis["status"].as_str(), analysis["strict"].as_bool()), (Some("fail"), Some(false)));
 
     let env = tmp.path().join("env");
     parity()
@@ -368,18 +247,8 @@ fn no_strict_reports_failures_but_exits_zero() {
     let repo = tmp.path().join("repo");
     std::fs::create_dir_all(repo.join("ci")).unwrap();
     std::fs::write(repo.join("ci/PARITY_STRICT"), "false\n").unwrap();
-    parity()
-        .current_dir(&repo)
-        .args(["run", "--backend", "local"])
-        .args(faults)
-        .assert()
-        .code(0);
-    parity()
-        .current_dir(&repo)
-        .args(["run", "--backend", "local", "--strict"])
-        .args(faults)
-        .assert()
-        .code(1);
+    parity().current_dir(&repo).args(["run", "--backend", "local"]).args(faults).assert().code(0);
+    parity().current_dir(&repo).args(["run", "--backend", "local", "--strict"]).args(faults).assert().code(1);
 }
 
 #[test]
@@ -388,26 +257,13 @@ fn iterations_come_from_the_environment_and_run_concurrently() {
     let out = tmp.path();
     parity()
         .env("CROSS_INSTANCE_ITERATIONS", "7")
-        .args([
-            "run",
-            "--backend",
-            "local",
-            "--hash-cost",
-            "minimal",
-            "--concurrency",
-            "4",
-            "--out",
-        ])
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--concurrency", "4", "--out"])
         .arg(out)
         .assert()
         .code(0);
     let results = read_json(&parity_dir(out).join("cross-instance-results.json"));
-    let iterations: Vec<u64> = results
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["iteration"].as_u64().unwrap())
-        .collect();
+    let iterations: Vec<u64> =
+        results.as_array().unwrap().iter().map(|r| r["iteration"].as_u64().unwrap()).collect();
     assert_eq!(iterations, (1..=7).collect::<Vec<_>>());
     assert!(parity_dir(out).join("cross-instance-iter-7.out").is_file());
 }
@@ -427,10 +283,7 @@ fn a_second_run_leaves_no_stale_iteration_files() {
         .filter(|p| p.to_string_lossy().ends_with(".tar.gz"))
         .max()
         .unwrap();
-    let names: Vec<String> = tarball_entries(&newest)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let names: Vec<String> = tarball_entries(&newest).into_iter().map(|(n, _)| n).collect();
     assert!(!names.iter().any(|n| n.contains("iter-3")), "{names:?}");
 }
 
@@ -439,14 +292,8 @@ fn usage_errors_exit_64_with_one_clear_sentence() {
     let cases: [(&[&str], &str); 4] = [
         (&["run", "--fault", "gremlins=3"], "gremlins"),
         (&["run", "--deadline", "soon"], "not a duration"),
-        (
-            &["run", "--backend", "external"],
-            "needs the services' URLs",
-        ),
-        (
-            &["run", "--instance", "ftp://x", "--backend", "external"],
-            "http://",
-        ),
+        (&["run", "--backend", "external"], "needs the services' URLs"),
+        (&["run", "--instance", "ftp://x", "--backend", "external"], "http://"),
     ];
     for (args, expected) in cases {
         let output = parity().args(args).output().unwrap();
@@ -462,19 +309,11 @@ fn help_teaches_the_exit_codes() {
     let output = parity().args(["run", "--help"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     let help = String::from_utf8_lossy(&output.stdout);
-    for text in [
-        "Exit codes:",
-        "64  usage error",
-        "CROSS_INSTANCE_ITERATIONS",
-        "revocation-lag=800ms",
-    ] {
+    for text in ["Exit codes:", "64  usage error", "CROSS_INSTANCE_ITERATIONS", "revocation-lag=800ms"] {
         assert!(help.contains(text), "{text} not in --help:\n{help}");
     }
-    let secret_env = parity()
-        .env("WEBPROFILE_ADMIN_PASS", "sekrit-pass-123")
-        .args(["run", "--help"])
-        .output()
-        .unwrap();
+    let secret_env =
+        parity().env("WEBPROFILE_ADMIN_PASS", "sekrit-pass-123").args(["run", "--help"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&secret_env.stdout).contains("sekrit-pass-123"));
 }
 

@@ -13,18 +13,12 @@ const FLAKINESS_ENTRIES: [&str; 2] = ["flakiness.json", "ui"];
 
 /// Where the tarball of a run finished at `at` goes.
 pub fn tarball_path(out: &Path, at: DateTime<Utc>) -> PathBuf {
-    out.join(format!(
-        "webprofile-parity-{}.tar.gz",
-        at.format("%Y%m%d%H%M%S")
-    ))
+    out.join(format!("webprofile-parity-{}.tar.gz", at.format("%Y%m%d%H%M%S")))
 }
 
 pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {
     let path = tarball_path(out, at);
-    let fail = |source| ArtifactError {
-        path: path.clone(),
-        source,
-    };
+    let fail = |source| ArtifactError { path: path.clone(), source };
     let file = File::create(&path).map_err(fail)?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
     // dockerd rejects sparse entries; keep every archive plain.
@@ -66,25 +60,14 @@ mod tests {
             std::fs::create_dir_all(out.join(file).parent().unwrap()).unwrap();
             std::fs::write(out.join(file), "{}").unwrap();
         }
-        let at = DateTime::parse_from_rfc3339("2026-11-28T12:34:56Z")
-            .unwrap()
-            .to_utc();
+        let at = DateTime::parse_from_rfc3339("2026-11-28T12:34:56Z").unwrap().to_utc();
         let path = bundle(out, at).unwrap();
         assert!(path.ends_with("webprofile-parity-20261128123456.tar.gz"));
         let mut archive = tar::Archive::new(GzDecoder::new(File::open(&path).unwrap()));
-        let names: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        assert!(
-            names.contains(&"webprofile-parity/node.parity.json".to_string()),
-            "{names:?}"
-        );
-        assert!(
-            names.contains(&"flakiness/ui/index.html".to_string()),
-            "{names:?}"
-        );
+        let names: Vec<String> =
+            archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+        assert!(names.contains(&"webprofile-parity/node.parity.json".to_string()), "{names:?}");
+        assert!(names.contains(&"flakiness/ui/index.html".to_string()), "{names:?}");
         assert!(!names.iter().any(|n| n.contains("collected")), "{names:?}");
     }
 }

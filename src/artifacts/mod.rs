@@ -58,14 +58,8 @@ pub struct ArtifactDir {
 impl ArtifactDir {
     /// Creates `dir` (and parents).
     pub fn create(dir: &Path, redactor: Redactor) -> Result<Self, ArtifactError> {
-        std::fs::create_dir_all(dir).map_err(|source| ArtifactError {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        Ok(ArtifactDir {
-            root: dir.to_path_buf(),
-            redactor,
-        })
+        std::fs::create_dir_all(dir).map_err(|source| ArtifactError { path: dir.to_path_buf(), source })?;
+        Ok(ArtifactDir { root: dir.to_path_buf(), redactor })
     }
 
     pub fn root(&self) -> &Path {
@@ -79,10 +73,7 @@ impl ArtifactDir {
     /// Writes `text` redacted, creating parent directories.
     pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf, ArtifactError> {
         let path = self.path(name);
-        let fail = |source| ArtifactError {
-            path: path.clone(),
-            source,
-        };
+        let fail = |source| ArtifactError { path: path.clone(), source };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(fail)?;
         }
@@ -91,11 +82,7 @@ impl ArtifactDir {
     }
 
     /// Writes pretty JSON (redacted) with a trailing newline.
-    pub fn write_json<T: Serialize>(
-        &self,
-        name: &str,
-        value: &T,
-    ) -> Result<PathBuf, ArtifactError> {
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<PathBuf, ArtifactError> {
         let text = serde_json::to_string_pretty(value).expect("artifact structs serialize") + "\n";
         self.write_text(name, &text)
     }
@@ -106,17 +93,10 @@ impl ArtifactDir {
         match std::fs::remove_dir_all(&self.root) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(ArtifactError {
-                    path: self.root.clone(),
-                    source,
-                })
-            }
+            Err(source) => return Err(ArtifactError { path: self.root.clone(), source }),
         }
-        std::fs::create_dir_all(&self.root).map_err(|source| ArtifactError {
-            path: self.root.clone(),
-            source,
-        })
+        std::fs::create_dir_all(&self.root)
+            .map_err(|source| ArtifactError { path: self.root.clone(), source })
     }
 }
 
@@ -129,9 +109,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = ArtifactDir::create(&tmp.path().join("a/b"), Redactor::enabled()).unwrap();
         let token = "ab".repeat(32);
-        let path = dir
-            .write_text("x/y.txt", &format!("token {token}"))
-            .unwrap();
+        let path = dir.write_text("x/y.txt", &format!("token {token}")).unwrap();
         let written = std::fs::read_to_string(&path).unwrap();
         assert!(!written.contains(&token), "{written}");
         dir.clear().unwrap();

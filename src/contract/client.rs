@@ -23,10 +23,7 @@ pub struct TraceContext {
 
 impl TraceContext {
     pub fn new(clock: Clock) -> Self {
-        TraceContext {
-            clock,
-            seq: Arc::new(AtomicU64::new(0)),
-        }
+        TraceContext { clock, seq: Arc::new(AtomicU64::new(0)) }
     }
 
     fn next_seq(&self) -> u64 {
@@ -94,24 +91,14 @@ impl Client {
     }
 
     /// Sends one request and records it, whatever the outcome.
-    pub async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        auth: AuthMode,
-        body: Option<String>,
-    ) -> Exchange {
+    pub async fn send(&self, method: &str, path: &str, auth: AuthMode, body: Option<String>) -> Exchange {
         let seq = self.ctx.next_seq();
-        let method_value =
-            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request = self
-            .http
-            .request(method_value, format!("{}{}", self.base, path));
+        let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method_value, format!("{}{}", self.base, path));
         request = match auth {
-            AuthMode::Basic => request.basic_auth(
-                &self.options.credentials.user,
-                Some(&self.options.credentials.pass),
-            ),
+            AuthMode::Basic => {
+                request.basic_auth(&self.options.credentials.user, Some(&self.options.credentials.pass))
+            }
             AuthMode::WrongPassword => request.basic_auth(
                 &self.options.credentials.user,
                 Some(format!("{}-wrong", self.options.credentials.pass)),
@@ -120,9 +107,7 @@ impl Client {
             AuthMode::None => request,
         };
         if let Some(body) = &body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
         }
         let started = Instant::now();
         let sent = self.ctx.clock.stamp_at(started);
@@ -145,13 +130,8 @@ impl Client {
         match request.send().await {
             Ok(mut response) => {
                 exchange.status = Some(response.status().as_u16());
-                let header = |name| {
-                    response
-                        .headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
+                let header =
+                    |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 exchange.content_type = header(reqwest::header::CONTENT_TYPE);
                 exchange.location = header(reqwest::header::LOCATION);
                 let mut bytes = Vec::new();
@@ -167,8 +147,7 @@ impl Client {
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            exchange.error =
-                                Some(format!("body cut off: {}", describe_transport(&e, self)));
+                            exchange.error = Some(format!("body cut off: {}", describe_transport(&e, self)));
                             break;
                         }
                     }
@@ -184,8 +163,7 @@ impl Client {
     /// `GET /`: any HTTP status means the server is up.
     pub async fn probe(&self) -> Result<u16, String> {
         let ex = self.send("GET", "/", AuthMode::None, None).await;
-        ex.status
-            .ok_or_else(|| ex.error.unwrap_or_else(|| "no response".into()))
+        ex.status.ok_or_else(|| ex.error.unwrap_or_else(|| "no response".into()))
     }
 
     pub async fn create_token(
@@ -195,47 +173,29 @@ impl Client {
         req: &CreateRequest,
     ) -> Result<CreatedToken, CallError> {
         let body = serde_json::to_string(req).expect("create request serializes");
-        let ex = self
-            .send("POST", &tokens_path(user_id), AuthMode::Basic, Some(body))
-            .await;
-        let result = self
-            .expect_status(&ex, "create token", 200)
-            .and_then(|body| {
-                parse::created_token(&body).map_err(|detail| self.error("create token", detail))
-            });
+        let ex = self.send("POST", &tokens_path(user_id), AuthMode::Basic, Some(body)).await;
+        let result = self.expect_status(&ex, "create token", 200).and_then(|body| {
+            parse::created_token(&body).map_err(|detail| self.error("create token", detail))
+        });
         trace.push(ex);
         result
     }
 
     /// Lists the user's tokens as the service returned them (JSON array).
-    pub async fn list_tokens(
-        &self,
-        trace: &mut Trace,
-        user_id: &str,
-    ) -> Result<Vec<Value>, CallError> {
-        let ex = self
-            .send("GET", &tokens_path(user_id), AuthMode::Basic, None)
-            .await;
-        let result = self
-            .expect_status(&ex, "list tokens", 200)
-            .and_then(|body| match body {
-                Body::Json(Value::Array(items)) => Ok(items),
-                other => Err(self.error(
-                    "list tokens",
-                    format!("expected a JSON array, got {}", other.describe()),
-                )),
-            });
+    pub async fn list_tokens(&self, trace: &mut Trace, user_id: &str) -> Result<Vec<Value>, CallError> {
+        let ex = self.send("GET", &tokens_path(user_id), AuthMode::Basic, None).await;
+        let result = self.expect_status(&ex, "list tokens", 200).and_then(|body| match body {
+            Body::Json(Value::Array(items)) => Ok(items),
+            other => {
+                Err(self.error("list tokens", format!("expected a JSON array, got {}", other.describe())))
+            }
+        });
         trace.push(ex);
         result
     }
 
     /// Revokes; returns the HTTP status, whatever it is (the caller judges it).
-    pub async fn revoke(
-        &self,
-        trace: &mut Trace,
-        user_id: &str,
-        token_id: &str,
-    ) -> Result<u16, CallError> {
+    pub async fn revoke(&self, trace: &mut Trace, user_id: &str, token_id: &str) -> Result<u16, CallError> {
         let path = format!("{}/{}", tokens_path(user_id), token_id);
         let ex = self.send("DELETE", &path, AuthMode::Basic, None).await;
         let result = match (ex.status, &ex.error) {
@@ -246,34 +206,20 @@ impl Client {
         result
     }
 
-    pub async fn introspect(
-        &self,
-        trace: &mut Trace,
-        token: &str,
-    ) -> Result<Introspection, CallError> {
+    pub async fn introspect(&self, trace: &mut Trace, token: &str) -> Result<Introspection, CallError> {
         let body = serde_json::json!({ "token": token }).to_string();
-        let ex = self
-            .send("POST", INTROSPECT_PATH, AuthMode::Basic, Some(body))
-            .await;
-        let result = self.expect_status(&ex, "introspect", 200).and_then(|body| {
-            parse::introspection(&body).map_err(|detail| self.error("introspect", detail))
-        });
+        let ex = self.send("POST", INTROSPECT_PATH, AuthMode::Basic, Some(body)).await;
+        let result = self
+            .expect_status(&ex, "introspect", 200)
+            .and_then(|body| parse::introspection(&body).map_err(|detail| self.error("introspect", detail)));
         trace.push(ex);
         result
     }
 
     /// Checks the status and classifies the body; the error names both.
-    fn expect_status(
-        &self,
-        ex: &Exchange,
-        call: &'static str,
-        expected: u16,
-    ) -> Result<Body, CallError> {
+    fn expect_status(&self, ex: &Exchange, call: &'static str, expected: u16) -> Result<Body, CallError> {
         let Some(status) = ex.status else {
-            return Err(self.error(
-                call,
-                ex.error.clone().unwrap_or_else(|| "no response".into()),
-            ));
+            return Err(self.error(call, ex.error.clone().unwrap_or_else(|| "no response".into())));
         };
         let body = Body::classify(&ex.response_body, ex.content_type.as_deref());
         if let Some(error) = &ex.error {
@@ -289,20 +235,13 @@ impl Client {
                 body.describe()
             )
         } else {
-            format!(
-                "HTTP {status} (expected {expected}), body {}",
-                body.describe()
-            )
+            format!("HTTP {status} (expected {expected}), body {}", body.describe())
         };
         Err(self.error(call, detail))
     }
 
     fn error(&self, call: &'static str, detail: String) -> CallError {
-        CallError {
-            call,
-            instance: self.name.clone(),
-            detail,
-        }
+        CallError { call, instance: self.name.clone(), detail }
     }
 }
 

@@ -53,11 +53,7 @@ fn html_title(html: &str) -> Option<&str> {
 
 /// The first `max` characters of `text` on one line, for messages.
 pub fn snippet(text: &str, max: usize) -> String {
-    let one_line: String = text
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line: String = text.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if one_line.chars().count() <= max {
         one_line
     } else {
@@ -109,16 +105,9 @@ pub fn created_token(body: &Body) -> Result<CreatedToken, String> {
     let Body::Json(Value::Object(map)) = body else {
         return Err(format!("expected a JSON object, got {}", body.describe()));
     };
-    let raw_id = map
-        .get("id")
-        .or_else(|| map.get("_id"))
-        .ok_or("the JSON has neither `id` nor `_id`")?;
-    let id = parse_object_id(raw_id).ok_or_else(|| {
-        format!(
-            "the id `{}` holds no 24-hex ObjectId",
-            snippet(&raw_id.to_string(), 60)
-        )
-    })?;
+    let raw_id = map.get("id").or_else(|| map.get("_id")).ok_or("the JSON has neither `id` nor `_id`")?;
+    let id = parse_object_id(raw_id)
+        .ok_or_else(|| format!("the id `{}` holds no 24-hex ObjectId", snippet(&raw_id.to_string(), 60)))?;
     let token = map
         .get("token")
         .or_else(|| map.get("plaintext"))
@@ -134,10 +123,7 @@ pub fn created_token(body: &Body) -> Result<CreatedToken, String> {
             other => other.to_string(),
         },
         token: token.to_string(),
-        access_token_partial: map
-            .get("accessTokenPartial")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        access_token_partial: map.get("accessTokenPartial").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -149,23 +135,17 @@ pub fn introspection(body: &Body) -> Result<Introspection, String> {
     let active = match map.get("active") {
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            return Err(format!(
-                "`active` is not a boolean: `{}`",
-                snippet(&other.to_string(), 40)
-            ))
+            return Err(format!("`active` is not a boolean: `{}`", snippet(&other.to_string(), 40)))
         }
         None => return Err(format!("no `active` field in {}", body.describe())),
     };
     Ok(Introspection {
         active,
         user_id: map.get("userId").and_then(Value::as_str).map(str::to_owned),
-        scopes: map.get("scopes").and_then(Value::as_array).map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        }),
+        scopes: map
+            .get("scopes")
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
     })
 }
 
@@ -187,12 +167,7 @@ mod tests {
         ] {
             assert_eq!(parse_object_id(&v).as_deref(), Some(OID), "{v}");
         }
-        for v in [
-            json!("ObjectID(\"short\")"),
-            json!(12),
-            json!(null),
-            json!("ObjectID("),
-        ] {
+        for v in [json!("ObjectID(\"short\")"), json!(12), json!(null), json!("ObjectID(")] {
             assert_eq!(parse_object_id(&v), None, "{v}");
         }
     }
@@ -200,57 +175,35 @@ mod tests {
     #[test]
     fn create_accepts_both_field_spellings() {
         let a = Body::classify(
-            &format!(
-                r#"{{"id":"ObjectID(\"{OID}\")","token":"ab12","accessTokenPartial":"ab12"}}"#
-            ),
+            &format!(r#"{{"id":"ObjectID(\"{OID}\")","token":"ab12","accessTokenPartial":"ab12"}}"#),
             None,
         );
-        let b = Body::classify(
-            &format!(r#"{{"_id":"{OID}","plaintext":"ab12"}}"#),
-            Some("text/plain"),
-        );
+        let b = Body::classify(&format!(r#"{{"_id":"{OID}","plaintext":"ab12"}}"#), Some("text/plain"));
         assert_eq!(created_token(&a).unwrap().id, OID);
-        assert_eq!(
-            created_token(&a).unwrap().raw_id,
-            format!("ObjectID(\"{OID}\")")
-        );
+        assert_eq!(created_token(&a).unwrap().raw_id, format!("ObjectID(\"{OID}\")"));
         assert_eq!(created_token(&b).unwrap().token, "ab12");
     }
 
     #[test]
     fn odd_bodies_give_reasons() {
-        let html = Body::classify(
-            "<html><head><title>Sign in</title></head></html>",
-            Some("text/html"),
-        );
-        assert!(created_token(&html)
-            .unwrap_err()
-            .contains("HTML page titled `Sign in`"));
-        assert!(created_token(&Body::classify("", None))
-            .unwrap_err()
-            .contains("empty body"));
+        let html = Body::classify("<html><head><title>Sign in</title></head></html>", Some("text/html"));
+        assert!(created_token(&html).unwrap_err().contains("HTML page titled `Sign in`"));
+        assert!(created_token(&Body::classify("", None)).unwrap_err().contains("empty body"));
         assert!(introspection(&Body::classify("redirect", None))
             .unwrap_err()
             .contains("non-JSON text `redirect`"));
         assert!(introspection(&Body::classify(r#"{"active":"yes"}"#, None))
             .unwrap_err()
             .contains("not a boolean"));
-        assert!(
-            created_token(&Body::classify(r#"{"id":"x","token":"t"}"#, None))
-                .unwrap_err()
-                .contains("24-hex")
-        );
-        assert!(created_token(&Body::classify("[1,2]", None))
+        assert!(created_token(&Body::classify(r#"{"id":"x","token":"t"}"#, None))
             .unwrap_err()
-            .contains("JSON object"));
+            .contains("24-hex"));
+        assert!(created_token(&Body::classify("[1,2]", None)).unwrap_err().contains("JSON object"));
     }
 
     #[test]
     fn introspection_reads_optional_fields() {
-        let b = Body::classify(
-            "{\"active\":true,\"userId\":\"u1\",\"scopes\":[\"git\"]}\n",
-            None,
-        );
+        let b = Body::classify("{\"active\":true,\"userId\":\"u1\",\"scopes\":[\"git\"]}\n", None);
         let i = introspection(&b).unwrap();
         assert!(i.active);
         assert_eq!(i.user_id.as_deref(), Some("u1"));

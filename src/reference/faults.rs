@@ -52,10 +52,7 @@ impl Faults {
             ("auth-bypass", None) => self.auth_bypass = true,
             ("auth-bypass", Some(_)) => return Err("fault \"auth-bypass\" takes no value".into()),
             ("revocation-lag" | "latency" | "error-rate", None) => {
-                return Err(format!(
-                    "fault {kind:?} needs a value, e.g. {kind}={}",
-                    example(kind)
-                ))
+                return Err(format!("fault {kind:?} needs a value, e.g. {kind}={}", example(kind)))
             }
             _ => return Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
         }
@@ -101,17 +98,15 @@ fn positive_duration(kind: &str, value: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(value)
         .map_err(|e| format!("fault {kind:?}: bad duration {value:?} ({e}); e.g. {kind}=800ms"))?;
     if d.is_zero() {
-        return Err(format!(
-            "fault {kind:?}: duration must be greater than zero"
-        ));
+        return Err(format!("fault {kind:?}: duration must be greater than zero"));
     }
     Ok(d)
 }
 
 fn rate(value: &str) -> Result<f64, String> {
-    let r: f64 = value.parse().map_err(|_| {
-        format!("fault \"error-rate\": {value:?} is not a number; e.g. error-rate=0.3")
-    })?;
+    let r: f64 = value
+        .parse()
+        .map_err(|_| format!("fault \"error-rate\": {value:?} is not a number; e.g. error-rate=0.3"))?;
     if !(0.0..=1.0).contains(&r) {
         return Err(format!("fault \"error-rate\": {value} is outside 0..=1"));
     }
@@ -124,13 +119,8 @@ mod tests {
 
     #[test]
     fn parses_every_kind() {
-        let f = Faults::parse_all(&[
-            "revocation-lag=800ms",
-            "error-rate=0.3",
-            "latency=20ms",
-            "auth-bypass",
-        ])
-        .unwrap();
+        let f = Faults::parse_all(&["revocation-lag=800ms", "error-rate=0.3", "latency=20ms", "auth-bypass"])
+            .unwrap();
         assert_eq!(
             f,
             Faults {
@@ -141,10 +131,7 @@ mod tests {
             }
         );
         assert!(!f.is_empty());
-        assert_eq!(
-            f.describe(),
-            "revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass"
-        );
+        assert_eq!(f.describe(), "revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass");
         assert_eq!(Faults::parse_all(&[f.describe()]).unwrap(), f);
     }
 
@@ -154,15 +141,10 @@ mod tests {
         assert!(f.is_empty());
         assert_eq!(f.describe(), "none");
         assert_eq!(
-            Faults::parse_all(&["revocation-lag=2s"])
-                .unwrap()
-                .revocation_lag,
+            Faults::parse_all(&["revocation-lag=2s"]).unwrap().revocation_lag,
             Some(Duration::from_secs(2))
         );
-        assert_eq!(
-            Faults::parse_all(&["error-rate=1"]).unwrap().error_rate,
-            1.0
-        );
+        assert_eq!(Faults::parse_all(&["error-rate=1"]).unwrap().error_rate, 1.0);
     }
 
     #[test]

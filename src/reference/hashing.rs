@@ -53,9 +53,7 @@ impl FromStr for HashCost {
         match s.trim().to_ascii_lowercase().as_str() {
             "default" => Ok(HashCost::Default),
             "minimal" => Ok(HashCost::Minimal),
-            other => Err(format!(
-                "unknown hash cost {other:?} (expected \"default\" or \"minimal\")"
-            )),
+            other => Err(format!("unknown hash cost {other:?} (expected \"default\" or \"minimal\")")),
         }
     }
 }
@@ -125,10 +123,7 @@ pub fn hash_pbkdf2(plaintext: &str) -> String {
 pub fn verify(plaintext: &str, stored_hash: &str) -> bool {
     if stored_hash.starts_with("$argon2id$") {
         verify_argon2id(plaintext, stored_hash)
-    } else if ["$2a$", "$2b$", "$2y$"]
-        .iter()
-        .any(|p| stored_hash.starts_with(p))
-    {
+    } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored_hash.starts_with(p)) {
         verify_bcrypt(plaintext, stored_hash)
     } else if let Some(rest) = stored_hash.strip_prefix("pbkdf2$") {
         verify_pbkdf2(plaintext, rest)
@@ -148,9 +143,7 @@ fn verify_argon2id(plaintext: &str, stored_hash: &str) -> bool {
         return false;
     }
     // verify_password takes algorithm, version and parameters from the hash.
-    Argon2::default()
-        .verify_password(plaintext.as_bytes(), &parsed)
-        .is_ok()
+    Argon2::default().verify_password(plaintext.as_bytes(), &parsed).is_ok()
 }
 
 fn verify_bcrypt(plaintext: &str, stored_hash: &str) -> bool {
@@ -189,9 +182,7 @@ mod tests {
         let a = new_plaintext_token();
         let b = new_plaintext_token();
         assert_eq!(a.len(), 64);
-        assert!(a
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
         assert_ne!(a, b);
     }
 

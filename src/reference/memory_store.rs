@@ -19,9 +19,7 @@ impl MemoryStore {
     fn docs(&self) -> MutexGuard<'_, Vec<TokenDoc>> {
         // A panic while holding the lock cannot leave a half-written Vec, so
         // a poisoned lock is still safe to use.
-        self.docs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -30,31 +28,18 @@ impl TokenStore for MemoryStore {
     async fn insert(&self, doc: TokenDoc) -> Result<(), StoreError> {
         let mut docs = self.docs();
         if docs.iter().any(|d| d.id == doc.id) {
-            return Err(StoreError::Mongo(format!(
-                "E11000 duplicate key error: _id {}",
-                doc.id.to_hex()
-            )));
+            return Err(StoreError::Mongo(format!("E11000 duplicate key error: _id {}", doc.id.to_hex())));
         }
         docs.push(doc);
         Ok(())
     }
 
     async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        Ok(self
-            .docs()
-            .iter()
-            .filter(|d| d.user_id == user_id)
-            .cloned()
-            .collect())
+        Ok(self.docs().iter().filter(|d| d.user_id == user_id).cloned().collect())
     }
 
     async fn active_candidates(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        Ok(self
-            .docs()
-            .iter()
-            .filter(|d| d.active && d.hash_prefix == hash_prefix)
-            .cloned()
-            .collect())
+        Ok(self.docs().iter().filter(|d| d.active && d.hash_prefix == hash_prefix).cloned().collect())
     }
 
     async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {

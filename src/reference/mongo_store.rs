@@ -25,54 +25,29 @@ impl MongoStore {
     /// Connects (database from the URI path, default "sharelatex"), pings
     /// with a bounded timeout, and names the host when it is unreachable.
     pub async fn connect(uri: &str) -> Result<Self, StoreError> {
-        let mut options = ClientOptions::parse(uri)
-            .await
-            .map_err(|e| StoreError::InvalidUri(e.kind.to_string()))?;
+        let mut options =
+            ClientOptions::parse(uri).await.map_err(|e| StoreError::InvalidUri(e.kind.to_string()))?;
         options.server_selection_timeout = Some(SERVER_SELECTION_TIMEOUT);
         options.connect_timeout = Some(CONNECT_TIMEOUT);
         options.app_name = Some("webprofile-parity-reference".to_string());
 
-        let hosts = options
-            .hosts
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let db_name = options
-            .default_database
-            .clone()
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+        let hosts = options.hosts.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        let db_name = options.default_database.clone().unwrap_or_else(|| DEFAULT_DATABASE.to_string());
         let described = format!("mongodb://{hosts}/{db_name}");
 
-        let client =
-            Client::with_options(options).map_err(|e| StoreError::InvalidUri(e.to_string()))?;
+        let client = Client::with_options(options).map_err(|e| StoreError::InvalidUri(e.to_string()))?;
         let db = client.database(&db_name);
-        let unreachable = |reason: String| StoreError::Unreachable {
-            host: hosts.clone(),
-            reason,
-        };
+        let unreachable = |reason: String| StoreError::Unreachable { host: hosts.clone(), reason };
         match tokio::time::timeout(PING_TIMEOUT, db.run_command(doc! { "ping": 1 })).await {
-            Err(_) => {
-                return Err(unreachable(format!(
-                    "no answer to ping within {PING_TIMEOUT:?}"
-                )))
-            }
+            Err(_) => return Err(unreachable(format!("no answer to ping within {PING_TIMEOUT:?}"))),
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
             Ok(Ok(_)) => {}
         }
-        Ok(Self {
-            tokens: db.collection(COLLECTION),
-            described,
-        })
+        Ok(Self { tokens: db.collection(COLLECTION), described })
     }
 
     async fn find(&self, filter: Document) -> Result<Vec<TokenDoc>, StoreError> {
-        let mut cursor = self
-            .tokens
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(mongo)?;
+        let mut cursor = self.tokens.find(filter).sort(doc! { "_id": 1 }).await.map_err(mongo)?;
         let mut docs = Vec::new();
         while cursor.advance().await.map_err(mongo)? {
             let raw: Document = cursor.deserialize_current().map_err(mongo)?;
@@ -93,11 +68,7 @@ fn mongo(e: mongodb::error::Error) -> StoreError {
 #[async_trait::async_trait]
 impl TokenStore for MongoStore {
     async fn insert(&self, doc: TokenDoc) -> Result<(), StoreError> {
-        self.tokens
-            .insert_one(to_document(&doc))
-            .await
-            .map(|_| ())
-            .map_err(mongo)
+        self.tokens.insert_one(to_document(&doc)).await.map(|_| ()).map_err(mongo)
     }
 
     async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError> {
@@ -105,17 +76,13 @@ impl TokenStore for MongoStore {
     }
 
     async fn active_candidates(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        self.find(doc! { "hashPrefix": hash_prefix, "active": true })
-            .await
+        self.find(doc! { "hashPrefix": hash_prefix, "active": true }).await
     }
 
     async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {
         let result = self
             .tokens
-            .update_one(
-                doc! { "_id": id, "userId": user_id },
-                doc! { "$set": { "active": false } },
-            )
+            .update_one(doc! { "_id": id, "userId": user_id }, doc! { "$set": { "active": false } })
             .await
             .map_err(mongo)?;
         Ok(result.matched_count > 0)
@@ -161,10 +128,7 @@ fn from_document(d: &Document) -> Result<TokenDoc, StoreError> {
             })
         }
     };
-    let malformed = |reason: &str| StoreError::Malformed {
-        id: id.to_hex(),
-        reason: reason.to_string(),
-    };
+    let malformed = |reason: &str| StoreError::Malformed { id: id.to_hex(), reason: reason.to_string() };
     let string = |key: &str| match d.get(key) {
         Some(Bson::String(s)) => Some(s.clone()),
         _ => None,
@@ -216,9 +180,7 @@ fn from_document(d: &Document) -> Result<TokenDoc, StoreError> {
 fn date(b: &Bson) -> Option<DateTime<Utc>> {
     match b {
         Bson::DateTime(d) => from_bson_date(*d),
-        Bson::String(s) => DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|d| d.with_timezone(&Utc)),
+        Bson::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc)),
         _ => None,
     }
 }
@@ -254,11 +216,7 @@ mod tests {
         assert_eq!(d.get_bool("active"), Ok(true));
         assert_eq!(from_document(&d).unwrap(), t);
 
-        let bare = TokenDoc {
-            scopes: None,
-            expires_at: None,
-            ..t
-        };
+        let bare = TokenDoc { scopes: None, expires_at: None, ..t };
         let d = to_document(&bare);
         assert_eq!(d.get("scopes"), Some(&Bson::Null));
         assert!(!d.contains_key("expiresAt"));
@@ -277,10 +235,7 @@ mod tests {
         assert_eq!(t.label, "");
         assert_eq!(t.scopes, None);
         assert_eq!(Some(t.created_at), from_bson_date(id.timestamp()));
-        assert_eq!(
-            t.expires_at.unwrap().to_rfc3339(),
-            "2030-01-01T00:00:00+00:00"
-        );
+        assert_eq!(t.expires_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
         assert!(from_document(&doc! { "_id": id, "userId": 1, "hash": "h" }).is_err());
         assert!(from_document(&doc! { "_id": "x", "userId": "u", "hash": "h" }).is_err());
     }

@@ -42,10 +42,7 @@ pub struct Credentials {
 
 impl Default for Credentials {
     fn default() -> Self {
-        Self {
-            user: "overleaf".to_string(),
-            pass: "overleaf".to_string(),
-        }
+        Self { user: "overleaf".to_string(), pass: "overleaf".to_string() }
     }
 }
 
@@ -127,10 +124,7 @@ impl RunningInstance {
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let mut task = self.task;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
             task.abort();
         }
     }
@@ -143,9 +137,7 @@ pub fn spawn(
     store: Arc<dyn TokenStore>,
     config: ReferenceConfig,
 ) -> RunningInstance {
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
     let log = AccessLog::default();
     let name = config.name.clone();
     announce(&config, store.as_ref(), addr);
@@ -161,12 +153,7 @@ pub fn spawn(
             tracing::error!("{name}: server stopped with an error: {e}");
         }
     });
-    RunningInstance {
-        addr,
-        log,
-        stop,
-        task,
-    }
+    RunningInstance { addr, log, stop, task }
 }
 
 /// For `parity reference serve`: serves until Ctrl-C / SIGTERM, printing each
@@ -178,14 +165,9 @@ pub async fn serve_forever(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     announce(&config, store.as_ref(), addr);
-    let log = AccessLog {
-        echo_stdout: true,
-        ..AccessLog::default()
-    };
+    let log = AccessLog { echo_stdout: true, ..AccessLog::default() };
     let app = router(Shared::new(store, config, log));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(termination())
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(termination()).await
 }
 
 fn announce(config: &ReferenceConfig, store: &dyn TokenStore, addr: SocketAddr) {
@@ -265,10 +247,7 @@ impl Shared {
     }
 
     fn has_valid_credentials(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return false;
         };
         let Some((scheme, encoded)) = value.trim().split_once(' ') else {
@@ -278,9 +257,7 @@ impl Shared {
             return false;
         }
         match decode_base64(encoded.trim()) {
-            Some(decoded) => {
-                <[u8; 32]>::from(Sha256::digest(&decoded)) == self.expected_credentials
-            }
+            Some(decoded) => <[u8; 32]>::from(Sha256::digest(&decoded)) == self.expected_credentials,
             None => false,
         }
     }
@@ -288,14 +265,8 @@ impl Shared {
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/internal/api/users/{user_id}/git-tokens",
-            post(create_token).get(list_tokens),
-        )
-        .route(
-            "/internal/api/users/{user_id}/git-tokens/{token_id}",
-            delete(revoke_token),
-        )
+        .route("/internal/api/users/{user_id}/git-tokens", post(create_token).get(list_tokens))
+        .route("/internal/api/users/{user_id}/git-tokens/{token_id}", delete(revoke_token))
         .route("/internal/api/tokens/introspect", post(introspect))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -341,11 +312,8 @@ async fn guard_api(State(s): State<AppState>, request: Request, next: Next) -> R
         return mark_faults(ApiError::Unavailable.into_response(), applied);
     }
     if !s.has_valid_credentials(request.headers()) {
-        let bypass = s.faults.auth_bypass
-            && request
-                .headers()
-                .get("x-service-origin")
-                .is_some_and(|v| !v.is_empty());
+        let bypass =
+            s.faults.auth_bypass && request.headers().get("x-service-origin").is_some_and(|v| !v.is_empty());
         if !bypass {
             return mark_faults(ApiError::Unauthorized.into_response(), applied);
         }
@@ -378,13 +346,7 @@ async fn log_access(State(s): State<AppState>, request: Request, next: Next) -> 
 fn loggable_path(path: &str) -> String {
     let redacted: Vec<&str> = path
         .split('/')
-        .map(|seg| {
-            if seg.len() >= 32 && hashing::is_token_hex(seg) {
-                "<redacted>"
-            } else {
-                seg
-            }
-        })
+        .map(|seg| if seg.len() >= 32 && hashing::is_token_hex(seg) { "<redacted>" } else { seg })
         .collect();
     let joined = redacted.join("/");
     if joined.len() <= MAX_LOGGED_PATH {
@@ -481,10 +443,7 @@ struct Listed<'a> {
     expires_at: Option<String>,
 }
 
-async fn list_tokens(
-    State(s): State<AppState>,
-    Path(user_id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn list_tokens(State(s): State<AppState>, Path(user_id): Path<String>) -> Result<Response, ApiError> {
     let docs = s.store.list(&user_id).await?;
     let listed: Vec<Listed<'_>> = docs
         .iter()
@@ -508,8 +467,7 @@ async fn revoke_token(
     State(s): State<AppState>,
     Path((user_id, token_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id =
-        ObjectId::parse_str(&token_id).map_err(|_| ApiError::BadRequest("invalid token id"))?;
+    let id = ObjectId::parse_str(&token_id).map_err(|_| ApiError::BadRequest("invalid token id"))?;
     if !s.store.revoke(&user_id, id).await? {
         return Err(ApiError::NotFound);
     }
@@ -573,10 +531,7 @@ async fn introspect(State(s): State<AppState>, body: Bytes) -> Result<Response, 
     let token = requested_token(&body)?;
     let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     if let Some(cached) = s.cache.get(&key) {
-        return Ok(mark_faults(
-            introspection_response(cached.as_ref()),
-            vec!["revocation-lag"],
-        ));
+        return Ok(mark_faults(introspection_response(cached.as_ref()), vec!["revocation-lag"]));
     }
     let epoch = s.cache.epoch();
     let answer = look_up(s.store.as_ref(), token).await?;
@@ -585,16 +540,12 @@ async fn introspect(State(s): State<AppState>, body: Bytes) -> Result<Response, 
 }
 
 async fn look_up(store: &dyn TokenStore, token: String) -> Result<Option<ActiveToken>, ApiError> {
-    let candidates = store
-        .active_candidates(&hashing::hash_prefix(&token))
-        .await?;
+    let candidates = store.active_candidates(&hashing::hash_prefix(&token)).await?;
     if candidates.is_empty() {
         return Ok(None);
     }
     let found = tokio::task::spawn_blocking(move || {
-        candidates
-            .into_iter()
-            .find(|c| c.active && hashing::verify(&token, &c.hash))
+        candidates.into_iter().find(|c| c.active && hashing::verify(&token, &c.hash))
     })
     .await
     .map_err(|_| ApiError::Internal("hash verification failed"))?;
@@ -629,10 +580,7 @@ struct CacheInner {
 
 impl IntrospectCache {
     fn new(lag: Option<Duration>) -> Self {
-        Self {
-            lag,
-            inner: Mutex::new(CacheInner::default()),
-        }
+        Self { lag, inner: Mutex::new(CacheInner::default()) }
     }
 
     fn locked(&self) -> MutexGuard<'_, CacheInner> {
@@ -658,9 +606,7 @@ impl IntrospectCache {
             return;
         }
         if inner.entries.len() >= CACHE_PRUNE_THRESHOLD {
-            inner
-                .entries
-                .retain(|_, (stored, _)| stored.elapsed() < lag);
+            inner.entries.retain(|_, (stored, _)| stored.elapsed() < lag);
         }
         inner.entries.insert(key, (Instant::now(), answer));
     }
@@ -671,9 +617,7 @@ impl IntrospectCache {
         }
         let mut inner = self.locked();
         inner.epoch += 1;
-        inner
-            .entries
-            .retain(|_, (_, answer)| answer.as_ref().is_none_or(|t| t.id != id));
+        inner.entries.retain(|_, (_, answer)| answer.as_ref().is_none_or(|t| t.id != id));
     }
 }
 
@@ -700,29 +644,22 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::BadRequest(message) => text(StatusCode::BAD_REQUEST, message),
             ApiError::InvalidTokenFormat => {
-                let mut response =
-                    json_text(&serde_json::json!({"message": "invalid token format"}));
+                let mut response = json_text(&serde_json::json!({"message": "invalid token format"}));
                 *response.status_mut() = StatusCode::BAD_REQUEST;
                 response
             }
             ApiError::NotFound => text(StatusCode::NOT_FOUND, "not found"),
             ApiError::Unauthorized => {
                 let mut response = text(StatusCode::FOUND, "redirect");
-                response
-                    .headers_mut()
-                    .insert(header::LOCATION, HeaderValue::from_static("/auth/login"));
+                response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/auth/login"));
                 response
             }
-            ApiError::Unavailable => text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service unavailable (fault injected)",
-            ),
+            ApiError::Unavailable => {
+                text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable (fault injected)")
+            }
             ApiError::Store(e) => {
                 tracing::error!("token store: {e}");
-                text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("store error: {e}"),
-                )
+                text(StatusCode::INTERNAL_SERVER_ERROR, &format!("store error: {e}"))
             }
             ApiError::Internal(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
         }
@@ -731,12 +668,7 @@ impl IntoResponse for ApiError {
 
 /// Plain text ending in a newline, as Go's http.Error writes it.
 fn text(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, TEXT_PLAIN)],
-        format!("{message}\n"),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, TEXT_PLAIN)], format!("{message}\n")).into_response()
 }
 
 /// JSON sent the way the Go service sends it: text/plain, trailing newline.

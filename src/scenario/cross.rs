@@ -45,11 +45,7 @@ pub async fn run_iterations(
     concurrency: usize,
     mut on_done: impl FnMut(&Iteration),
 ) -> Vec<Iteration> {
-    let roles = ProbeRoles {
-        creator: first,
-        revoker: second,
-        observer: first,
-    };
+    let roles = ProbeRoles { creator: first, revoker: second, observer: first };
     let mut done: Vec<Iteration> = stream::iter(1..=iterations)
         .map(|n| run_one(roles, n, judgement, clock))
         .buffer_unordered(concurrency.max(1))
@@ -60,21 +56,11 @@ pub async fn run_iterations(
     done
 }
 
-async fn run_one(
-    roles: ProbeRoles<'_>,
-    iteration: u32,
-    judgement: &Judgement,
-    clock: &Clock,
-) -> Iteration {
+async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, clock: &Clock) -> Iteration {
     let started: Stamp = clock.now();
     let user_id = fresh_user_id();
-    let outcome: ProbeOutcome = probe_revocation(
-        roles,
-        &user_id,
-        judgement,
-        &format!("parity-cross-{iteration}"),
-    )
-    .await;
+    let outcome: ProbeOutcome =
+        probe_revocation(roles, &user_id, judgement, &format!("parity-cross-{iteration}")).await;
     let finished = clock.now();
     Iteration {
         result: IterationResult {
@@ -157,20 +143,12 @@ pub fn render_iteration_out(it: &Iteration) -> String {
 
 /// `cross-instance-revoke-iter-N.txt`: the revoke exchange(s) alone.
 pub fn render_revoke_txt(it: &Iteration) -> String {
-    let revokes: Vec<String> = it
-        .trace
-        .exchanges()
-        .iter()
-        .filter(|ex| ex.method == "DELETE")
-        .map(|ex| ex.render_raw())
-        .collect();
+    let revokes: Vec<String> =
+        it.trace.exchanges().iter().filter(|ex| ex.method == "DELETE").map(|ex| ex.render_raw()).collect();
     if revokes.is_empty() {
         format!(
             "no revoke was sent: {}\n",
-            it.result
-                .reason
-                .as_deref()
-                .unwrap_or("the iteration stopped earlier")
+            it.result.reason.as_deref().unwrap_or("the iteration stopped earlier")
         )
     } else {
         revokes.join("\n")
@@ -185,10 +163,7 @@ pub fn render_summary(results: &[IterationResult], totals: &CrossTotals) -> Stri
             "iteration {}: {}{}\n",
             r.iteration,
             if r.success { "PASS" } else { "FAIL" },
-            r.reason
-                .as_ref()
-                .map(|x| format!(" — {x}"))
-                .unwrap_or_default()
+            r.reason.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()
         );
     }
     out += &format!(
@@ -232,10 +207,7 @@ mod tests {
             result(4, false, None, 0),
         ];
         let t = CrossTotals::of(&results);
-        assert_eq!(
-            (t.iterations, t.failures, t.stale_reads, t.polls),
-            (4, 2, 40, 44)
-        );
+        assert_eq!((t.iterations, t.failures, t.stale_reads, t.polls), (4, 2, 40, 44));
         assert_eq!(t.latency_ms_p50, Some(2.0));
         assert_eq!(t.latency_ms_max, Some(800.0));
     }

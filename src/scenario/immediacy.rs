@@ -38,11 +38,7 @@ pub struct Smoke {
 pub async fn run_smoke(client: &Client, judgement: &Judgement, clock: &Clock) -> Smoke {
     let started_at = clock.now();
     let user_id = fresh_user_id();
-    let roles = ProbeRoles {
-        creator: client,
-        revoker: client,
-        observer: client,
-    };
+    let roles = ProbeRoles { creator: client, revoker: client, observer: client };
     let mut outcome = probe_revocation(roles, &user_id, judgement, "parity-smoke").await;
     let tokens_on_failure = if outcome.success {
         None
@@ -71,10 +67,7 @@ pub async fn run_smoke(client: &Client, judgement: &Judgement, clock: &Clock) ->
         tokens_on_failure,
         exchanges: outcome.trace.len(),
     };
-    Smoke {
-        report,
-        trace: outcome.trace,
-    }
+    Smoke { report, trace: outcome.trace }
 }
 
 /// `node.parity.out`: the verdict first, then every exchange.

@@ -46,8 +46,7 @@ impl ProbeOutcome {
     fn note_last(&mut self) {
         if let Some(ex) = self.trace.last() {
             self.last = Some(
-                serde_json::from_str(ex.response_body.trim())
-                    .unwrap_or_else(|_| Value::String(ex.summary())),
+                serde_json::from_str(ex.response_body.trim()).unwrap_or_else(|_| Value::String(ex.summary())),
             );
         }
     }
@@ -59,19 +58,9 @@ pub async fn probe_revocation(
     judgement: &Judgement,
     label: &str,
 ) -> ProbeOutcome {
-    let mut out = ProbeOutcome {
-        user_id: user_id.to_string(),
-        ..ProbeOutcome::default()
-    };
-    let request = CreateRequest {
-        label: label.to_string(),
-        scopes: vec!["git".into()],
-        expires_at: None,
-    };
-    let created = roles
-        .creator
-        .create_token(&mut out.trace, user_id, &request)
-        .await;
+    let mut out = ProbeOutcome { user_id: user_id.to_string(), ..ProbeOutcome::default() };
+    let request = CreateRequest { label: label.to_string(), scopes: vec!["git".into()], expires_at: None };
+    let created = roles.creator.create_token(&mut out.trace, user_id, &request).await;
     out.create_body = out.trace.last().map(|ex| ex.response_body.clone());
     let created = match created {
         Ok(created) => created,
@@ -79,10 +68,7 @@ pub async fn probe_revocation(
     };
     out.created = Some(created.clone());
 
-    let before = roles
-        .observer
-        .introspect(&mut out.trace, &created.token)
-        .await;
+    let before = roles.observer.introspect(&mut out.trace, &created.token).await;
     out.note_last();
     match before {
         Ok(answer) if answer.active => {}
@@ -96,10 +82,7 @@ pub async fn probe_revocation(
         Err(e) => return out.fail(format!("before the revoke: {e}")),
     }
 
-    let revoked = roles
-        .revoker
-        .revoke(&mut out.trace, user_id, &created.id)
-        .await;
+    let revoked = roles.revoker.revoke(&mut out.trace, user_id, &created.id).await;
     let revoke_returned = Instant::now();
     out.revoke_returned = out.trace.last().map(|ex| {
         let mut stamp = ex.sent;
@@ -181,8 +164,5 @@ async fn poll_until_inactive(
 }
 
 fn statuses(list: &[u16]) -> String {
-    list.iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(" or ")
+    list.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
 }

@@ -68,8 +68,7 @@ impl SuiteReport {
 /// Store access for the checks that seed tokens directly (bcrypt, pbkdf2, expiry).
 pub type Seeder = Option<Arc<dyn TokenStore>>;
 
-const NO_STORE: &str =
-    "no store access: give --mongo-uri (or use the local backend) to seed tokens directly";
+const NO_STORE: &str = "no store access: give --mongo-uri (or use the local backend) to seed tokens directly";
 
 pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) -> SuiteReport {
     let mut s = SuiteReport::default();
@@ -77,11 +76,8 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     let trace = &mut Trace::new();
 
     let t = Instant::now();
-    let request = CreateRequest {
-        label: "parity-suite".into(),
-        scopes: vec!["git".into()],
-        expires_at: None,
-    };
+    let request =
+        CreateRequest { label: "parity-suite".into(), scopes: vec!["git".into()], expires_at: None };
     let created = client.create_token(trace, &user, &request).await;
     s.record("create_shape", t, create_shape(&created));
     let created = created.ok();
@@ -93,10 +89,9 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
             Ok(i) if !i.active => {
                 Verdict::Fail("introspect answered active:false for a token just created".into())
             }
-            Ok(i) if i.user_id.as_deref().is_some_and(|u| u != user) => Verdict::Fail(format!(
-                "introspect answered userId {:?}, expected {user}",
-                i.user_id
-            )),
+            Ok(i) if i.user_id.as_deref().is_some_and(|u| u != user) => {
+                Verdict::Fail(format!("introspect answered userId {:?}, expected {user}", i.user_id))
+            }
             Ok(_) => Verdict::Pass,
             Err(e) => Verdict::Fail(e.to_string()),
         },
@@ -134,26 +129,17 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
 
     let t = Instant::now();
     let unknown = hashing::new_plaintext_token();
-    s.record(
-        "unknown_token_inactive",
-        t,
-        expect_active(client.introspect(trace, &unknown).await, false),
-    );
+    s.record("unknown_token_inactive", t, expect_active(client.introspect(trace, &unknown).await, false));
 
     seeded_checks(&mut s, client, seeder, trace).await;
 
     for (name, auth) in [
         ("unauthenticated_rejected", AuthMode::None),
         ("wrong_password_rejected", AuthMode::WrongPassword),
-        (
-            "service_origin_header_does_not_bypass_auth",
-            AuthMode::ServiceOrigin,
-        ),
+        ("service_origin_header_does_not_bypass_auth", AuthMode::ServiceOrigin),
     ] {
         let t = Instant::now();
-        let ex = client
-            .send("GET", &crate::contract::tokens_path(&user), auth, None)
-            .await;
+        let ex = client.send("GET", &crate::contract::tokens_path(&user), auth, None).await;
         let verdict = rejected(&ex, auth);
         trace.push(ex);
         s.record(name, t, verdict);
@@ -162,31 +148,14 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     let tokens = crate::contract::tokens_path(&user);
     let introspect = crate::contract::INTROSPECT_PATH.to_string();
     let bad_requests = [
-        (
-            "malformed_token_400",
-            "POST",
-            introspect.clone(),
-            Some(r#"{"token":"not-a-hex-token!"}"#),
-        ),
+        ("malformed_token_400", "POST", introspect.clone(), Some(r#"{"token":"not-a-hex-token!"}"#)),
         ("missing_token_400", "POST", introspect, Some("{}")),
-        (
-            "create_invalid_body_400",
-            "POST",
-            tokens.clone(),
-            Some("this is not json"),
-        ),
-        (
-            "bad_token_id_400",
-            "DELETE",
-            format!("{tokens}/not-an-object-id"),
-            None,
-        ),
+        ("create_invalid_body_400", "POST", tokens.clone(), Some("this is not json")),
+        ("bad_token_id_400", "DELETE", format!("{tokens}/not-an-object-id"), None),
     ];
     for (name, method, path, body) in bad_requests {
         let t = Instant::now();
-        let ex = client
-            .send(method, &path, AuthMode::Basic, body.map(str::to_owned))
-            .await;
+        let ex = client.send(method, &path, AuthMode::Basic, body.map(str::to_owned)).await;
         let verdict = expect_status(&ex, 400);
         trace.push(ex);
         s.record(name, t, verdict);
@@ -206,46 +175,31 @@ fn create_shape(created: &Result<CreatedToken, crate::contract::CallError>) -> V
         Err(e) => return Verdict::Fail(e.to_string()),
     };
     if c.token.len() != 64 || !hashing::is_token_hex(&c.token) {
-        return Verdict::Fail(format!(
-            "token is not 64 hex characters (length {})",
-            c.token.len()
-        ));
+        return Verdict::Fail(format!("token is not 64 hex characters (length {})", c.token.len()));
     }
     match &c.access_token_partial {
         None => Verdict::Fail("no accessTokenPartial in the create answer".into()),
-        Some(p) if !c.token.starts_with(p.as_str()) || p.len() != 8 => Verdict::Fail(format!(
-            "accessTokenPartial `{p}` is not the token's first 8 characters"
-        )),
+        Some(p) if !c.token.starts_with(p.as_str()) || p.len() != 8 => {
+            Verdict::Fail(format!("accessTokenPartial `{p}` is not the token's first 8 characters"))
+        }
         Some(_) => Verdict::Pass,
     }
 }
 
-fn list_hides_hash(
-    listed: Result<Vec<Value>, crate::contract::CallError>,
-    token_id: &str,
-) -> Verdict {
+fn list_hides_hash(listed: Result<Vec<Value>, crate::contract::CallError>, token_id: &str) -> Verdict {
     let items = match listed {
         Ok(items) => items,
         Err(e) => return Verdict::Fail(e.to_string()),
     };
-    let id_of = |item: &Value| {
-        item.get("_id")
-            .or_else(|| item.get("id"))
-            .and_then(crate::contract::parse_object_id)
-    };
-    if !items
-        .iter()
-        .any(|item| id_of(item).as_deref() == Some(token_id))
-    {
+    let id_of =
+        |item: &Value| item.get("_id").or_else(|| item.get("id")).and_then(crate::contract::parse_object_id);
+    if !items.iter().any(|item| id_of(item).as_deref() == Some(token_id)) {
         return Verdict::Fail(format!(
             "the created token {token_id} is not in the list of {} item(s)",
             items.len()
         ));
     }
-    match items
-        .iter()
-        .find(|item| item.get("hash").is_some_and(|h| !h.is_null()))
-    {
+    match items.iter().find(|item| item.get("hash").is_some_and(|h| !h.is_null())) {
         Some(leaky) => Verdict::Fail(format!(
             "token {} is listed with its hash",
             id_of(leaky).unwrap_or_else(|| "?".into())
@@ -260,10 +214,9 @@ fn expect_active(
 ) -> Verdict {
     match answer {
         Ok(i) if i.active == expected => Verdict::Pass,
-        Ok(i) => Verdict::Fail(format!(
-            "introspect answered active:{}, expected active:{expected}",
-            i.active
-        )),
+        Ok(i) => {
+            Verdict::Fail(format!("introspect answered active:{}, expected active:{expected}", i.active))
+        }
         Err(e) => Verdict::Fail(e.to_string()),
     }
 }
@@ -306,24 +259,11 @@ type SeededHash = fn(&str) -> (String, &'static str);
 
 async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, trace: &mut Trace) {
     let kinds: [(&str, SeededHash, bool); 3] = [
-        (
-            "seeded_bcrypt_token_active",
-            |p| (hashing::hash_bcrypt(p, 4), "bcrypt"),
-            true,
-        ),
-        (
-            "seeded_pbkdf2_token_active",
-            |p| (hashing::hash_pbkdf2(p), "pbkdf2"),
-            true,
-        ),
+        ("seeded_bcrypt_token_active", |p| (hashing::hash_bcrypt(p, 4), "bcrypt"), true),
+        ("seeded_pbkdf2_token_active", |p| (hashing::hash_pbkdf2(p), "pbkdf2"), true),
         (
             "expired_token_inactive",
-            |p| {
-                (
-                    hashing::hash_argon2id(p, hashing::HashCost::Minimal),
-                    "argon2id",
-                )
-            },
+            |p| (hashing::hash_argon2id(p, hashing::HashCost::Minimal), "argon2id"),
             false,
         ),
     ];
@@ -354,10 +294,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
             expires_at: (!expect_active_answer).then(|| now - chrono::Duration::hours(1)),
         };
         let verdict = match store.insert(doc).await {
-            Ok(()) => expect_active(
-                client.introspect(trace, &plaintext).await,
-                expect_active_answer,
-            ),
+            Ok(()) => expect_active(client.introspect(trace, &plaintext).await, expect_active_answer),
             Err(e) => Verdict::Fail(format!("could not seed the token into the store: {e}")),
         };
         s.record(name, t, verdict);
@@ -366,11 +303,8 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
 
 /// Another user's token id must answer 404 and must not revoke anything.
 async fn other_users_token(client: &Client, trace: &mut Trace, owner: &str) -> Verdict {
-    let request = CreateRequest {
-        label: "parity-suite-owner".into(),
-        scopes: vec!["git".into()],
-        expires_at: None,
-    };
+    let request =
+        CreateRequest { label: "parity-suite-owner".into(), scopes: vec!["git".into()], expires_at: None };
     let created = match client.create_token(trace, owner, &request).await {
         Ok(c) => c,
         Err(e) => return Verdict::Fail(format!("could not create the owner's token: {e}")),
@@ -382,17 +316,15 @@ async fn other_users_token(client: &Client, trace: &mut Trace, owner: &str) -> V
     };
     let still_active = client.introspect(trace, &created.token).await;
     match (status, still_active) {
-        (_, Ok(i)) if !i.active => Verdict::Fail(format!(
-            "another user's revoke (HTTP {status}) deactivated the owner's token"
-        )),
+        (_, Ok(i)) if !i.active => {
+            Verdict::Fail(format!("another user's revoke (HTTP {status}) deactivated the owner's token"))
+        }
         (404, Ok(_)) => Verdict::Pass,
         (_, Ok(_)) => Verdict::Fail(format!(
             "revoke by another user answered {}, expected HTTP 404",
             last_revoke_summary(trace)
         )),
-        (_, Err(e)) => Verdict::Fail(format!(
-            "the owner's token could not be checked afterwards: {e}"
-        )),
+        (_, Err(e)) => Verdict::Fail(format!("the owner's token could not be checked afterwards: {e}")),
     }
 }
 
@@ -401,13 +333,7 @@ fn last_summary(trace: &Trace) -> String {
 }
 
 fn last_revoke_summary(trace: &Trace) -> String {
-    trace
-        .exchanges()
-        .iter()
-        .rev()
-        .find(|ex| ex.method == "DELETE")
-        .map(Exchange::summary)
-        .unwrap_or_default()
+    trace.exchanges().iter().rev().find(|ex| ex.method == "DELETE").map(Exchange::summary).unwrap_or_default()
 }
 
 /// `test.parity.out`.

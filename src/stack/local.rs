@@ -52,11 +52,7 @@ impl LocalStack {
             url: running[i].base_url(),
         });
         Ok(LocalStack {
-            endpoints: Endpoints {
-                instances,
-                store_description: Some(store.describe()),
-                store: Some(store),
-            },
+            endpoints: Endpoints { instances, store_description: Some(store.describe()), store: Some(store) },
             running,
         })
     }

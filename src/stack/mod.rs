@@ -39,12 +39,7 @@ pub struct LogFile {
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     #[error("{service} ({url}) never answered GET / within {}: {last_error}", humantime::format_duration(*.waited))]
-    NeverReady {
-        service: String,
-        url: String,
-        waited: Duration,
-        last_error: String,
-    },
+    NeverReady { service: String, url: String, waited: Duration, last_error: String },
     #[error("could not reach the store: {0}")]
     Store(#[from] StoreError),
     #[error("could not bind a local port for the embedded instances: {0}")]
@@ -95,27 +90,24 @@ pub async fn wait_ready(
     deadline: Duration,
 ) -> Result<(), StackError> {
     let started = Instant::now();
-    let waits = clients
-        .iter()
-        .zip(instances)
-        .map(|(client, instance)| async move {
-            let mut pause = Duration::from_millis(5);
-            loop {
-                let last_error = match client.probe().await {
-                    Ok(_) => return Ok(()),
-                    Err(e) => e,
-                };
-                if started.elapsed() >= deadline {
-                    return Err(StackError::NeverReady {
-                        service: instance.service.clone(),
-                        url: instance.url.clone(),
-                        waited: deadline,
-                        last_error,
-                    });
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(50));
+    let waits = clients.iter().zip(instances).map(|(client, instance)| async move {
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let last_error = match client.probe().await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if started.elapsed() >= deadline {
+                return Err(StackError::NeverReady {
+                    service: instance.service.clone(),
+                    url: instance.url.clone(),
+                    waited: deadline,
+                    last_error,
+                });
             }
-        });
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    });
     futures::future::try_join_all(waits).await.map(|_| ())
 }

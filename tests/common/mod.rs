@@ -36,8 +36,7 @@ pub fn parity_dir(out: &Path) -> PathBuf {
 }
 
 pub fn read_json(path: &Path) -> serde_json::Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}\n{text}", path.display()))
 }
 
@@ -74,12 +73,7 @@ pub fn tarball(out: &Path) -> PathBuf {
             name.starts_with("webprofile-parity-") && name.ends_with(".tar.gz")
         })
         .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected one tarball in {}: {found:?}",
-        out.display()
-    );
+    assert_eq!(found.len(), 1, "expected one tarball in {}: {found:?}", out.display());
     found[0].clone()
 }
 
@@ -101,11 +95,7 @@ pub fn tarball_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub fn wait_for_port(port: u16, within: Duration) -> bool {
@@ -134,24 +124,14 @@ pub fn reference_server(extra: &[&str]) -> (KillOnDrop, String) {
     let port = free_port();
     let bin = assert_cmd::cargo::cargo_bin("parity");
     let child = Command::new(bin)
-        .args([
-            "reference",
-            "serve",
-            "--port",
-            &port.to_string(),
-            "--hash-cost",
-            "minimal",
-        ])
+        .args(["reference", "serve", "--port", &port.to_string(), "--hash-cost", "minimal"])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn parity reference serve");
     let guard = KillOnDrop(child);
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "reference server did not listen on {port}"
-    );
+    assert!(wait_for_port(port, Duration::from_secs(10)), "reference server did not listen on {port}");
     (guard, format!("http://127.0.0.1:{port}"))
 }
 
@@ -180,24 +160,13 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
     let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mongo-standin/launch.py");
     let child = Command::new("python3")
         .arg(launcher)
-        .args([
-            "--db",
-            "memory",
-            "--host",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "--log-file",
-        ])
+        .args(["--db", "memory", "--host", "127.0.0.1", "-p", &port.to_string(), "--log-file"])
         .arg(&log)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn nx-27017");
     let guard = KillOnDrop(child);
-    assert!(
-        wait_for_port(port, Duration::from_secs(15)),
-        "nx-27017 did not listen on {port}"
-    );
+    assert!(wait_for_port(port, Duration::from_secs(15)), "nx-27017 did not listen on {port}");
     Some((guard, format!("mongodb://127.0.0.1:{port}/sharelatex")))
 }
