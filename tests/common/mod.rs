@@ -157,11 +157,17 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
     }
     let port = free_port();
     let log = std::env::temp_dir().join(format!("nx-27017-{port}.log"));
+    // nx-27017 refuses to start while its default pid file names a live
+    // process, so parallel stand-ins each need their own.
+    let pid_file = std::env::temp_dir().join(format!("nx-27017-{port}.pid"));
     let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mongo-standin/launch.py");
     let child = Command::new("python3")
         .arg(launcher)
         .args(["--db", "memory", "--host", "127.0.0.1", "-p", &port.to_string(), "--log-file"])
         .arg(&log)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
