@@ -15,6 +15,8 @@ pub enum Exit {
     Infrastructure = 3,
     /// Usage error: bad flag, bad value.
     Usage = 64,
+    /// Interrupted by SIGINT or SIGTERM; the artifacts gathered so far were written.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -36,4 +38,5 @@ Exit codes:
   1   a parity or contract failure was found
   2   thresholds exceeded (check, collect)
   3   infrastructure error: stack never ready, service unreachable, Docker unreachable
-  64  usage error";
+  64  usage error
+  130 interrupted (SIGINT/SIGTERM): what was gathered is still written";

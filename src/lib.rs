@@ -16,4 +16,5 @@ pub mod reference;
 pub mod rerun;
 pub mod run;
 pub mod scenario;
+pub mod signals;
 pub mod stack;

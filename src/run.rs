@@ -36,6 +36,14 @@ struct Findings {
 }
 
 impl Findings {
+    /// Keeps going when an artifact cannot be written, but says so.
+    fn written(&mut self, reporter: Reporter, result: Result<PathBuf, artifacts::ArtifactError>) {
+        if let Err(e) = result {
+            reporter.line(e.to_string());
+            self.errors.push(e.to_string());
+        }
+    }
+
     fn parity_failed(&self) -> bool {
         self.smoke.as_ref().is_some_and(|s| !s.success)
             || self.suite.as_ref().is_some_and(|s| !s.passed())
@@ -77,6 +85,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
     let mut instances_urls = Vec::new();
     let mut store_description = None;
     let mut infrastructure_failed = false;
+    let mut interrupted = false;
 
     match stack {
         Err(e) => {
@@ -115,7 +124,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                     findings.errors.push(e.to_string());
                 }
                 Ok(()) => {
-                    run_scenarios(
+                    let scenarios = run_scenarios(
                         &config,
                         &clients,
                         endpoints,
@@ -125,8 +134,18 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                         reporter,
                         &mut phases,
                         &mut findings,
-                    )
-                    .await
+                    );
+                    // A signal stops the scenarios; what they finished is kept and written.
+                    if let Some(signal) = tokio::select! {
+                        () = scenarios => None,
+                        signal = crate::signals::termination() => Some(signal),
+                    } {
+                        let message =
+                            format!("interrupted by {signal}: the scenarios still running were stopped");
+                        reporter.line(&message);
+                        findings.errors.push(message);
+                        interrupted = true;
+                    }
                 }
             }
 
@@ -144,14 +163,16 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
     }
 
     let parity_failed = findings.parity_failed();
-    let exit = if infrastructure_failed {
+    let exit = if interrupted {
+        Exit::Interrupted
+    } else if infrastructure_failed {
         Exit::Infrastructure
     } else if parity_failed && config.strict {
         Exit::ParityFailure
     } else {
         Exit::Ok
     };
-    let status = if infrastructure_failed {
+    let status = if infrastructure_failed || interrupted {
         RunStatus::Error
     } else if parity_failed {
         RunStatus::Fail
@@ -233,13 +254,6 @@ async fn run_scenarios(
     phases: &mut Phases,
     findings: &mut Findings,
 ) {
-    let mut write = |result: Result<PathBuf, artifacts::ArtifactError>| {
-        if let Err(e) = result {
-            reporter.line(e.to_string());
-            findings.errors.push(e.to_string());
-        }
-    };
-
     let phase_start = Instant::now();
     let (report, smokes) =
         rerun::with_retries(config.retry, "node parity smoke (revocation immediacy)", |attempt| async move {
@@ -255,24 +269,24 @@ async fn run_scenarios(
         .await;
     phases.time("smoke", phase_start);
     let last: &Smoke = smokes.last().expect("at least one attempt");
-    write(parity.write_json(names::NODE_PARITY_JSON, &last.report));
+    findings.written(reporter, parity.write_json(names::NODE_PARITY_JSON, &last.report));
     let outs: Vec<String> =
         smokes.iter().enumerate().map(|(i, s)| immediacy::render_out(s, i as u32 + 1)).collect();
-    write(parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n")));
-    write(flakiness.write_json(names::FLAKINESS_JSON, &report));
-    write(flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)));
-    let smoke_summary = SmokeSummary {
+    findings.written(reporter, parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n")));
+    findings.written(reporter, flakiness.write_json(names::FLAKINESS_JSON, &report));
+    findings.written(reporter, flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)));
+    findings.smoke = Some(SmokeSummary {
         success: report.success,
         attempts: report.attempts.len() as u32,
         flaky: report.flaky,
         reason: last.report.reason.clone(),
         latency_ms: last.report.latency_ms,
-    };
+    });
 
     let phase_start = Instant::now();
     let suite_report = suite::run_suite(&clients[0], &endpoints.store, &config.judgement).await;
     phases.time("suite", phase_start);
-    write(parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(&suite_report)));
+    findings.written(reporter, parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(&suite_report)));
     reporter.line(format!(
         "contract suite: {} passed, {} failed, {} skipped",
         suite_report.count(suite::CheckStatus::Pass),
@@ -282,6 +296,7 @@ async fn run_scenarios(
     for check in suite_report.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
         reporter.line(format!("  FAIL {}: {}", check.name, check.detail.as_deref().unwrap_or("")));
     }
+    findings.suite = Some(suite_report);
 
     let phase_start = Instant::now();
     let mut progress = reporter.iterations(config.iterations, "cross-instance iteration");
@@ -308,18 +323,24 @@ async fn run_scenarios(
     for it in &iterations {
         let n = it.result.iteration;
         let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
-        write(parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")));
-        write(parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)));
-        write(parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()));
-        write(parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)));
+        findings.written(
+            reporter,
+            parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")),
+        );
+        findings.written(reporter, parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)));
+        findings
+            .written(reporter, parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()));
+        findings.written(
+            reporter,
+            parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)),
+        );
     }
     let results: Vec<_> = iterations.into_iter().map(|it| it.result).collect();
     let totals = CrossTotals::of(&results);
-    write(parity.write_json(names::CROSS_RESULTS_JSON, &results));
-    write(parity.write_text(names::CROSS_OUT, &cross::render_summary(&results, &totals)));
+    findings.written(reporter, parity.write_json(names::CROSS_RESULTS_JSON, &results));
+    findings
+        .written(reporter, parity.write_text(names::CROSS_OUT, &cross::render_summary(&results, &totals)));
 
-    findings.smoke = Some(smoke_summary);
-    findings.suite = Some(suite_report);
     findings.cross = Some(totals);
 }
 

@@ -329,3 +329,39 @@ fn embedded_instances_can_share_a_real_mongo() {
     assert_eq!(analysis["suite"]["skipped"], 0, "{analysis}");
     assert_eq!(analysis["cross"]["failures"], 0, "{analysis}");
 }
+
+#[test]
+fn sigint_mid_iterations_still_writes_what_was_gathered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"))
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "50"])
+        // Every cross-instance iteration now polls a stale answer for 30 s.
+        .args(["--fault", "revocation-lag=30s", "--deadline", "60s", "--out"])
+        .arg(out)
+        .env("CI", "true")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let suite_done = parity_dir(out).join("test.parity.out");
+    let started = std::time::Instant::now();
+    while !suite_done.exists() {
+        assert!(started.elapsed().as_secs() < 30, "the suite never finished");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200)); // into the iterations
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    let analysis = read_json(&parity_dir(out).join("analysis.json"));
+    assert_eq!(analysis["status"], "error");
+    assert_eq!(analysis["exit_code"], 130);
+    assert_eq!(analysis["smoke"]["success"], true, "{analysis}");
+    assert_eq!(analysis["suite"]["failed"], 0, "{analysis}");
+    assert!(parity_dir(out).join("node.parity.json").is_file());
+    assert!(parity_dir(out).join("webprofile.log").is_file());
+    tarball(out);
+}

@@ -167,7 +167,11 @@ pub async fn serve_forever(
     announce(&config, store.as_ref(), addr);
     let log = AccessLog { echo_stdout: true, ..AccessLog::default() };
     let app = router(Shared::new(store, config, log));
-    axum::serve(listener, app).with_graceful_shutdown(termination()).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            crate::signals::termination().await;
+        })
+        .await
 }
 
 fn announce(config: &ReferenceConfig, store: &dyn TokenStore, addr: SocketAddr) {
@@ -178,30 +182,6 @@ fn announce(config: &ReferenceConfig, store: &dyn TokenStore, addr: SocketAddr) 
         config.hash_cost,
         config.faults.describe()
     );
-}
-
-async fn termination() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }
 
 /// Per-instance state handed to every handler and middleware.
