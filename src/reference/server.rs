@@ -1069,6 +1069,18 @@ mod tests {
         drop(http);
     }
 
+    #[tokio::test]
+    async fn serve_forever_serves_until_stopped() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+        let task = tokio::spawn(serve_forever(listener, store, ReferenceConfig::default()));
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status().as_u16(), 404);
+        assert!(!task.is_finished());
+        task.abort();
+    }
+
     #[test]
     fn base64_decoding() {
         assert_eq!(decode_base64("b3ZlcmxlYWY6b3ZlcmxlYWY="), Some(b"overleaf:overleaf".to_vec()));

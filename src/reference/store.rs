@@ -19,13 +19,6 @@ pub struct TokenDoc {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-impl TokenDoc {
-    /// True when `expires_at` is set and not after `now`.
-    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at.is_some_and(|at| at <= now)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("MongoDB: {0}")]
