@@ -2,7 +2,10 @@
 //! it is defined, with its environment fallback.
 
 use crate::exit::EXIT_CODES_HELP;
+use crate::flakiness::thresholds;
 use crate::reference::hashing::HashCost;
+use crate::report::badge::{self, Colour};
+use crate::report::entry::{badge_help, check_help, collect_help};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +40,18 @@ pub enum Command {
     /// The reference webprofile server.
     #[command(subcommand)]
     Reference(ReferenceCommand),
+    /// Aggregate collected runs: flakiness reports, cross summary, trend, status and badge.
+    #[command(after_help = collect_help())]
+    Collect(CollectArgs),
+    /// Judge the cross-instance summary against the thresholds.
+    #[command(after_help = check_help())]
+    Check(CheckArgs),
+    /// Write flakiness/cross/status.json from the summary (the daily job).
+    #[command(after_help = "Exit codes: 0 written, 3 cannot write, 64 usage error.")]
+    Status(StatusArgs),
+    /// Write the SVG status badge.
+    #[command(after_help = badge_help())]
+    Badge(BadgeArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -228,6 +243,158 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub credentials: CredentialArgs,
+}
+
+/// The collector's thresholds; flags override the environment.
+#[derive(Debug, Args, Clone)]
+pub struct ThresholdArgs {
+    /// Failing runs (runs with at least one failed iteration) that exceed the thresholds.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "1",
+        env = "CROSS_RUN_FAIL_THRESHOLD",
+        value_parser = thresholds::parse_run_threshold
+    )]
+    pub run_fail_threshold: u64,
+
+    /// Iteration failure rate that exceeds the thresholds: a fraction (0.05) or a percentage (5%).
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value = "0.05",
+        env = "CROSS_ITER_FAILURE_RATE_THRESHOLD",
+        value_parser = thresholds::parse_rate_threshold
+    )]
+    pub iter_failure_rate_threshold: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Read this collected directory or single file instead of the collected directory
+    /// (a file named run_<id>.json is a rerun report, any other file cross-instance results).
+    #[arg(long, value_name = "PATH")]
+    pub src: Option<PathBuf>,
+
+    /// First copy <out>/webprofile-parity/cross-instance-results.json into the collected
+    /// directory as run_local_<UTC YYYYmmddTHHMMSSZ>_cross.json. Without it, that file (when
+    /// present) is aggregated as run_local_latest_cross.json and nothing is copied.
+    #[arg(long)]
+    pub copy: bool,
+
+    /// Artifact directory: the current results are read from <out>/webprofile-parity, the
+    /// reports written to <out>/flakiness.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// Collected runs directory [default: <out>/flakiness/collected].
+    #[arg(long, value_name = "DIR", env = "OUT_DIR")]
+    pub collected_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// Dashboard link recorded in status.json.
+    #[arg(long, value_name = "URL", env = "DASH_URL")]
+    pub dashboard_url: Option<String>,
+
+    /// Append a short Markdown summary to this file (GitHub Actions sets it).
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
+    pub step_summary: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Artifact directory holding flakiness/cross/summary.json.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// The summary to judge [default: <out>/flakiness/cross/summary.json].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Artifact directory holding flakiness/cross/.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// The summary to read [default: <out>/flakiness/cross/summary.json].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// The status file to write [default: <out>/flakiness/cross/status.json].
+    #[arg(long, value_name = "FILE")]
+    pub status: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+
+    /// Dashboard link recorded in status.json.
+    #[arg(long, value_name = "URL", env = "DASH_URL")]
+    pub dashboard_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BadgeArgs {
+    /// The SVG to write.
+    #[arg(long, value_name = "FILE", default_value = "ci/flakiness/cross/status.svg")]
+    pub out: PathBuf,
+
+    /// Left-hand text.
+    #[arg(long, default_value = badge::DEFAULT_LABEL)]
+    pub label: String,
+
+    /// Right-hand text when the thresholds hold.
+    #[arg(long, value_name = "TEXT", default_value = "ok")]
+    pub ok_text: String,
+
+    /// Right-hand text when the thresholds are exceeded.
+    #[arg(long, value_name = "TEXT", default_value = "alert")]
+    pub alert_text: String,
+
+    /// Right-hand text when there is no data.
+    #[arg(long, value_name = "TEXT", default_value = "unknown")]
+    pub unknown_text: String,
+
+    /// Colour when the thresholds hold: #rgb, #rrggbb or a name (brightgreen, red, …).
+    #[arg(long, value_name = "COLOR", default_value = badge::DEFAULT_OK_COLOR, value_parser = parse_colour)]
+    pub ok_color: Colour,
+
+    /// Colour when the thresholds are exceeded.
+    #[arg(long, value_name = "COLOR", default_value = badge::DEFAULT_ALERT_COLOR, value_parser = parse_colour)]
+    pub alert_color: Colour,
+
+    /// Colour when there is no data.
+    #[arg(long, value_name = "COLOR", default_value = badge::DEFAULT_UNKNOWN_COLOR, value_parser = parse_colour)]
+    pub unknown_color: Colour,
+
+    /// status.json to read (preferred: its threshold_exceeded decides).
+    #[arg(long, value_name = "FILE", default_value = "ci/flakiness/cross/status.json")]
+    pub status: PathBuf,
+
+    /// summary.json to judge when status.json is absent or has no verdict.
+    #[arg(long, value_name = "FILE", default_value = "ci/flakiness/cross/summary.json")]
+    pub summary: PathBuf,
+
+    /// Total width in pixels [default: fitted to the text]; the texts are squeezed to fit.
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..=4000))]
+    pub width: Option<u32>,
+
+    /// Height in pixels.
+    #[arg(long, value_name = "PX", default_value_t = badge::DEFAULT_HEIGHT, value_parser = clap::value_parser!(u32).range(10..=200))]
+    pub height: u32,
+
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+fn parse_colour(text: &str) -> Result<Colour, String> {
+    text.parse()
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -15,6 +15,7 @@ use webprofile_parity::reference::memory_store::MemoryStore;
 use webprofile_parity::reference::mongo_store::MongoStore;
 use webprofile_parity::reference::server::{self, Credentials, ReferenceConfig};
 use webprofile_parity::reference::store::TokenStore;
+use webprofile_parity::report::entry;
 use webprofile_parity::rerun::{self, RetryPolicy};
 use webprofile_parity::run;
 
@@ -55,6 +56,10 @@ async fn dispatch(command: Command) -> i32 {
         }
         Command::Rerun(args) => rerun_command(args).await,
         Command::Reference(ReferenceCommand::Serve(args)) => serve(args).await.code(),
+        Command::Collect(args) => entry::collect(&args, chrono::Utc::now()).code(),
+        Command::Check(args) => entry::check(&args).code(),
+        Command::Status(args) => entry::status(&args, chrono::Utc::now()).code(),
+        Command::Badge(args) => entry::badge(&args).code(),
     }
 }
 

@@ -1,0 +1,337 @@
+//! Lenient parsing of collected files: cross-instance results (an array of
+//! iterations) and rerun reports (`flakiness.json`).
+//!
+//! Only `success` is required; every other field is optional, and an
+//! optional field of an unexpected type counts as absent, so older and newer
+//! producers both parse. Anything that cannot be used becomes a
+//! [`SkipReason`] — these functions never panic, whatever the bytes.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// One cross-instance iteration, as much of it as the file carried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrossIteration {
+    pub iteration: u32,
+    pub success: bool,
+    pub reason: Option<String>,
+    pub revoke_status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    pub stale_reads: Option<u32>,
+    pub polls: Option<u32>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// One rerun report (`flakiness.json`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RerunRecord {
+    pub success: bool,
+    pub flaky: bool,
+    pub attempts: u32,
+    pub start_ts: Option<DateTime<Utc>>,
+    pub subject: Option<String>,
+}
+
+/// Why a file could not be used.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SkipReason {
+    Unreadable { error: String },
+    Empty,
+    NotUtf8 { offset: usize },
+    Truncated { line: usize, column: usize },
+    Malformed { line: usize, column: usize, message: String },
+    WrongShape { expected: &'static str, found: &'static str },
+    ZeroIterations,
+    BadEntry { index: usize, problem: &'static str },
+    MissingSuccess,
+}
+
+impl SkipReason {
+    /// A stable machine-readable code for the reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SkipReason::Unreadable { .. } => "unreadable",
+            SkipReason::Empty => "empty",
+            SkipReason::NotUtf8 { .. } => "not_utf8",
+            SkipReason::Truncated { .. } => "truncated",
+            SkipReason::Malformed { .. } => "malformed",
+            SkipReason::WrongShape { .. } => "wrong_shape",
+            SkipReason::ZeroIterations => "zero_iterations",
+            SkipReason::BadEntry { .. } => "bad_entry",
+            SkipReason::MissingSuccess => "missing_success",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::Unreadable { error } => write!(f, "cannot be read: {error}"),
+            SkipReason::Empty => write!(f, "is empty"),
+            SkipReason::NotUtf8 { offset } => {
+                write!(f, "is not valid UTF-8 (first bad byte at offset {offset})")
+            }
+            SkipReason::Truncated { line, column } => {
+                write!(f, "is truncated: the JSON ends early at line {line}, column {column}")
+            }
+            SkipReason::Malformed { line, column, message } => {
+                write!(f, "is not valid JSON at line {line}, column {column}: {message}")
+            }
+            SkipReason::WrongShape { expected, found } => {
+                write!(f, "holds {found} where {expected} was expected")
+            }
+            SkipReason::ZeroIterations => write!(f, "holds no iterations"),
+            SkipReason::BadEntry { index, problem } => write!(f, "iteration at index {index} {problem}"),
+            SkipReason::MissingSuccess => write!(f, "has no true/false `success`"),
+        }
+    }
+}
+
+/// A cross-instance results file: a non-empty array of iterations.
+pub fn parse_cross(bytes: &[u8]) -> Result<Vec<CrossIteration>, SkipReason> {
+    let items = match parse_json(bytes)? {
+        Value::Array(items) => items,
+        other => {
+            return Err(SkipReason::WrongShape { expected: "an array of iterations", found: kind(&other) })
+        }
+    };
+    if items.is_empty() {
+        return Err(SkipReason::ZeroIterations);
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let fields =
+                item.as_object().ok_or(SkipReason::BadEntry { index, problem: "is not an object" })?;
+            iteration(index, fields)
+        })
+        .collect()
+}
+
+/// A rerun report: an object with at least `success`.
+pub fn parse_rerun(bytes: &[u8]) -> Result<RerunRecord, SkipReason> {
+    let value = parse_json(bytes)?;
+    let fields = value
+        .as_object()
+        .ok_or(SkipReason::WrongShape { expected: "a rerun report object", found: kind(&value) })?;
+    let success = fields.get("success").and_then(Value::as_bool).ok_or(SkipReason::MissingSuccess)?;
+    let attempts = fields.get("attempts").and_then(Value::as_array).map_or(0, |a| saturate(a.len() as u64));
+    Ok(RerunRecord {
+        success,
+        flaky: fields.get("flaky").and_then(Value::as_bool).unwrap_or(success && attempts > 1),
+        attempts,
+        start_ts: fields.get("start_ts").and_then(timestamp),
+        subject: fields.get("subject").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, SkipReason> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| SkipReason::NotUtf8 { offset: e.valid_up_to() })?;
+    if text.trim().is_empty() {
+        return Err(SkipReason::Empty);
+    }
+    serde_json::from_str(text).map_err(|e| {
+        let (line, column) = (e.line(), e.column());
+        if e.is_eof() {
+            SkipReason::Truncated { line, column }
+        } else {
+            let message = e.to_string();
+            // serde_json appends " at line L column C"; the reason says it already.
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            SkipReason::Malformed { line, column, message }
+        }
+    })
+}
+
+fn iteration(index: usize, fields: &Map<String, Value>) -> Result<CrossIteration, SkipReason> {
+    let success = fields
+        .get("success")
+        .and_then(Value::as_bool)
+        .ok_or(SkipReason::BadEntry { index, problem: "has no true/false `success`" })?;
+    let fallback_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+    Ok(CrossIteration {
+        iteration: fields
+            .get("iteration")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(fallback_number),
+        success,
+        reason: match fields.get("reason") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        },
+        revoke_status: fields.get("revoke_status").and_then(|v| match v {
+            Value::String(s) => s.trim().parse().ok(),
+            v => v.as_u64().and_then(|n| u16::try_from(n).ok()),
+        }),
+        latency_ms: fields.get("latency_ms").and_then(Value::as_f64).filter(|x| x.is_finite() && *x >= 0.0),
+        stale_reads: fields.get("stale_reads").and_then(Value::as_u64).map(saturate),
+        polls: fields.get("polls").and_then(Value::as_u64).map(saturate),
+        started_at: fields.get("started_at").and_then(timestamp),
+    })
+}
+
+fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value.as_str()?).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+
+    const NEW_FORMAT: &str = r#"[
+      {"iteration": 1, "success": true, "reason": null, "revoke_status": 204, "last": {"active": false},
+       "latency_ms": 1.5, "stale_reads": 0, "polls": 1, "user_id": "u1", "token_id": "t",
+       "started_at": "2024-01-04T10:00:00.000Z", "duration_ms": 12.0, "future_field": [1, 2]},
+      {"iteration": 2, "success": false, "reason": "token still active", "revoke_status": 204,
+       "last": {"active": true}, "latency_ms": null, "stale_reads": 40, "polls": 41}
+    ]"#;
+
+    #[test]
+    fn new_format_keeps_every_known_field_and_ignores_extras() {
+        let its = parse_cross(NEW_FORMAT.as_bytes()).unwrap();
+        assert_eq!(its.len(), 2);
+        assert_eq!(its[0].latency_ms, Some(1.5));
+        assert_eq!(its[0].stale_reads, Some(0));
+        assert_eq!(its[0].started_at.map(|t| t.to_rfc3339()), Some("2024-01-04T10:00:00+00:00".into()));
+        assert!(!its[1].success);
+        assert_eq!(its[1].reason.as_deref(), Some("token still active"));
+        assert_eq!((its[1].latency_ms, its[1].stale_reads, its[1].polls), (None, Some(40), Some(41)));
+    }
+
+    #[test]
+    fn old_format_and_odd_optional_fields_are_accepted() {
+        let old = r#"[{"iteration": 1, "success": true, "reason": null, "revoke_status": 204, "last": null},
+                      {"success": false, "reason": {"code": 503}, "revoke_status": "204", "latency_ms": "fast",
+                       "stale_reads": -1, "started_at": "yesterday"}]"#;
+        let its = parse_cross(old.as_bytes()).unwrap();
+        assert_eq!(its[0].latency_ms, None);
+        assert_eq!(its[0].stale_reads, None);
+        assert_eq!(its[1].iteration, 2, "a missing iteration number falls back to the position");
+        assert_eq!(its[1].reason.as_deref(), Some(r#"{"code":503}"#));
+        assert_eq!(its[1].revoke_status, Some(204));
+        assert_eq!((its[1].latency_ms, its[1].stale_reads, its[1].started_at), (None, None, None));
+    }
+
+    #[test]
+    fn each_kind_of_bad_file_has_its_reason() {
+        let cases: [(&[u8], &str); 9] = [
+            (b"", "empty"),
+            (b"  \n\t", "empty"),
+            (b"[{\"success\": tr", "truncated"),
+            (b"[{\"success\": true,, }]", "malformed"),
+            (b"{\"iteration\": 1, \"success\": true}", "wrong_shape"),
+            (b"[]", "zero_iterations"),
+            (b"[{\"iteration\": 1}]", "bad_entry"),
+            (b"[1, 2]", "bad_entry"),
+            (b"[{\"success\": true, \"reason\": \"\xff\xfe\"}]", "not_utf8"),
+        ];
+        for (bytes, code) in cases {
+            let reason = parse_cross(bytes).unwrap_err();
+            assert_eq!(reason.code(), code, "{:?}: {reason}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        assert_eq!(
+            parse_cross(b"{}").unwrap_err().to_string(),
+            "holds an object where an array of iterations was expected"
+        );
+        assert_eq!(
+            parse_cross(b"[{\"success\": 1}]").unwrap_err().to_string(),
+            "iteration at index 0 has no true/false `success`"
+        );
+        assert!(parse_cross(b"[tru").unwrap_err().to_string().starts_with("is truncated"));
+        assert_eq!(
+            parse_cross(b"ab\xffcd").unwrap_err().to_string(),
+            "is not valid UTF-8 (first bad byte at offset 2)"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_tolerated() {
+        assert_eq!(parse_cross(b"\xEF\xBB\xBF[{\"success\": true}]").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn rerun_reports_upstream_and_current() {
+        let upstream = br#"{"start_ts": "2024-01-01T00:00:00Z", "end_ts": "x", "success": true,
+                            "attempts": [{"attempt": 1, "rc": 1}, {"attempt": 2, "rc": 0}]}"#;
+        let r = parse_rerun(upstream).unwrap();
+        assert!(r.success && r.flaky, "flaky is derived when absent");
+        assert_eq!(r.attempts, 2);
+        let current = br#"{"start_ts": "a", "end_ts": "b", "success": false, "attempts": [], "flaky": false,
+                           "subject": "node parity smoke"}"#;
+        let r = parse_rerun(current).unwrap();
+        assert!(!r.success && !r.flaky);
+        assert_eq!(r.subject.as_deref(), Some("node parity smoke"));
+        assert_eq!(parse_rerun(b"[]").unwrap_err().code(), "wrong_shape");
+        assert_eq!(parse_rerun(b"{\"attempts\": []}").unwrap_err().code(), "missing_success");
+    }
+
+    /// Random bytes, and valid files mutated byte by byte, truncated and
+    /// spliced: parsing must return, never panic, and a success must carry
+    /// at least one iteration.
+    #[test]
+    fn fuzz_parsers_never_panic() {
+        let mut rng = SmallRng::seed_from_u64(0x5eed_f1a4);
+        let seeds: [&[u8]; 3] =
+            [NEW_FORMAT.as_bytes(), br#"{"success": true, "attempts": [{"rc": 0}], "flaky": false}"#, b"[]"];
+        let alphabet = b"[]{}\",:0123456789.-eEtruefalsnl \n\\u\xff\xc3\xa9";
+        for round in 0..20_000 {
+            let bytes: Vec<u8> = match round % 4 {
+                0 => (0..rng.random_range(0..64)).map(|_| rng.random()).collect(),
+                1 => (0..rng.random_range(0..64))
+                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                    .collect(),
+                2 => {
+                    let mut b = seeds[rng.random_range(0..seeds.len())].to_vec();
+                    for _ in 0..rng.random_range(1..6) {
+                        if b.is_empty() {
+                            break;
+                        }
+                        let at = rng.random_range(0..b.len());
+                        match rng.random_range(0..3) {
+                            0 => b[at] = rng.random(),
+                            1 => {
+                                b.remove(at);
+                            }
+                            _ => b.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                        }
+                    }
+                    b
+                }
+                _ => {
+                    let seed = seeds[rng.random_range(0..seeds.len())];
+                    seed[..rng.random_range(0..=seed.len())].to_vec()
+                }
+            };
+            if let Ok(its) = parse_cross(&bytes) {
+                assert!(!its.is_empty());
+            }
+            let _ = parse_rerun(&bytes);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! What the collector writes from the flakiness numbers: the trend series,
+//! `status.json`, the SVG badge, the text reports, the CI step summary — and
+//! the command flows (`collect`, `check`, `status`, `badge`) that tie them
+//! to files.
+
+pub mod badge;
+pub mod commands;
+pub mod entry;
+pub mod status;
+pub mod step_summary;
+pub mod text;
+pub mod trend;
+
+pub use badge::{BadgeState, BadgeStyle, Colour};
+pub use commands::ReportError;
+pub use status::Status;
+pub use trend::Trend;

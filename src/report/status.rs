@@ -1,0 +1,82 @@
+//! `flakiness/cross/status.json`: the small file the daily job uploads for
+//! automation and dashboards to poll.
+
+use crate::clock::rfc3339;
+use crate::flakiness::thresholds::{Judgement, Thresholds, Verdict};
+use crate::flakiness::CrossSummary;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `timestamp, summary, iter_rate, threshold_exceeded, dashboard_url` are the upstream fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// RFC 3339, UTC.
+    pub timestamp: String,
+    pub summary: CrossSummary,
+    /// iter_failures / iter_total.
+    pub iter_rate: f64,
+    /// False when there is nothing to judge; see `verdict`.
+    pub threshold_exceeded: bool,
+    pub verdict: Verdict,
+    pub thresholds: Thresholds,
+    /// From DASH_URL.
+    pub dashboard_url: Option<String>,
+}
+
+pub fn status(
+    summary: &CrossSummary,
+    judgement: &Judgement,
+    now: DateTime<Utc>,
+    dashboard_url: Option<String>,
+) -> Status {
+    Status {
+        timestamp: rfc3339(&now),
+        summary: summary.clone(),
+        iter_rate: judgement.iter_rate,
+        threshold_exceeded: judgement.verdict == Verdict::Exceeded,
+        verdict: judgement.verdict,
+        thresholds: judgement.thresholds,
+        dashboard_url,
+    }
+}
+
+/// The parts of a `status.json` — ours or an older producer's — the badge uses.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct StatusInput {
+    pub threshold_exceeded: Option<bool>,
+    pub summary: Option<CrossSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn status_carries_the_verdict_and_an_rfc3339_timestamp() {
+        let summary = CrossSummary {
+            run_total: 2,
+            run_failures: 1,
+            iter_total: 10,
+            iter_failures: 1,
+            ..Default::default()
+        };
+        let judgement = Thresholds::default().judge(&summary);
+        let now = Utc.with_ymd_and_hms(2024, 2, 3, 4, 5, 6).unwrap();
+        let s = status(&summary, &judgement, now, Some("https://example.test/d.html".into()));
+        assert_eq!(s.timestamp, "2024-02-03T04:05:06.000Z");
+        assert!(DateTime::parse_from_rfc3339(&s.timestamp).is_ok());
+        assert!(s.threshold_exceeded);
+        assert_eq!(s.iter_rate, 0.1);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["verdict"], "exceeded");
+        assert_eq!(json["summary"]["run_failures"], 1);
+    }
+
+    #[test]
+    fn foreign_status_files_read_leniently() {
+        let s: StatusInput = serde_json::from_str(r#"{"threshold_exceeded": true, "extra": 1}"#).unwrap();
+        assert_eq!((s.threshold_exceeded, s.summary), (Some(true), None));
+    }
+}

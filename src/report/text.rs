@@ -1,0 +1,180 @@
+//! The plain-text reports: `flakiness/report.txt` (rerun reports) and
+//! `flakiness/cross/report.txt` (cross-instance runs).
+
+use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate};
+use crate::flakiness::stats::Interval;
+use crate::flakiness::thresholds::Judgement;
+use crate::flakiness::CrossSummary;
+use std::fmt::Write as _;
+
+pub fn rerun_report(aggregate: &RerunAggregate) -> String {
+    let mut out = format!(
+        "rerun reports: {} collected, {} passed, {} failed, {} flaky\n",
+        aggregate.count, aggregate.success, aggregate.failure, aggregate.flaky
+    );
+    for run in &aggregate.runs {
+        let verdict = match (run.success, run.flaky) {
+            (true, true) => "FLAKY",
+            (true, false) => "PASS",
+            (false, _) => "FAIL",
+        };
+        let _ = writeln!(out, "  {verdict:<5} {} ({} attempt(s))", run.file, run.attempts);
+    }
+    skipped_lines(&mut out, aggregate.skipped_files.iter().map(|s| s.reason.as_str()));
+    out
+}
+
+pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgement: &Judgement) -> String {
+    let mut out = String::from("cross-instance flakiness\n");
+    let _ = writeln!(
+        out,
+        "runs:       {} collected, {} failing ({}{})",
+        summary.run_total,
+        summary.run_failures,
+        percent(summary.run_failure_rate),
+        interval(summary.run_failure_rate_ci95)
+    );
+    let _ = writeln!(
+        out,
+        "iterations: {} run, {} failed ({}{})",
+        summary.iter_total,
+        summary.iter_failures,
+        percent(summary.iter_failure_rate),
+        interval(summary.iter_failure_rate_ci95)
+    );
+    let _ = writeln!(
+        out,
+        "current failing streak: {} run(s){}",
+        summary.current_failing_streak,
+        if summary.major_alert { " — major alert (more than 3 consecutive)" } else { "" }
+    );
+    if let Some(l) = &summary.latency_ms {
+        let _ = writeln!(
+            out,
+            "revoke → inactive latency: p50 {:.3} ms, p95 {:.3} ms, max {:.3} ms ({} samples)",
+            l.p50, l.p95, l.max, l.samples
+        );
+    }
+    if let Some(s) = &summary.stale_reads {
+        let _ =
+            writeln!(out, "stale reads: {} in {} iteration(s) of {} run(s)", s.total, s.iterations, s.runs);
+    }
+    let _ = writeln!(out, "verdict: {judgement}");
+    if !aggregate.runs.is_empty() {
+        out.push_str("runs, oldest first:\n");
+    }
+    for run in &aggregate.runs {
+        let _ = write!(
+            out,
+            "  {} {} {}/{} iterations passed",
+            if run.failed { "FAIL" } else { "PASS" },
+            run.label,
+            run.iterations - run.failures,
+            run.iterations
+        );
+        if let Some(stale) = run.stale_reads.filter(|s| *s > 0) {
+            let _ = write!(out, ", {stale} stale read(s)");
+        }
+        let _ = writeln!(out, " ({})", run.file);
+        for failed in &run.failed_iterations {
+            let _ = writeln!(
+                out,
+                "      iteration {}: {}",
+                failed.iteration,
+                failed.reason.as_deref().unwrap_or("no reason recorded")
+            );
+        }
+    }
+    skipped_lines(&mut out, summary.skipped_files.iter().map(|s| s.reason.as_str()));
+    out
+}
+
+fn skipped_lines<'a>(out: &mut String, reasons: impl ExactSizeIterator<Item = &'a str>) {
+    if reasons.len() > 0 {
+        let _ = writeln!(out, "skipped files ({}):", reasons.len());
+        for reason in reasons {
+            let _ = writeln!(out, "  {reason}");
+        }
+    }
+}
+
+pub fn percent(rate: f64) -> String {
+    format!("{:.2}%", rate * 100.0)
+}
+
+fn interval(ci: Option<Interval>) -> String {
+    ci.map(|i| format!(", 95% CI {}–{}", percent(i.low), percent(i.high))).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flakiness::aggregate::{FailedIteration, RerunRow, RunRow};
+    use crate::flakiness::stats::{wilson, Z_95};
+    use crate::flakiness::thresholds::Thresholds;
+
+    #[test]
+    fn cross_report_lists_numbers_runs_and_failures() {
+        let row = RunRow {
+            file: "run_9_cross.json".into(),
+            id: "9".into(),
+            label: "9".into(),
+            timestamp: None,
+            iterations: 5,
+            failures: 1,
+            success_rate: 0.8,
+            failed: true,
+            stale_reads: Some(2),
+            latency_ms_p50: None,
+            latency_ms_max: None,
+            failed_iterations: vec![FailedIteration { iteration: 3, reason: Some("still active".into()) }],
+            raw: None,
+        };
+        let aggregate = CrossAggregate {
+            run_total: 1,
+            run_failures: 1,
+            iter_total: 5,
+            iter_failures: 1,
+            runs: vec![row],
+        };
+        let summary = CrossSummary {
+            run_total: 1,
+            run_failures: 1,
+            iter_total: 5,
+            iter_failures: 1,
+            run_failure_rate: 1.0,
+            iter_failure_rate: 0.2,
+            iter_failure_rate_ci95: wilson(1, 5, Z_95),
+            current_failing_streak: 1,
+            ..CrossSummary::default()
+        };
+        let text = cross_report(&summary, &aggregate, &Thresholds::default().judge(&summary));
+        assert!(text.contains("iterations: 5 run, 1 failed (20.00%, 95% CI 3.62%–62.45%)"), "{text}");
+        assert!(text.contains("FAIL 9 4/5 iterations passed, 2 stale read(s) (run_9_cross.json)"), "{text}");
+        assert!(text.contains("iteration 3: still active"), "{text}");
+        assert!(text.contains("verdict: thresholds exceeded"), "{text}");
+    }
+
+    #[test]
+    fn rerun_report_classifies_each_run() {
+        let row = |file: &str, success, flaky| RerunRow {
+            file: file.into(),
+            id: file.into(),
+            success,
+            flaky,
+            attempts: 2,
+            subject: None,
+        };
+        let agg = RerunAggregate {
+            count: 2,
+            success: 1,
+            failure: 1,
+            flaky: 1,
+            runs: vec![row("run_1.json", true, true), row("run_2.json", false, false)],
+            skipped_files: vec![],
+        };
+        let text = rerun_report(&agg);
+        assert!(text.starts_with("rerun reports: 2 collected, 1 passed, 1 failed, 1 flaky\n"));
+        assert!(text.contains("FLAKY run_1.json") && text.contains("FAIL  run_2.json"), "{text}");
+    }
+}
