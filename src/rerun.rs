@@ -122,6 +122,7 @@ td, th {{ border: 1px solid #ccc; padding: .3rem .8rem; text-align: right; }}
     )
 }
 
+/// Escapes text for HTML and XML alike (`&#39;` is valid in both).
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

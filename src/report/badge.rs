@@ -5,6 +5,7 @@
 
 use crate::flakiness::thresholds::{Thresholds, Verdict};
 use crate::flakiness::CrossSummary;
+use crate::rerun::html_escape;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -198,7 +199,7 @@ pub fn render(style: &BadgeStyle, state: BadgeState) -> String {
     let (label_length, value_length) = (fit(label_natural, label_part), fit(value_natural, value_part));
     let baseline = round1(height / 2.0 + font_size * 0.35);
     let (label_x, value_x) = (round1(label_part / 2.0), round1(label_part + value_part / 2.0));
-    let (label_xml, value_xml) = (xml_escape(&label), xml_escape(&value));
+    let (label_xml, value_xml) = (html_escape(&label), html_escape(&value));
     let mut svg = String::with_capacity(1200 + 4 * (label_xml.len() + value_xml.len()));
     let _ = write!(
         svg,
@@ -233,21 +234,6 @@ fn clean(text: &str) -> String {
         .map(|c| if c.is_whitespace() { ' ' } else { c })
         .filter(|c| !c.is_control() && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
         .collect()
-}
-
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
