@@ -148,6 +148,15 @@ pub struct RunArgs {
     /// Write tokens and credentials to the artifacts in clear (local debugging only).
     #[arg(long)]
     pub no_redact: bool,
+
+    /// Also write a JUnit XML report here: a test suite per scenario group, a test case per
+    /// contract check and per cross-instance iteration, smoke reruns as flakyFailure / rerunFailure.
+    #[arg(long, value_name = "FILE", env = "PARITY_JUNIT")]
+    pub junit: Option<PathBuf>,
+
+    /// Append a short Markdown summary of the run to this file (GitHub Actions sets it).
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
+    pub step_summary: Option<PathBuf>,
 }
 
 /// How reference instances behave (the embedded ones of `run`, or `reference serve`).

@@ -41,6 +41,10 @@ pub struct RunConfig {
     pub client: ClientOptions,
     pub ready_timeout: std::time::Duration,
     pub redact: bool,
+    /// Where the JUnit XML report goes (`--junit`).
+    pub junit: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`, appended to.
+    pub step_summary: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -82,6 +86,8 @@ impl RunConfig {
             },
             ready_timeout: args.ready_timeout,
             redact: !args.no_redact,
+            junit: junit_path(args.junit.as_deref())?,
+            step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
         })
     }
 }
@@ -142,6 +148,19 @@ fn instance_urls(
         1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
         2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
         n => Err(UsageError(format!("--instance was given {n} times; the harness drives two instances"))),
+    }
+}
+
+/// `--junit`: a file to write, not a directory.
+fn junit_path(path: Option<&Path>) -> Result<Option<PathBuf>, UsageError> {
+    match path {
+        None => Ok(None),
+        Some(p) if p.as_os_str().is_empty() => Ok(None),
+        Some(p) if p.file_name().is_none() || p.is_dir() => Err(UsageError(format!(
+            "--junit {}: give a file path like ci/junit.xml, not a directory",
+            p.display()
+        ))),
+        Some(p) => Ok(Some(p.to_path_buf())),
     }
 }
 
@@ -216,6 +235,15 @@ mod tests {
         assert!(config(&[], &[]).unwrap().judgement.require_immediate);
         assert!(config(&["--require-immediate"], &[]).unwrap().judgement.require_immediate);
         assert!(!config(&["--allow-stale"], &[]).unwrap().judgement.require_immediate);
+    }
+
+    #[test]
+    fn junit_needs_a_file_path() {
+        assert_eq!(config(&[], &[]).unwrap().junit, None);
+        let c = config(&["--junit", "ci/junit.xml"], &[]).unwrap();
+        assert_eq!(c.junit.as_deref(), Some(Path::new("ci/junit.xml")));
+        let e = config(&["--junit", "."], &[]).unwrap_err();
+        assert!(e.0.contains("not a directory"), "{e}");
     }
 
     #[test]

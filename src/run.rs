@@ -8,8 +8,10 @@ use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
+use crate::report::junit::{self, JunitInput, SmokeAttempt};
+use crate::report::{run_summary, step_summary};
 use crate::rerun;
-use crate::scenario::cross::{self, CrossTotals};
+use crate::scenario::cross::{self, CrossTotals, IterationResult};
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite;
 use crate::stack::{self, ExternalStack, LocalOptions, LocalStack, Stack};
@@ -30,8 +32,12 @@ impl Phases {
 #[derive(Default)]
 struct Findings {
     smoke: Option<SmokeSummary>,
+    /// Every smoke attempt, for the JUnit report.
+    smoke_attempts: Vec<SmokeAttempt>,
     suite: Option<suite::SuiteReport>,
     cross: Option<CrossTotals>,
+    /// Every finished iteration, for the JUnit report.
+    cross_results: Vec<IterationResult>,
     errors: Vec<String>,
 }
 
@@ -179,6 +185,21 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
     } else {
         RunStatus::Pass
     };
+    let started_at = rfc3339(&clock.started_wall());
+    if let Some(path) = &config.junit {
+        let xml = junit::render(&JunitInput {
+            timestamp: &started_at,
+            smoke: findings.smoke.as_ref(),
+            smoke_attempts: &findings.smoke_attempts,
+            checks: findings.suite.as_ref().map_or(&[], |s| s.checks.as_slice()),
+            cross: &findings.cross_results,
+            errors: &findings.errors,
+        });
+        match write_at(path, &xml, &redactor) {
+            Ok(written) => reporter.line(format!("JUnit report: {}", written.display())),
+            Err(e) => findings.written(reporter, Err(e)),
+        }
+    }
     let finished_wall = clock.now().wall;
     let tarball_path = artifacts::tarball_path(&config.out, finished_wall);
     let analysis = Analysis {
@@ -190,7 +211,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         instances: instances_urls,
         store: store_description,
         faults: config.faults.describe(),
-        started_at: rfc3339(&clock.started_wall()),
+        started_at,
         finished_at: rfc3339(&finished_wall),
         duration_ms: millis(started.elapsed()),
         flaky: findings.smoke.as_ref().is_some_and(|s| s.flaky),
@@ -211,8 +232,20 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         }
         Err(e) => reporter.line(format!("artifacts: {} (no tarball: {e})", parity.root().display())),
     }
+    if let Some(path) = &config.step_summary {
+        if let Err(e) = step_summary::append(path, &run_summary::render(&analysis)) {
+            reporter.line(format!("cannot append to the step summary {}: {e}", path.display()));
+        }
+    }
     report_verdict(&findings, status, exit, config.strict, reporter);
     exit
+}
+
+/// Writes `text` (redacted) at the path the user gave, creating its folder.
+fn write_at(path: &Path, text: &str, redactor: &Redactor) -> Result<PathBuf, artifacts::ArtifactError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| "junit.xml".into(), |n| n.to_string_lossy().into_owned());
+    ArtifactDir::create(dir, redactor.clone())?.write_text(&name, text)
 }
 
 fn prepare_dirs(
@@ -275,6 +308,21 @@ async fn run_scenarios(
     findings.written(reporter, parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n")));
     findings.written(reporter, flakiness.write_json(names::FLAKINESS_JSON, &report));
     findings.written(reporter, flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)));
+    findings.smoke_attempts = report
+        .attempts
+        .iter()
+        .zip(&smokes)
+        .map(|(a, s)| SmokeAttempt {
+            attempt: a.attempt,
+            passed: a.rc == 0,
+            reason: s.report.reason.clone(),
+            duration_ms: a.duration_ms,
+            revoke_status: s.report.revoke_status,
+            latency_ms: s.report.latency_ms,
+            stale_reads: s.report.stale_reads,
+            polls: s.report.polls,
+        })
+        .collect();
     findings.smoke = Some(SmokeSummary {
         success: report.success,
         attempts: report.attempts.len() as u32,
@@ -342,6 +390,7 @@ async fn run_scenarios(
         .written(reporter, parity.write_text(names::CROSS_OUT, &cross::render_summary(&results, &totals)));
 
     findings.cross = Some(totals);
+    findings.cross_results = results;
 }
 
 fn report_verdict(findings: &Findings, status: RunStatus, exit: Exit, strict: bool, reporter: Reporter) {

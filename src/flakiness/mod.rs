@@ -33,6 +33,7 @@ pub mod names {
     pub const TREND_JSON: &str = "cross/trend.json";
     pub const STATUS_JSON: &str = "cross/status.json";
     pub const STATUS_SVG: &str = "cross/status.svg";
+    pub const DASHBOARD_HTML: &str = "cross/dashboard.html";
     /// The name the current, not yet copied, cross results are aggregated under.
     pub const LATEST_CROSS: &str = "run_local_latest_cross.json";
 }

@@ -294,7 +294,7 @@ mod tests {
         };
         let svg = render(&s, BadgeState::Ok);
         assert!(!svg.contains("<script>"));
-        assert!(svg.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt; &amp; &quot;co&quot;"));
+        assert!(svg.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;co&quot;"));
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let texts: Vec<&str> =
             doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();

@@ -3,6 +3,7 @@
 //! exit code and prints the warnings.
 
 use super::badge::{self, BadgeState, BadgeStyle};
+use super::dashboard::{self, Dashboard};
 use super::status::{self, Status, StatusInput};
 use super::{step_summary, text, trend};
 use crate::artifacts::{names as parity_names, ArtifactDir, ArtifactError, FLAKINESS_DIR, PARITY_DIR};
@@ -76,6 +77,7 @@ struct Outputs {
     summary: CrossSummary,
     judgement: Judgement,
     status: Status,
+    generated_at: DateTime<Utc>,
 }
 
 impl Outputs {
@@ -90,10 +92,16 @@ impl Outputs {
         let summary = summary::summarize(collection, &aggregate);
         let judgement = thresholds.judge(&summary);
         let status = status::status(&summary, &judgement, now, url);
-        Outputs { reruns, aggregate, summary, judgement, status }
+        Outputs { reruns, aggregate, summary, judgement, status, generated_at: now }
     }
 
-    fn write(&self, dir: &ArtifactDir, style: &BadgeStyle) -> Result<(), ArtifactError> {
+    /// `collected_link`: the collected directory relative to the dashboard's folder.
+    fn write(
+        &self,
+        dir: &ArtifactDir,
+        style: &BadgeStyle,
+        collected_link: Option<String>,
+    ) -> Result<(), ArtifactError> {
         dir.write_json(names::AGGREGATE_JSON, &self.reruns)?;
         dir.write_text(names::REPORT_TXT, &text::rerun_report(&self.reruns))?;
         dir.write_json(names::AGGREGATE_CROSS_JSON, &self.aggregate)?;
@@ -102,7 +110,18 @@ impl Outputs {
             names::CROSS_REPORT_TXT,
             &text::cross_report(&self.summary, &self.aggregate, &self.judgement),
         )?;
-        dir.write_json(names::TREND_JSON, &trend::trend(&self.aggregate))?;
+        let trend = trend::trend(&self.aggregate);
+        dir.write_json(names::TREND_JSON, &trend)?;
+        let page = dashboard::render(&Dashboard {
+            summary: &self.summary,
+            aggregate: &self.aggregate,
+            trend: &trend,
+            reruns: &self.reruns,
+            judgement: &self.judgement,
+            generated_at: self.generated_at,
+            collected_link,
+        });
+        dir.write_text(names::DASHBOARD_HTML, &page)?;
         dir.write_json(names::STATUS_JSON, &self.status)?;
         let state = BadgeState::decide(None, Some(&self.summary), &self.judgement.thresholds);
         dir.write_text(names::STATUS_SVG, &badge::render(style, state))?;
@@ -137,7 +156,9 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
     }
     let outputs = Outputs::compute(&collection, &opts.thresholds, opts.now, opts.dashboard_url.clone());
     let dir = ArtifactDir::create(&flakiness_dir, Redactor::enabled())?;
-    outputs.write(&dir, &opts.badge)?;
+    let collected_link =
+        raw_root.and_then(|root| dashboard::relative_link(&dir.path(names::CROSS_DIR), root));
+    outputs.write(&dir, &opts.badge, collected_link)?;
     if let Some(path) = &opts.step_summary {
         let markdown = step_summary::render(&outputs.summary, &outputs.reruns, &outputs.judgement);
         if let Err(e) = step_summary::append(path, &markdown) {
@@ -276,6 +297,7 @@ mod tests {
             names::TREND_JSON,
             names::STATUS_JSON,
             names::STATUS_SVG,
+            names::DASHBOARD_HTML,
         ] {
             assert!(outcome.flakiness_dir.join(name).is_file(), "{name}");
         }

@@ -4,12 +4,17 @@
 //! to files.
 
 pub mod badge;
+pub mod chart;
 pub mod commands;
+pub mod dashboard;
 pub mod entry;
+pub mod junit;
+pub mod run_summary;
 pub mod status;
 pub mod step_summary;
 pub mod text;
 pub mod trend;
+pub mod xml;
 
 pub use badge::{BadgeState, BadgeStyle, Colour};
 pub use commands::ReportError;

@@ -1,0 +1,492 @@
+//! `flakiness/cross/dashboard.html`: one self-contained page — inline CSS,
+//! an inline SVG chart, no script and nothing fetched — so it opens the same
+//! from an artifact zip, `file://` or GitHub Pages. A Content-Security-Policy
+//! forbids every fetch as a second line of defence; every string that came
+//! from an input file is escaped.
+
+use super::chart::{self, FAIL_COLOUR, LINE_COLOUR, OK_COLOUR};
+use super::text::percent;
+use super::trend::Trend;
+use crate::clock::rfc3339;
+use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate, RunRow};
+use crate::flakiness::stats::Interval;
+use crate::flakiness::thresholds::{Judgement, Verdict};
+use crate::flakiness::CrossSummary;
+use crate::rerun::html_escape;
+use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+/// The runs table lists at most this many, newest first; the rest are in
+/// `aggregate_cross.json`.
+pub const MAX_TABLE_ROWS: usize = 500;
+
+/// Everything the page shows, as the collector computed it.
+pub struct Dashboard<'a> {
+    pub summary: &'a CrossSummary,
+    pub aggregate: &'a CrossAggregate,
+    pub trend: &'a Trend,
+    pub reruns: &'a RerunAggregate,
+    pub judgement: &'a Judgement,
+    pub generated_at: DateTime<Utc>,
+    /// The collected directory (where `raw/<id>/` lives) relative to the
+    /// dashboard's folder, `/`-separated; `None` when it cannot be reached
+    /// by a relative link.
+    pub collected_link: Option<String>,
+}
+
+const STYLE: &str = "\
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0; color: #1d2127; background: #f6f7f9; }
+main { max-width: 1120px; margin: 0 auto; padding: 1.5rem 1.5rem 3rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.1rem; margin: 2rem 0 .6rem; }
+.meta { color: #5b6470; margin: 0 0 1rem; }
+.verdict { padding: .8rem 1rem; border-radius: 6px; font-weight: 600; margin: 1rem 0; }
+.verdict.exceeded { background: #fdecea; color: #8e1b1b; border: 1px solid #f3b8b4; }
+.verdict.ok { background: #e8f5e9; color: #1b5e20; border: 1px solid #a5d6a7; }
+.verdict.no_data { background: #eceff1; color: #37474f; border: 1px solid #cfd8dc; }
+.panel { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 1rem; }
+.chart { width: 100%; height: auto; display: block; }
+.chart text { font-size: 12px; fill: #3b4450; }
+.chart .panel-title { font-size: 13px; font-weight: 600; }
+.chart .grid { stroke: #e4e7eb; stroke-width: 1; }
+.chart .empty { font-size: 16px; fill: #5b6470; }
+.legend { display: flex; gap: 1.5rem; flex-wrap: wrap; font-size: .9rem; color: #3b4450; margin-top: .5rem; }
+.swatch { display: inline-block; width: 18px; height: 10px; margin-right: .35rem; vertical-align: middle; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: .8rem; }
+.card { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: .7rem .9rem; }
+.card .name { color: #5b6470; font-size: .85rem; }
+.card .value { font-size: 1.35rem; font-weight: 600; }
+.card .detail { color: #5b6470; font-size: .85rem; }
+.card.bad .value { color: #b71c1c; }
+table { border-collapse: collapse; width: 100%; background: #fff; font-size: .9rem; }
+th, td { border: 1px solid #dde1e6; padding: .35rem .6rem; text-align: left; vertical-align: top; }
+th { background: #eef1f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.failed td:first-child { border-left: 4px solid #c62828; }
+.fail { color: #b71c1c; font-weight: 600; }
+.pass { color: #1b5e20; }
+.reason { color: #5b6470; font-size: .85rem; }
+code { font-size: .85rem; word-break: break-all; }
+footer { color: #5b6470; font-size: .85rem; margin-top: 2rem; }
+";
+
+pub fn render(d: &Dashboard<'_>) -> String {
+    let mut html = String::with_capacity(16_384 + 400 * d.aggregate.runs.len().min(MAX_TABLE_ROWS));
+    let generated = rfc3339(&d.generated_at);
+    let _ = write!(
+        html,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Cross-instance parity flakiness</title>\n<style>\n{STYLE}</style></head>\n<body><main>\n\
+         <h1>Cross-instance parity flakiness</h1>\n\
+         <p class=\"meta\">Generated {generated} by <code>parity collect</code> · thresholds: {} failing run(s) \
+         or an iteration failure rate of {}</p>\n",
+        d.judgement.thresholds.run_failures,
+        percent(d.judgement.thresholds.iter_failure_rate),
+    );
+    let class = match d.judgement.verdict {
+        Verdict::Exceeded => "exceeded",
+        Verdict::Ok => "ok",
+        Verdict::NoData => "no_data",
+    };
+    let _ = writeln!(html, "<div class=\"verdict {class}\">{}</div>", html_escape(&d.judgement.to_string()));
+
+    let _ = writeln!(html, "<h2>Trend</h2>\n<div class=\"panel\">");
+    html.push_str(&chart::render(d.trend, d.judgement.thresholds.iter_failure_rate));
+    let _ = writeln!(
+        html,
+        "<div class=\"legend\"><span><span class=\"swatch\" style=\"background:{LINE_COLOUR}\"></span>\
+         success rate (passed / iterations)</span>\
+         <span><span class=\"swatch\" style=\"border-top:2px dashed {FAIL_COLOUR};height:0\"></span>\
+         threshold ({} iteration failures)</span>\
+         <span><span class=\"swatch\" style=\"background:{OK_COLOUR}\"></span>run passed</span>\
+         <span><span class=\"swatch\" style=\"background:{FAIL_COLOUR}\"></span>run with failed \
+         iterations</span></div>\n</div>",
+        percent(d.judgement.thresholds.iter_failure_rate)
+    );
+
+    summary_cards(&mut html, d);
+    runs_table(&mut html, d);
+    skipped_table(&mut html, d.summary);
+    let _ = writeln!(
+        html,
+        "<footer>Data: <code>aggregate_cross.json</code>, <code>summary.json</code> and <code>trend.json</code> \
+         beside this page. Rerun reports: {} collected, {} passed, {} failed, {} flaky. \
+         Generated {generated}.</footer>\n</main></body></html>",
+        d.reruns.count, d.reruns.success, d.reruns.failure, d.reruns.flaky
+    );
+    html
+}
+
+fn summary_cards(html: &mut String, d: &Dashboard<'_>) {
+    let s = d.summary;
+    html.push_str("<h2>Summary</h2>\n<div class=\"cards\">\n");
+    let mut card = |name: &str, value: String, detail: String, bad: bool| {
+        let _ = writeln!(
+            html,
+            "<div class=\"card{}\"><div class=\"name\">{name}</div><div class=\"value\">{}</div>\
+             <div class=\"detail\">{}</div></div>",
+            if bad { " bad" } else { "" },
+            html_escape(&value),
+            html_escape(&detail)
+        );
+    };
+    card(
+        "Failing runs",
+        format!("{} of {}", s.run_failures, s.run_total),
+        format!("{}{}", percent(s.run_failure_rate), interval(s.run_failure_rate_ci95)),
+        d.judgement.runs_exceeded,
+    );
+    card(
+        "Failed iterations",
+        format!("{} of {}", s.iter_failures, s.iter_total),
+        format!("{}{}", percent(s.iter_failure_rate), interval(s.iter_failure_rate_ci95)),
+        d.judgement.rate_exceeded,
+    );
+    let streak_detail = match s.current_failing_streak_runs.as_slice() {
+        [] => "the latest run passed".to_string(),
+        runs => format!(
+            "{}since {}",
+            if s.major_alert { "major alert: " } else { "" },
+            runs.last().map_or("", String::as_str)
+        ),
+    };
+    card(
+        "Current failing streak",
+        format!("{} run(s)", s.current_failing_streak),
+        streak_detail,
+        s.current_failing_streak > 0,
+    );
+    if let Some(l) = &s.latency_ms {
+        card(
+            "Revoke → inactive latency",
+            format!("p50 {:.1} ms", l.p50),
+            format!("p95 {:.1} ms · max {:.1} ms · {} samples", l.p95, l.max, l.samples),
+            false,
+        );
+    }
+    if let Some(stale) = &s.stale_reads {
+        card(
+            "Stale reads",
+            stale.total.to_string(),
+            format!("in {} iteration(s) of {} run(s)", stale.iterations, stale.runs),
+            stale.total > 0,
+        );
+    }
+    card(
+        "Runs collected",
+        s.run_total.to_string(),
+        match (&s.first_run, &s.last_run) {
+            (Some(first), Some(last)) => format!("{first} → {last}"),
+            _ => "none yet".to_string(),
+        },
+        false,
+    );
+    html.push_str("</div>\n");
+}
+
+fn interval(ci: Option<Interval>) -> String {
+    ci.map(|i| format!(" (95% CI {} – {})", percent(i.low), percent(i.high))).unwrap_or_default()
+}
+
+fn runs_table(html: &mut String, d: &Dashboard<'_>) {
+    let runs = &d.aggregate.runs;
+    let shown = runs.len().min(MAX_TABLE_ROWS);
+    let _ = writeln!(html, "<h2>Runs, newest first</h2>");
+    if runs.is_empty() {
+        html.push_str("<p>No cross-instance runs were collected.</p>\n");
+        return;
+    }
+    if shown < runs.len() {
+        let _ = writeln!(
+            html,
+            "<p class=\"meta\">The latest {shown} of {} runs; every run is in <code>aggregate_cross.json</code>.</p>",
+            runs.len()
+        );
+    }
+    html.push_str(
+        "<table><thead><tr><th>run</th><th>file</th><th>iterations</th><th>failed</th><th>success</th>\
+         <th>stale reads</th><th>latency p50 / max (ms)</th><th>failed iterations</th><th>raw outputs</th>\
+         </tr></thead>\n<tbody>\n",
+    );
+    for run in runs.iter().rev().take(shown) {
+        run_row(html, run, d.collected_link.as_deref());
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+fn run_row(html: &mut String, run: &RunRow, collected_link: Option<&str>) {
+    let optional = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
+    let latency = match (run.latency_ms_p50, run.latency_ms_max) {
+        (Some(p50), Some(max)) => format!("{p50:.1} / {max:.1}"),
+        _ => "—".to_string(),
+    };
+    let failed: String = run
+        .failed_iterations
+        .iter()
+        .map(|f| {
+            format!(
+                "<div>#{}<span class=\"reason\">{}</span></div>",
+                f.iteration,
+                f.reason.as_deref().map(|r| format!(": {}", html_escape(r))).unwrap_or_default()
+            )
+        })
+        .collect();
+    let raw = match (&run.raw, collected_link) {
+        (Some(raw), Some(base)) => {
+            let href = link(base, raw);
+            format!("<a href=\"{}\">{}/</a>", html_escape(&href), html_escape(raw))
+        }
+        (Some(raw), None) => format!("<code>{}/</code>", html_escape(raw)),
+        (None, _) => "—".to_string(),
+    };
+    let _ = writeln!(
+        html,
+        "<tr{}><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num{}\">{}</td>\
+         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{latency}</td><td>{failed}</td>\
+         <td>{raw}</td></tr>",
+        if run.failed { " class=\"failed\"" } else { "" },
+        html_escape(&run.label),
+        html_escape(&run.file),
+        run.iterations,
+        if run.failed { " fail" } else { "" },
+        run.failures,
+        percent(run.success_rate),
+        optional(run.stale_reads.map(|s| s.to_string())),
+    );
+}
+
+fn skipped_table(html: &mut String, summary: &CrossSummary) {
+    if summary.skipped_files.is_empty() {
+        return;
+    }
+    let _ = writeln!(html, "<h2>Skipped files ({})</h2>", summary.skipped_files.len());
+    html.push_str("<table><thead><tr><th>file</th><th>why</th><th>reason</th></tr></thead>\n<tbody>\n");
+    for skipped in &summary.skipped_files {
+        let _ = writeln!(
+            html,
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+            html_escape(&skipped.file),
+            html_escape(&skipped.code),
+            html_escape(&skipped.reason)
+        );
+    }
+    html.push_str("</tbody></table>\n");
+}
+
+/// `base` joined with the `/`-separated `rel`, each segment of `rel`
+/// percent-encoded, ending in `/` (a folder).
+fn link(base: &str, rel: &str) -> String {
+    let encoded: Vec<String> = rel.split('/').map(percent_encode).collect();
+    let base = base.trim_end_matches('/');
+    let joined = encoded.join("/");
+    if base.is_empty() || base == "." {
+        format!("{joined}/")
+    } else {
+        format!("{base}/{joined}/")
+    }
+}
+
+/// Everything but RFC 3986 unreserved characters, as `%XX` of its UTF-8 bytes.
+fn percent_encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// `to` relative to the directory `from`, as a `/`-separated link, each
+/// segment percent-encoded; `None` when the two share no root (another
+/// drive) or a path cannot be resolved.
+pub fn relative_link(from: &Path, to: &Path) -> Option<String> {
+    let (from, to) = (absolute(from)?, absolute(to)?);
+    let (from, to): (Vec<Component>, Vec<Component>) =
+        (from.components().collect(), to.components().collect());
+    if from.first() != to.first() {
+        return None;
+    }
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut segments: Vec<String> = vec!["..".to_string(); from.len() - common];
+    for part in &to[common..] {
+        segments.push(percent_encode(&part.as_os_str().to_string_lossy()));
+    }
+    Some(if segments.is_empty() { ".".to_string() } else { segments.join("/") })
+}
+
+/// Absolute, symlinks resolved as far as the path exists (the dashboard's
+/// folder may not exist yet), `.` and `..` resolved.
+fn absolute(path: &Path) -> Option<PathBuf> {
+    let joined =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
+    let mut lexical = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return Some(rest.iter().rev().fold(canonical, |acc, part| acc.join(part)));
+        }
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flakiness::aggregate::FailedIteration;
+    use crate::flakiness::collect::{FileKind, SkippedFile};
+    use crate::flakiness::summary::{LatencySummary, StaleReadSummary};
+    use crate::flakiness::thresholds::Thresholds;
+    use crate::report::trend;
+    use chrono::TimeZone;
+    use regex::Regex;
+
+    const EVIL: &str = "<script>alert(1)</script>";
+
+    fn row(label: &str, iterations: u64, failures: u64, raw: Option<&str>) -> RunRow {
+        RunRow {
+            file: format!("run_{label}_cross.json"),
+            id: label.into(),
+            label: label.into(),
+            timestamp: None,
+            iterations,
+            failures,
+            success_rate: 1.0 - failures as f64 / iterations as f64,
+            failed: failures > 0,
+            stale_reads: Some(failures),
+            latency_ms_p50: Some(2.0),
+            latency_ms_max: Some(9.5),
+            failed_iterations: (1..=failures as u32)
+                .map(|i| FailedIteration { iteration: i, reason: Some(format!("stale read {EVIL}")) })
+                .collect(),
+            raw: raw.map(String::from),
+        }
+    }
+
+    fn page(runs: Vec<RunRow>) -> String {
+        let aggregate = CrossAggregate {
+            run_total: runs.len() as u64,
+            run_failures: runs.iter().filter(|r| r.failed).count() as u64,
+            iter_total: runs.iter().map(|r| r.iterations).sum(),
+            iter_failures: runs.iter().map(|r| r.failures).sum(),
+            runs,
+        };
+        let summary = CrossSummary {
+            run_total: aggregate.run_total,
+            run_failures: aggregate.run_failures,
+            iter_total: aggregate.iter_total,
+            iter_failures: aggregate.iter_failures,
+            run_failure_rate_ci95: Some(Interval { low: 0.1, high: 0.7 }),
+            latency_ms: Some(LatencySummary { samples: 3, p50: 2.0, p95: 9.0, max: 9.5 }),
+            stale_reads: Some(StaleReadSummary { total: 3, iterations: 2, runs: 1 }),
+            current_failing_streak: 1,
+            current_failing_streak_runs: vec![EVIL.into()],
+            skipped_files: vec![SkippedFile {
+                file: format!("run_{EVIL}_cross.json"),
+                kind: FileKind::Cross,
+                code: "malformed".into(),
+                reason: format!("run_{EVIL}_cross.json is not JSON"),
+            }],
+            ..CrossSummary::default()
+        };
+        let judgement = Thresholds::default().judge(&summary);
+        render(&Dashboard {
+            summary: &summary,
+            trend: &trend::trend(&aggregate),
+            aggregate: &aggregate,
+            reruns: &RerunAggregate::default(),
+            judgement: &judgement,
+            generated_at: Utc.with_ymd_and_hms(2024, 3, 4, 5, 6, 7).unwrap(),
+            collected_link: Some("../collected".into()),
+        })
+    }
+
+    #[test]
+    fn the_page_fetches_nothing_and_runs_no_script() {
+        let html = page(vec![row("a", 5, 0, None), row(EVIL, 5, 2, Some(&format!("raw/{EVIL}")))]);
+        assert!(!html.to_ascii_lowercase().contains("<script"), "a script element");
+        let network =
+            Regex::new(r#"(?i)(src|href|xlink:href|action)\s*=\s*["']?\s*(https?:|//|ftp:)"#).unwrap();
+        assert!(!network.is_match(&html), "a network reference");
+        assert!(!Regex::new(r"(?i)url\(|@import").unwrap().is_match(&html), "CSS that fetches");
+        assert!(!html.contains("http://") && !html.contains("https://"), "no URL at all");
+        assert!(html.contains("default-src 'none'"), "CSP forbids fetches");
+    }
+
+    #[test]
+    fn every_input_string_is_escaped() {
+        let html = page(vec![row(EVIL, 5, 2, Some(&format!("raw/{EVIL}")))]);
+        assert!(!html.contains(EVIL));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(
+            html.contains("run_&lt;script&gt;alert(1)&lt;/script&gt;_cross.json is not JSON"),
+            "skipped reason"
+        );
+        // The link is percent-encoded, the text escaped.
+        assert!(
+            html.contains("href=\"../collected/raw/%3Cscript%3Ealert%281%29%3C/script%3E/\""),
+            "{}",
+            html.lines().find(|l| l.contains("href")).unwrap_or("")
+        );
+    }
+
+    #[test]
+    fn shows_the_summary_intervals_thresholds_and_generation_time() {
+        let html = page(vec![row("a", 5, 0, None), row("b", 4, 1, Some("raw/b"))]);
+        for needle in [
+            "Generated 2024-03-04T05:06:07.000Z",
+            "1 failing run(s) or an iteration failure rate of 5.00%",
+            "(95% CI 10.00% – 70.00%)",
+            "p50 2.0 ms",
+            "p95 9.0 ms · max 9.5 ms",
+            "Stale reads",
+            "Current failing streak",
+            "threshold: 95.00% success",
+            "<a href=\"../collected/raw/b/\">raw/b/</a>",
+            "Skipped files (1)",
+            "class=\"verdict exceeded\"",
+        ] {
+            assert!(html.contains(needle), "missing {needle}");
+        }
+        // Newest first.
+        assert!(html.find("<td>b</td>").unwrap() < html.find("<td>a</td>").unwrap());
+    }
+
+    #[test]
+    fn a_long_history_keeps_the_table_bounded() {
+        let runs: Vec<RunRow> = (0..MAX_TABLE_ROWS + 20).map(|i| row(&format!("r{i}"), 5, 0, None)).collect();
+        let html = page(runs);
+        assert_eq!(html.matches("<tr><td>r").count(), MAX_TABLE_ROWS);
+        assert!(html.contains(&format!("The latest {MAX_TABLE_ROWS} of {} runs", MAX_TABLE_ROWS + 20)));
+    }
+
+    #[test]
+    fn relative_links_climb_to_the_common_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dash = tmp.path().join("ci/flakiness/cross");
+        let collected = tmp.path().join("ci/flakiness/collected");
+        std::fs::create_dir_all(&dash).unwrap();
+        std::fs::create_dir_all(&collected).unwrap();
+        assert_eq!(relative_link(&dash, &collected).as_deref(), Some("../collected"));
+        assert_eq!(relative_link(&dash, &dash).as_deref(), Some("."));
+        assert_eq!(relative_link(&dash, &tmp.path().join("my runs")).as_deref(), Some("../../../my%20runs"));
+        assert_eq!(link(".", "raw/1"), "raw/1/");
+    }
+}
