@@ -110,6 +110,10 @@ fn a_revocation_lag_shows_as_failed_iterations_with_their_reasons() {
     assert_eq!(attr_u64(suite(&doc, "revocation-immediacy"), "failures"), 0);
     assert_eq!(attr_u64(doc.root_element(), "failures"), failures + count(&analysis, &["suite", "failed"]));
 
+    // The report goes through the redactor like every artifact.
+    let token = regex::Regex::new("[0-9a-fA-F]{64}").unwrap();
+    assert!(!token.is_match(&xml), "a plaintext token in the JUnit report");
+
     let md = read(&summary);
     assert!(md.starts_with("### ❌ Webprofile parity: parity FAILED (exit 1)"), "{md}");
     let stale = count(&analysis, &["cross", "stale_reads"]);
@@ -144,4 +148,29 @@ fn a_flaky_smoke_is_a_passing_case_with_flaky_failures() {
     assert_eq!(attr_u64(suite(&doc, "contract"), "failures"), count(&analysis, &["suite", "failed"]));
     assert_eq!(attr_u64(suite(&doc, "cross-instance"), "failures"), count(&analysis, &["cross", "failures"]));
     assert!(read(&summary).contains("— flaky: passed after failing"));
+}
+
+#[test]
+fn a_stack_that_never_comes_up_is_a_junit_error_and_a_summary_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, junit, summary) =
+        (tmp.path().join("ci"), tmp.path().join("junit.xml"), tmp.path().join("s.md"));
+    let url = format!("http://127.0.0.1:{}", free_port());
+    parity()
+        .args(["run", "--backend", "external", "--instance", &url, "--ready-timeout", "300ms", "--out"])
+        .arg(&out)
+        .arg("--junit")
+        .arg(&junit)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .assert()
+        .code(3);
+    let xml = read(&junit);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
+    assert_eq!(attr_u64(doc.root_element(), "errors"), 1);
+    let error = doc.descendants().find(|n| n.has_tag_name("error")).expect("an error element");
+    assert!(error.attribute("message").unwrap().starts_with("not run: "), "{xml}");
+    assert_eq!(attr_u64(suite(&doc, "contract"), "tests"), 0);
+    let md = read(&summary);
+    assert!(md.starts_with("### ❗ Webprofile parity: the run could not be carried out (exit 3)"), "{md}");
+    assert!(md.contains("| contract suite | not run |"), "{md}");
 }
