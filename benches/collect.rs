@@ -49,6 +49,7 @@ fn main() {
         step_summary: None,
         badge: BadgeStyle::default(),
         now: Utc::now(),
+        download_errors: Vec::new(),
     };
 
     let mut times = Vec::with_capacity(ROUNDS);

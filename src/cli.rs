@@ -310,6 +310,19 @@ pub struct CollectArgs {
     /// Append a short Markdown summary to this file (GitHub Actions sets it).
     #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
     pub step_summary: Option<PathBuf>,
+
+    /// The parity workflow file whose runs' artifacts are downloaded first, when
+    /// GITHUB_REPOSITORY and GITHUB_TOKEN are set (GITHUB_API_URL overrides the API URL).
+    #[arg(long, value_name = "FILE", default_value = "parity.yml", env = "PARITY_WORKFLOW")]
+    pub workflow: String,
+
+    /// Download the runs created in the last N days.
+    #[arg(long, value_name = "N", default_value = "30", value_parser = clap::value_parser!(u32).range(1..=400))]
+    pub days: u32,
+
+    /// The artifact to download from each run.
+    #[arg(long, value_name = "NAME", default_value = "webprofile-parity-artifacts")]
+    pub artifact_name: String,
 }
 
 #[derive(Debug, Args)]

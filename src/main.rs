@@ -56,7 +56,7 @@ async fn dispatch(command: Command) -> i32 {
         }
         Command::Rerun(args) => rerun_command(args).await,
         Command::Reference(ReferenceCommand::Serve(args)) => serve(args).await.code(),
-        Command::Collect(args) => entry::collect(&args, chrono::Utc::now()).code(),
+        Command::Collect(args) => entry::collect(&args, chrono::Utc::now()).await.code(),
         Command::Check(args) => entry::check(&args).code(),
         Command::Status(args) => entry::status(&args, chrono::Utc::now()).code(),
         Command::Badge(args) => entry::badge(&args).code(),

@@ -38,6 +38,59 @@ impl Reporter {
     }
 }
 
+/// Progress over named steps (downloaded runs, say): a bar on a terminal,
+/// one line per step otherwise.
+pub struct StepProgress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: u64,
+    what: String,
+}
+
+impl Reporter {
+    pub fn steps(&self, total: u64, what: &str) -> StepProgress {
+        let bar = self.bars.then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(what.to_string());
+            bar
+        });
+        StepProgress { bar, total, done: 0, what: what.to_string() }
+    }
+}
+
+impl StepProgress {
+    /// One step done; a `warning` is shown above the bar (or on its own line).
+    pub fn step(&mut self, label: &str, detail: &str, warning: Option<&str>) {
+        self.done += 1;
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(format!("{label}: {detail}"));
+                if let Some(warning) = warning {
+                    bar.println(format!("parity: warning: {warning}"));
+                }
+            }
+            None => {
+                eprintln!("parity: {} {label} ({}/{}): {detail}", self.what, self.done, self.total);
+                if let Some(warning) = warning {
+                    eprintln!("parity: warning: {warning}");
+                }
+            }
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 pub struct IterationProgress {
     bar: Option<ProgressBar>,
     total: u32,

@@ -10,6 +10,7 @@
 
 pub mod aggregate;
 pub mod collect;
+pub mod github;
 pub mod parse;
 pub mod stats;
 pub mod summary;

@@ -2,6 +2,7 @@
 
 use super::aggregate::CrossAggregate;
 use super::collect::{Collection, SkippedFile};
+use super::github::DownloadFailure;
 use super::stats::{percentile, rate, wilson, Interval, Z_95};
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,8 @@ pub struct CrossSummary {
     pub last_run: Option<String>,
     /// Files that could not be used, with the reason.
     pub skipped_files: Vec<SkippedFile>,
+    /// GitHub runs whose artifacts could not be downloaded, with the reason.
+    pub download_errors: Vec<DownloadFailure>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -89,6 +92,7 @@ pub fn summarize(collection: &Collection, aggregate: &CrossAggregate) -> CrossSu
         first_run: aggregate.runs.first().map(|r| r.label.clone()),
         last_run: aggregate.runs.last().map(|r| r.label.clone()),
         skipped_files: collection.skipped.clone(),
+        download_errors: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ use super::{step_summary, text, trend};
 use crate::artifacts::{names as parity_names, ArtifactDir, ArtifactError, FLAKINESS_DIR, PARITY_DIR};
 use crate::flakiness::aggregate::{self, CrossAggregate, RerunAggregate};
 use crate::flakiness::collect::{self, CollectError};
+use crate::flakiness::github::DownloadFailure;
 use crate::flakiness::thresholds::{Judgement, Thresholds, Verdict};
 use crate::flakiness::{names, summary, Collection, CrossSummary};
 use crate::redact::Redactor;
@@ -53,6 +54,8 @@ pub struct CollectOptions {
     pub step_summary: Option<PathBuf>,
     pub badge: BadgeStyle,
     pub now: DateTime<Utc>,
+    /// Runs the GitHub download could not fetch, recorded in summary.json.
+    pub download_errors: Vec<DownloadFailure>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,10 +89,12 @@ impl Outputs {
         thresholds: &Thresholds,
         now: DateTime<Utc>,
         url: Option<String>,
+        download_errors: &[DownloadFailure],
     ) -> Self {
         let reruns = aggregate::reruns(collection);
         let aggregate = aggregate::cross(collection);
-        let summary = summary::summarize(collection, &aggregate);
+        let mut summary = summary::summarize(collection, &aggregate);
+        summary.download_errors = download_errors.to_vec();
         let judgement = thresholds.judge(&summary);
         let status = status::status(&summary, &judgement, now, url);
         Outputs { reruns, aggregate, summary, judgement, status, generated_at: now }
@@ -133,7 +138,7 @@ impl Outputs {
 /// every output. The verdict is the caller's to act on.
 pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
     let flakiness_dir = opts.out.join(FLAKINESS_DIR);
-    let collected = opts.collected_dir.clone().unwrap_or_else(|| flakiness_dir.join(names::COLLECTED_DIR));
+    let collected = opts.collected_dir.clone().unwrap_or_else(|| default_collected_dir(&opts.out));
     let current = opts.out.join(PARITY_DIR).join(parity_names::CROSS_RESULTS_JSON);
     let mut warnings = Vec::new();
     let copied = if opts.copy { collect::copy_current(&current, &collected, opts.now)? } else { None };
@@ -154,7 +159,13 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
     if collection.cross.is_empty() {
         warnings.push(format!("no usable cross-instance results in {}", source.display()));
     }
-    let outputs = Outputs::compute(&collection, &opts.thresholds, opts.now, opts.dashboard_url.clone());
+    let outputs = Outputs::compute(
+        &collection,
+        &opts.thresholds,
+        opts.now,
+        opts.dashboard_url.clone(),
+        &opts.download_errors,
+    );
     let dir = ArtifactDir::create(&flakiness_dir, Redactor::enabled())?;
     let collected_link =
         raw_root.and_then(|root| dashboard::relative_link(&dir.path(names::CROSS_DIR), root));
@@ -174,6 +185,11 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
         flakiness_dir,
         warnings,
     })
+}
+
+/// `<out>/flakiness/collected`, unless OUT_DIR says otherwise.
+pub fn default_collected_dir(out: &Path) -> PathBuf {
+    out.join(FLAKINESS_DIR).join(names::COLLECTED_DIR)
 }
 
 /// `<out>/flakiness/cross/summary.json`, where `check`, `status` and `badge` look by default.
@@ -280,6 +296,7 @@ mod tests {
             step_summary: None,
             badge: BadgeStyle::default(),
             now: Utc.with_ymd_and_hms(2024, 3, 4, 5, 6, 7).unwrap(),
+            download_errors: Vec::new(),
         }
     }
 

@@ -5,7 +5,9 @@ use super::commands::{self, BadgeOptions, CollectOptions, ReportError, StatusOpt
 use super::BadgeStyle;
 use crate::cli::{BadgeArgs, CheckArgs, CollectArgs, StatusArgs, ThresholdArgs};
 use crate::exit::Exit;
+use crate::flakiness::github::{self, DownloadFailure, DownloadReport, GithubSource};
 use crate::flakiness::thresholds::{self, Thresholds, Verdict};
+use crate::progress::Reporter;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
@@ -30,6 +32,7 @@ impl CollectArgs {
             step_summary: non_empty_path(&self.step_summary),
             badge: BadgeStyle::default(),
             now,
+            download_errors: Vec::new(),
         }
     }
 }
@@ -73,9 +76,43 @@ fn failed(e: ReportError) -> Exit {
     }
 }
 
-/// `parity collect`: 2 when the thresholds are exceeded, after writing everything.
-pub fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Exit {
-    let outcome = match commands::collect(&args.options(now)) {
+/// `parity collect`: 2 when the thresholds are exceeded, after writing
+/// everything; 3 when the GitHub download was stopped (refused token,
+/// unreachable API), after aggregating what is on disk.
+pub async fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Exit {
+    let mut options = args.options(now);
+    let env = |key: &str| std::env::var(key).ok();
+    let download = match GithubSource::from_env(&env, &args.workflow, &args.artifact_name, args.days) {
+        Some(_) if options.src.is_some() => {
+            eprintln!("parity: --src given: not downloading from GitHub");
+            None
+        }
+        Some(Ok(source)) => {
+            let collected = options
+                .collected_dir
+                .clone()
+                .unwrap_or_else(|| commands::default_collected_dir(&options.out));
+            let report = github::download(&source, &collected, now, Reporter::detect()).await;
+            eprintln!(
+                "parity: GitHub: {} run(s) listed, {} downloaded ({} file(s)), {} already here, {} without the artifact, {} failed",
+                report.runs_listed,
+                report.runs_downloaded,
+                report.files_written,
+                report.runs_present,
+                report.runs_without_artifact,
+                report.runs_failed
+            );
+            options.download_errors = report.failures.clone();
+            Some(report)
+        }
+        Some(Err(e)) => {
+            let failure = DownloadFailure { run_id: None, artifact: None, reason: e.to_string() };
+            options.download_errors = vec![failure];
+            Some(DownloadReport { stopped: Some(e.to_string()), ..DownloadReport::default() })
+        }
+        None => None,
+    };
+    let outcome = match commands::collect(&options) {
         Ok(outcome) => outcome,
         Err(e) => return failed(e),
     };
@@ -96,6 +133,10 @@ pub fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Exit {
         outcome.flakiness_dir.display()
     );
     println!("{}", outcome.judgement);
+    if let Some(stopped) = download.and_then(|report| report.stopped) {
+        eprintln!("parity: GitHub download stopped: {stopped}; the reports cover the runs already on disk");
+        return Exit::Infrastructure;
+    }
     match outcome.judgement.verdict {
         Verdict::Exceeded => Exit::ThresholdExceeded,
         Verdict::Ok | Verdict::NoData => Exit::Ok,
@@ -172,7 +213,12 @@ pub fn collect_help() -> String {
     format!(
         "{}\n\nExit codes:\n  0   thresholds not exceeded (or no runs to judge)\n  \
          2   thresholds exceeded (every file is written first)\n  \
-         3   the collected directory or the reports cannot be read or written\n  64  usage error",
+         3   the collected directory or the reports cannot be read or written, or the GitHub \
+         download stopped (refused token, unreachable API; the reports are still written)\n  \
+         64  usage error\n\n\
+         With GITHUB_REPOSITORY (owner/repo) and GITHUB_TOKEN set, the artifacts of the --workflow's \
+         runs of the last --days days are downloaded into the collected directory first \
+         (GITHUB_API_URL overrides https://api.github.com).",
         thresholds::RULE_HELP
     )
 }

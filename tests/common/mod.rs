@@ -26,6 +26,11 @@ pub fn parity() -> assert_cmd::Command {
         "MONGO_URI",
         "PARITY_JUNIT",
         "GITHUB_STEP_SUMMARY",
+        // `parity collect` downloads from GitHub when these are set (as in GitHub Actions).
+        "GITHUB_REPOSITORY",
+        "GITHUB_TOKEN",
+        "GITHUB_API_URL",
+        "PARITY_WORKFLOW",
     ] {
         cmd.env_remove(key);
     }

@@ -1,0 +1,331 @@
+//! A small GitHub REST client: the headers GitHub asks for, bounded
+//! timeouts, retries on 5xx/429, pagination, and typed answers holding only
+//! the fields the collector uses.
+
+use super::link::next_link;
+use super::GithubError;
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER, USER_AGENT};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Results asked for per page (GitHub's maximum).
+pub const PER_PAGE: usize = 100;
+/// A guard against a server that never stops paginating.
+const MAX_PAGES: usize = 200;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct WorkflowRuns {
+    pub workflow_runs: Vec<WorkflowRun>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct WorkflowRun {
+    pub id: u64,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Artifacts {
+    pub artifacts: Vec<Artifact>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Artifact {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub expired: bool,
+    pub archive_download_url: String,
+}
+
+/// A page of a paginated list.
+pub trait Page: DeserializeOwned {
+    type Item;
+    fn items(self) -> Vec<Self::Item>;
+}
+
+impl Page for WorkflowRuns {
+    type Item = WorkflowRun;
+    fn items(self) -> Vec<WorkflowRun> {
+        self.workflow_runs
+    }
+}
+
+impl Page for Artifacts {
+    type Item = Artifact;
+    fn items(self) -> Vec<Artifact> {
+        self.artifacts
+    }
+}
+
+/// Retries on 5xx, 429 and transport errors.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    /// The first pause; doubled each retry.
+    pub backoff: Duration,
+    /// The longest pause, `Retry-After` included.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 4, backoff: Duration::from_millis(500), max_wait: Duration::from_secs(30) }
+    }
+}
+
+pub struct Api {
+    client: reqwest::Client,
+    base: Url,
+    retry: RetryPolicy,
+}
+
+/// Timeout of one API call; archives get longer (see [`Api::download`]).
+const API_TIMEOUT: Duration = Duration::from_secs(30);
+const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Api {
+    pub fn new(base: Url, token: &str, retry: RetryPolicy) -> Result<Self, GithubError> {
+        let mut headers = HeaderMap::new();
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| GithubError::BadToken)?;
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/vnd.github+json"));
+        headers.insert("X-GitHub-Api-Version", HeaderValue::from_static("2022-11-28"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("webprofile-parity/", env!("CARGO_PKG_VERSION"))),
+        );
+        // The default redirect policy drops Authorization when a redirect
+        // leaves the host (GitHub sends archives to a storage host).
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(ARCHIVE_TIMEOUT)
+            .build()
+            .map_err(|e| GithubError::Client(e.to_string()))?;
+        Ok(Api { client, base, retry })
+    }
+
+    /// `<base>/<path>` (the base's own path kept, for GitHub Enterprise's `/api/v3`).
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}/{}", url.path().trim_end_matches('/'), path.trim_start_matches('/'));
+        url.set_path(&joined);
+        if query.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Whether `url` is on the API's origin: the token is only ever sent there.
+    pub fn same_origin(&self, url: &Url) -> bool {
+        url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default()
+    }
+
+    /// Every item of a paginated list: follows `Link: rel="next"`, else asks
+    /// for the next page while pages come back full.
+    pub async fn all_pages<P: Page>(&self, first: Url, what: &str) -> Result<Vec<P::Item>, GithubError> {
+        let mut items = Vec::new();
+        let mut url = first;
+        for page in 1..=MAX_PAGES {
+            let response = self.send(url.clone(), what, API_TIMEOUT).await?;
+            let next = response.headers().get(LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
+            let body = response.bytes().await.map_err(|e| GithubError::Unreachable {
+                what: what.to_string(),
+                reason: e.without_url().to_string(),
+            })?;
+            let page_items = serde_json::from_slice::<P>(&body)
+                .map_err(|e| GithubError::Decode { what: what.to_string(), reason: e.to_string() })?
+                .items();
+            let full = page_items.len() >= PER_PAGE;
+            items.extend(page_items);
+            url = match next {
+                Some(next) => {
+                    let next = Url::parse(&next).map_err(|e| GithubError::Decode {
+                        what: what.to_string(),
+                        reason: format!("the next-page link is not a URL: {e}"),
+                    })?;
+                    if !self.same_origin(&next) {
+                        return Err(GithubError::ForeignLink {
+                            what: what.to_string(),
+                            host: host_of(&next),
+                        });
+                    }
+                    next
+                }
+                None if full => with_page(&url, page + 1),
+                None => return Ok(items),
+            };
+        }
+        Ok(items)
+    }
+
+    /// The body of `url`, at most `cap` bytes. Redirects are followed.
+    pub async fn download(&self, url: Url, what: &str, cap: u64) -> Result<Vec<u8>, GithubError> {
+        if !self.same_origin(&url) {
+            return Err(GithubError::ForeignLink { what: what.to_string(), host: host_of(&url) });
+        }
+        let mut response = self.send(url, what, ARCHIVE_TIMEOUT).await?;
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(GithubError::TooLarge { what: what.to_string(), cap });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| GithubError::Unreachable {
+            what: what.to_string(),
+            reason: e.without_url().to_string(),
+        })? {
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(GithubError::TooLarge { what: what.to_string(), cap });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// One GET with retries; any final status but 2xx is an error.
+    async fn send(&self, url: Url, what: &str, timeout: Duration) -> Result<reqwest::Response, GithubError> {
+        let mut attempt = 1;
+        loop {
+            let result = self.client.get(url.clone()).timeout(timeout).send().await;
+            let retry_in = match &result {
+                Ok(response) if response.status().is_success() => None,
+                Ok(response) if retryable(response) => Some(self.pause(attempt, retry_after(response))),
+                Ok(_) => None,
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
+                    Some(self.pause(attempt, None))
+                }
+                Err(_) => None,
+            };
+            match retry_in {
+                Some(pause) if attempt < self.retry.attempts => {
+                    tracing::debug!(what, attempt, ?pause, "retrying a GitHub request");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                _ => return classify(result, what),
+            }
+        }
+    }
+
+    fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let backoff = self.retry.backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        retry_after.unwrap_or(backoff).min(self.retry.max_wait)
+    }
+}
+
+fn retryable(response: &reqwest::Response) -> bool {
+    let status = response.status();
+    // GitHub's secondary rate limit is a 403 with Retry-After.
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && response.headers().contains_key(RETRY_AFTER))
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn classify(
+    result: Result<reqwest::Response, reqwest::Error>,
+    what: &str,
+) -> Result<reqwest::Response, GithubError> {
+    let what = what.to_string();
+    match result {
+        Ok(response) => {
+            let status = response.status();
+            if status.is_success() {
+                Ok(response)
+            } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                Err(GithubError::Auth { what, status: status.as_u16() })
+            } else {
+                Err(GithubError::Status { what, status: status.as_u16() })
+            }
+        }
+        // `without_url`: the message says what failed; URLs carry no secret
+        // here, but the query strings only add noise.
+        Err(e) => Err(GithubError::Unreachable { what, reason: error_chain(&e.without_url()) }),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+fn host_of(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        _ => url.scheme().to_string(),
+    }
+}
+
+/// `url` with `page=n`, other parameters kept.
+fn with_page(url: &Url, n: usize) -> Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "page")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut next = url.clone();
+    next.query_pairs_mut().clear().extend_pairs(pairs).append_pair("page", &n.to_string());
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(base: &str) -> Api {
+        Api::new(Url::parse(base).unwrap(), "ghs_x", RetryPolicy::default()).unwrap()
+    }
+
+    #[test]
+    fn urls_keep_the_base_path_and_encode_the_query() {
+        let api = api("https://ghe.example/api/v3/");
+        let url = api.url("repos/o/r/actions/runs/1/artifacts", &[("created", ">=2024-01-01")]);
+        assert_eq!(
+            url.as_str(),
+            "https://ghe.example/api/v3/repos/o/r/actions/runs/1/artifacts?created=%3E%3D2024-01-01"
+        );
+        assert!(api.same_origin(&Url::parse("https://ghe.example/x").unwrap()));
+        assert!(!api.same_origin(&Url::parse("https://ghe.example:8443/x").unwrap()));
+        assert!(!api.same_origin(&Url::parse("http://ghe.example/x").unwrap()));
+    }
+
+    #[test]
+    fn the_next_page_replaces_the_page_parameter() {
+        let url = Url::parse("http://a/runs?per_page=100&page=1&created=%3E%3D2024-01-01").unwrap();
+        assert_eq!(with_page(&url, 2).as_str(), "http://a/runs?per_page=100&created=%3E%3D2024-01-01&page=2");
+    }
+
+    #[test]
+    fn pauses_double_and_are_capped() {
+        let api = api("https://api.github.com");
+        assert_eq!(api.pause(1, None), Duration::from_millis(500));
+        assert_eq!(api.pause(3, None), Duration::from_secs(2));
+        assert_eq!(api.pause(1, Some(Duration::from_secs(3600))), Duration::from_secs(30));
+        assert!(matches!(
+            Api::new(Url::parse("http://a").unwrap(), "bad\ntoken", RetryPolicy::default()),
+            Err(GithubError::BadToken)
+        ));
+    }
+}
