@@ -134,6 +134,7 @@ async fn measure() -> Figures {
             &clock,
             ITERATIONS_PER_LEVEL,
             concurrency,
+            |_| async {},
             |_| {},
         )
         .await;

@@ -52,6 +52,12 @@ pub enum Command {
     /// Write the SVG status badge.
     #[command(after_help = badge_help())]
     Badge(BadgeArgs),
+    /// Remove the containers, networks and images earlier runs left behind
+    /// (after --no-cleanup, or a harness that was killed).
+    #[command(after_help = "Only resources labelled io.webprofile-parity.managed=true are touched. \
+        Resources of a run whose harness is still alive are kept unless --all is given.\n\n\
+        Exit codes: 0 cleaned (or nothing to clean), 3 Docker unreachable or a resource could not be removed.")]
+    Clean(CleanArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -62,6 +68,8 @@ pub enum Backend {
     Local,
     /// Services already running at the URLs given with --instance.
     External,
+    /// MongoDB and two webprofile instances as containers, through the Docker API.
+    Docker,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +94,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub instance: InstanceArgs,
+
+    #[command(flatten)]
+    pub docker: DockerArgs,
 
     /// Failures make the exit code non-zero (default). Also PARITY_STRICT,
     /// or a ci/PARITY_STRICT file containing `false`.
@@ -154,9 +165,84 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", env = "PARITY_JUNIT")]
     pub junit: Option<PathBuf>,
 
+    /// Also write each phase's wall time (stack start-up, smoke, suite, iterations, logs,
+    /// teardown, bundle) as JSON here, for benchmarks.
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
+
     /// Append a short Markdown summary of the run to this file (GitHub Actions sets it).
     #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
     pub step_summary: Option<PathBuf>,
+}
+
+/// The Docker stack (`--backend docker`, or `auto` when an engine answers).
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Docker backend")]
+pub struct DockerArgs {
+    /// User-defined network the containers share (container names resolve on it).
+    #[arg(long, value_name = "NAME", default_value = "webprofile-parity-net", env = "NETWORK")]
+    pub network: String,
+
+    /// MongoDB image; pulled when missing locally.
+    #[arg(long, value_name = "IMAGE", default_value = "mongo:6.0.5", env = "MONGO_IMAGE")]
+    pub mongo_image: String,
+
+    /// Name of the MongoDB container (the instances reach it as mongodb://<name>:27017/sharelatex).
+    #[arg(long, value_name = "NAME", default_value = "webprofile-parity-mongo", env = "MONGO_CONTAINER")]
+    pub mongo_container: String,
+
+    /// Tag of the webprofile image built from --webprofile-context, and the name of the first
+    /// instance's container; the second is <IMAGE_TAG>-node2.
+    #[arg(long, value_name = "TAG", default_value = "webprofile-api-parity", env = "IMAGE_TAG")]
+    pub image_tag: String,
+
+    /// Run this webprofile image (pulled when missing) instead of IMAGE_TAG.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "webprofile_context", env = "WEBPROFILE_IMAGE")]
+    pub webprofile_image: Option<String>,
+
+    /// Build the webprofile image from this Dockerfile context (honours .dockerignore), tagged IMAGE_TAG.
+    #[arg(long, value_name = "DIR", env = "WEBPROFILE_CONTEXT")]
+    pub webprofile_context: Option<PathBuf>,
+
+    /// Also publish the first instance on 127.0.0.1:3900, like the old scripts (default: ephemeral ports).
+    #[arg(long, env = "PUBLISH_PORT", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub publish_port: bool,
+
+    /// Extra environment for both webprofile containers (repeatable), e.g. NODE_ENV=production.
+    #[arg(long = "instance-env", value_name = "KEY=VALUE")]
+    pub instance_env: Vec<String>,
+
+    /// Lines of each container's log kept in webprofile.log, webprofile-node2.log and mongo.log.
+    #[arg(long, value_name = "N", default_value_t = 500, env = "LOG_TAIL")]
+    pub log_tail: u32,
+
+    /// Leave the network and containers running after the run, and print how to reach and remove them.
+    #[arg(long)]
+    pub no_cleanup: bool,
+
+    /// Remove the containers but keep the network.
+    #[arg(long)]
+    pub keep_network: bool,
+
+    /// Keep the image built from --webprofile-context (removed at the end by default).
+    #[arg(long)]
+    pub keep_image: bool,
+
+    /// Disturb the stack when a cross-instance iteration starts (repeatable): KIND@ITERATION with
+    /// KIND one of pause-mongo, stop-mongo, pause-node2, kill-node2, disconnect-node2.
+    #[arg(long = "chaos", value_name = "KIND@N")]
+    pub chaos: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove resources of runs whose harness is still running.
+    #[arg(long)]
+    pub all: bool,
+
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// How reference instances behave (the embedded ones of `run`, or `reference serve`).
@@ -164,16 +250,18 @@ pub struct RunArgs {
 pub struct InstanceArgs {
     /// Fault to inject into the reference instances (repeatable):
     /// revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass.
-    #[arg(long = "fault", value_name = "SPEC")]
+    /// With --backend docker they reach the containers as PARITY_FAULTS
+    /// (which the reference image honours).
+    #[arg(long = "fault", value_name = "SPEC", env = "PARITY_FAULTS", value_delimiter = ',')]
     pub faults: Vec<String>,
 
     /// Seed for fault injection (reproducible runs).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "PARITY_SEED")]
     pub seed: Option<u64>,
 
     /// Hash cost for new tokens: `default` (argon2id m=64MiB, like the
     /// service) or `minimal` (measure the harness, not argon2).
-    #[arg(long, value_name = "COST", default_value = "default", value_parser = |s: &str| s.parse::<HashCost>())]
+    #[arg(long, value_name = "COST", default_value = "default", env = "PARITY_HASH_COST", value_parser = |s: &str| s.parse::<HashCost>())]
     pub hash_cost: HashCost,
 }
 
@@ -247,7 +335,7 @@ pub struct ServeArgs {
     pub instance: InstanceArgs,
 
     /// Name in the access log.
-    #[arg(long, default_value = "webprofile")]
+    #[arg(long, default_value = "webprofile", env = "WEBPROFILE_NAME")]
     pub name: String,
 
     #[command(flatten)]

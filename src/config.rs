@@ -8,6 +8,7 @@ use crate::reference::hashing::HashCost;
 use crate::reference::server::Credentials;
 use crate::rerun::RetryPolicy;
 use crate::scenario::Judgement;
+use crate::stack::docker::{ChaosStep, DockerSettings, Keep, WebprofileSource};
 use std::path::{Path, PathBuf};
 
 /// A problem with the flags or environment: exit 64.
@@ -16,10 +17,16 @@ use std::path::{Path, PathBuf};
 pub struct UsageError(pub String);
 
 /// Where the services come from, resolved.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Source {
     Local,
-    External { first: String, second: String },
+    External {
+        first: String,
+        second: String,
+    },
+    Docker(Box<DockerSettings>),
+    /// Docker when an engine answers and the webprofile image is at hand, else local.
+    Auto(Box<DockerSettings>),
 }
 
 /// Everything `parity run` needs, from flags > environment > defaults.
@@ -45,13 +52,15 @@ pub struct RunConfig {
     pub junit: Option<PathBuf>,
     /// `$GITHUB_STEP_SUMMARY`, appended to.
     pub step_summary: Option<PathBuf>,
+    /// `--timings`: phase wall times as JSON.
+    pub timings: Option<PathBuf>,
 }
 
 impl RunConfig {
     pub fn from_args(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<RunConfig, UsageError> {
         let faults =
             Faults::parse_all(&args.instance.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
-        let (source, backend_note) = resolve_source(args, env)?;
+        let (source, backend_note) = resolve_source(args, &faults, env)?;
         if matches!(source, Source::External { .. }) && !faults.is_empty() {
             return Err(UsageError(
                 "--fault injects faults into the embedded instances; it has no effect on external services \
@@ -88,16 +97,31 @@ impl RunConfig {
             redact: !args.no_redact,
             junit: junit_path(args.junit.as_deref())?,
             step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
+            timings: args.timings.clone(),
         })
     }
 }
 
 fn resolve_source(
     args: &RunArgs,
+    faults: &Faults,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Source, Option<String>), UsageError> {
     let urls = instance_urls(args, env)?;
+    let docker_flags_given = args.docker.no_cleanup
+        || args.docker.keep_network
+        || !args.docker.chaos.is_empty()
+        || args.docker.webprofile_image.is_some()
+        || args.docker.webprofile_context.is_some();
+    if docker_flags_given && matches!(args.backend, Backend::Local | Backend::External) {
+        return Err(UsageError(format!(
+            "--no-cleanup, --keep-network, --chaos, --webprofile-image and --webprofile-context need the \
+             Docker backend (this run has --backend {})",
+            if args.backend == Backend::Local { "local" } else { "external" }
+        )));
+    }
     match args.backend {
+        Backend::Docker => Ok((Source::Docker(Box::new(docker_settings(args, faults)?)), None)),
         Backend::Local => Ok((Source::Local, None)),
         Backend::External => {
             let (first, second) = urls.ok_or_else(|| {
@@ -112,15 +136,70 @@ fn resolve_source(
             });
             Ok((Source::External { first, second }, note))
         }
-        Backend::Auto => Ok((
-            Source::Local,
-            Some(
-                "backend auto: this build has no Docker backend yet, so the embedded stack runs \
-                 (two reference instances in this process sharing one store)"
-                    .into(),
-            ),
-        )),
+        Backend::Auto => Ok((Source::Auto(Box::new(docker_settings(args, faults)?)), None)),
     }
+}
+
+fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, UsageError> {
+    let d = &args.docker;
+    let chaos = d
+        .chaos
+        .iter()
+        .map(|spec| spec.parse::<ChaosStep>().map_err(|e| UsageError(format!("--chaos {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(step) = chaos.iter().find(|s| s.iteration > args.iterations) {
+        return Err(UsageError(format!(
+            "--chaos {}@{}: the run has only {} iteration(s) (--iterations)",
+            step.kind, step.iteration, args.iterations
+        )));
+    }
+    for entry in &d.instance_env {
+        if !entry.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+            return Err(UsageError(format!("--instance-env `{entry}`: expected KEY=VALUE")));
+        }
+    }
+    for (flag, name) in
+        [("--network", &d.network), ("--mongo-container", &d.mongo_container), ("--image-tag", &d.image_tag)]
+    {
+        if name.trim().is_empty() {
+            return Err(UsageError(format!("{flag} must not be empty")));
+        }
+    }
+    let webprofile = match (&d.webprofile_image, &d.webprofile_context) {
+        (Some(image), _) => WebprofileSource::Image(image.clone()),
+        (None, Some(dir)) if !dir.is_dir() => {
+            return Err(UsageError(format!("--webprofile-context {}: not a directory", dir.display())))
+        }
+        (None, Some(dir)) => WebprofileSource::Context(dir.clone()),
+        (None, None) => WebprofileSource::Image(d.image_tag.clone()),
+    };
+    Ok(DockerSettings {
+        network: d.network.clone(),
+        mongo_image: d.mongo_image.clone(),
+        mongo_container: d.mongo_container.clone(),
+        image_tag: d.image_tag.clone(),
+        webprofile,
+        publish_port: d.publish_port,
+        instance_env: d.instance_env.clone(),
+        log_tail: d.log_tail,
+        keep: if d.no_cleanup {
+            Keep::Everything
+        } else if d.keep_network {
+            Keep::Network
+        } else {
+            Keep::Nothing
+        },
+        keep_image: d.keep_image || d.no_cleanup,
+        chaos,
+        credentials: Credentials {
+            user: args.credentials.admin_user.clone(),
+            pass: args.credentials.admin_pass.clone(),
+        },
+        fault_specs: if faults.is_empty() { Vec::new() } else { args.instance.faults.clone() },
+        seed: args.instance.seed,
+        hash_cost: args.instance.hash_cost,
+        ready_timeout: args.ready_timeout,
+    })
 }
 
 /// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
@@ -205,7 +284,7 @@ mod tests {
     fn instances_fall_back_from_flags_to_instance_vars_to_target_base_url() {
         let external = |c: RunConfig| match c.source {
             Source::External { first, second } => (first, second),
-            Source::Local => panic!("expected external"),
+            other => panic!("expected external, got {other:?}"),
         };
         let env = [("INSTANCE1", "http://a"), ("INSTANCE2", "http://b"), ("TARGET_BASE_URL", "http://t")];
         let flags =
@@ -252,6 +331,10 @@ mod tests {
             .unwrap_err();
         assert!(e.0.contains("embedded instances"), "{e}");
         assert!(config(&["--backend", "local", "--fault", "latency=5ms"], &[]).is_ok());
+        let docker =
+            config(&["--backend", "docker", "--fault", "revocation-lag=1s", "--seed", "4"], &[]).unwrap();
+        let Source::Docker(settings) = docker.source else { panic!("expected docker") };
+        assert_eq!(settings.fault_specs, ["revocation-lag=1s"]);
         assert!(config(
             &[
                 "--instance",
@@ -266,5 +349,76 @@ mod tests {
             &[]
         )
         .is_err());
+    }
+}
+
+#[cfg(test)]
+mod docker_tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn docker(args: &[&str], env: &[(&str, &str)]) -> Result<DockerSettings, UsageError> {
+        let cli = Cli::try_parse_from([&["parity", "run", "--backend", "docker"], args].concat())
+            .expect("flags parse");
+        let Command::Run(run) = cli.command else { unreachable!() };
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        match RunConfig::from_args(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))?
+            .source
+        {
+            Source::Docker(settings) => Ok(*settings),
+            other => panic!("expected docker, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_runbook_names() {
+        let s = docker(&[], &[]).unwrap();
+        assert_eq!(s.network, "webprofile-parity-net");
+        assert_eq!(s.mongo_image, "mongo:6.0.5");
+        assert_eq!(s.mongo_container, "webprofile-parity-mongo");
+        assert_eq!(s.image_tag, "webprofile-api-parity");
+        assert_eq!(s.webprofile, WebprofileSource::Image("webprofile-api-parity".into()));
+        assert_eq!(s.log_tail, 500);
+        assert_eq!(s.keep, Keep::Nothing);
+        assert!(!s.publish_port);
+    }
+
+    #[test]
+    fn settings_come_from_flags_and_the_runbook_variables() {
+        // clap reads the environment itself; these are covered through the binary in
+        // tests/run_docker.rs. Here: flags, keep policy and validation.
+        let s = docker(
+            &[
+                "--network",
+                "n",
+                "--mongo-container",
+                "m",
+                "--image-tag",
+                "w",
+                "--no-cleanup",
+                "--publish-port",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!((s.network.as_str(), s.mongo_container.as_str(), s.image_tag.as_str()), ("n", "m", "w"));
+        assert_eq!(s.keep, Keep::Everything);
+        assert!(s.keep_image && s.publish_port);
+        assert_eq!(docker(&["--keep-network"], &[]).unwrap().keep, Keep::Network);
+    }
+
+    #[test]
+    fn bad_docker_flags_are_usage_errors() {
+        for (args, says) in [
+            (vec!["--chaos", "stop-mongo@9"], "only 5 iteration(s)"),
+            (vec!["--chaos", "nap@1"], "unknown kind"),
+            (vec!["--instance-env", "NOVALUE"], "KEY=VALUE"),
+            (vec!["--webprofile-context", "/no/such/dir"], "not a directory"),
+            (vec!["--network", ""], "--network must not be empty"),
+        ] {
+            let e = docker(&args, &[]).unwrap_err();
+            assert!(e.0.contains(says), "{args:?}: {e}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
 use webprofile_parity::artifacts::{names, ArtifactDir};
-use webprofile_parity::cli::{Cli, Command, ReferenceCommand, RerunArgs, ServeArgs, StoreKind};
+use webprofile_parity::cli::{CleanArgs, Cli, Command, ReferenceCommand, RerunArgs, ServeArgs, StoreKind};
 use webprofile_parity::config::RunConfig;
 use webprofile_parity::exit::Exit;
 use webprofile_parity::progress::Reporter;
@@ -60,6 +60,32 @@ async fn dispatch(command: Command) -> i32 {
         Command::Check(args) => entry::check(&args).code(),
         Command::Status(args) => entry::status(&args, chrono::Utc::now()).code(),
         Command::Badge(args) => entry::badge(&args).code(),
+        Command::Clean(args) => clean(args).await.code(),
+    }
+}
+
+/// `parity clean`: 0 when everything eligible was removed, else 3.
+async fn clean(args: CleanArgs) -> Exit {
+    let reporter = Reporter::detect();
+    match webprofile_parity::stack::docker::clean::clean(args.all, args.dry_run, reporter).await {
+        Err(e) => {
+            eprintln!("parity: {e}");
+            Exit::Infrastructure
+        }
+        Ok(report) => {
+            let verb = if args.dry_run { "would remove" } else { "removed" };
+            reporter.line(format!(
+                "clean: {verb} {}, kept {}, failed {}",
+                report.removed.len(),
+                report.kept.len(),
+                report.failed.len()
+            ));
+            if report.failed.is_empty() {
+                Exit::Ok
+            } else {
+                Exit::Infrastructure
+            }
+        }
     }
 }
 
@@ -76,7 +102,7 @@ async fn serve(args: ServeArgs) -> Exit {
     };
     let store: Arc<dyn TokenStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
-        StoreKind::Mongo => match MongoStore::connect(&args.mongo_uri).await {
+        StoreKind::Mongo => match connect_patiently(&args.mongo_uri).await {
             Ok(store) => Arc::new(store),
             Err(e) => {
                 eprintln!("parity: {e}");
@@ -111,6 +137,22 @@ async fn serve(args: ServeArgs) -> Exit {
         Err(e) => {
             eprintln!("parity: server stopped: {e}");
             Exit::Infrastructure
+        }
+    }
+}
+
+/// A server started beside its database (containers started together) waits
+/// for it: retries for up to 30 s before giving up.
+async fn connect_patiently(uri: &str) -> Result<MongoStore, webprofile_parity::reference::store::StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match MongoStore::connect_within(uri, std::time::Duration::from_secs(2)).await {
+            Ok(store) => return Ok(store),
+            Err(e) if started.elapsed() >= std::time::Duration::from_secs(30) => return Err(e),
+            Err(e) => {
+                eprintln!("parity: waiting for MongoDB: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
         }
     }
 }

@@ -129,3 +129,53 @@ impl IterationProgress {
         }
     }
 }
+
+/// Progress of open-ended work (an image pull or build): a spinner with the
+/// latest status on a terminal; in CI, only the status lines that say something.
+pub struct ActivityProgress {
+    bar: Option<ProgressBar>,
+    what: String,
+    last: String,
+}
+
+impl Reporter {
+    pub fn activity(&self, what: &str) -> ActivityProgress {
+        let bar = self.bars.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} ({elapsed})")
+                    .expect("static template"),
+            );
+            bar.set_prefix(what.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        if bar.is_none() {
+            eprintln!("parity: {what}…");
+        }
+        ActivityProgress { bar, what: what.to_string(), last: String::new() }
+    }
+}
+
+impl ActivityProgress {
+    /// The latest status; `notable` ones are also printed as lines in CI.
+    pub fn status(&mut self, message: &str, notable: bool) {
+        let message = message.trim();
+        if message.is_empty() || message == self.last {
+            return;
+        }
+        self.last = message.to_string();
+        match &self.bar {
+            Some(bar) => bar.set_message(message.to_string()),
+            None if notable => eprintln!("parity: {}: {message}", self.what),
+            None => {}
+        }
+    }
+
+    pub fn finish(self, outcome: &str) {
+        match self.bar {
+            Some(bar) => bar.finish_with_message(outcome.to_string()),
+            None => eprintln!("parity: {}: {outcome}", self.what),
+        }
+    }
+}

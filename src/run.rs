@@ -14,7 +14,10 @@ use crate::rerun;
 use crate::scenario::cross::{self, CrossTotals, IterationResult};
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite;
-use crate::stack::{self, ExternalStack, LocalOptions, LocalStack, Stack};
+use crate::stack::docker::{self as docker_stack, Chaos};
+use crate::stack::{
+    self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
+};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -80,27 +83,46 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
 
     let mut phases = Phases::default();
     let mut findings = Findings::default();
+    let source = resolve_auto(&config.source, reporter).await;
     let phase_start = Instant::now();
-    let stack = start_stack(&config).await;
+    let stack = start_stack(&config, &source, &run_id, reporter).await;
     phases.time("stack", phase_start);
-    let mut backend = match &config.source {
-        Source::Local => "local",
+    let mut backend = match &source {
+        Source::Local | Source::Auto(_) => "local",
         Source::External { .. } => "external",
+        Source::Docker(_) => "docker",
     }
     .to_string();
     let mut instances_urls = Vec::new();
     let mut store_description = None;
     let mut infrastructure_failed = false;
     let mut interrupted = false;
+    let containers: Vec<ContainerReport>;
+    let mut chaos_events = Vec::new();
 
     match stack {
-        Err(e) => {
-            infrastructure_failed = true;
-            reporter.line(format!("the stack did not start: {e}"));
-            findings.errors.push(e.to_string());
+        Err(failure) => {
+            let StartFailure { error, logs, containers: reports, phases: startup, teardown_errors } = failure;
+            phases.0.extend(startup);
+            if let stack::StackError::Interrupted(_) = error {
+                interrupted = true;
+            } else {
+                infrastructure_failed = true;
+            }
+            reporter.line(format!("the stack did not start: {error}"));
+            findings.errors.push(error.to_string());
+            for log in logs {
+                findings.written(reporter, parity.write_text(log.file_name, &log.content));
+            }
+            containers = reports;
+            findings
+                .errors
+                .extend(teardown_errors.into_iter().map(|e| format!("cleanup: could not remove {e}")));
         }
         Ok(stack) => {
             backend = stack.backend_name().to_string();
+            phases.0.extend(stack.startup_phases());
+            let chaos = stack.chaos();
             let endpoints = stack.endpoints();
             instances_urls = endpoints.instances.iter().map(|i| i.url.clone()).collect();
             store_description = endpoints.store_description.clone();
@@ -138,6 +160,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                         &parity,
                         &flakiness,
                         reporter,
+                        chaos.as_deref(),
                         &mut phases,
                         &mut findings,
                     );
@@ -156,14 +179,19 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
             }
 
             let phase_start = Instant::now();
-            for log in stack.logs() {
+            for log in stack.logs().await {
                 if let Err(e) = parity.write_text(log.file_name, &log.content) {
                     findings.errors.push(e.to_string());
                 }
             }
+            containers = stack.container_reports().await;
             phases.time("logs", phase_start);
+            chaos_events = chaos.map(|c| c.events()).unwrap_or_default();
             let phase_start = Instant::now();
-            stack.teardown().await;
+            let teardown_errors = stack.teardown(reporter).await;
+            findings
+                .errors
+                .extend(teardown_errors.into_iter().map(|e| format!("cleanup: could not remove {e}")));
             phases.time("teardown", phase_start);
         }
     }
@@ -219,14 +247,22 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         suite: findings.suite.as_ref().map(SuiteCounts::of),
         checks: findings.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
         cross: findings.cross.clone(),
-        phases: phases.0,
+        phases: phases.0.clone(),
+        containers,
+        chaos: chaos_events,
         errors: findings.errors.clone(),
         tarball: Some(tarball_path.display().to_string()),
     };
     if let Err(e) = parity.write_json(names::ANALYSIS_JSON, &analysis) {
         reporter.line(e.to_string());
     }
-    match artifacts::bundle(&config.out, finished_wall) {
+    let phase_start = Instant::now();
+    let bundled = artifacts::bundle(&config.out, finished_wall);
+    phases.time("bundle", phase_start);
+    if let Some(path) = &config.timings {
+        write_timings(path, &phases.0, reporter);
+    }
+    match bundled {
         Ok(path) => {
             reporter.line(format!("artifacts: {} (tarball {})", parity.root().display(), path.display()))
         }
@@ -258,8 +294,49 @@ fn prepare_dirs(
     Ok((parity, flakiness))
 }
 
-async fn start_stack(config: &RunConfig) -> Result<Stack, stack::StackError> {
-    match &config.source {
+/// `--backend auto`: Docker when an engine answers and the webprofile image is
+/// at hand, else the embedded stack, saying why.
+async fn resolve_auto(source: &Source, reporter: Reporter) -> Source {
+    let Source::Auto(settings) = source else {
+        return source.clone();
+    };
+    match docker_stack::usable_for_auto(settings).await {
+        Ok(()) => {
+            reporter.line("backend auto: a Docker engine answers, so the Docker stack runs");
+            Source::Docker(settings.clone())
+        }
+        Err(why) => {
+            reporter.line(format!(
+                "backend auto: {why}; running the embedded stack instead (two reference instances in this \
+                 process sharing one store)"
+            ));
+            Source::Local
+        }
+    }
+}
+
+/// Phase timings as JSON, for benchmarks (`--timings FILE`).
+fn write_timings(path: &Path, phases: &[artifacts::Phase], reporter: Reporter) {
+    let written = serde_json::to_string_pretty(phases)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(path, json + "\n"));
+    if let Err(e) = written {
+        reporter.line(format!("cannot write the timings to {}: {e}", path.display()));
+    }
+}
+
+async fn start_stack(
+    config: &RunConfig,
+    source: &Source,
+    run_id: &str,
+    reporter: Reporter,
+) -> Result<Stack, StartFailure> {
+    match source {
+        Source::Docker(settings) | Source::Auto(settings) => {
+            DockerStack::start((**settings).clone(), run_id, reporter)
+                .await
+                .map(|s| Stack::Docker(Box::new(s)))
+        }
         Source::Local => LocalStack::start(LocalOptions {
             credentials: config.client.credentials.clone(),
             faults: config.faults.clone(),
@@ -268,9 +345,13 @@ async fn start_stack(config: &RunConfig) -> Result<Stack, stack::StackError> {
             mongo_uri: config.mongo_uri.clone(),
         })
         .await
-        .map(Stack::Local),
+        .map(Stack::Local)
+        .map_err(StartFailure::from),
         Source::External { first, second } => {
-            ExternalStack::connect(first, second, config.mongo_uri.as_deref()).await.map(Stack::External)
+            ExternalStack::connect(first, second, config.mongo_uri.as_deref())
+                .await
+                .map(Stack::External)
+                .map_err(StartFailure::from)
         }
     }
 }
@@ -284,6 +365,7 @@ async fn run_scenarios(
     parity: &ArtifactDir,
     flakiness: &ArtifactDir,
     reporter: Reporter,
+    chaos: Option<&Chaos>,
     phases: &mut Phases,
     findings: &mut Findings,
 ) {
@@ -355,6 +437,13 @@ async fn run_scenarios(
         clock,
         config.iterations,
         config.concurrency,
+        |n| async move {
+            if let Some(chaos) = chaos {
+                for line in chaos.before_iteration(n).await {
+                    reporter.line(line);
+                }
+            }
+        },
         |it| {
             let detail = match (&it.result.reason, it.result.latency_ms) {
                 (Some(reason), _) => reason.clone(),

@@ -2,6 +2,7 @@
 
 use crate::scenario::cross::CrossTotals;
 use crate::scenario::suite::CheckRecord;
+use crate::stack::docker::{ChaosEvent, ContainerReport};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -57,6 +58,10 @@ pub struct Analysis {
     pub cross: Option<CrossTotals>,
     pub flaky: bool,
     pub phases: Vec<Phase>,
+    /// The Docker stack's containers as they were at the end (empty for other backends).
+    pub containers: Vec<ContainerReport>,
+    /// What `--chaos` did to the Docker stack.
+    pub chaos: Vec<ChaosEvent>,
     /// Infrastructure or artifact errors, each one sentence.
     pub errors: Vec<String>,
     pub tarball: Option<String>,

@@ -13,8 +13,6 @@ use super::store::{StoreError, TokenDoc, TokenStore};
 const DEFAULT_DATABASE: &str = "sharelatex";
 const COLLECTION: &str = "personalaccesstokens";
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const PING_TIMEOUT: Duration = Duration::from_secs(8);
 
 pub struct MongoStore {
     tokens: Collection<Document>,
@@ -25,10 +23,16 @@ impl MongoStore {
     /// Connects (database from the URI path, default "sharelatex"), pings
     /// with a bounded timeout, and names the host when it is unreachable.
     pub async fn connect(uri: &str) -> Result<Self, StoreError> {
+        Self::connect_within(uri, SERVER_SELECTION_TIMEOUT).await
+    }
+
+    /// Like [`MongoStore::connect`], giving up after `patience` (server
+    /// selection) — short for readiness polling, longer for a first connect.
+    pub async fn connect_within(uri: &str, patience: Duration) -> Result<Self, StoreError> {
         let mut options =
             ClientOptions::parse(uri).await.map_err(|e| StoreError::InvalidUri(e.kind.to_string()))?;
-        options.server_selection_timeout = Some(SERVER_SELECTION_TIMEOUT);
-        options.connect_timeout = Some(CONNECT_TIMEOUT);
+        options.server_selection_timeout = Some(patience);
+        options.connect_timeout = Some(patience);
         options.app_name = Some("webprofile-parity-reference".to_string());
 
         let hosts = options.hosts.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
@@ -38,8 +42,9 @@ impl MongoStore {
         let client = Client::with_options(options).map_err(|e| StoreError::InvalidUri(e.to_string()))?;
         let db = client.database(&db_name);
         let unreachable = |reason: String| StoreError::Unreachable { host: hosts.clone(), reason };
-        match tokio::time::timeout(PING_TIMEOUT, db.run_command(doc! { "ping": 1 })).await {
-            Err(_) => return Err(unreachable(format!("no answer to ping within {PING_TIMEOUT:?}"))),
+        let ping_timeout = patience + patience / 2;
+        match tokio::time::timeout(ping_timeout, db.run_command(doc! { "ping": 1 })).await {
+            Err(_) => return Err(unreachable(format!("no answer to ping within {ping_timeout:?}"))),
             Ok(Err(e)) => return Err(unreachable(e.to_string())),
             Ok(Ok(_)) => {}
         }

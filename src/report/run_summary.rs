@@ -101,6 +101,8 @@ mod tests {
             cross: Some(CrossTotals { iterations: 5, failures: 2, stale_reads: 7, ..CrossTotals::default() }),
             flaky: true,
             phases: vec![],
+            containers: vec![],
+            chaos: vec![],
             errors: vec![],
             tarball: Some("ci/webprofile-parity-20240101000000.tar.gz".into()),
         }

@@ -36,18 +36,26 @@ pub struct Iteration {
 
 /// Runs `iterations` iterations, at most `concurrency` at once, calling
 /// `on_done` as each finishes. Results come back in iteration order.
-pub async fn run_iterations(
+pub async fn run_iterations<BeforeFut>(
     first: &Client,
     second: &Client,
     judgement: &Judgement,
     clock: &Clock,
     iterations: u32,
     concurrency: usize,
+    before_start: impl Fn(u32) -> BeforeFut,
     mut on_done: impl FnMut(&Iteration),
-) -> Vec<Iteration> {
+) -> Vec<Iteration>
+where
+    BeforeFut: std::future::Future<Output = ()>,
+{
     let roles = ProbeRoles { creator: first, revoker: second, observer: first };
+    let before_start = &before_start;
     let mut done: Vec<Iteration> = stream::iter(1..=iterations)
-        .map(|n| run_one(roles, n, judgement, clock))
+        .map(|n| async move {
+            before_start(n).await;
+            run_one(roles, n, judgement, clock).await
+        })
         .buffer_unordered(concurrency.max(1))
         .inspect(|it| on_done(it))
         .collect()

@@ -1,11 +1,16 @@
 //! Where the services come from. Every backend hands the scenarios the same
 //! thing: two instance URLs and, when it has one, direct access to the store.
 
+pub mod docker;
 mod external;
 mod local;
 
+pub use docker::{ContainerReport, DockerSettings, DockerStack};
 pub use external::ExternalStack;
 pub use local::{LocalOptions, LocalStack};
+
+use crate::artifacts::Phase;
+use crate::progress::Reporter;
 
 use crate::contract::Client;
 use crate::reference::store::{StoreError, TokenStore};
@@ -44,11 +49,37 @@ pub enum StackError {
     Store(#[from] StoreError),
     #[error("could not bind a local port for the embedded instances: {0}")]
     Bind(#[from] std::io::Error),
+    #[error("{0}")]
+    Docker(#[from] docker::DockerError),
+    #[error("interrupted by {0} while the stack was starting")]
+    Interrupted(&'static str),
+}
+
+/// A stack that did not come up, with what could be saved of it.
+pub struct StartFailure {
+    pub error: StackError,
+    pub logs: Vec<LogFile>,
+    pub containers: Vec<ContainerReport>,
+    pub phases: Vec<Phase>,
+    pub teardown_errors: Vec<String>,
+}
+
+impl From<StackError> for StartFailure {
+    fn from(error: StackError) -> Self {
+        StartFailure {
+            error,
+            logs: Vec::new(),
+            containers: Vec::new(),
+            phases: Vec::new(),
+            teardown_errors: Vec::new(),
+        }
+    }
 }
 
 pub enum Stack {
     Local(LocalStack),
     External(ExternalStack),
+    Docker(Box<DockerStack>),
 }
 
 impl Stack {
@@ -56,6 +87,7 @@ impl Stack {
         match self {
             Stack::Local(s) => &s.endpoints,
             Stack::External(s) => &s.endpoints,
+            Stack::Docker(s) => &s.endpoints,
         }
     }
 
@@ -63,21 +95,52 @@ impl Stack {
         match self {
             Stack::Local(_) => "local",
             Stack::External(_) => "external",
+            Stack::Docker(_) => "docker",
+        }
+    }
+
+    /// Time spent bringing the stack up, phase by phase (Docker only).
+    pub fn startup_phases(&self) -> Vec<Phase> {
+        match self {
+            Stack::Docker(s) => s.phases.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `--chaos` for the cross-instance iterations (Docker only).
+    pub fn chaos(&self) -> Option<Arc<docker::Chaos>> {
+        match self {
+            Stack::Docker(s) => Some(s.chaos()),
+            _ => None,
         }
     }
 
     /// The service logs this backend can capture (none for external services).
-    pub fn logs(&self) -> Vec<LogFile> {
+    pub async fn logs(&self) -> Vec<LogFile> {
         match self {
             Stack::Local(s) => s.logs(),
             Stack::External(_) => Vec::new(),
+            Stack::Docker(s) => s.logs().await,
         }
     }
 
-    pub async fn teardown(self) {
+    /// The containers' end states (Docker only).
+    pub async fn container_reports(&self) -> Vec<ContainerReport> {
         match self {
-            Stack::Local(s) => s.shutdown().await,
-            Stack::External(_) => {}
+            Stack::Docker(s) => s.container_reports().await,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Stops what this run started; returns what could not be removed.
+    pub async fn teardown(self, reporter: Reporter) -> Vec<String> {
+        match self {
+            Stack::Local(s) => {
+                s.shutdown().await;
+                Vec::new()
+            }
+            Stack::External(_) => Vec::new(),
+            Stack::Docker(s) => s.teardown(reporter).await,
         }
     }
 }

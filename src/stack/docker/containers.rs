@@ -1,0 +1,221 @@
+//! The three containers of the stack: how each is created, how the harness
+//! reaches it, how it is judged ready, and what is left of it for the report.
+
+use super::engine::{describe, DockerError};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
+use bollard::Docker;
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub const MONGO_PORT: u16 = 27017;
+pub const WEBPROFILE_PORT: u16 = 3900;
+
+/// A service of the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Mongo,
+    Webprofile,
+    Node2,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::Mongo, Service::Webprofile, Service::Node2];
+
+    /// The `role` label and the name in reports.
+    pub fn role(self) -> &'static str {
+        match self {
+            Service::Mongo => "mongo",
+            Service::Webprofile => "webprofile",
+            Service::Node2 => "webprofile-node2",
+        }
+    }
+
+    pub fn log_file(self) -> &'static str {
+        match self {
+            Service::Mongo => "mongo.log",
+            Service::Webprofile => "webprofile.log",
+            Service::Node2 => "webprofile-node2.log",
+        }
+    }
+
+    pub fn port(self) -> u16 {
+        match self {
+            Service::Mongo => MONGO_PORT,
+            Service::Webprofile | Service::Node2 => WEBPROFILE_PORT,
+        }
+    }
+}
+
+/// What to create for one service.
+pub struct ContainerPlan {
+    pub service: Service,
+    pub name: String,
+    pub image: String,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// Host port on 127.0.0.1; `None` for an ephemeral one.
+    pub host_port: Option<u16>,
+}
+
+/// Creates and starts the container on `network`, publishing its port on
+/// loopback only.
+pub async fn create_and_start(
+    docker: &Docker,
+    network: &str,
+    plan: &ContainerPlan,
+) -> Result<(), DockerError> {
+    let port = format!("{}/tcp", plan.service.port());
+    let binding = PortBinding {
+        host_ip: Some("127.0.0.1".into()),
+        host_port: Some(plan.host_port.map(|p| p.to_string()).unwrap_or_default()),
+    };
+    let body = ContainerCreateBody {
+        image: Some(plan.image.clone()),
+        env: Some(plan.env.clone()),
+        labels: Some(plan.labels.clone()),
+        exposed_ports: Some(vec![port.clone()]),
+        host_config: Some(HostConfig {
+            network_mode: Some(network.to_string()),
+            port_bindings: Some(HashMap::from([(port, Some(vec![binding]))])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&plan.name).build();
+    docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(DockerError::api(format!("create container {} from {}", plan.name, plan.image)))?;
+    docker
+        .start_container(&plan.name, None)
+        .await
+        .map_err(DockerError::api(format!("start container {}", plan.name)))?;
+    Ok(())
+}
+
+/// The host port Docker published the service's port on.
+pub async fn published_port(docker: &Docker, name: &str, service: Service) -> Result<u16, DockerError> {
+    let inspect = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(DockerError::api(format!("inspect container {name}")))?;
+    let key = format!("{}/tcp", service.port());
+    inspect
+        .network_settings
+        .and_then(|n| n.ports)
+        .and_then(|mut ports| ports.remove(&key).flatten())
+        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok()))
+        .ok_or_else(|| DockerError::Api {
+            action: format!("publish port {key} of {name}"),
+            detail: "the engine reported no host port".into(),
+        })
+}
+
+/// Why a container cannot become ready any more (it stopped), if so.
+pub async fn stopped_reason(docker: &Docker, name: &str) -> Option<String> {
+    let state = docker.inspect_container(name, None).await.ok()?.state?;
+    if state.running == Some(true) {
+        return None;
+    }
+    let code = state.exit_code.map(|c| format!(" with code {c}")).unwrap_or_default();
+    let oom = if state.oom_killed == Some(true) { " (killed: out of memory)" } else { "" };
+    let error = state.error.filter(|e| !e.is_empty()).map(|e| format!(": {e}")).unwrap_or_default();
+    Some(format!("the container exited{code}{oom}{error}"))
+}
+
+/// Polls `attempt` tightly (5 ms, doubling to 50 ms) until it succeeds, the
+/// container stops, or `deadline` passes; the error carries the log tail.
+pub async fn wait_until<T, F, Fut>(
+    docker: &Docker,
+    name: &str,
+    deadline: Duration,
+    mut attempt: F,
+) -> Result<T, DockerError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    let mut last_state_check = Instant::now();
+    loop {
+        let last_error = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let check_state = last_state_check.elapsed() >= Duration::from_millis(200);
+        let stopped = if check_state {
+            last_state_check = Instant::now();
+            stopped_reason(docker, name).await
+        } else {
+            None
+        };
+        if stopped.is_some() || started.elapsed() >= deadline {
+            return Err(DockerError::NeverReady {
+                container: name.to_string(),
+                waited: if stopped.is_some() { started.elapsed() } else { deadline },
+                detail: stopped.unwrap_or(last_error),
+                log_tail: tail(docker, name, 20).await,
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The last `lines` of the container's stdout and stderr, in order.
+pub async fn tail(docker: &Docker, name: &str, lines: u32) -> String {
+    let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+    let mut stream = docker.logs(name, Some(options));
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(output) => text.push_str(&String::from_utf8_lossy(&output.into_bytes())),
+            Err(e) => {
+                text.push_str(&format!("[parity: could not read the rest of the log: {}]\n", describe(&e)));
+                break;
+            }
+        }
+    }
+    text
+}
+
+/// A container's end state, for `analysis.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ContainerReport {
+    pub service: String,
+    pub name: String,
+    pub image: String,
+    /// created, running, paused, exited, dead…; "missing" when it was gone.
+    pub state: String,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub error: Option<String>,
+}
+
+pub async fn report(docker: &Docker, service: Service, name: &str, image: &str) -> ContainerReport {
+    let mut report = ContainerReport {
+        service: service.role().into(),
+        name: name.into(),
+        image: image.into(),
+        state: "missing".into(),
+        exit_code: None,
+        oom_killed: false,
+        error: None,
+    };
+    match docker.inspect_container(name, None).await {
+        Ok(inspect) => {
+            if let Some(state) = inspect.state {
+                report.state = state.status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+                report.exit_code = state.exit_code;
+                report.oom_killed = state.oom_killed.unwrap_or(false);
+                report.error = state.error.filter(|e| !e.is_empty());
+            }
+        }
+        Err(e) => report.error = Some(describe(&e)),
+    }
+    report
+}

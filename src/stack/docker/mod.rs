@@ -1,0 +1,439 @@
+//! The real stack: MongoDB and two webprofile instances as containers on a
+//! user-defined network, driven through the Docker API (bollard). Everything
+//! created is labelled, and removed at the end unless the user asks to keep it.
+
+pub mod chaos;
+pub mod clean;
+mod containers;
+mod context;
+pub mod engine;
+mod images;
+pub mod owner;
+mod resources;
+
+pub use chaos::{Chaos, ChaosEvent, ChaosStep};
+pub use containers::ContainerReport;
+pub use engine::DockerError;
+
+use super::{Endpoints, Instance, LogFile, StackError, StartFailure};
+use crate::artifacts::Phase;
+use crate::clock::millis;
+use crate::progress::Reporter;
+use crate::reference::hashing::HashCost;
+use crate::reference::mongo_store::MongoStore;
+use crate::reference::server::Credentials;
+use crate::reference::store::TokenStore;
+use bollard::Docker;
+use chaos::ChaosTargets;
+use containers::{ContainerPlan, Service};
+use owner::Owner;
+use resources::NetworkUse;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the webprofile image comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WebprofileSource {
+    /// Run this image (pulled when missing).
+    Image(String),
+    /// Build IMAGE_TAG from this Dockerfile context.
+    Context(PathBuf),
+}
+
+/// What to keep when the run ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    Nothing,
+    Network,
+    Everything,
+}
+
+/// The Docker stack as configured (flags > environment > defaults).
+#[derive(Clone, Debug)]
+pub struct DockerSettings {
+    pub network: String,
+    pub mongo_image: String,
+    pub mongo_container: String,
+    pub image_tag: String,
+    pub webprofile: WebprofileSource,
+    pub publish_port: bool,
+    /// KEY=VALUE for both webprofile containers.
+    pub instance_env: Vec<String>,
+    pub log_tail: u32,
+    pub keep: Keep,
+    pub keep_image: bool,
+    pub chaos: Vec<ChaosStep>,
+    pub credentials: Credentials,
+    /// `--fault` specs, passed on as PARITY_FAULTS (the reference image honours them).
+    pub fault_specs: Vec<String>,
+    pub seed: Option<u64>,
+    pub hash_cost: HashCost,
+    pub ready_timeout: Duration,
+}
+
+impl DockerSettings {
+    /// MongoDB, first and second webprofile container, in that order.
+    pub fn container_names(&self) -> [String; 3] {
+        Service::ALL.map(|s| self.container_name(s))
+    }
+
+    fn container_name(&self, service: Service) -> String {
+        match service {
+            Service::Mongo => self.mongo_container.clone(),
+            Service::Webprofile => self.image_tag.clone(),
+            Service::Node2 => format!("{}-node2", self.image_tag),
+        }
+    }
+
+    fn image(&self, service: Service) -> String {
+        match (service, &self.webprofile) {
+            (Service::Mongo, _) => self.mongo_image.clone(),
+            (_, WebprofileSource::Image(image)) => image.clone(),
+            (_, WebprofileSource::Context(_)) => self.image_tag.clone(),
+        }
+    }
+
+    /// The environment of a webprofile container: the service's own variables,
+    /// then what the reference image understands, then the user's.
+    pub fn instance_env(&self, index: u64) -> Vec<String> {
+        let mut env = vec![
+            format!("MONGO_URI=mongodb://{}:{}/sharelatex", self.mongo_container, containers::MONGO_PORT),
+            format!("PORT={}", containers::WEBPROFILE_PORT),
+            format!("WEBPROFILE_ADMIN_USER={}", self.credentials.user),
+            format!("WEBPROFILE_ADMIN_PASS={}", self.credentials.pass),
+            format!("WEBPROFILE_NAME={}", if index == 0 { "webprofile" } else { "webprofile-node2" }),
+        ];
+        if !self.fault_specs.is_empty() {
+            env.push(format!("PARITY_FAULTS={}", self.fault_specs.join(",")));
+        }
+        if let Some(seed) = self.seed {
+            env.push(format!("PARITY_SEED={}", seed.wrapping_add(index)));
+        }
+        if self.hash_cost != HashCost::default() {
+            env.push(format!("PARITY_HASH_COST={}", self.hash_cost));
+        }
+        env.extend(self.instance_env.iter().cloned());
+        env
+    }
+}
+
+/// Whether `--backend auto` should take the Docker stack: an engine answers
+/// and the webprofile image is at hand (or will be built). `Err` says why not.
+pub async fn usable_for_auto(settings: &DockerSettings) -> Result<(), String> {
+    let docker = engine::connect(Duration::from_secs(2)).await.map_err(|e| match e {
+        DockerError::Unreachable { host, .. } => format!("no Docker engine answered at {host}"),
+        other => other.to_string(),
+    })?;
+    match &settings.webprofile {
+        WebprofileSource::Context(_) => Ok(()),
+        WebprofileSource::Image(image) => match docker.inspect_image(image).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!(
+                "a Docker engine answers but the webprofile image {image} is not present \
+                 (give --webprofile-image or --webprofile-context, or --backend docker to pull it)"
+            )),
+        },
+    }
+}
+
+/// A running Docker stack.
+pub struct DockerStack {
+    pub endpoints: Endpoints,
+    docker: Docker,
+    settings: DockerSettings,
+    resources: Resources,
+    chaos: Arc<Chaos>,
+    run_id: String,
+    pub phases: Vec<Phase>,
+}
+
+/// What this run created, so that exactly that is removed.
+struct Resources {
+    network: Option<NetworkUse>,
+    containers: Vec<Service>,
+    built_image: Option<String>,
+}
+
+impl DockerStack {
+    /// Brings the stack up. On failure or interruption, the logs and states of
+    /// what was started are kept in the error, and everything is removed
+    /// (unless --no-cleanup).
+    pub async fn start(
+        settings: DockerSettings,
+        run_id: &str,
+        reporter: Reporter,
+    ) -> Result<DockerStack, StartFailure> {
+        let docker = engine::connect(Duration::from_secs(5))
+            .await
+            .map_err(|e| StartFailure::from(StackError::from(e)))?;
+        let owner = Owner::current(run_id);
+        let mut resources = Resources { network: None, containers: Vec::new(), built_image: None };
+        let mut phases = Vec::new();
+        let outcome = tokio::select! {
+            result = bring_up(&docker, &settings, &owner, &mut resources, &mut phases, reporter) => result.map_err(StackError::from),
+            signal = crate::signals::termination() => Err(StackError::Interrupted(signal)),
+        };
+        let chaos = Arc::new(Chaos::new(
+            docker.clone(),
+            settings.chaos.clone(),
+            ChaosTargets {
+                network: settings.network.clone(),
+                mongo: settings.container_name(Service::Mongo),
+                node2: settings.container_name(Service::Node2),
+            },
+        ));
+        let mut stack = DockerStack {
+            endpoints: Endpoints { instances: placeholder_instances(), store: None, store_description: None },
+            docker,
+            settings,
+            resources,
+            chaos,
+            run_id: run_id.to_string(),
+            phases,
+        };
+        match outcome {
+            Ok(endpoints) => {
+                stack.endpoints = endpoints;
+                Ok(stack)
+            }
+            Err(error) => {
+                let logs = stack.logs().await;
+                let containers = stack.container_reports().await;
+                let phases = std::mem::take(&mut stack.phases);
+                let errors = stack.teardown(reporter).await;
+                Err(StartFailure { error, logs, containers, phases, teardown_errors: errors })
+            }
+        }
+    }
+
+    pub fn chaos(&self) -> Arc<Chaos> {
+        self.chaos.clone()
+    }
+
+    /// The last `--log-tail` lines of each container this run started.
+    pub async fn logs(&self) -> Vec<LogFile> {
+        let tails = self.resources.containers.iter().map(|service| async move {
+            let name = self.settings.container_name(*service);
+            // Never created (the start failed before it): no log to keep.
+            self.docker.inspect_container(&name, None).await.ok()?;
+            let content = containers::tail(&self.docker, &name, self.settings.log_tail).await;
+            Some(LogFile { file_name: service.log_file(), content })
+        });
+        futures::future::join_all(tails).await.into_iter().flatten().collect()
+    }
+
+    pub async fn container_reports(&self) -> Vec<ContainerReport> {
+        let reports = self.resources.containers.iter().map(|service| {
+            let name = self.settings.container_name(*service);
+            let image = self.settings.image(*service);
+            async move { containers::report(&self.docker, *service, &name, &image).await }
+        });
+        futures::future::join_all(reports).await
+    }
+
+    /// Removes what this run created, as `--no-cleanup` / `--keep-network`
+    /// allow; returns what could not be removed.
+    pub async fn teardown(self, reporter: Reporter) -> Vec<String> {
+        let s = &self.settings;
+        if s.keep == Keep::Everything {
+            reporter.line(self.how_to_reach());
+            return Vec::new();
+        }
+        let docker = &self.docker;
+        let removals = self.resources.containers.iter().map(|service| {
+            let name = s.container_name(*service);
+            async move { resources::remove_container(docker, &name).await }
+        });
+        let mut errors: Vec<String> =
+            futures::future::join_all(removals).await.into_iter().filter_map(Result::err).collect();
+        if self.resources.network == Some(NetworkUse::Created) && s.keep == Keep::Nothing {
+            errors.extend(resources::remove_network(&self.docker, &s.network).await.err());
+        }
+        if let (Some(image), false) = (&self.resources.built_image, s.keep_image) {
+            errors.extend(resources::remove_image(&self.docker, image).await.err());
+        }
+        errors.extend(self.sweep().await);
+        for error in &errors {
+            reporter.line(format!("cleanup: could not remove {error}; `parity clean` retries"));
+        }
+        errors
+    }
+
+    /// Removes anything else labelled with this run's id (created while an
+    /// interruption cut the bookkeeping short), as the keep flags allow.
+    async fn sweep(&self) -> Vec<String> {
+        let found = match clean::find(&self.docker, &clean::run_label(&self.run_id)).await {
+            Ok(found) => found,
+            Err(e) => return vec![format!("this run's resources ({e})")],
+        };
+        let mut errors = Vec::new();
+        for item in found {
+            let keep = match item.kind {
+                clean::Kind::Container => false,
+                clean::Kind::Network => self.settings.keep != Keep::Nothing,
+                clean::Kind::Image => self.settings.keep_image,
+            };
+            if !keep {
+                errors.extend(clean::remove(&self.docker, &item).await.err());
+            }
+        }
+        errors
+    }
+
+    /// What `--no-cleanup` prints: where everything is and how to remove it.
+    fn how_to_reach(&self) -> String {
+        let s = &self.settings;
+        let names: Vec<String> = self.resources.containers.iter().map(|svc| s.container_name(*svc)).collect();
+        let mut text = String::from("--no-cleanup: the stack is still running");
+        for instance in &self.endpoints.instances {
+            text.push_str(&format!("\n  {} ({}): {}", instance.name, instance.service, instance.url));
+        }
+        if let Some(store) = &self.endpoints.store_description {
+            text.push_str(&format!("\n  mongo: {store}"));
+        }
+        text.push_str(&format!("\n  network: {}", s.network));
+        text.push_str(&format!("\n  logs:    docker logs -f {}", s.container_name(Service::Webprofile)));
+        text.push_str(&format!(
+            "\n  remove:  parity clean   (or: docker rm -f {}{})",
+            names.join(" "),
+            if self.resources.network == Some(NetworkUse::Created) {
+                format!(" && docker network rm {}", s.network)
+            } else {
+                String::new()
+            }
+        ));
+        text
+    }
+}
+
+/// Ends a phase that began at `since`, and starts the next.
+fn timed(name: &str, phases: &mut Vec<Phase>, since: &mut Instant) {
+    phases.push(Phase { name: name.into(), duration_ms: millis(since.elapsed()) });
+    *since = Instant::now();
+}
+
+fn placeholder_instances() -> [Instance; 2] {
+    [Service::Webprofile, Service::Node2].map(|s| Instance {
+        name: if s == Service::Webprofile { "instance1".into() } else { "instance2".into() },
+        service: s.role().into(),
+        url: String::new(),
+    })
+}
+
+/// Network, images, containers, readiness — each a timed phase.
+async fn bring_up(
+    docker: &Docker,
+    settings: &DockerSettings,
+    owner: &Owner,
+    resources: &mut Resources,
+    phases: &mut Vec<Phase>,
+    reporter: Reporter,
+) -> Result<Endpoints, DockerError> {
+    let mut phase = Instant::now();
+
+    let clears = Service::ALL.map(|s| {
+        let name = settings.container_name(s);
+        async move { resources::clear_container_name(docker, owner, &name, reporter).await }
+    });
+    futures::future::try_join_all(clears).await?;
+    resources.network = Some(resources::ensure_network(docker, owner, &settings.network, reporter).await?);
+    timed("network", phases, &mut phase);
+
+    let mongo_image = images::ensure(docker, &settings.mongo_image, "--mongo-image (MONGO_IMAGE)", reporter);
+    let webprofile_image = async {
+        match &settings.webprofile {
+            WebprofileSource::Image(image) => {
+                images::ensure(docker, image, "--webprofile-image", reporter).await.map(|_| None)
+            }
+            WebprofileSource::Context(dir) => {
+                images::build(docker, dir, &settings.image_tag, &owner.labels("image"), reporter).await?;
+                Ok(Some(settings.image_tag.clone()))
+            }
+        }
+    };
+    let (mongo_image, webprofile_image) = tokio::join!(mongo_image, webprofile_image);
+    resources.built_image = webprofile_image?;
+    mongo_image?;
+    timed("images", phases, &mut phase);
+
+    let plans: Vec<ContainerPlan> = Service::ALL
+        .iter()
+        .map(|&service| ContainerPlan {
+            service,
+            name: settings.container_name(service),
+            image: settings.image(service),
+            env: match service {
+                Service::Mongo => Vec::new(),
+                Service::Webprofile => settings.instance_env(0),
+                Service::Node2 => settings.instance_env(1),
+            },
+            labels: owner.labels(service.role()),
+            host_port: (settings.publish_port && service == Service::Webprofile)
+                .then_some(containers::WEBPROFILE_PORT),
+        })
+        .collect();
+    // Recorded before creation: an interruption mid-create must not leak them.
+    resources.containers = Service::ALL.to_vec();
+    // All three start at once: the instances' drivers wait for Mongo themselves.
+    let starts = plans.iter().map(|plan| containers::create_and_start(docker, &settings.network, plan));
+    futures::future::try_join_all(starts).await?;
+    timed("containers", phases, &mut phase);
+
+    let deadline = settings.ready_timeout;
+    let mongo_name = settings.container_name(Service::Mongo);
+    let mongo_ready = async {
+        let port = containers::published_port(docker, &mongo_name, Service::Mongo).await?;
+        let uri = format!("mongodb://127.0.0.1:{port}/sharelatex?directConnection=true");
+        let store = containers::wait_until(docker, &mongo_name, deadline, || {
+            let uri = uri.clone();
+            async move {
+                MongoStore::connect_within(&uri, Duration::from_millis(500)).await.map_err(|e| e.to_string())
+            }
+        })
+        .await?;
+        Ok::<_, DockerError>((port, store, millis(phase.elapsed())))
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| DockerError::Api { action: "build an HTTP client".into(), detail: e.to_string() })?;
+    let instance_ready = |service: Service| {
+        let name = settings.container_name(service);
+        let http = http.clone();
+        async move {
+            let port = containers::published_port(docker, &name, service).await?;
+            let url = format!("http://127.0.0.1:{port}");
+            containers::wait_until(docker, &name, deadline, || {
+                let http = http.clone();
+                let url = url.clone();
+                // Any HTTP status means the service is listening.
+                async move { http.get(format!("{url}/")).send().await.map(|_| ()).map_err(|e| e.to_string()) }
+            })
+            .await?;
+            Ok::<_, DockerError>(url)
+        }
+    };
+    let instances_ready = async {
+        let (first, second) =
+            tokio::try_join!(instance_ready(Service::Webprofile), instance_ready(Service::Node2))?;
+        Ok::<_, DockerError>((first, second, millis(phase.elapsed())))
+    };
+    let (mongo, instances) = tokio::join!(mongo_ready, instances_ready);
+    let (mongo_port, store, mongo_ms) = mongo?;
+    let (first, second, instances_ms) = instances?;
+    // Both waits run at once from the same start; each phase is its own wait.
+    phases.push(Phase { name: "mongo ready".into(), duration_ms: mongo_ms });
+    phases.push(Phase { name: "instances ready".into(), duration_ms: instances_ms });
+
+    let store: Arc<dyn TokenStore> = Arc::new(store);
+    let [one, two] = placeholder_instances();
+    Ok(Endpoints {
+        instances: [Instance { url: first, ..one }, Instance { url: second, ..two }],
+        store_description: Some(format!(
+            "mongodb://127.0.0.1:{mongo_port}/sharelatex (container {mongo_name})"
+        )),
+        store: Some(store),
+    })
+}
