@@ -152,6 +152,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                     findings.errors.push(e.to_string());
                 }
                 Ok(()) => {
+                    let finished = std::sync::Mutex::new(Vec::new());
                     let scenarios = run_scenarios(
                         &config,
                         &clients,
@@ -161,6 +162,7 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                         &flakiness,
                         reporter,
                         chaos.as_deref(),
+                        &finished,
                         &mut phases,
                         &mut findings,
                     );
@@ -174,6 +176,10 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
                         reporter.line(&message);
                         findings.errors.push(message);
                         interrupted = true;
+                        let done = std::mem::take(&mut *finished.lock().expect("finished iterations"));
+                        if findings.cross.is_none() && !done.is_empty() {
+                            write_cross_results(&parity, done, reporter, &mut findings);
+                        }
                     }
                 }
             }
@@ -366,6 +372,7 @@ async fn run_scenarios(
     flakiness: &ArtifactDir,
     reporter: Reporter,
     chaos: Option<&Chaos>,
+    finished: &std::sync::Mutex<Vec<IterationResult>>,
     phases: &mut Phases,
     findings: &mut Findings,
 ) {
@@ -430,7 +437,8 @@ async fn run_scenarios(
 
     let phase_start = Instant::now();
     let mut progress = reporter.iterations(config.iterations, "cross-instance iteration");
-    let iterations = cross::run_iterations(
+    let mut write_errors = Vec::new();
+    cross::run_iterations(
         &clients[0],
         &clients[1],
         &config.judgement,
@@ -451,33 +459,48 @@ async fn run_scenarios(
                 (None, None) => String::new(),
             };
             progress.finished(it.result.iteration, it.result.success, &detail);
+            // Written as each finishes, so an interrupted run keeps them.
+            write_errors.extend(write_iteration(parity, it));
+            finished.lock().expect("finished iterations").push(it.result.clone());
         },
     )
     .await;
     progress.finish();
     phases.time(&format!("cross ({} iterations)", config.iterations), phase_start);
-
-    for it in &iterations {
-        let n = it.result.iteration;
-        let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
-        findings.written(
-            reporter,
-            parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")),
-        );
-        findings.written(reporter, parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)));
-        findings
-            .written(reporter, parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()));
-        findings.written(
-            reporter,
-            parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)),
-        );
+    for error in write_errors {
+        findings.written(reporter, Err(error));
     }
-    let results: Vec<_> = iterations.into_iter().map(|it| it.result).collect();
+    let results = std::mem::take(&mut *finished.lock().expect("finished iterations"));
+    write_cross_results(parity, results, reporter, findings);
+}
+
+/// The four files of one cross-instance iteration.
+fn write_iteration(parity: &ArtifactDir, it: &cross::Iteration) -> Vec<artifacts::ArtifactError> {
+    let n = it.result.iteration;
+    let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
+    [
+        parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")),
+        parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)),
+        parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()),
+        parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect()
+}
+
+/// `cross-instance-results.json` and `cross-instance.out` over the iterations that finished.
+fn write_cross_results(
+    parity: &ArtifactDir,
+    mut results: Vec<IterationResult>,
+    reporter: Reporter,
+    findings: &mut Findings,
+) {
+    results.sort_by_key(|r| r.iteration);
     let totals = CrossTotals::of(&results);
     findings.written(reporter, parity.write_json(names::CROSS_RESULTS_JSON, &results));
     findings
         .written(reporter, parity.write_text(names::CROSS_OUT, &cross::render_summary(&results, &totals)));
-
     findings.cross = Some(totals);
     findings.cross_results = results;
 }

@@ -31,6 +31,18 @@ pub fn parity() -> assert_cmd::Command {
         "GITHUB_TOKEN",
         "GITHUB_API_URL",
         "PARITY_WORKFLOW",
+        // The Docker backend's settings.
+        "NETWORK",
+        "MONGO_IMAGE",
+        "MONGO_CONTAINER",
+        "IMAGE_TAG",
+        "WEBPROFILE_IMAGE",
+        "WEBPROFILE_CONTEXT",
+        "PUBLISH_PORT",
+        "LOG_TAIL",
+        "PARITY_FAULTS",
+        "PARITY_SEED",
+        "PARITY_HASH_COST",
     ] {
         cmd.env_remove(key);
     }

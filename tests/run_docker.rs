@@ -1,0 +1,481 @@
+//! `parity run --backend docker` against a real Docker engine, with images
+//! built locally from fixtures/images (no registry): the stack comes up,
+//! everything is written, and nothing is left behind — on success, failure,
+//! chaos, SIGINT, SIGKILL + `parity clean`, and --no-cleanup + `parity clean`.
+//!
+//! Without an engine these tests print SKIP, unless PARITY_REQUIRE_DOCKER=1 (CI).
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+const REFERENCE_TAG: &str = "webprofile-parity-reference:test";
+
+/// The images the tests run: the reference webprofile built from this very
+/// binary, and the MongoDB stand-in.
+struct Images {
+    reference: String,
+    mongo: String,
+}
+
+/// One Docker test at a time: they share two cores, and readiness deadlines
+/// should measure the stack, not contention between stacks.
+fn docker_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn engine_answers() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The images, built when missing; `None` (with a SKIP line) without an engine.
+fn images(test: &str) -> Option<&'static Images> {
+    static IMAGES: OnceLock<Images> = OnceLock::new();
+    if !engine_answers() {
+        assert!(
+            std::env::var("PARITY_REQUIRE_DOCKER").as_deref() != Ok("1"),
+            "PARITY_REQUIRE_DOCKER=1 but no Docker engine answers (start dockerd)"
+        );
+        eprintln!("SKIP {test}: no Docker engine answers (start dockerd, or set DOCKER_HOST)");
+        return None;
+    }
+    Some(IMAGES.get_or_init(|| {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images");
+        let recipe = |script: &str, args: &[&str]| {
+            let out = Command::new(fixtures.join(script)).args(args).output().expect("run image recipe");
+            assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        let binary = env!("CARGO_BIN_EXE_parity");
+        Images {
+            reference: recipe("reference.sh", &[binary, REFERENCE_TAG]),
+            mongo: recipe("mongo-standin.sh", &[]),
+        }
+    }))
+}
+
+/// Names of one test's stack, so tests never collide with each other or a user's stack.
+struct Stack {
+    prefix: String,
+}
+
+impl Stack {
+    fn new(test: &str) -> Stack {
+        Stack { prefix: format!("ptest-{test}-") }
+    }
+
+    fn args(&self, images: &Images) -> Vec<String> {
+        [
+            "--network",
+            &format!("{}net", self.prefix),
+            "--mongo-container",
+            &format!("{}mongo", self.prefix),
+            "--image-tag",
+            &format!("{}wp", self.prefix),
+            "--webprofile-image",
+            &images.reference,
+            "--mongo-image",
+            &images.mongo,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    /// Containers and networks of this stack that still exist.
+    fn leftovers(&self) -> Vec<String> {
+        let list = |args: &[&str]| {
+            let out = Command::new("docker").args(args).output().expect("docker CLI");
+            String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+        };
+        let filter = format!("name={}", self.prefix);
+        let mut found = list(&["ps", "-a", "--filter", &filter, "--format", "container {{.Names}}"]);
+        found.extend(list(&["network", "ls", "--filter", &filter, "--format", "network {{.Name}}"]));
+        found
+    }
+
+    fn running(&self) -> Vec<String> {
+        let out = Command::new("docker")
+            .args(["ps", "--filter", &format!("name={}", self.prefix), "--format", "{{.Names}}"])
+            .output()
+            .unwrap();
+        let mut names: Vec<String> =
+            String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+}
+
+fn docker_run(stack: &Stack, images: &Images, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    parity()
+        .args(["run", "--backend", "docker", "--out"])
+        .arg(out)
+        .args(stack.args(images))
+        .args(extra)
+        .timeout(Duration::from_secs(180))
+        .assert()
+}
+
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
+}
+
+#[test]
+fn docker_run_passes_writes_every_artifact_and_the_logs_and_leaves_nothing() {
+    let Some(images) = images("docker_run_passes") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("pass");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+
+    let run = docker_run(&stack, images, &out, &["--iterations", "3"]).code(0);
+    let stderr = stderr_of(&run);
+    assert!(stderr.contains("stack (docker)"), "{stderr}");
+
+    let dir = parity_dir(&out);
+    for name in [
+        "node.parity.json",
+        "node.parity.out",
+        "test.parity.out",
+        "analysis.json",
+        "cross-instance.out",
+        "cross-instance-results.json",
+        "webprofile.log",
+        "webprofile-node2.log",
+        "mongo.log",
+    ] {
+        assert!(dir.join(name).is_file(), "{name} missing");
+    }
+    for n in 1..=3 {
+        for file in [
+            format!("cross-instance-create-iter-{n}.json"),
+            format!("cross-instance-revoke-iter-{n}.txt"),
+            format!("cross-instance-introspect-iter-{n}.raw"),
+            format!("cross-instance-iter-{n}.out"),
+        ] {
+            assert!(dir.join(&file).is_file(), "{file} missing");
+        }
+    }
+    assert!(tarball(&out).is_file());
+    // The service logs are the containers' own output.
+    assert!(read(&dir.join("webprofile.log")).contains("POST /internal/api/users/"));
+    assert!(read(&dir.join("webprofile-node2.log")).contains("DELETE /internal/api/users/"));
+    assert!(!read(&dir.join("mongo.log")).trim().is_empty());
+    // Seeding checks ran against the Mongo container through its published port.
+    assert!(read(&dir.join("test.parity.out")).contains("--- PASS: seeded_bcrypt_token_active"));
+
+    let analysis = read_json(&dir.join("analysis.json"));
+    assert_eq!(analysis["backend"], "docker");
+    assert_eq!(analysis["status"], "pass");
+    let containers = analysis["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 3);
+    assert!(containers.iter().all(|c| c["state"] == "running"), "{containers:?}");
+    let phases: Vec<&str> =
+        analysis["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for phase in ["network", "images", "containers", "mongo ready", "instances ready", "teardown"] {
+        assert!(phases.contains(&phase), "phase {phase} missing from {phases:?}");
+    }
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn no_cleanup_leaves_the_stack_running_and_parity_clean_removes_it() {
+    let Some(images) = images("no_cleanup") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("keep");
+    let tmp = tempfile::tempdir().unwrap();
+
+    let run =
+        docker_run(&stack, images, &tmp.path().join("ci"), &["--iterations", "1", "--no-cleanup"]).code(0);
+    let stderr = stderr_of(&run);
+    assert!(stderr.contains("--no-cleanup: the stack is still running"), "{stderr}");
+    assert!(stderr.contains("parity clean"), "{stderr}");
+    assert_eq!(stack.running(), ["ptest-keep-mongo", "ptest-keep-wp", "ptest-keep-wp-node2"]);
+    // The printed address answers.
+    let url = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("instance1 (webprofile): "))
+        .expect("instance1 address printed");
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(wait_for_port(port, Duration::from_secs(2)), "{url} does not answer");
+
+    let clean = parity().arg("clean").assert().code(0);
+    let said = stderr_of(&clean);
+    assert!(said.contains("removed container ptest-keep-wp "), "{said}");
+    assert!(said.contains("removed network ptest-keep-net"), "{said}");
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+/// Starts a docker run in the background and returns it once `marker` shows on stderr.
+fn spawn_until(
+    stack: &Stack,
+    images: &Images,
+    out: &Path,
+    extra: &[&str],
+    marker: &str,
+) -> (KillOnDrop, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_parity"))
+        .args(["run", "--backend", "docker", "--out"])
+        .arg(out)
+        .args(stack.args(images))
+        .args(extra)
+        .env("CI", "true")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let found = line.contains(marker);
+        seen.push(line);
+        if found {
+            break;
+        }
+    }
+    assert!(seen.last().is_some_and(|l| l.contains(marker)), "never saw `{marker}`:\n{}", seen.join("\n"));
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (KillOnDrop(child), seen)
+}
+
+fn signal(pid: u32, name: &str) {
+    assert!(Command::new("kill").args([&format!("-{name}"), &pid.to_string()]).status().unwrap().success());
+}
+
+#[test]
+fn sigint_mid_iterations_exits_130_keeps_finished_iterations_and_leaves_nothing() {
+    let Some(images) = images("sigint") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("sigint");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+
+    let (mut run, _) = spawn_until(
+        &stack,
+        images,
+        &out,
+        &["--iterations", "500", "--hash-cost", "minimal"],
+        "cross-instance iteration 2 ",
+    );
+    signal(run.0.id(), "INT");
+    let status = run.0.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let dir = parity_dir(&out);
+    let results = read_json(&dir.join("cross-instance-results.json"));
+    let finished = results.as_array().unwrap().len();
+    assert!((2..500).contains(&finished), "{finished} iterations kept");
+    assert!(dir.join("webprofile.log").is_file() && tarball(&out).is_file());
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn after_sigkill_parity_clean_removes_everything_and_a_new_run_reaps_the_names() {
+    let Some(images) = images("sigkill") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("sigkill");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Killed with no chance to clean up: the stack stays.
+    let (mut run, _) =
+        spawn_until(&stack, images, &tmp.path().join("a"), &["--iterations", "500"], "stack (docker)");
+    signal(run.0.id(), "KILL");
+    run.0.wait().unwrap();
+    assert_eq!(stack.running().len(), 3, "the killed run's containers");
+
+    // A new run with the same names reaps them instead of failing on a conflict.
+    let rerun =
+        docker_run(&stack, images, &tmp.path().join("b"), &["--iterations", "1", "--hash-cost", "minimal"])
+            .code(0);
+    assert!(
+        stderr_of(&rerun).contains("removed stale container ptest-sigkill-mongo"),
+        "{}",
+        stderr_of(&rerun)
+    );
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+
+    let (mut run, _) =
+        spawn_until(&stack, images, &tmp.path().join("c"), &["--iterations", "500"], "stack (docker)");
+    signal(run.0.id(), "KILL");
+    run.0.wait().unwrap();
+    assert!(!stack.leftovers().is_empty());
+    parity().arg("clean").assert().code(0);
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn chaos_stop_mongo_fails_the_later_iterations_with_a_reason_within_the_deadline() {
+    let Some(images) = images("chaos") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("chaos");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+
+    let run = docker_run(
+        &stack,
+        images,
+        &out,
+        &["--iterations", "6", "--chaos", "stop-mongo@3", "--hash-cost", "minimal", "--deadline", "5s"],
+    )
+    .code(1);
+    assert!(stderr_of(&run).contains("chaos: stop-mongo applied to ptest-chaos-mongo before iteration 3"));
+
+    let dir = parity_dir(&out);
+    let results = read_json(&dir.join("cross-instance-results.json"));
+    for r in results.as_array().unwrap() {
+        let n = r["iteration"].as_u64().unwrap();
+        assert_eq!(r["success"].as_bool().unwrap(), n < 3, "iteration {n}: {r}");
+        if n >= 3 {
+            let reason = r["reason"].as_str().unwrap();
+            assert!(reason.contains("instance1") || reason.contains("instance2"), "iteration {n}: {reason}");
+            // Deadline (5 s) plus one request timeout (5 s) bounds every iteration.
+            assert!(r["duration_ms"].as_f64().unwrap() < 10_000.0, "iteration {n} took too long: {r}");
+        }
+    }
+    let analysis = read_json(&dir.join("analysis.json"));
+    assert_eq!(analysis["chaos"][0]["kind"], "stop-mongo");
+    assert!(analysis["chaos"][0]["error"].is_null());
+    let mongo = analysis["containers"].as_array().unwrap().iter().find(|c| c["service"] == "mongo").unwrap();
+    assert_eq!(mongo["state"], "exited");
+    assert!(dir.join("mongo.log").is_file() && tarball(&out).is_file());
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_caching_service_image_shows_stale_reads() {
+    let Some(images) = images("stale") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("stale");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+
+    // --fault reaches the containers as PARITY_FAULTS, which the reference image honours.
+    docker_run(
+        &stack,
+        images,
+        &out,
+        &[
+            "--iterations",
+            "2",
+            "--attempts",
+            "1",
+            "--hash-cost",
+            "minimal",
+            "--fault",
+            "revocation-lag=400ms",
+        ],
+    )
+    .code(1);
+    let results = read_json(&parity_dir(&out).join("cross-instance-results.json"));
+    for r in results.as_array().unwrap() {
+        assert!(r["stale_reads"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["reason"].as_str().unwrap().contains("stale read"), "{r}");
+    }
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_webprofile_context_is_built_honouring_dockerignore_and_the_image_removed_after() {
+    let Some(images) = images("context") else { return };
+    let _one_at_a_time = docker_lock();
+    let stack = Stack::new("context");
+    let tmp = tempfile::tempdir().unwrap();
+    let context = tmp.path().join("context");
+    std::fs::create_dir_all(context.join("secrets")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {}\nCOPY . /context/\nLABEL built-by=parity-test\n", images.reference),
+    )
+    .unwrap();
+    std::fs::write(context.join(".dockerignore"), "secrets\n").unwrap();
+    std::fs::write(context.join("secrets/token"), "do-not-send").unwrap();
+    std::fs::write(context.join("kept.txt"), "sent").unwrap();
+
+    let mut args = stack.args(images);
+    let at = args.iter().position(|a| a == "--webprofile-image").unwrap();
+    args.drain(at..at + 2);
+    let build_run = |extra: &[&str]| {
+        parity()
+            .args(["run", "--backend", "docker", "--iterations", "1", "--hash-cost", "minimal", "--out"])
+            .arg(tmp.path().join("ci"))
+            .args(&args)
+            .arg("--webprofile-context")
+            .arg(&context)
+            .args(extra)
+            .timeout(Duration::from_secs(180))
+            .assert()
+            .code(0)
+    };
+    let image_exists = || {
+        Command::new("docker")
+            .args(["image", "inspect", "ptest-context-wp"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+
+    let run = build_run(&["--keep-network"]);
+    assert!(stderr_of(&run).contains("building ptest-context-wp"), "{}", stderr_of(&run));
+    // Built by this run, so removed by it; --keep-network kept only the network.
+    assert!(!image_exists(), "the built image should be removed");
+    assert_eq!(stack.leftovers(), ["network ptest-context-net"]);
+
+    // A stale network of the same name is reaped; --keep-image keeps the image to look into.
+    build_run(&["--keep-image"]);
+    assert!(image_exists());
+    let probe = "ptest-context-probe";
+    assert!(Command::new("docker")
+        .args(["create", "--name", probe, "ptest-context-wp"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let export =
+        Command::new("sh").args(["-c", &format!("docker export {probe} | tar -t")]).output().unwrap();
+    Command::new("docker").args(["rm", "-f", probe]).output().unwrap();
+    let files = String::from_utf8_lossy(&export.stdout);
+    assert!(files.lines().any(|f| f == "context/kept.txt"), "{files}");
+    assert!(!files.contains("secrets"), ".dockerignore'd files were sent: {files}");
+
+    // `parity clean` removes the kept image (its harness is gone).
+    let clean = parity().arg("clean").assert().code(0);
+    assert!(stderr_of(&clean).contains("removed image ptest-context-wp"), "{}", stderr_of(&clean));
+    assert!(!image_exists());
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn an_unreachable_docker_engine_is_exit_3_and_one_sentence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+    let run = parity()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["run", "--backend", "docker", "--out"])
+        .arg(&out)
+        .assert()
+        .code(3);
+    let stderr = stderr_of(&run);
+    let line = stderr.lines().find(|l| l.contains("cannot reach the Docker engine")).expect(&stderr);
+    assert!(line.contains("unix:///nonexistent/docker.sock") && line.contains("--backend local"), "{line}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let analysis = read_json(&parity_dir(&out).join("analysis.json"));
+    assert_eq!(analysis["status"], "error");
+    assert_eq!(analysis["exit_code"], 3);
+
+    let clean = parity().env("DOCKER_HOST", "unix:///nonexistent/docker.sock").arg("clean").assert().code(3);
+    assert!(stderr_of(&clean).contains("cannot reach the Docker engine"));
+}
