@@ -132,8 +132,7 @@ async fn measure() -> Figures {
             &second,
             &judgement,
             &clock,
-            ITERATIONS_PER_LEVEL,
-            concurrency,
+            cross::Schedule { iterations: ITERATIONS_PER_LEVEL, concurrency },
             |_| async {},
             |_| {},
         )

@@ -154,7 +154,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         )));
     }
     for entry in &d.instance_env {
-        if !entry.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+        if entry.split_once('=').is_none_or(|(key, _)| key.is_empty()) {
             return Err(UsageError(format!("--instance-env `{entry}`: expected KEY=VALUE")));
         }
     }

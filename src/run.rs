@@ -443,8 +443,7 @@ async fn run_scenarios(
         &clients[1],
         &config.judgement,
         clock,
-        config.iterations,
-        config.concurrency,
+        cross::Schedule { iterations: config.iterations, concurrency: config.concurrency },
         |n| async move {
             if let Some(chaos) = chaos {
                 for line in chaos.before_iteration(n).await {

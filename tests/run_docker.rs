@@ -117,6 +117,35 @@ impl Stack {
     }
 }
 
+/// One Docker test: its images, its stack's names, a scratch directory, and
+/// the lock that keeps Docker tests one at a time.
+struct DockerTest {
+    images: &'static Images,
+    stack: Stack,
+    tmp: tempfile::TempDir,
+    out: std::path::PathBuf,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+impl DockerTest {
+    /// `None` (after a SKIP line) when no engine answers.
+    fn start(name: &str) -> Option<DockerTest> {
+        let images = images(name)?;
+        let lock = docker_lock();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("ci");
+        Some(DockerTest { images, stack: Stack::new(name), tmp, out, _one_at_a_time: lock })
+    }
+
+    fn run(&self, extra: &[&str]) -> assert_cmd::assert::Assert {
+        docker_run(&self.stack, self.images, &self.out, extra)
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        parity_dir(&self.out)
+    }
+}
+
 fn docker_run(stack: &Stack, images: &Images, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     parity()
         .args(["run", "--backend", "docker", "--out"])
@@ -133,17 +162,13 @@ fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
 
 #[test]
 fn docker_run_passes_writes_every_artifact_and_the_logs_and_leaves_nothing() {
-    let Some(images) = images("docker_run_passes") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("pass");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("ci");
+    let Some(t) = DockerTest::start("pass") else { return };
 
-    let run = docker_run(&stack, images, &out, &["--iterations", "3"]).code(0);
+    let run = t.run(&["--iterations", "3"]).code(0);
     let stderr = stderr_of(&run);
     assert!(stderr.contains("stack (docker)"), "{stderr}");
 
-    let dir = parity_dir(&out);
+    let dir = t.dir();
     for name in [
         "node.parity.json",
         "node.parity.out",
@@ -157,17 +182,8 @@ fn docker_run_passes_writes_every_artifact_and_the_logs_and_leaves_nothing() {
     ] {
         assert!(dir.join(name).is_file(), "{name} missing");
     }
-    for n in 1..=3 {
-        for file in [
-            format!("cross-instance-create-iter-{n}.json"),
-            format!("cross-instance-revoke-iter-{n}.txt"),
-            format!("cross-instance-introspect-iter-{n}.raw"),
-            format!("cross-instance-iter-{n}.out"),
-        ] {
-            assert!(dir.join(&file).is_file(), "{file} missing");
-        }
-    }
-    assert!(tarball(&out).is_file());
+    assert_iteration_files(&dir, 3);
+    assert!(tarball(&t.out).is_file());
     // The service logs are the containers' own output.
     assert!(read(&dir.join("webprofile.log")).contains("POST /internal/api/users/"));
     assert!(read(&dir.join("webprofile-node2.log")).contains("DELETE /internal/api/users/"));
@@ -186,22 +202,20 @@ fn docker_run_passes_writes_every_artifact_and_the_logs_and_leaves_nothing() {
     for phase in ["network", "images", "containers", "mongo ready", "instances ready", "teardown"] {
         assert!(phases.contains(&phase), "phase {phase} missing from {phases:?}");
     }
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 #[test]
 fn no_cleanup_leaves_the_stack_running_and_parity_clean_removes_it() {
-    let Some(images) = images("no_cleanup") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("keep");
-    let tmp = tempfile::tempdir().unwrap();
+    let Some(t) = DockerTest::start("keep") else { return };
 
     let run =
-        docker_run(&stack, images, &tmp.path().join("ci"), &["--iterations", "1", "--no-cleanup"]).code(0);
+        docker_run(&t.stack, t.images, &t.tmp.path().join("ci"), &["--iterations", "1", "--no-cleanup"])
+            .code(0);
     let stderr = stderr_of(&run);
     assert!(stderr.contains("--no-cleanup: the stack is still running"), "{stderr}");
     assert!(stderr.contains("parity clean"), "{stderr}");
-    assert_eq!(stack.running(), ["ptest-keep-mongo", "ptest-keep-wp", "ptest-keep-wp-node2"]);
+    assert_eq!(t.stack.running(), ["ptest-keep-mongo", "ptest-keep-wp", "ptest-keep-wp-node2"]);
     // The printed address answers.
     let url = stderr
         .lines()
@@ -214,7 +228,7 @@ fn no_cleanup_leaves_the_stack_running_and_parity_clean_removes_it() {
     let said = stderr_of(&clean);
     assert!(said.contains("removed container ptest-keep-wp "), "{said}");
     assert!(said.contains("removed network ptest-keep-net"), "{said}");
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 /// Starts a docker run in the background and returns it once `marker` shows on stderr.
@@ -258,82 +272,71 @@ fn signal(pid: u32, name: &str) {
 
 #[test]
 fn sigint_mid_iterations_exits_130_keeps_finished_iterations_and_leaves_nothing() {
-    let Some(images) = images("sigint") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("sigint");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("ci");
+    let Some(t) = DockerTest::start("sigint") else { return };
 
     let (mut run, _) = spawn_until(
-        &stack,
-        images,
-        &out,
+        &t.stack,
+        t.images,
+        &t.out,
         &["--iterations", "500", "--hash-cost", "minimal"],
         "cross-instance iteration 2 ",
     );
     signal(run.0.id(), "INT");
     let status = run.0.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let dir = parity_dir(&out);
+    let dir = t.dir();
     let results = read_json(&dir.join("cross-instance-results.json"));
     let finished = results.as_array().unwrap().len();
     assert!((2..500).contains(&finished), "{finished} iterations kept");
-    assert!(dir.join("webprofile.log").is_file() && tarball(&out).is_file());
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert!(dir.join("webprofile.log").is_file() && tarball(&t.out).is_file());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 #[test]
 fn after_sigkill_parity_clean_removes_everything_and_a_new_run_reaps_the_names() {
-    let Some(images) = images("sigkill") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("sigkill");
-    let tmp = tempfile::tempdir().unwrap();
+    let Some(t) = DockerTest::start("sigkill") else { return };
 
     // Killed with no chance to clean up: the stack stays.
     let (mut run, _) =
-        spawn_until(&stack, images, &tmp.path().join("a"), &["--iterations", "500"], "stack (docker)");
+        spawn_until(&t.stack, t.images, &t.tmp.path().join("a"), &["--iterations", "500"], "stack (docker)");
     signal(run.0.id(), "KILL");
     run.0.wait().unwrap();
-    assert_eq!(stack.running().len(), 3, "the killed run's containers");
+    assert_eq!(t.stack.running().len(), 3, "the killed run's containers");
 
     // A new run with the same names reaps them instead of failing on a conflict.
-    let rerun =
-        docker_run(&stack, images, &tmp.path().join("b"), &["--iterations", "1", "--hash-cost", "minimal"])
-            .code(0);
+    let rerun = docker_run(
+        &t.stack,
+        t.images,
+        &t.tmp.path().join("b"),
+        &["--iterations", "1", "--hash-cost", "minimal"],
+    )
+    .code(0);
     assert!(
         stderr_of(&rerun).contains("removed stale container ptest-sigkill-mongo"),
         "{}",
         stderr_of(&rerun)
     );
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 
     let (mut run, _) =
-        spawn_until(&stack, images, &tmp.path().join("c"), &["--iterations", "500"], "stack (docker)");
+        spawn_until(&t.stack, t.images, &t.tmp.path().join("c"), &["--iterations", "500"], "stack (docker)");
     signal(run.0.id(), "KILL");
     run.0.wait().unwrap();
-    assert!(!stack.leftovers().is_empty());
+    assert!(!t.stack.leftovers().is_empty());
     parity().arg("clean").assert().code(0);
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 #[test]
 fn chaos_stop_mongo_fails_the_later_iterations_with_a_reason_within_the_deadline() {
-    let Some(images) = images("chaos") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("chaos");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("ci");
+    let Some(t) = DockerTest::start("chaos") else { return };
 
-    let run = docker_run(
-        &stack,
-        images,
-        &out,
-        &["--iterations", "6", "--chaos", "stop-mongo@3", "--hash-cost", "minimal", "--deadline", "5s"],
-    )
-    .code(1);
+    let run = t
+        .run(&["--iterations", "6", "--chaos", "stop-mongo@3", "--hash-cost", "minimal", "--deadline", "5s"])
+        .code(1);
     assert!(stderr_of(&run).contains("chaos: stop-mongo applied to ptest-chaos-mongo before iteration 3"));
 
-    let dir = parity_dir(&out);
+    let dir = t.dir();
     let results = read_json(&dir.join("cross-instance-results.json"));
     for r in results.as_array().unwrap() {
         let n = r["iteration"].as_u64().unwrap();
@@ -350,67 +353,55 @@ fn chaos_stop_mongo_fails_the_later_iterations_with_a_reason_within_the_deadline
     assert!(analysis["chaos"][0]["error"].is_null());
     let mongo = analysis["containers"].as_array().unwrap().iter().find(|c| c["service"] == "mongo").unwrap();
     assert_eq!(mongo["state"], "exited");
-    assert!(dir.join("mongo.log").is_file() && tarball(&out).is_file());
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert!(dir.join("mongo.log").is_file() && tarball(&t.out).is_file());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 #[test]
 fn a_caching_service_image_shows_stale_reads() {
-    let Some(images) = images("stale") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("stale");
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("ci");
+    let Some(t) = DockerTest::start("stale") else { return };
 
     // --fault reaches the containers as PARITY_FAULTS, which the reference image honours.
-    docker_run(
-        &stack,
-        images,
-        &out,
-        &[
-            "--iterations",
-            "2",
-            "--attempts",
-            "1",
-            "--hash-cost",
-            "minimal",
-            "--fault",
-            "revocation-lag=400ms",
-        ],
-    )
+    t.run(&[
+        "--iterations",
+        "2",
+        "--attempts",
+        "1",
+        "--hash-cost",
+        "minimal",
+        "--fault",
+        "revocation-lag=400ms",
+    ])
     .code(1);
-    let results = read_json(&parity_dir(&out).join("cross-instance-results.json"));
+    let results = read_json(&t.dir().join("cross-instance-results.json"));
     for r in results.as_array().unwrap() {
         assert!(r["stale_reads"].as_u64().unwrap() > 0, "{r}");
         assert!(r["reason"].as_str().unwrap().contains("stale read"), "{r}");
     }
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 #[test]
 fn a_webprofile_context_is_built_honouring_dockerignore_and_the_image_removed_after() {
-    let Some(images) = images("context") else { return };
-    let _one_at_a_time = docker_lock();
-    let stack = Stack::new("context");
-    let tmp = tempfile::tempdir().unwrap();
-    let context = tmp.path().join("context");
+    let Some(t) = DockerTest::start("context") else { return };
+    let context = t.tmp.path().join("context");
     std::fs::create_dir_all(context.join("secrets")).unwrap();
     std::fs::write(
         context.join("Dockerfile"),
-        format!("FROM {}\nCOPY . /context/\nLABEL built-by=parity-test\n", images.reference),
+        format!("FROM {}\nCOPY . /context/\nLABEL built-by=parity-test\n", t.images.reference),
     )
     .unwrap();
     std::fs::write(context.join(".dockerignore"), "secrets\n").unwrap();
     std::fs::write(context.join("secrets/token"), "do-not-send").unwrap();
     std::fs::write(context.join("kept.txt"), "sent").unwrap();
 
-    let mut args = stack.args(images);
+    let mut args = t.stack.args(t.images);
     let at = args.iter().position(|a| a == "--webprofile-image").unwrap();
     args.drain(at..at + 2);
     let build_run = |extra: &[&str]| {
         parity()
             .args(["run", "--backend", "docker", "--iterations", "1", "--hash-cost", "minimal", "--out"])
-            .arg(tmp.path().join("ci"))
+            .arg(t.tmp.path().join("ci"))
             .args(&args)
             .arg("--webprofile-context")
             .arg(&context)
@@ -432,7 +423,7 @@ fn a_webprofile_context_is_built_honouring_dockerignore_and_the_image_removed_af
     assert!(stderr_of(&run).contains("building ptest-context-wp"), "{}", stderr_of(&run));
     // Built by this run, so removed by it; --keep-network kept only the network.
     assert!(!image_exists(), "the built image should be removed");
-    assert_eq!(stack.leftovers(), ["network ptest-context-net"]);
+    assert_eq!(t.stack.leftovers(), ["network ptest-context-net"]);
 
     // A stale network of the same name is reaped; --keep-image keeps the image to look into.
     build_run(&["--keep-image"]);
@@ -455,7 +446,7 @@ fn a_webprofile_context_is_built_honouring_dockerignore_and_the_image_removed_af
     let clean = parity().arg("clean").assert().code(0);
     assert!(stderr_of(&clean).contains("removed image ptest-context-wp"), "{}", stderr_of(&clean));
     assert!(!image_exists());
-    assert_eq!(stack.leftovers(), Vec::<String>::new());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
 #[test]
@@ -478,4 +469,99 @@ fn an_unreachable_docker_engine_is_exit_3_and_one_sentence() {
 
     let clean = parity().env("DOCKER_HOST", "unix:///nonexistent/docker.sock").arg("clean").assert().code(3);
     assert!(stderr_of(&clean).contains("cannot reach the Docker engine"));
+}
+
+#[test]
+fn a_container_that_dies_is_named_with_its_log_tail_and_exit_3_keeps_the_artifacts() {
+    let Some(t) = DockerTest::start("dies") else { return };
+
+    // The reference server refuses an unknown fault and exits at once.
+    let run = t.run(&["--instance-env", "PARITY_FAULTS=melt-down"]).code(3);
+    let stderr = stderr_of(&run);
+    // Both instances die; whichever is noticed first is named.
+    let named = regex::Regex::new(r"ptest-dies-wp(-node2)? stopped before it was ready").unwrap();
+    assert!(named.is_match(&stderr), "{stderr}");
+    assert!(stderr.contains("the container exited with code 64"), "{stderr}");
+    assert!(stderr.contains("melt-down"), "the log tail is quoted: {stderr}");
+
+    let dir = t.dir();
+    let analysis = read_json(&dir.join("analysis.json"));
+    assert_eq!(analysis["status"], "error");
+    for service in ["webprofile", "webprofile-node2"] {
+        let c = analysis["containers"].as_array().unwrap().iter().find(|c| c["service"] == service).unwrap();
+        assert_eq!((c["state"].as_str(), c["exit_code"].as_i64()), (Some("exited"), Some(64)), "{c}");
+    }
+    assert!(read(&dir.join("webprofile.log")).contains("melt-down"));
+    assert!(dir.join("mongo.log").is_file() && tarball(&t.out).is_file());
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_paused_instance_times_out_its_requests_and_is_still_removed() {
+    let Some(t) = DockerTest::start("pause") else { return };
+
+    t.run(&[
+        "--iterations",
+        "3",
+        "--chaos",
+        "pause-node2@2",
+        "--request-timeout",
+        "1s",
+        "--hash-cost",
+        "minimal",
+    ])
+    .code(1);
+    let results = read_json(&t.dir().join("cross-instance-results.json"));
+    let results = results.as_array().unwrap();
+    assert!(results[0]["success"].as_bool().unwrap());
+    for r in &results[1..] {
+        let reason = r["reason"].as_str().unwrap();
+        assert!(reason.contains("instance2") && reason.contains("timed out"), "{reason}");
+    }
+    let analysis = read_json(&t.dir().join("analysis.json"));
+    let node2 = analysis["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["service"] == "webprofile-node2")
+        .unwrap();
+    assert_eq!(node2["state"], "paused");
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn backend_auto_takes_docker_when_the_engine_has_the_image() {
+    let Some(t) = DockerTest::start("auto") else { return };
+
+    let run = parity()
+        .args(["run", "--iterations", "1", "--hash-cost", "minimal", "--out"])
+        .arg(&t.out)
+        .args(t.stack.args(t.images))
+        .timeout(Duration::from_secs(180))
+        .assert()
+        .code(0);
+    assert!(stderr_of(&run).contains("backend auto: a Docker engine answers"), "{}", stderr_of(&run));
+    assert_eq!(read_json(&t.dir().join("analysis.json"))["backend"], "docker");
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
+
+    // Without the webprofile image, auto falls back to the embedded stack and says why.
+    let fallback = parity()
+        .args([
+            "run",
+            "--iterations",
+            "1",
+            "--hash-cost",
+            "minimal",
+            "--image-tag",
+            "ptest-auto-absent",
+            "--out",
+        ])
+        .arg(t.tmp.path().join("fallback"))
+        .assert()
+        .code(0);
+    let said = stderr_of(&fallback);
+    assert!(
+        said.contains("webprofile image ptest-auto-absent is not present") && said.contains("embedded"),
+        "{said}"
+    );
 }

@@ -31,16 +31,7 @@ fn default_run_passes_and_writes_every_artifact() {
     for name in SPINE_FILES {
         assert!(dir.join(name).is_file(), "missing {name}");
     }
-    for n in 1..=5 {
-        for name in [
-            format!("cross-instance-create-iter-{n}.json"),
-            format!("cross-instance-revoke-iter-{n}.txt"),
-            format!("cross-instance-introspect-iter-{n}.raw"),
-            format!("cross-instance-iter-{n}.out"),
-        ] {
-            assert!(dir.join(&name).is_file(), "missing {name}");
-        }
-    }
+    assert_iteration_files(&dir, 5);
     for name in ["webprofile.log", "webprofile-node2.log"] {
         assert!(!read(&dir.join(name)).trim().is_empty(), "{name} is empty");
     }

@@ -34,15 +34,22 @@ pub struct Iteration {
     pub trace: Trace,
 }
 
-/// Runs `iterations` iterations, at most `concurrency` at once, calling
-/// `on_done` as each finishes. Results come back in iteration order.
+/// How many iterations, and how many in flight at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    pub iterations: u32,
+    pub concurrency: usize,
+}
+
+/// Runs the scheduled iterations, awaiting `before_start(n)` before
+/// iteration n (where `--chaos` strikes) and calling `on_done` as each
+/// finishes. Results come back in iteration order.
 pub async fn run_iterations<BeforeFut>(
     first: &Client,
     second: &Client,
     judgement: &Judgement,
     clock: &Clock,
-    iterations: u32,
-    concurrency: usize,
+    schedule: Schedule,
     before_start: impl Fn(u32) -> BeforeFut,
     mut on_done: impl FnMut(&Iteration),
 ) -> Vec<Iteration>
@@ -51,12 +58,12 @@ where
 {
     let roles = ProbeRoles { creator: first, revoker: second, observer: first };
     let before_start = &before_start;
-    let mut done: Vec<Iteration> = stream::iter(1..=iterations)
+    let mut done: Vec<Iteration> = stream::iter(1..=schedule.iterations)
         .map(|n| async move {
             before_start(n).await;
             run_one(roles, n, judgement, clock).await
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(schedule.concurrency.max(1))
         .inspect(|it| on_done(it))
         .collect()
         .await;

@@ -195,3 +195,17 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
     assert!(wait_for_port(port, Duration::from_secs(15)), "nx-27017 did not listen on {port}");
     Some((guard, format!("mongodb://127.0.0.1:{port}/sharelatex")))
 }
+
+/// The four files every cross-instance iteration 1..=n writes exist.
+pub fn assert_iteration_files(dir: &Path, iterations: u32) {
+    for n in 1..=iterations {
+        for name in [
+            format!("cross-instance-create-iter-{n}.json"),
+            format!("cross-instance-revoke-iter-{n}.txt"),
+            format!("cross-instance-introspect-iter-{n}.raw"),
+            format!("cross-instance-iter-{n}.out"),
+        ] {
+            assert!(dir.join(&name).is_file(), "missing {name}");
+        }
+    }
+}

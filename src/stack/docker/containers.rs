@@ -103,15 +103,26 @@ pub async fn published_port(docker: &Docker, name: &str, service: Service) -> Re
         .await
         .map_err(DockerError::api(format!("inspect container {name}")))?;
     let key = format!("{}/tcp", service.port());
-    inspect
+    let port = inspect
         .network_settings
         .and_then(|n| n.ports)
         .and_then(|mut ports| ports.remove(&key).flatten())
-        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok()))
-        .ok_or_else(|| DockerError::Api {
-            action: format!("publish port {key} of {name}"),
-            detail: "the engine reported no host port".into(),
-        })
+        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok()));
+    match port {
+        Some(port) => Ok(port),
+        // A container that already stopped has no published ports any more.
+        None => match stopped_reason(docker, name).await {
+            Some(detail) => Err(stopped(docker, name, detail).await),
+            None => Err(DockerError::Api {
+                action: format!("publish port {key} of {name}"),
+                detail: "the engine reported no host port".into(),
+            }),
+        },
+    }
+}
+
+async fn stopped(docker: &Docker, name: &str, detail: String) -> DockerError {
+    DockerError::Stopped { container: name.to_string(), detail, log_tail: tail(docker, name, 20).await }
 }
 
 /// Why a container cannot become ready any more (it stopped), if so.
@@ -147,17 +158,20 @@ where
             Err(e) => e,
         };
         let check_state = last_state_check.elapsed() >= Duration::from_millis(200);
-        let stopped = if check_state {
+        let stopped_now = if check_state {
             last_state_check = Instant::now();
             stopped_reason(docker, name).await
         } else {
             None
         };
-        if stopped.is_some() || started.elapsed() >= deadline {
+        if let Some(detail) = stopped_now {
+            return Err(stopped(docker, name, detail).await);
+        }
+        if started.elapsed() >= deadline {
             return Err(DockerError::NeverReady {
                 container: name.to_string(),
-                waited: if stopped.is_some() { started.elapsed() } else { deadline },
-                detail: stopped.unwrap_or(last_error),
+                waited: deadline,
+                detail: last_error,
                 log_tail: tail(docker, name, 20).await,
             });
         }

@@ -23,6 +23,8 @@ pub enum DockerError {
     NameTaken { kind: &'static str, name: String, why: String },
     #[error("{container} never became ready within {}: {detail}{}", humantime::format_duration(*.waited), tail_block(.log_tail))]
     NeverReady { container: String, waited: Duration, detail: String, log_tail: String },
+    #[error("{container} stopped before it was ready: {detail}{}", tail_block(.log_tail))]
+    Stopped { container: String, detail: String, log_tail: String },
     #[error("chaos: {0}")]
     Chaos(String),
 }

@@ -1,0 +1,176 @@
+//! A default `parity run --backend docker` with the fixture images present,
+//! measured (not asserted): wall time per phase, and how far each
+//! cross-instance iteration's time is from the service's own request time.
+//! Figures go to `target/bench/docker-run.json` and stdout. Needs a Docker
+//! engine; builds the fixture images when missing (fixtures/images).
+//!
+//! Harness overhead per iteration = the iteration's wall time as the harness
+//! measured it − the time the two instances say they spent on its requests
+//! (their access logs) − the poll pauses. What remains is the harness, the
+//! loopback and Docker's port forwarding.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+const RUNS: usize = 3;
+const POLL_INTERVAL_MS: f64 = 10.0;
+
+#[derive(Serialize)]
+struct Figures {
+    runs: usize,
+    whole_run_s: Vec<f64>,
+    /// Median over the runs, per phase, in run order.
+    phases_median_ms: Vec<(String, f64)>,
+    iterations: usize,
+    iteration_ms_mean: f64,
+    service_ms_per_iteration_mean: f64,
+    overhead_ms_per_iteration: Stats,
+    requests_per_iteration_mean: f64,
+    overhead_ms_per_request_mean: f64,
+}
+
+#[derive(Serialize, Default)]
+struct Stats {
+    mean: f64,
+    median: f64,
+    max: f64,
+}
+
+fn main() {
+    let engine = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output();
+    if !engine.is_ok_and(|o| o.status.success()) {
+        eprintln!("docker_run bench: no Docker engine answers; nothing measured");
+        return;
+    }
+    let parity = env!("CARGO_BIN_EXE_parity");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images");
+    let recipe = |script: &str, args: &[&str]| {
+        let out = Command::new(fixtures.join(script)).args(args).output().expect("image recipe");
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let reference = recipe("reference.sh", &[parity, "webprofile-parity-reference:bench"]);
+    let mongo = recipe("mongo-standin.sh", &[]);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut whole = Vec::new();
+    let mut phases: BTreeMap<String, (usize, Vec<f64>)> = BTreeMap::new();
+    let mut overheads = Vec::new();
+    let mut iteration_ms = Vec::new();
+    let mut service_ms = Vec::new();
+    let mut requests = Vec::new();
+    for run in 0..RUNS {
+        let out = tmp.path().join(format!("run{run}"));
+        let timings = tmp.path().join(format!("timings{run}.json"));
+        let started = Instant::now();
+        let status = Command::new(parity)
+            .args(["run", "--backend", "docker", "--webprofile-image", &reference, "--mongo-image", &mongo])
+            .args(["--network", "parity-bench-net", "--mongo-container", "parity-bench-mongo"])
+            .args(["--image-tag", "parity-bench-wp", "--out"])
+            .arg(&out)
+            .arg("--timings")
+            .arg(&timings)
+            .env("CI", "true")
+            .status()
+            .expect("run parity");
+        whole.push(started.elapsed().as_secs_f64());
+        assert!(status.success(), "run {run} failed: {status}");
+
+        let recorded: Vec<serde_json::Value> = read_json(&timings);
+        for (order, phase) in recorded.iter().enumerate() {
+            let entry =
+                phases.entry(phase["name"].as_str().unwrap().to_string()).or_insert((order, Vec::new()));
+            entry.1.push(phase["duration_ms"].as_f64().unwrap());
+        }
+        let dir = out.join("webprofile-parity");
+        let results: Vec<serde_json::Value> = read_json(&dir.join("cross-instance-results.json"));
+        let first = access_log(&dir.join("webprofile.log"));
+        let second = access_log(&dir.join("webprofile-node2.log"));
+        for r in &results {
+            let user = r["user_id"].as_str().unwrap();
+            let (service, count) = service_time(&first, &second, user);
+            let polls = r["polls"].as_f64().unwrap_or(1.0);
+            let total = r["duration_ms"].as_f64().unwrap();
+            iteration_ms.push(total);
+            service_ms.push(service);
+            requests.push(count as f64);
+            overheads.push(total - service - (polls - 1.0).max(0.0) * POLL_INTERVAL_MS);
+        }
+    }
+
+    let mut ordered: Vec<(usize, String, f64)> =
+        phases.into_iter().map(|(name, (order, values))| (order, name, median(&values))).collect();
+    ordered.sort_by_key(|(order, _, _)| *order);
+    let figures = Figures {
+        runs: RUNS,
+        whole_run_s: whole,
+        phases_median_ms: ordered.into_iter().map(|(_, name, ms)| (name, ms)).collect(),
+        iterations: overheads.len(),
+        iteration_ms_mean: mean(&iteration_ms),
+        service_ms_per_iteration_mean: mean(&service_ms),
+        overhead_ms_per_iteration: Stats {
+            mean: mean(&overheads),
+            median: median(&overheads),
+            max: overheads.iter().cloned().fold(f64::MIN, f64::max),
+        },
+        requests_per_iteration_mean: mean(&requests),
+        overhead_ms_per_request_mean: mean(&overheads) / mean(&requests),
+    };
+    let json = serde_json::to_string_pretty(&figures).expect("figures serialize");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let path = dir.join("docker-run.json");
+    std::fs::write(&path, &json).expect("write figures");
+    println!("{json}\nwritten to {}", path.display());
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> T {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// An access-log line: method, path, and the milliseconds the service spent.
+struct Request {
+    method: String,
+    path: String,
+    ms: f64,
+}
+
+/// `<timestamp> <name> <METHOD> <path> <status> <ms>ms` lines of the reference server.
+fn access_log(path: &Path) -> Vec<Request> {
+    std::fs::read_to_string(path)
+        .expect("log")
+        .lines()
+        .filter_map(|line| {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let ms = parts.get(5)?.strip_suffix("ms")?.parse().ok()?;
+            Some(Request { method: parts[2].to_string(), path: parts[3].to_string(), ms })
+        })
+        .collect()
+}
+
+/// The service's time on one iteration's requests: on instance 1, its create
+/// and every request up to the next create (the introspections); on
+/// instance 2, the revoke for that user.
+fn service_time(first: &[Request], second: &[Request], user: &str) -> (f64, usize) {
+    let creates = |r: &Request| r.method == "POST" && r.path.contains("/git-tokens");
+    let start = first.iter().position(|r| creates(r) && r.path.contains(user)).expect("create in log");
+    let mine: Vec<&Request> =
+        std::iter::once(&first[start]).chain(first[start + 1..].iter().take_while(|r| !creates(r))).collect();
+    let revoke: Vec<&Request> =
+        second.iter().filter(|r| r.method == "DELETE" && r.path.contains(user)).collect();
+    let all: Vec<&Request> = mine.into_iter().chain(revoke).collect();
+    (all.iter().map(|r| r.ms).sum(), all.len())
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
