@@ -4,10 +4,13 @@
 //! Figures go to `target/bench/docker-run.json` and stdout. Needs a Docker
 //! engine; builds the fixture images when missing (fixtures/images).
 //!
-//! Harness overhead per iteration = the iteration's wall time as the harness
-//! measured it − the time the two instances say they spent on its requests
-//! (their access logs) − the poll pauses. What remains is the harness, the
-//! loopback and Docker's port forwarding.
+//! Per cross-instance iteration, its wall time as the harness measured it is
+//! split three ways:
+//! - service: what the two instances' access logs say they spent on its requests;
+//! - transport: each exchange's latency seen by the client minus the service's
+//!   own time (loopback, Docker's port forwarding, the service's HTTP framing);
+//! - harness: the wall time minus every exchange's latency and the poll
+//!   pauses (the harness's own work between and around requests).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -27,9 +30,11 @@ struct Figures {
     iterations: usize,
     iteration_ms_mean: f64,
     service_ms_per_iteration_mean: f64,
-    overhead_ms_per_iteration: Stats,
+    /// Wall time − service time − poll pauses: transport and harness together.
+    beyond_service_ms_per_iteration: Stats,
+    transport_ms_per_iteration: Stats,
+    harness_ms_per_iteration: Stats,
     requests_per_iteration_mean: f64,
-    overhead_ms_per_request_mean: f64,
 }
 
 #[derive(Serialize, Default)]
@@ -59,6 +64,8 @@ fn main() {
     let mut whole = Vec::new();
     let mut phases: BTreeMap<String, (usize, Vec<f64>)> = BTreeMap::new();
     let mut overheads = Vec::new();
+    let mut transport = Vec::new();
+    let mut harness = Vec::new();
     let mut iteration_ms = Vec::new();
     let mut service_ms = Vec::new();
     let mut requests = Vec::new();
@@ -94,10 +101,18 @@ fn main() {
             let (service, count) = service_time(&first, &second, user);
             let polls = r["polls"].as_f64().unwrap_or(1.0);
             let total = r["duration_ms"].as_f64().unwrap();
+            let pauses = (polls - 1.0).max(0.0) * POLL_INTERVAL_MS;
+            let trace = std::fs::read_to_string(
+                dir.join(format!("cross-instance-introspect-iter-{}.raw", r["iteration"])),
+            )
+            .expect("trace");
+            let client = client_latencies(&trace);
             iteration_ms.push(total);
             service_ms.push(service);
             requests.push(count as f64);
-            overheads.push(total - service - (polls - 1.0).max(0.0) * POLL_INTERVAL_MS);
+            overheads.push(total - service - pauses);
+            transport.push(client - service);
+            harness.push(total - client - pauses);
         }
     }
 
@@ -111,13 +126,10 @@ fn main() {
         iterations: overheads.len(),
         iteration_ms_mean: mean(&iteration_ms),
         service_ms_per_iteration_mean: mean(&service_ms),
-        overhead_ms_per_iteration: Stats {
-            mean: mean(&overheads),
-            median: median(&overheads),
-            max: overheads.iter().cloned().fold(f64::MIN, f64::max),
-        },
+        beyond_service_ms_per_iteration: Stats::of(&overheads),
+        transport_ms_per_iteration: Stats::of(&transport),
+        harness_ms_per_iteration: Stats::of(&harness),
         requests_per_iteration_mean: mean(&requests),
-        overhead_ms_per_request_mean: mean(&overheads) / mean(&requests),
     };
     let json = serde_json::to_string_pretty(&figures).expect("figures serialize");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
@@ -163,6 +175,25 @@ fn service_time(first: &[Request], second: &[Request], user: &str) -> (f64, usiz
         second.iter().filter(|r| r.method == "DELETE" && r.path.contains(user)).collect();
     let all: Vec<&Request> = mine.into_iter().chain(revoke).collect();
     (all.iter().map(|r| r.ms).sum(), all.len())
+}
+
+impl Stats {
+    fn of(values: &[f64]) -> Stats {
+        Stats {
+            mean: mean(values),
+            median: median(values),
+            max: values.iter().cloned().fold(f64::MIN, f64::max),
+        }
+    }
+}
+
+/// The sum of the client-side latencies in a `.raw` trace (`<<< 200 … (1.234 ms)` lines).
+fn client_latencies(trace: &str) -> f64 {
+    trace
+        .lines()
+        .filter(|l| l.starts_with("<<< "))
+        .filter_map(|l| l.rsplit_once('(')?.1.strip_suffix(" ms)")?.parse::<f64>().ok())
+        .sum()
 }
 
 fn mean(values: &[f64]) -> f64 {

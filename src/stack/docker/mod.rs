@@ -168,6 +168,16 @@ impl DockerStack {
             .await
             .map_err(|e| StartFailure::from(StackError::from(e)))?;
         let owner = Owner::current(run_id);
+        let [mongo, first, second] = settings.container_names();
+        reporter.line(format!(
+            "starting the Docker stack on network {}: {mongo} ({}), {first} and {second} ({})",
+            settings.network,
+            settings.image(Service::Mongo),
+            match &settings.webprofile {
+                WebprofileSource::Image(image) => image.clone(),
+                WebprofileSource::Context(dir) => format!("built from {}", dir.display()),
+            }
+        ));
         let mut resources = Resources { network: None, containers: Vec::new(), built_image: None };
         let mut phases = Vec::new();
         let outcome = tokio::select! {
