@@ -58,6 +58,38 @@ pub enum Command {
         Resources of a run whose harness is still alive are kept unless --all is given.\n\n\
         Exit codes: 0 cleaned (or nothing to clean), 3 Docker unreachable or a resource could not be removed.")]
     Clean(CleanArgs),
+    /// Tell people about a run: GitHub PR comment and label, issue, check run.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// After `parity run`: on a failing pull request a comment with the summary and the
+    /// `parity-failure` label; on a failing scheduled run an issue (or a comment on the open
+    /// one); always a check run with success/failure when the commit is known.
+    #[command(
+        after_help = "Reads GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL (default https://api.github.com), \
+        GITHUB_EVENT_NAME, GITHUB_EVENT_PATH (the PR number), GITHUB_SHA, GITHUB_SERVER_URL and GITHUB_RUN_ID \
+        (the run's link), as GitHub Actions sets them.\n\n\
+        Exit codes: 0 sent (or nothing to send), 3 GitHub unreachable or refused, 64 usage error."
+    )]
+    Github(NotifyGithubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyGithubArgs {
+    /// The run's artifact directory (reads webprofile-parity/analysis.json).
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// Name of the check run.
+    #[arg(long, value_name = "NAME", default_value = "webprofile parity")]
+    pub check_name: String,
+
+    /// Print every request that would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -173,6 +205,11 @@ pub struct RunArgs {
     /// Append a short Markdown summary of the run to this file (GitHub Actions sets it).
     #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
     pub step_summary: Option<PathBuf>,
+
+    /// Slack incoming webhook: a run that does not pass posts a short summary there.
+    /// Prefer the environment variable: a flag shows in process lists.
+    #[arg(long, value_name = "URL", env = "SLACK_WEBHOOK", hide_env_values = true)]
+    pub slack_webhook: Option<String>,
 }
 
 /// The Docker stack (`--backend docker`, or `auto` when an engine answers).
@@ -411,6 +448,16 @@ pub struct CollectArgs {
     /// The artifact to download from each run.
     #[arg(long, value_name = "NAME", default_value = "webprofile-parity-artifacts")]
     pub artifact_name: String,
+
+    /// Slack incoming webhook: the weekly summary is posted there (an alert when the
+    /// thresholds are exceeded). Prefer the environment variable.
+    #[arg(long, value_name = "URL", env = "SLACK_WEBHOOK", hide_env_values = true)]
+    pub slack_webhook: Option<String>,
+
+    /// Print the Slack message and the GitHub issue instead of sending them (the reports
+    /// are still written).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

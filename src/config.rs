@@ -54,6 +54,8 @@ pub struct RunConfig {
     pub step_summary: Option<PathBuf>,
     /// `--timings`: phase wall times as JSON.
     pub timings: Option<PathBuf>,
+    /// SLACK_WEBHOOK: where a run that does not pass is announced.
+    pub slack_webhook: Option<String>,
 }
 
 impl RunConfig {
@@ -98,6 +100,7 @@ impl RunConfig {
             junit: junit_path(args.junit.as_deref())?,
             step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
             timings: args.timings.clone(),
+            slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod contract;
 pub mod exit;
 pub mod flakiness;
+pub mod notify;
 pub mod progress;
 pub mod redact;
 pub mod reference;

@@ -5,7 +5,10 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
 use webprofile_parity::artifacts::{names, ArtifactDir};
-use webprofile_parity::cli::{CleanArgs, Cli, Command, ReferenceCommand, RerunArgs, ServeArgs, StoreKind};
+use webprofile_parity::cli::{
+    CleanArgs, Cli, Command, NotifyCommand, NotifyGithubArgs, ReferenceCommand, RerunArgs, ServeArgs,
+    StoreKind,
+};
 use webprofile_parity::config::RunConfig;
 use webprofile_parity::exit::Exit;
 use webprofile_parity::progress::Reporter;
@@ -61,6 +64,48 @@ async fn dispatch(command: Command) -> i32 {
         Command::Status(args) => entry::status(&args, chrono::Utc::now()).code(),
         Command::Badge(args) => entry::badge(&args).code(),
         Command::Clean(args) => clean(args).await.code(),
+        Command::Notify(NotifyCommand::Github(args)) => notify_github(args).await.code(),
+    }
+}
+
+/// `parity notify github`: 0 when everything was sent, 3 when GitHub failed.
+async fn notify_github(args: NotifyGithubArgs) -> Exit {
+    use webprofile_parity::notify::{github, message::RunContext, RunOutcome};
+    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+    let reporter = Reporter::plain();
+    let path = args.out.join(webprofile_parity::artifacts::PARITY_DIR).join(names::ANALYSIS_JSON);
+    let outcome = match RunOutcome::read(&path) {
+        Ok(outcome) => outcome,
+        Err(e) => return usage(format!("{e}; run `parity run --out {}` first", args.out.display())),
+    };
+    let notifier = match github::Notifier::from_env(&env, args.dry_run) {
+        None => return usage("GITHUB_REPOSITORY and GITHUB_TOKEN must be set (GitHub Actions sets them)"),
+        Some(Err(e)) => return usage(e),
+        Some(Ok(notifier)) => notifier,
+    };
+    let plan = github::plan_after_run(
+        &outcome,
+        &RunContext::from_env(&env),
+        &github::GithubEvent::from_env(&env),
+        &args.check_name,
+    );
+    for note in &plan.notes {
+        reporter.line(format!("GitHub: {note}"));
+    }
+    let mut failed = false;
+    for result in notifier.run_plan(&plan).await {
+        match result {
+            Ok(done) => reporter.line(format!("GitHub: {done}")),
+            Err(e) => {
+                failed = true;
+                reporter.line(format!("GitHub: {e}"));
+            }
+        }
+    }
+    if failed {
+        Exit::Infrastructure
+    } else {
+        Exit::Ok
     }
 }
 

@@ -6,6 +6,7 @@ use crate::clock::{millis, rfc3339, Clock};
 use crate::config::{RunConfig, Source};
 use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
+use crate::notify::message::RunContext;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
 use crate::report::junit::{self, JunitInput, SmokeAttempt};
@@ -65,7 +66,12 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
     let started = Instant::now();
     let run_id = format!("{}", clock.started_wall().format("%Y%m%dT%H%M%SZ"));
     let redactor = if config.redact {
-        Redactor::enabled().with_secret(&config.client.credentials.pass)
+        let mut redactor = Redactor::enabled().with_secret(&config.client.credentials.pass);
+        // Never in an artifact, whatever a service echoes back.
+        for secret in config.slack_webhook.iter().cloned().chain(std::env::var("GITHUB_TOKEN").ok()) {
+            redactor = redactor.with_secret(&secret);
+        }
+        redactor
     } else {
         Redactor::disabled()
     };
@@ -280,6 +286,14 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
         }
     }
     report_verdict(&findings, status, exit, config.strict, reporter);
+    if status != RunStatus::Pass {
+        if let Some(slack) = crate::notify::slack::Slack::from_webhook(config.slack_webhook.as_deref()) {
+            let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+            let outcome = crate::notify::RunOutcome::of(&analysis);
+            let text = crate::notify::message::run_failure_slack(&outcome, &RunContext::from_env(&env));
+            crate::notify::post_to_slack(slack, &text, false, reporter).await;
+        }
+    }
     exit
 }
 

@@ -133,6 +133,7 @@ pub async fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Exit {
         outcome.flakiness_dir.display()
     );
     println!("{}", outcome.judgement);
+    crate::notify::after_collect(&outcome.summary, &outcome.judgement, args, &env).await;
     if let Some(stopped) = download.and_then(|report| report.stopped) {
         eprintln!("parity: GitHub download stopped: {stopped}; the reports cover the runs already on disk");
         return Exit::Infrastructure;

@@ -43,6 +43,12 @@ pub fn parity() -> assert_cmd::Command {
         "PARITY_FAULTS",
         "PARITY_SEED",
         "PARITY_HASH_COST",
+        // Notifications.
+        "SLACK_WEBHOOK",
+        "SKIP_AUTO_ISSUE",
+        "GITHUB_EVENT_NAME",
+        "GITHUB_EVENT_PATH",
+        "GITHUB_SHA",
     ] {
         cmd.env_remove(key);
     }

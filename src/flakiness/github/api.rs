@@ -193,11 +193,45 @@ impl Api {
         Ok(body)
     }
 
+    /// A GET, POST or PATCH with a JSON body, retried like every call; the
+    /// answer parsed as `T` (use `serde_json::Value` when it does not matter).
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        what: &str,
+    ) -> Result<T, GithubError> {
+        let response = self.request(method, url, body, what, API_TIMEOUT).await?;
+        let bytes = response.bytes().await.map_err(|e| GithubError::Unreachable {
+            what: what.to_string(),
+            reason: e.without_url().to_string(),
+        })?;
+        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        serde_json::from_slice(bytes)
+            .map_err(|e| GithubError::Decode { what: what.to_string(), reason: e.to_string() })
+    }
+
     /// One GET with retries; any final status but 2xx is an error.
     async fn send(&self, url: Url, what: &str, timeout: Duration) -> Result<reqwest::Response, GithubError> {
+        self.request(reqwest::Method::GET, url, None, what, timeout).await
+    }
+
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, GithubError> {
         let mut attempt = 1;
         loop {
-            let result = self.client.get(url.clone()).timeout(timeout).send().await;
+            let mut builder = self.client.request(method.clone(), url.clone()).timeout(timeout);
+            if let Some(body) = body {
+                builder = builder.json(body);
+            }
+            let result = builder.send().await;
             let retry_in = match &result {
                 Ok(response) if response.status().is_success() => None,
                 Ok(response) if retryable(response) => Some(self.pause(attempt, retry_after(response))),

@@ -11,7 +11,7 @@
 //! caller still aggregates what is on disk). The token is only sent to the
 //! API's own origin and never printed: every message passes the redactor.
 
-mod api;
+pub mod api;
 pub mod extract;
 pub mod link;
 
@@ -137,6 +137,11 @@ impl GithubSource {
             days,
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// A client for this repository's API, with the token.
+    pub fn api(&self) -> Result<Api, GithubError> {
+        Api::new(self.api_url.clone(), &self.token, self.retry)
     }
 
     /// A redactor that knows the token.

@@ -1,0 +1,323 @@
+//! The words of every notification, built from the run's `analysis.json`
+//! or the collector's summary: pure functions, tested here.
+
+use crate::flakiness::summary::CrossSummary;
+use crate::flakiness::thresholds::{Judgement, Verdict};
+use serde::Deserialize;
+use std::path::Path;
+
+/// What a notification needs of a run's `analysis.json`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RunOutcome {
+    /// pass, fail or error.
+    pub status: String,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub run_id: String,
+    #[serde(default)]
+    pub backend: String,
+    #[serde(default)]
+    pub smoke: Option<SmokeView>,
+    #[serde(default)]
+    pub checks: Vec<CheckView>,
+    #[serde(default)]
+    pub cross: Option<CrossView>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SmokeView {
+    pub success: bool,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub flaky: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CheckView {
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CrossView {
+    pub iterations: u32,
+    pub failures: u32,
+    #[serde(default)]
+    pub stale_reads: u32,
+}
+
+impl RunOutcome {
+    pub fn read(path: &Path) -> Result<RunOutcome, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
+    }
+
+    /// From the in-memory analysis of the run that just finished.
+    pub fn of(analysis: &crate::artifacts::Analysis) -> RunOutcome {
+        serde_json::to_value(analysis).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+    }
+
+    pub fn passed(&self) -> bool {
+        self.status == "pass"
+    }
+
+    /// "Cross-instance: F/T iterations failed", when iterations ran.
+    pub fn cross_line(&self) -> Option<String> {
+        self.cross.as_ref().map(|c| {
+            let stale =
+                if c.stale_reads > 0 { format!(" ({} stale reads)", c.stale_reads) } else { String::new() };
+            format!("Cross-instance: {}/{} iterations failed{stale}", c.failures, c.iterations)
+        })
+    }
+
+    /// One line per thing that went wrong, most important first.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for error in &self.errors {
+            lines.push(format!("Error: {}", shorten(error, 300)));
+        }
+        if let Some(smoke) = self.smoke.as_ref().filter(|s| !s.success) {
+            let reason = smoke.reason.as_deref().unwrap_or("no reason recorded");
+            lines.push(format!(
+                "Revocation immediacy: FAIL after {} attempt(s) — {}",
+                smoke.attempts,
+                shorten(reason, 300)
+            ));
+        }
+        let failed: Vec<&CheckView> = self.checks.iter().filter(|c| c.status == "fail").collect();
+        if !failed.is_empty() {
+            let names: Vec<String> = failed
+                .iter()
+                .take(8)
+                .map(|c| match &c.detail {
+                    Some(d) => format!("{} ({})", c.name, shorten(d, 120)),
+                    None => c.name.clone(),
+                })
+                .collect();
+            let more = failed.len().saturating_sub(8);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            lines.push(format!(
+                "Contract suite: {} check(s) failed: {}{more}",
+                failed.len(),
+                names.join("; ")
+            ));
+        }
+        lines
+    }
+}
+
+/// Where the run happened, for titles and links (GitHub Actions variables).
+#[derive(Clone, Debug, Default)]
+pub struct RunContext {
+    pub repository: Option<String>,
+    /// Link to the workflow run, when GitHub Actions says where it is.
+    pub run_url: Option<String>,
+}
+
+impl RunContext {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> RunContext {
+        let repository = env("GITHUB_REPOSITORY");
+        let run_url = match (env("GITHUB_SERVER_URL"), &repository, env("GITHUB_RUN_ID")) {
+            (Some(server), Some(repo), Some(id)) => {
+                Some(format!("{}/{repo}/actions/runs/{id}", server.trim_end_matches('/')))
+            }
+            _ => None,
+        };
+        RunContext { repository, run_url }
+    }
+
+    fn suffix(&self) -> String {
+        match (&self.repository, &self.run_url) {
+            (Some(repo), Some(url)) => format!(" — {repo} (<{url}|run>)"),
+            (Some(repo), None) => format!(" — {repo}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The Slack message after a run that did not pass.
+pub fn run_failure_slack(outcome: &RunOutcome, context: &RunContext) -> String {
+    let title = if outcome.status == "error" {
+        "webprofile parity could not run"
+    } else {
+        "webprofile parity FAILED"
+    };
+    let mut lines = vec![format!(":x: *{title}*{}", context.suffix())];
+    lines.extend(outcome.failure_lines());
+    lines.extend(outcome.cross_line());
+    lines.join("\n")
+}
+
+/// The Markdown summary for a PR comment, an issue or a check run.
+pub fn run_markdown(outcome: &RunOutcome, context: &RunContext) -> String {
+    let verdict = match outcome.status.as_str() {
+        "pass" => "✅ parity holds",
+        "error" => "⚠️ the parity run could not be carried out",
+        _ => "❌ parity FAILED",
+    };
+    let mut text = format!("### webprofile parity: {verdict}\n\n");
+    for line in outcome.failure_lines() {
+        text.push_str(&format!("- {line}\n"));
+    }
+    if let Some(line) = outcome.cross_line() {
+        text.push_str(&format!("- {line}\n"));
+    }
+    if let Some(smoke) = outcome.smoke.as_ref().filter(|s| s.success && s.flaky) {
+        text.push_str(&format!("- Revocation immediacy passed after {} attempts (flaky)\n", smoke.attempts));
+    }
+    text.push_str(&format!(
+        "\nRun `{}` (backend {}, exit code {}).",
+        outcome.run_id, outcome.backend, outcome.exit_code
+    ));
+    if let Some(url) = &context.run_url {
+        text.push_str(&format!(" [Workflow run]({url}); artifacts: `webprofile-parity-artifacts`."));
+    }
+    text.push('\n');
+    text
+}
+
+/// The weekly Slack summary after `parity collect`: an alert prefix when the
+/// cross thresholds are exceeded.
+pub fn collect_slack(summary: &CrossSummary, judgement: &Judgement, dashboard_url: Option<&str>) -> String {
+    let head = match judgement.verdict {
+        Verdict::Exceeded => ":rotating_light: *ALERT: webprofile parity cross-instance thresholds exceeded*",
+        Verdict::Ok => ":white_check_mark: *webprofile parity weekly flakiness summary*",
+        Verdict::NoData => ":grey_question: *webprofile parity weekly flakiness summary: no runs collected*",
+    };
+    let mut lines = vec![head.to_string()];
+    lines.extend(cross_metric_lines(summary, judgement));
+    if let Some(url) = dashboard_url {
+        lines.push(format!("Dashboard: {url}"));
+    }
+    lines.join("\n")
+}
+
+fn cross_metric_lines(summary: &CrossSummary, judgement: &Judgement) -> Vec<String> {
+    let t = &judgement.thresholds;
+    let mut lines = vec![
+        format!(
+            "Runs: {}/{} failed (threshold {}){}",
+            summary.run_failures,
+            summary.run_total,
+            t.run_failures,
+            if judgement.runs_exceeded { " — exceeded" } else { "" }
+        ),
+        format!(
+            "Iterations: {}/{} failed = {:.2}% (threshold {:.2}%){}",
+            summary.iter_failures,
+            summary.iter_total,
+            judgement.iter_rate * 100.0,
+            t.iter_failure_rate * 100.0,
+            if judgement.rate_exceeded { " — exceeded" } else { "" }
+        ),
+    ];
+    if summary.current_failing_streak > 0 {
+        lines.push(format!("Current streak: {} consecutive failing run(s)", summary.current_failing_streak));
+    }
+    if let Some(latency) = &summary.latency_ms {
+        lines.push(format!(
+            "Revoke→inactive latency: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            latency.p50, latency.p95, latency.max
+        ));
+    }
+    lines
+}
+
+/// The Markdown body of a flakiness issue (or of the comment on an open one).
+pub fn collect_markdown(
+    summary: &CrossSummary,
+    judgement: &Judgement,
+    dashboard_url: Option<&str>,
+) -> String {
+    let mut text = String::from("Cross-instance revocation parity over the collected runs:\n\n");
+    for line in cross_metric_lines(summary, judgement) {
+        text.push_str(&format!("- {line}\n"));
+    }
+    if let (Some(first), Some(last)) = (&summary.first_run, &summary.last_run) {
+        text.push_str(&format!("- Runs from {first} to {last}\n"));
+    }
+    if let Some(url) = dashboard_url {
+        text.push_str(&format!("\nDashboard: {url}\n"));
+    }
+    text.push_str(
+        "\nArtifacts: `parity-cross-dashboard` (dashboard.html, summary.json, trend.json). \
+         Triage with the parity runbook.\n",
+    );
+    text
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        text.chars().take(max).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flakiness::thresholds::Thresholds;
+
+    fn failed_run() -> RunOutcome {
+        serde_json::from_value(serde_json::json!({
+            "status": "fail", "exit_code": 1, "run_id": "20261129T010203Z", "backend": "docker",
+            "smoke": {"success": false, "attempts": 3, "flaky": false, "reason": "still active after 15s"},
+            "checks": [
+                {"name": "revoke_204", "status": "pass"},
+                {"name": "x_service_origin_rejected", "status": "fail", "detail": "HTTP 200 without credentials"}
+            ],
+            "cross": {"iterations": 5, "failures": 2, "stale_reads": 7},
+            "errors": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failed_run_says_what_failed_and_the_cross_counts() {
+        let context = RunContext {
+            repository: Some("o/r".into()),
+            run_url: Some("https://github.com/o/r/actions/runs/9".into()),
+        };
+        let text = run_failure_slack(&failed_run(), &context);
+        assert!(text.starts_with(
+            ":x: *webprofile parity FAILED* — o/r (<https://github.com/o/r/actions/runs/9|run>)"
+        ));
+        assert!(text.contains("Revocation immediacy: FAIL after 3 attempt(s) — still active after 15s"));
+        assert!(text.contains(
+            "Contract suite: 1 check(s) failed: x_service_origin_rejected (HTTP 200 without credentials)"
+        ));
+        assert!(text.ends_with("Cross-instance: 2/5 iterations failed (7 stale reads)"));
+        let markdown = run_markdown(&failed_run(), &context);
+        assert!(markdown.contains("❌ parity FAILED") && markdown.contains("[Workflow run]("));
+    }
+
+    #[test]
+    fn the_collect_summary_is_an_alert_only_when_thresholds_are_exceeded() {
+        let summary = CrossSummary {
+            run_total: 10,
+            run_failures: 2,
+            iter_total: 50,
+            iter_failures: 3,
+            ..Default::default()
+        };
+        let exceeded = Thresholds::default().judge(&summary);
+        let text =
+            collect_slack(&summary, &exceeded, Some("https://o.github.io/r/parity-cross/dashboard.html"));
+        assert!(text.starts_with(":rotating_light: *ALERT"), "{text}");
+        assert!(text.contains("Runs: 2/10 failed (threshold 1) — exceeded"));
+        assert!(text.contains("Iterations: 3/50 failed = 6.00% (threshold 5.00%) — exceeded"));
+        let lenient = Thresholds { run_failures: 5, iter_failure_rate: 0.5 }.judge(&summary);
+        assert!(collect_slack(&summary, &lenient, None).starts_with(":white_check_mark:"));
+    }
+}

@@ -1,0 +1,67 @@
+//! Telling people: a Slack message after a failing run or a collection, and
+//! GitHub comments, labels, issues and check runs. Every failure here is a
+//! warning for the caller, never a crash, and no webhook URL or token ever
+//! reaches a message, a log or an artifact.
+
+pub mod github;
+pub mod message;
+pub mod slack;
+
+pub use message::RunOutcome;
+
+use crate::cli::CollectArgs;
+use crate::flakiness::summary::CrossSummary;
+use crate::flakiness::thresholds::Judgement;
+use crate::progress::Reporter;
+
+/// After `parity collect`: the weekly Slack summary (when SLACK_WEBHOOK is
+/// set) and the flakiness issue (when the runbook's variables ask for it).
+/// Failures are warnings: the collector's exit code stays its own.
+pub async fn after_collect(
+    summary: &CrossSummary,
+    judgement: &Judgement,
+    args: &CollectArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) {
+    let reporter = Reporter::plain();
+    let dashboard = args.dashboard_url.as_deref().filter(|u| !u.is_empty());
+    if let Some(slack) = slack::Slack::from_webhook(args.slack_webhook.as_deref()) {
+        let text = message::collect_slack(summary, judgement, dashboard);
+        post_to_slack(slack, &text, args.dry_run, reporter).await;
+    }
+    let policy = match github::IssuePolicy::from_env(env) {
+        Ok(policy) => policy,
+        Err(e) => return reporter.line(format!("warning: no GitHub issue: {e}")),
+    };
+    let plan = match policy.decide(summary, judgement, dashboard) {
+        Ok(plan) => plan,
+        Err(why) => return reporter.line(format!("GitHub issue: {why}")),
+    };
+    match github::Notifier::from_env(env, args.dry_run) {
+        None => {
+            reporter.line("GitHub issue: thresholds met, but GITHUB_REPOSITORY / GITHUB_TOKEN are not set")
+        }
+        Some(Err(e)) => reporter.line(format!("warning: no GitHub issue: {e}")),
+        Some(Ok(notifier)) => match notifier.open_or_comment(&plan).await {
+            Ok(done) => reporter.line(format!("GitHub: {done}")),
+            Err(e) => reporter.line(format!("warning: GitHub issue not opened: {e}")),
+        },
+    }
+}
+
+/// Posts, or prints in a dry run; a failure is one warning line.
+pub async fn post_to_slack(
+    slack: Result<slack::Slack, String>,
+    text: &str,
+    dry_run: bool,
+    reporter: Reporter,
+) {
+    match slack {
+        Err(e) => reporter.line(format!("warning: not posting to Slack: {e}")),
+        Ok(_) if dry_run => println!("dry run: would post to Slack:\n{text}"),
+        Ok(slack) => match slack.post(text).await {
+            Ok(()) => reporter.line("posted the summary to Slack"),
+            Err(e) => reporter.line(format!("warning: could not post to Slack: {e}")),
+        },
+    }
+}

@@ -1,0 +1,90 @@
+//! Posting to a Slack incoming webhook (`SLACK_WEBHOOK`): a few bounded
+//! tries, and errors that never contain the webhook URL (it is the secret).
+
+use std::time::Duration;
+
+const ATTEMPTS: u32 = 3;
+const TIMEOUT: Duration = Duration::from_secs(10);
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+
+pub struct Slack {
+    webhook: reqwest::Url,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Slack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Slack { webhook: [REDACTED] }")
+    }
+}
+
+impl Slack {
+    /// `None` when no webhook is configured; an error when it is not a URL.
+    pub fn from_webhook(webhook: Option<&str>) -> Option<Result<Slack, String>> {
+        let webhook = webhook.map(str::trim).filter(|w| !w.is_empty())?;
+        Some(
+            reqwest::Url::parse(webhook)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| "SLACK_WEBHOOK is not an http(s) URL".to_string())
+                .and_then(|webhook| {
+                    let client = reqwest::Client::builder()
+                        .timeout(TIMEOUT)
+                        .build()
+                        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+                    Ok(Slack { webhook, client })
+                }),
+        )
+    }
+
+    /// Posts `{"text": …}`; retries transport errors, 429 and 5xx.
+    pub async fn post(&self, text: &str) -> Result<(), String> {
+        let body = serde_json::json!({ "text": text });
+        let mut pause = FIRST_PAUSE;
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.client.post(self.webhook.clone()).json(&body).send().await {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) => {
+                    let status = response.status();
+                    let said = response.text().await.unwrap_or_default();
+                    last = format!("Slack answered HTTP {}{}", status.as_u16(), excerpt(&said));
+                    if !(status.is_server_error() || status.as_u16() == 429) {
+                        break;
+                    }
+                }
+                // `without_url`: the webhook URL is the secret.
+                Err(e) => last = format!("Slack is unreachable: {}", e.without_url()),
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        Err(last)
+    }
+}
+
+fn excerpt(body: &str) -> String {
+    let body = body.trim();
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", body.chars().take(120).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_webhook_means_no_slack_and_a_bad_one_is_named_without_its_value() {
+        assert!(Slack::from_webhook(None).is_none());
+        assert!(Slack::from_webhook(Some("  ")).is_none());
+        let e = Slack::from_webhook(Some("hooks.slack.com/services/SECRET")).unwrap().unwrap_err();
+        assert!(!e.contains("SECRET"), "{e}");
+        let slack = Slack::from_webhook(Some("https://hooks.slack.com/services/SECRET")).unwrap().unwrap();
+        assert!(!format!("{slack:?}").contains("SECRET"));
+    }
+}
