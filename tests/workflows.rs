@@ -1,0 +1,129 @@
+//! The CI workflow templates in ci/workflows/: valid YAML, the shape GitHub
+//! Actions needs, every `parity` command and flag they use exists, and they
+//! upload the artifacts under the names the runbook uses.
+
+use clap::CommandFactory;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use webprofile_parity::cli::Cli;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn workflows() -> Vec<(PathBuf, Yaml)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ci/workflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4, "the four templates: {files:?}");
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut docs = YamlLoader::load_from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+            assert_eq!(docs.len(), 1, "{}", path.display());
+            (path, docs.remove(0))
+        })
+        .collect()
+}
+
+fn steps(doc: &Yaml) -> Vec<&Yaml> {
+    let Yaml::Hash(jobs) = &doc["jobs"] else { panic!("jobs must be a mapping") };
+    jobs.values().flat_map(|job| job["steps"].as_vec().expect("steps").iter()).collect()
+}
+
+#[test]
+fn every_template_has_the_shape_github_actions_needs() {
+    for (path, doc) in workflows() {
+        let name = path.display();
+        assert!(doc["name"].as_str().is_some(), "{name}: name");
+        assert!(!doc["on"].is_badvalue(), "{name}: on");
+        let Yaml::Hash(jobs) = &doc["jobs"] else { panic!("{name}: jobs") };
+        assert!(!jobs.is_empty(), "{name}: no jobs");
+        for job in jobs.values() {
+            assert!(job["runs-on"].as_str().is_some(), "{name}: runs-on");
+            let steps = job["steps"].as_vec().expect("steps");
+            assert!(!steps.is_empty(), "{name}: no steps");
+            for step in steps {
+                assert!(
+                    step["uses"].as_str().is_some() || step["run"].as_str().is_some(),
+                    "{name}: {step:?}"
+                );
+            }
+        }
+    }
+}
+
+/// `parity <sub> [<sub>] --flag …` in every `run:` script.
+fn parity_invocations(doc: &Yaml) -> Vec<Vec<String>> {
+    steps(doc)
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .flat_map(|script| script.lines())
+        .filter_map(|line| line.trim().strip_prefix("parity "))
+        .map(|rest| rest.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn every_parity_command_and_flag_in_the_templates_exists() {
+    let cli = Cli::command();
+    let mut seen = BTreeSet::new();
+    for (path, doc) in workflows() {
+        for words in parity_invocations(&doc) {
+            let mut command = cli
+                .find_subcommand(&words[0])
+                .unwrap_or_else(|| panic!("{}: parity {}", path.display(), words[0]));
+            let mut name = words[0].clone();
+            if let Some(sub) = words.get(1).and_then(|w| command.find_subcommand(w)) {
+                name = format!("{name} {}", words[1]);
+                command = sub;
+            }
+            for flag in words.iter().filter_map(|w| w.strip_prefix("--")) {
+                let flag = flag.split('=').next().unwrap();
+                assert!(
+                    command.get_arguments().any(|a| a.get_long() == Some(flag)),
+                    "{}: `parity {name}` has no --{flag}",
+                    path.display()
+                );
+            }
+            seen.insert(name);
+        }
+    }
+    for expected in ["run", "notify github", "collect", "status", "badge"] {
+        assert!(seen.contains(expected), "no template runs `parity {expected}`: {seen:?}");
+    }
+}
+
+#[test]
+fn the_templates_upload_the_runbooks_artifact_names() {
+    let mut names = BTreeSet::new();
+    for (_, doc) in workflows() {
+        for step in steps(&doc) {
+            if step["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact@")) {
+                names.insert(step["with"]["name"].as_str().expect("artifact name").to_string());
+            }
+        }
+    }
+    let expected: BTreeSet<String> = [
+        "webprofile-parity-artifacts",
+        "parity-cross-dashboard",
+        "parity-cross-status",
+        "parity-cross-archives",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn the_parity_job_runs_on_pull_requests_and_nightly_and_honours_the_strict_toggle() {
+    let (_, doc) = workflows().into_iter().find(|(p, _)| p.ends_with("parity.yml")).unwrap();
+    assert!(!doc["on"]["pull_request"].is_badvalue() && !doc["on"]["schedule"].is_badvalue());
+    assert!(doc["env"]["PARITY_STRICT"].as_str().is_some_and(|v| v.contains("vars.PARITY_STRICT")));
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/workflows/parity.yml")).unwrap();
+    assert!(text.contains("secrets.SLACK_WEBHOOK") && text.contains("secrets.GITHUB_TOKEN"));
+}
