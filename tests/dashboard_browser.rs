@@ -32,10 +32,12 @@ fn chromium_available(test: &str) -> bool {
     false
 }
 
-/// Hosts Chromium itself calls (clock, component updates, sign-in) even with
-/// background networking off. Their requests are not the page's.
-const CHROMIUM_OWN_HOSTS: [&str; 8] = [
+/// Hosts Chromium itself calls (clock, component updates, sign-in, and in
+/// Chromium 148 www.google.com at start-up) even with background networking
+/// off. Their requests are not the page's: the dashboard names no such host.
+const CHROMIUM_OWN_HOSTS: [&str; 9] = [
     "clients2.google.com",
+    "www.google.com",
     "update.googleapis.com",
     "accounts.google.com",
     "redirector.gvt1.com",

@@ -296,7 +296,8 @@ impl DockerStack {
         let s = &self.settings;
         let names: Vec<String> = self.resources.containers.iter().map(|svc| s.container_name(*svc)).collect();
         let mut text = String::from("--no-cleanup: the stack is still running");
-        for instance in &self.endpoints.instances {
+        // Placeholders (no URL) when the stack did not come up.
+        for instance in self.endpoints.instances.iter().filter(|i| !i.url.is_empty()) {
             text.push_str(&format!("\n  {} ({}): {}", instance.name, instance.service, instance.url));
         }
         if let Some(store) = &self.endpoints.store_description {
