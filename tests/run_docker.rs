@@ -169,17 +169,7 @@ fn docker_run_passes_writes_every_artifact_and_the_logs_and_leaves_nothing() {
     assert!(stderr.contains("stack (docker)"), "{stderr}");
 
     let dir = t.dir();
-    for name in [
-        "node.parity.json",
-        "node.parity.out",
-        "test.parity.out",
-        "analysis.json",
-        "cross-instance.out",
-        "cross-instance-results.json",
-        "webprofile.log",
-        "webprofile-node2.log",
-        "mongo.log",
-    ] {
+    for name in SPINE_FILES.iter().chain(&["webprofile.log", "webprofile-node2.log", "mongo.log"]) {
         assert!(dir.join(name).is_file(), "{name} missing");
     }
     assert_iteration_files(&dir, 3);

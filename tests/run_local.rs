@@ -7,15 +7,6 @@ use common::*;
 use regex::Regex;
 use std::path::Path;
 
-const SPINE_FILES: [&str; 6] = [
-    "node.parity.json",
-    "node.parity.out",
-    "test.parity.out",
-    "analysis.json",
-    "cross-instance.out",
-    "cross-instance-results.json",
-];
-
 fn run_local(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     parity().args(["run", "--backend", "local", "--out"]).arg(out).args(extra).assert()
 }

@@ -202,6 +202,16 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
     Some((guard, format!("mongodb://127.0.0.1:{port}/sharelatex")))
 }
 
+/// What every run writes under webprofile-parity/, whatever the backend.
+pub const SPINE_FILES: [&str; 6] = [
+    "node.parity.json",
+    "node.parity.out",
+    "test.parity.out",
+    "analysis.json",
+    "cross-instance.out",
+    "cross-instance-results.json",
+];
+
 /// The four files every cross-instance iteration 1..=n writes exist.
 pub fn assert_iteration_files(dir: &Path, iterations: u32) {
     for n in 1..=iterations {
