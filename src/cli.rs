@@ -52,6 +52,9 @@ pub enum Command {
     /// Write the SVG status badge.
     #[command(after_help = badge_help())]
     Badge(BadgeArgs),
+    /// Publish the dashboard, trend and status to S3 and/or GitHub Pages, with a timestamped archive.
+    #[command(after_help = crate::publish::PUBLISH_HELP)]
+    Publish(PublishArgs),
     /// Remove the containers, networks and images earlier runs left behind
     /// (after --no-cleanup, or a harness that was killed).
     #[command(after_help = "Only resources labelled io.webprofile-parity.managed=true are touched. \
@@ -458,6 +461,50 @@ pub struct CollectArgs {
     /// are still written).
     #[arg(long)]
     pub dry_run: bool,
+
+    /// After writing everything, publish the dashboard as `parity publish` does (with
+    /// --dry-run: only list what would be published). Without a target configured: a warning.
+    #[arg(
+        long,
+        env = "PUBLISH_DASHBOARD",
+        value_parser = parse_switch,
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub publish: bool,
+
+    #[command(flatten)]
+    pub publishing: PublishTargetArgs,
+}
+
+/// `parity publish`: the collector's outputs to S3 and/or GitHub Pages.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Artifact directory holding flakiness/cross/ as `parity collect` wrote it.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub targets: PublishTargetArgs,
+
+    /// List what would be uploaded and committed; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Publishing settings shared by `publish` and `collect --publish`.
+#[derive(Debug, Args, Clone)]
+pub struct PublishTargetArgs {
+    /// Keep only the newest N snapshot folders in parity-cross/archives/ on GitHub Pages
+    /// [default: keep all].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_archives: Option<u32>,
+
+    /// Git remote of the GitHub Pages repository [default: https://github.com/<GITHUB_PAGES_REPO>.git,
+    /// authenticated with GITHUB_TOKEN].
+    #[arg(long, value_name = "URL", env = "GITHUB_PAGES_REMOTE", hide_env_values = true)]
+    pub pages_remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -550,6 +597,15 @@ pub struct BadgeArgs {
     pub thresholds: ThresholdArgs,
 }
 
+/// A boolish switch from a flag or the environment; empty (an unset CI variable) is off.
+fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "n" | "off" | "f" => Ok(false),
+        "1" | "true" | "yes" | "y" | "on" | "t" => Ok(true),
+        _ => Err(format!("`{text}` is not true/false (yes/no, on/off, 1/0)")),
+    }
+}
+
 fn parse_colour(text: &str) -> Result<Colour, String> {
     text.parse()
 }
@@ -567,6 +623,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn switches_read_boolish_words_and_empty_as_off() {
+        assert_eq!(parse_switch("true"), Ok(true));
+        assert_eq!(parse_switch("Yes"), Ok(true));
+        assert_eq!(parse_switch("1"), Ok(true));
+        assert_eq!(parse_switch(""), Ok(false));
+        assert_eq!(parse_switch("off"), Ok(false));
+        assert!(parse_switch("maybe").unwrap_err().contains("not true/false"));
     }
 
     #[test]

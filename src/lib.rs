@@ -13,6 +13,7 @@ pub mod exit;
 pub mod flakiness;
 pub mod notify;
 pub mod progress;
+pub mod publish;
 pub mod redact;
 pub mod reference;
 pub mod report;

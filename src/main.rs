@@ -65,6 +65,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Badge(args) => entry::badge(&args).code(),
         Command::Clean(args) => clean(args).await.code(),
         Command::Notify(NotifyCommand::Github(args)) => notify_github(args).await.code(),
+        Command::Publish(args) => webprofile_parity::publish::command(&args, chrono::Utc::now()).await.code(),
     }
 }
 

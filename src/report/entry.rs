@@ -133,10 +133,15 @@ pub async fn collect(args: &CollectArgs, now: DateTime<Utc>) -> Exit {
         outcome.flakiness_dir.display()
     );
     println!("{}", outcome.judgement);
+    // Before the notifications, so the dashboard they link to is already live.
+    let publish_failed = crate::publish::after_collect(args, now).await;
     crate::notify::after_collect(&outcome.summary, &outcome.judgement, args, &env).await;
     if let Some(stopped) = download.and_then(|report| report.stopped) {
         eprintln!("parity: GitHub download stopped: {stopped}; the reports cover the runs already on disk");
         return Exit::Infrastructure;
+    }
+    if let Some(failed) = publish_failed {
+        return failed;
     }
     match outcome.judgement.verdict {
         Verdict::Exceeded => Exit::ThresholdExceeded,
@@ -215,8 +220,11 @@ pub fn collect_help() -> String {
         "{}\n\nExit codes:\n  0   thresholds not exceeded (or no runs to judge)\n  \
          2   thresholds exceeded (every file is written first)\n  \
          3   the collected directory or the reports cannot be read or written, or the GitHub \
-         download stopped (refused token, unreachable API; the reports are still written)\n  \
+         download stopped (refused token, unreachable API; the reports are still written), or \
+         --publish failed\n  \
          64  usage error\n\n\
+         With --publish or PUBLISH_DASHBOARD=true the dashboard is then published as `parity publish` \
+         does (see its --help); with no target configured that is only a warning.\n\n\
          With GITHUB_REPOSITORY (owner/repo) and GITHUB_TOKEN set, the artifacts of the --workflow's \
          runs of the last --days days are downloaded into the collected directory first \
          (GITHUB_API_URL overrides https://api.github.com).",

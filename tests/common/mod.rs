@@ -49,6 +49,19 @@ pub fn parity() -> assert_cmd::Command {
         "GITHUB_EVENT_NAME",
         "GITHUB_EVENT_PATH",
         "GITHUB_SHA",
+        // Publishing (`parity publish`, `collect --publish`).
+        "PUBLISH_DASHBOARD",
+        "GITHUB_PAGES_REPO",
+        "GITHUB_PAGES_REMOTE",
+        "AWS_S3_BUCKET",
+        "AWS_S3_PREFIX",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
     ] {
         cmd.env_remove(key);
     }
