@@ -130,9 +130,6 @@ pub struct RunArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
 
-    #[command(flatten)]
-    pub docker: DockerArgs,
-
     /// Failures make the exit code non-zero (default). Also PARITY_STRICT,
     /// or a ci/PARITY_STRICT file containing `false`.
     #[arg(long, overrides_with = "no_strict")]
@@ -213,6 +210,10 @@ pub struct RunArgs {
     /// Prefer the environment variable: a flag shows in process lists.
     #[arg(long, value_name = "URL", env = "SLACK_WEBHOOK", hide_env_values = true)]
     pub slack_webhook: Option<String>,
+
+    // Last: its help heading applies to every flag after it.
+    #[command(flatten)]
+    pub docker: DockerArgs,
 }
 
 /// The Docker stack (`--backend docker`, or `auto` when an engine answers).
