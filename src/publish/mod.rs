@@ -17,7 +17,7 @@ pub mod pages;
 pub mod s3;
 pub mod snapshot;
 
-use crate::cli::{CollectArgs, PublishArgs};
+use crate::cli::{CollectArgs, PublishArgs, PublishTargetArgs};
 use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use pages::{PagesConfig, PagesConfigError, PagesTarget};
 use s3::{S3Config, S3ConfigError, S3Target};
 use snapshot::{Snapshot, SnapshotError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Reads one environment variable (`None` when unset).
 pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
@@ -82,6 +82,19 @@ pub struct PublishOptions {
     pub pages_remote: Option<String>,
     pub dry_run: bool,
     pub now: DateTime<Utc>,
+}
+
+impl PublishOptions {
+    /// From the flags `publish` and `collect --publish` share.
+    pub fn from_args(out: &Path, targets: &PublishTargetArgs, dry_run: bool, now: DateTime<Utc>) -> Self {
+        PublishOptions {
+            out: out.to_path_buf(),
+            keep_archives: targets.keep_archives.map(|n| n as usize),
+            pages_remote: targets.pages_remote.clone(),
+            dry_run,
+            now,
+        }
+    }
 }
 
 /// What a publish did: one line per failed target, the public URLs.
@@ -204,13 +217,7 @@ fn process_env(key: &str) -> Option<String> {
 /// `parity publish`: 0 when every target succeeded, 3 when one failed, 64
 /// when there is nothing to publish or nowhere to publish it.
 pub async fn command(args: &PublishArgs, now: DateTime<Utc>) -> Exit {
-    let options = PublishOptions {
-        out: args.out.clone(),
-        keep_archives: args.targets.keep_archives.map(|n| n as usize),
-        pages_remote: args.targets.pages_remote.clone(),
-        dry_run: args.dry_run,
-        now,
-    };
+    let options = PublishOptions::from_args(&args.out, &args.targets, args.dry_run, now);
     match publish(&options, &process_env, Reporter::plain()).await {
         Err(e) if e.is_usage() => {
             eprintln!("parity: {}", shown(&e));
@@ -237,13 +244,7 @@ pub async fn after_collect(args: &CollectArgs, now: DateTime<Utc>) -> Option<Exi
     if !args.publish {
         return None;
     }
-    let options = PublishOptions {
-        out: args.out.clone(),
-        keep_archives: args.publishing.keep_archives.map(|n| n as usize),
-        pages_remote: args.publishing.pages_remote.clone(),
-        dry_run: args.dry_run,
-        now,
-    };
+    let options = PublishOptions::from_args(&args.out, &args.publishing, args.dry_run, now);
     match publish(&options, &process_env, Reporter::plain()).await {
         Err(PublishError::NoTarget) => {
             eprintln!("parity: warning: publishing was asked for, but {}", PublishError::NoTarget);
