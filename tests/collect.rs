@@ -3,28 +3,9 @@
 
 mod common;
 
-use common::{read, read_json};
+use common::{collected_fixtures as fixtures, parity, read, read_json};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/collected")
-}
-
-/// `parity` with none of the collector's environment inherited.
-fn parity() -> assert_cmd::Command {
-    let mut cmd = common::parity();
-    for key in [
-        "OUT_DIR",
-        "DASH_URL",
-        "GITHUB_STEP_SUMMARY",
-        "CROSS_RUN_FAIL_THRESHOLD",
-        "CROSS_ITER_FAILURE_RATE_THRESHOLD",
-    ] {
-        cmd.env_remove(key);
-    }
-    cmd
-}
+use std::path::Path;
 
 fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -206,11 +206,6 @@ fn collect(server: &Server, out: &Path) -> std::process::Output {
         .env("GITHUB_API_URL", format!("http://127.0.0.1:{}", server.api_port))
         .env("GITHUB_REPOSITORY", "o/r")
         .env("GITHUB_TOKEN", TOKEN)
-        .env_remove("PARITY_WORKFLOW")
-        .env_remove("OUT_DIR")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("CROSS_RUN_FAIL_THRESHOLD")
-        .env_remove("CROSS_ITER_FAILURE_RATE_THRESHOLD")
         .output()
         .unwrap()
 }

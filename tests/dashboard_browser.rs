@@ -21,15 +21,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const EVIL_ID: &str = "<script>alert(1)<script>";
 
 fn chromium_available(test: &str) -> bool {
-    if Path::new(CHROMIUM).is_file() {
-        return true;
-    }
-    assert!(
-        std::env::var("PARITY_REQUIRE_BROWSER").as_deref() != Ok("1"),
-        "PARITY_REQUIRE_BROWSER=1 but {CHROMIUM} is not installed (apt-get install chromium)"
-    );
-    eprintln!("SKIP: chromium not installed (apt-get install chromium) — {test}");
-    false
+    let missing = format!("{CHROMIUM} is not installed (apt-get install chromium)");
+    common::available_or_skip(Path::new(CHROMIUM).is_file(), test, "PARITY_REQUIRE_BROWSER", &missing)
 }
 
 /// Hosts Chromium itself calls (clock, component updates, sign-in, and in
@@ -158,7 +151,7 @@ fn chromium(profile: &Path, proxy: &RecordingProxy, extra: &[String], url: &str)
 /// The fixture set plus a run whose file name, iteration reason and raw
 /// folder carry markup; `parity collect` over it. Returns the dashboard.
 fn collect_with_a_hostile_name(tmp: &Path) -> PathBuf {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/collected");
+    let fixtures = common::collected_fixtures();
     let collected = tmp.join("collected");
     for file in common::files_under(&fixtures) {
         let target = collected.join(file.strip_prefix(&fixtures).unwrap());
@@ -177,14 +170,7 @@ fn collect_with_a_hostile_name(tmp: &Path) -> PathBuf {
     std::fs::write(raw.join("cross-instance-iter-1.out"), "FAIL\n").unwrap();
 
     let out = tmp.join("ci");
-    common::parity()
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .args(["collect", "--src"])
-        .arg(&collected)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(2);
+    common::parity().args(["collect", "--src"]).arg(&collected).arg("--out").arg(&out).assert().code(2);
     out.join("flakiness/cross/dashboard.html")
 }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::{collect_outputs as collect, collected_fixtures as fixtures, parity, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use webprofile_parity::publish::pages::{PagesConfig, PagesTarget};
@@ -13,32 +14,8 @@ use webprofile_parity::publish::snapshot::{self, Snapshot};
 const FAKE_TOKEN: &str = "ghs_FAKEpagesTOKEN0123456789abcdefXYZ";
 const FILES: [&str; 4] = ["dashboard.html", "trend.json", "status.svg", "status.json"];
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/collected")
-}
-
-/// `parity` with the collector's environment cleared too.
-fn parity() -> assert_cmd::Command {
-    let mut cmd = common::parity();
-    for key in ["OUT_DIR", "DASH_URL", "CROSS_RUN_FAIL_THRESHOLD", "CROSS_ITER_FAILURE_RATE_THRESHOLD"] {
-        cmd.env_remove(key);
-    }
-    cmd
-}
-
-/// `parity collect --src SRC --out OUT`: the real collector outputs to publish.
-fn collect(src: &Path, out: &Path) {
-    let output = parity().args(["collect", "--src"]).arg(src).arg("--out").arg(out).output().unwrap();
-    // 2: the fixture set exceeds the thresholds, after writing everything.
-    assert!(matches!(output.status.code(), Some(0 | 2)), "collect failed: {}", text(&output.stderr));
-}
-
 fn cross(out: &Path) -> PathBuf {
     out.join("flakiness/cross")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// git for the test's own reading and writing of the remote.

@@ -8,7 +8,10 @@
 
 mod common;
 
-use common::{free_port, wait_for_port, KillOnDrop};
+use common::{
+    available_or_skip, collect_outputs as collect, collected_fixtures as fixtures, free_port, parity,
+    python_imports, text, wait_for_port, KillOnDrop,
+};
 use rusty_s3::actions::S3Action as _;
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::collections::BTreeSet;
@@ -29,27 +32,6 @@ const EXPECTED: [(&str, &str); 4] = [
     ("status.json", "application/json"),
 ];
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/collected")
-}
-
-fn parity() -> assert_cmd::Command {
-    let mut cmd = common::parity();
-    for key in ["OUT_DIR", "DASH_URL", "CROSS_RUN_FAIL_THRESHOLD", "CROSS_ITER_FAILURE_RATE_THRESHOLD"] {
-        cmd.env_remove(key);
-    }
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn collect(src: &Path, out: &Path) {
-    let output = parity().args(["collect", "--src"]).arg(src).arg("--out").arg(out).output().unwrap();
-    assert!(matches!(output.status.code(), Some(0 | 2)), "collect failed: {}", text(&output.stderr));
-}
-
 fn cross(out: &Path) -> PathBuf {
     out.join("flakiness/cross")
 }
@@ -68,18 +50,8 @@ struct Moto {
 }
 
 fn moto(test: &str) -> Option<Moto> {
-    let available = Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("PARITY_REQUIRE_S3").as_deref() != Ok("1"),
-            "PARITY_REQUIRE_S3=1 but moto is not installed ({MOTO_INSTALL})"
-        );
-        eprintln!("SKIP {test}: moto not installed ({MOTO_INSTALL})");
+    let missing = format!("moto not installed ({MOTO_INSTALL})");
+    if !available_or_skip(python_imports("moto.server"), test, "PARITY_REQUIRE_S3", &missing) {
         return None;
     }
     let port = free_port();

@@ -42,12 +42,8 @@ fn engine_answers() -> bool {
 /// The images, built when missing; `None` (with a SKIP line) without an engine.
 fn images(test: &str) -> Option<&'static Images> {
     static IMAGES: OnceLock<Images> = OnceLock::new();
-    if !engine_answers() {
-        assert!(
-            std::env::var("PARITY_REQUIRE_DOCKER").as_deref() != Ok("1"),
-            "PARITY_REQUIRE_DOCKER=1 but no Docker engine answers (start dockerd)"
-        );
-        eprintln!("SKIP {test}: no Docker engine answers (start dockerd, or set DOCKER_HOST)");
+    let missing = "no Docker engine answers (start dockerd, or set DOCKER_HOST)";
+    if !available_or_skip(engine_answers(), test, "PARITY_REQUIRE_DOCKER", missing) {
         return None;
     }
     Some(IMAGES.get_or_init(|| {

@@ -31,6 +31,11 @@ pub fn parity() -> assert_cmd::Command {
         "GITHUB_TOKEN",
         "GITHUB_API_URL",
         "PARITY_WORKFLOW",
+        // The collector's settings.
+        "OUT_DIR",
+        "DASH_URL",
+        "CROSS_RUN_FAIL_THRESHOLD",
+        "CROSS_ITER_FAILURE_RATE_THRESHOLD",
         // The Docker backend's settings.
         "NETWORK",
         "MONGO_IMAGE",
@@ -46,9 +51,16 @@ pub fn parity() -> assert_cmd::Command {
         // Notifications.
         "SLACK_WEBHOOK",
         "SKIP_AUTO_ISSUE",
+        "ISSUE_RUN_THRESHOLD",
+        "ISSUE_ITER_RATE_THRESHOLD",
+        "ISSUE_CREATE_AS_DRAFT",
+        "ISSUE_LABELS",
+        "ISSUE_ASSIGNEES",
         "GITHUB_EVENT_NAME",
         "GITHUB_EVENT_PATH",
         "GITHUB_SHA",
+        "GITHUB_SERVER_URL",
+        "GITHUB_RUN_ID",
         // Publishing (`parity publish`, `collect --publish`).
         "PUBLISH_DASHBOARD",
         "GITHUB_PAGES_REPO",
@@ -67,6 +79,43 @@ pub fn parity() -> assert_cmd::Command {
     }
     cmd.env("CI", "true");
     cmd
+}
+
+/// The collected-runs fixture set (its hand computation is in tests/collect.rs).
+pub fn collected_fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/collected")
+}
+
+/// `parity collect --src SRC --out OUT`, for tests that need the collector's
+/// real outputs (exit 2 is fine: the fixture set exceeds the thresholds).
+pub fn collect_outputs(src: &Path, out: &Path) {
+    let output = parity().args(["collect", "--src"]).arg(src).arg("--out").arg(out).output().unwrap();
+    assert!(matches!(output.status.code(), Some(0 | 2)), "collect failed: {}", text(&output.stderr));
+}
+
+/// Process output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether a tool a test needs is there; without it the test says SKIP and
+/// passes, unless `require_var=1` (CI), where its absence fails the test.
+pub fn available_or_skip(available: bool, test: &str, require_var: &str, missing: &str) -> bool {
+    if !available {
+        assert!(std::env::var(require_var).as_deref() != Ok("1"), "{require_var}=1 but {missing}");
+        eprintln!("SKIP {test}: {missing}");
+    }
+    available
+}
+
+/// Whether python3 can import `module`.
+pub fn python_imports(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 pub fn parity_dir(out: &Path) -> PathBuf {
@@ -177,20 +226,8 @@ pub fn reference_server(extra: &[&str]) -> (KillOnDrop, String) {
 /// when it is not installed — unless PARITY_REQUIRE_MONGO=1 (CI), where its
 /// absence fails the test.
 pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
-    let available = Command::new("python3")
-        .args(["-c", "import nx_27017"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("PARITY_REQUIRE_MONGO").as_deref() != Ok("1"),
-            "PARITY_REQUIRE_MONGO=1 but nx-27017 is not installed"
-        );
-        eprintln!(
-            "SKIP {test}: nx-27017 not installed (pip install nx-27017==0.8.1 neosqlite==1.17.2 pymongo==4.20.1 dnspython==2.9.2)"
-        );
+    let missing = "nx-27017 not installed (pip install nx-27017==0.8.1 neosqlite==1.17.2 pymongo==4.20.1 dnspython==2.9.2)";
+    if !available_or_skip(python_imports("nx_27017"), test, "PARITY_REQUIRE_MONGO", missing) {
         return None;
     }
     let port = free_port();
