@@ -262,7 +262,8 @@ fn resolve_strict(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
 }
 
-fn parse_bool(text: &str) -> Option<bool> {
+/// true/1/yes/on or false/0/no/off, any case; anything else is `None`.
+pub fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),

@@ -4,6 +4,7 @@
 //! describe. An open issue from this tool is commented on, never duplicated.
 
 use super::message::{self, RunContext, RunOutcome};
+use crate::config::parse_bool;
 use crate::flakiness::github::api::{Api, Page};
 use crate::flakiness::github::{GithubError, GithubSource, DEFAULT_ARTIFACT, DEFAULT_WORKFLOW};
 use crate::flakiness::summary::CrossSummary;
@@ -162,11 +163,7 @@ impl IssuePolicy {
         let get = |key: &str| env(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let flag = |key: &str, default: bool| match get(key) {
             None => Ok(default),
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(true),
-                "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(format!("{key}=`{v}`: expected true or false")),
-            },
+            Some(v) => parse_bool(&v).ok_or_else(|| format!("{key}=`{v}`: expected true or false")),
         };
         let list = |key: &str| {
             get(key)
