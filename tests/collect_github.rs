@@ -211,12 +211,8 @@ fn collect(server: &Server, out: &Path) -> std::process::Output {
 }
 
 fn assert_token_nowhere(out: &Path, output: &std::process::Output) {
-    for file in files_under(out) {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "token in {}", file.display());
-    }
-    let text =
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    common::assert_not_in_files(out, TOKEN);
+    let text = common::output_text(output);
     assert!(!text.contains(TOKEN), "token in the output:\n{text}");
 }
 

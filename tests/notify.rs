@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{collected_fixtures, files_under, parity};
+use common::{assert_not_in_files, collected_fixtures, output_text, parity};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -100,7 +100,11 @@ async fn handle(
 
 /// A run on the embedded stack; with `stale`, instances cache introspection
 /// so every iteration fails.
-fn run(out: &Path, stale: bool, configure: impl FnOnce(&mut assert_cmd::Command)) -> std::process::Output {
+fn run_recording(
+    out: &Path,
+    stale: bool,
+    configure: impl FnOnce(&mut assert_cmd::Command),
+) -> std::process::Output {
     let mut cmd = parity();
     cmd.args(["run", "--backend", "local", "--iterations", "2", "--attempts", "1", "--hash-cost", "minimal"])
         .arg("--out")
@@ -112,23 +116,12 @@ fn run(out: &Path, stale: bool, configure: impl FnOnce(&mut assert_cmd::Command)
     cmd.output().unwrap()
 }
 
-fn text_of(output: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
 /// Neither the token nor the webhook's secret part in the output or any file.
 fn assert_no_secrets(out: &Path, output: &std::process::Output) {
-    let text = text_of(output);
+    let text = output_text(output);
     for secret in [TOKEN, HOOK_SECRET] {
         assert!(!text.contains(secret), "{secret} in the output:\n{text}");
-        for file in files_under(out) {
-            let bytes = std::fs::read(&file).unwrap();
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{secret} in {}",
-                file.display()
-            );
-        }
+        assert_not_in_files(out, secret);
     }
 }
 
@@ -138,20 +131,20 @@ fn a_failing_run_posts_its_summary_to_slack_and_a_passing_one_posts_nothing() {
     let server = Server::start(&runtime);
     let tmp = tempfile::tempdir().unwrap();
 
-    let failing = run(&tmp.path().join("fail"), true, |c| {
+    let failing = run_recording(&tmp.path().join("fail"), true, |c| {
         c.env("SLACK_WEBHOOK", server.webhook());
     });
-    assert_eq!(failing.status.code(), Some(1), "{}", text_of(&failing));
+    assert_eq!(failing.status.code(), Some(1), "{}", output_text(&failing));
     let posts = server.take();
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].path, format!("/hooks/T000/B000/{HOOK_SECRET}"));
     let text = posts[0].body["text"].as_str().unwrap();
     assert!(text.starts_with(":x: *webprofile parity FAILED*"), "{text}");
     assert!(text.contains("Cross-instance: 2/2 iterations failed"), "{text}");
-    assert!(text_of(&failing).contains("posted the summary to Slack"));
+    assert!(output_text(&failing).contains("posted the summary to Slack"));
     assert_no_secrets(&tmp.path().join("fail"), &failing);
 
-    let passing = run(&tmp.path().join("pass"), false, |c| {
+    let passing = run_recording(&tmp.path().join("pass"), false, |c| {
         c.env("SLACK_WEBHOOK", server.webhook());
     });
     assert_eq!(passing.status.code(), Some(0));
@@ -166,20 +159,20 @@ fn a_failing_slack_post_is_a_bounded_warning_and_changes_no_exit_code() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
 
-    let failing = run(&out, true, |c| {
+    let failing = run_recording(&out, true, |c| {
         c.env("SLACK_WEBHOOK", server.webhook());
     });
     assert_eq!(failing.status.code(), Some(1));
     assert_eq!(server.take().len(), 3, "three tries, then give up");
-    assert!(text_of(&failing).contains("warning: could not post to Slack: Slack answered HTTP 500"));
+    assert!(output_text(&failing).contains("warning: could not post to Slack: Slack answered HTTP 500"));
     assert_no_secrets(&out, &failing);
 
     // An unreachable webhook: the message must not carry the URL either.
-    let unreachable = run(&out, true, |c| {
+    let unreachable = run_recording(&out, true, |c| {
         c.env("SLACK_WEBHOOK", format!("http://127.0.0.1:9/hooks/{HOOK_SECRET}"));
     });
     assert_eq!(unreachable.status.code(), Some(1));
-    assert!(text_of(&unreachable).contains("warning: could not post to Slack: Slack is unreachable"));
+    assert!(output_text(&unreachable).contains("warning: could not post to Slack: Slack is unreachable"));
     assert_no_secrets(&out, &unreachable);
 }
 
@@ -213,19 +206,19 @@ fn a_failing_pull_request_gets_a_comment_a_label_and_a_failed_check() {
     let server = Server::start(&runtime);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    assert_eq!(run(&out, true, |_| {}).status.code(), Some(1));
+    assert_eq!(run_recording(&out, true, |_| {}).status.code(), Some(1));
     let event = event_file(
         tmp.path(),
         json!({"number": 42, "pull_request": {"number": 42, "head": {"sha": "abc123"}}}),
     );
 
     let dry = notify(&server, &out, "pull_request", &event, &["--dry-run"]);
-    assert_eq!(dry.status.code(), Some(0), "{}", text_of(&dry));
-    assert!(text_of(&dry).contains("dry run: would POST /repos/o/r/issues/42/comments"));
+    assert_eq!(dry.status.code(), Some(0), "{}", output_text(&dry));
+    assert!(output_text(&dry).contains("dry run: would POST /repos/o/r/issues/42/comments"));
     assert!(server.take().is_empty(), "a dry run sends nothing");
 
     let sent = notify(&server, &out, "pull_request", &event, &[]);
-    assert_eq!(sent.status.code(), Some(0), "{}", text_of(&sent));
+    assert_eq!(sent.status.code(), Some(0), "{}", output_text(&sent));
     let requests = server.take();
     let paths: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
     assert_eq!(
@@ -253,11 +246,11 @@ fn a_failing_scheduled_run_opens_one_issue_then_comments_on_it() {
     let server = Server::start(&runtime);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    assert_eq!(run(&out, true, |_| {}).status.code(), Some(1));
+    assert_eq!(run_recording(&out, true, |_| {}).status.code(), Some(1));
     let event = event_file(tmp.path(), json!({"schedule": "0 3 * * *"}));
 
     let first = notify(&server, &out, "schedule", &event, &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text_of(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", output_text(&first));
     let requests = server.take();
     let created =
         requests.iter().find(|r| r.method == "POST" && r.path == "/repos/o/r/issues").expect("issue opened");
@@ -276,7 +269,7 @@ fn a_failing_scheduled_run_opens_one_issue_then_comments_on_it() {
         "no duplicate issue"
     );
     assert!(requests.iter().any(|r| r.path == "/repos/o/r/issues/101/comments"));
-    assert!(text_of(&second).contains("issue #101 is already open: commented on it"));
+    assert!(output_text(&second).contains("issue #101 is already open: commented on it"));
 }
 
 fn collect(server: &Server, out: &Path, vars: &[(&str, &str)], extra: &[&str]) -> std::process::Output {
@@ -304,13 +297,13 @@ fn collect_opens_issues_exactly_as_the_runbook_variables_say() {
     // Defaults: the weekly Slack summary (an alert: the fixture's runs exceed the
     // cross thresholds), and no issue (SKIP_AUTO_ISSUE defaults to true).
     let default = collect(&server, &out, &[], &[]);
-    assert_eq!(default.status.code(), Some(2), "{}", text_of(&default));
+    assert_eq!(default.status.code(), Some(2), "{}", output_text(&default));
     let requests = server.take();
     assert_eq!(requests.len(), 1, "{requests:?}");
     let slack = requests[0].body["text"].as_str().unwrap();
     assert!(slack.starts_with(":rotating_light: *ALERT"), "{slack}");
     assert!(slack.contains("Runs: ") && slack.contains("Iterations: "), "{slack}");
-    assert!(text_of(&default).contains("SKIP_AUTO_ISSUE is true"));
+    assert!(output_text(&default).contains("SKIP_AUTO_ISSUE is true"));
 
     // Enabled, but below the issue thresholds: nothing to GitHub.
     let below =
@@ -334,7 +327,7 @@ fn collect_opens_issues_exactly_as_the_runbook_variables_say() {
     assert!(issue.body["title"].as_str().unwrap().starts_with("[DRAFT] webprofile parity:"));
     assert_eq!(issue.body["labels"], json!(["parity-flakiness", "draft", "bug", "parity"]));
     assert_eq!(issue.body["assignees"], json!(["alice", "bob"]));
-    assert!(text_of(&opened).contains("opened issue #101"));
+    assert!(output_text(&opened).contains("opened issue #101"));
     assert_no_secrets(&out, &opened);
 
     // Already open: a comment, no duplicate; not a draft when asked so.
@@ -348,12 +341,12 @@ fn collect_opens_issues_exactly_as_the_runbook_variables_say() {
     let requests = server.take();
     assert!(!requests.iter().any(|r| r.method == "POST" && r.path == "/repos/o/r/issues"));
     assert!(requests.iter().any(|r| r.path == "/repos/o/r/issues/101/comments"), "{requests:?}");
-    assert!(text_of(&again).contains("issue #101 is already open"));
+    assert!(output_text(&again).contains("issue #101 is already open"));
 
     // A dry run prints the message and the issue, and sends nothing.
     let dry = collect(&server, &out, &met, &["--dry-run"]);
     assert!(server.take().is_empty(), "a dry run sends nothing");
-    let said = text_of(&dry);
+    let said = output_text(&dry);
     assert!(
         said.contains("dry run: would post to Slack")
             && said.contains("dry run: would POST /repos/o/r/issues")

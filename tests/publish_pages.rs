@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{collect_outputs as collect, collected_fixtures as fixtures, parity, text};
+use common::{assert_not_in_files, collect_outputs, collected_fixtures, parity, run_recording, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use webprofile_parity::publish::pages::{PagesConfig, PagesTarget};
 use webprofile_parity::publish::snapshot::{self, Snapshot};
 
@@ -80,14 +80,6 @@ fn publish_cmd(out: &Path, remote: &Path) -> assert_cmd::Command {
     cmd
 }
 
-/// Runs a command, records its output for the secret check, returns it.
-fn run(mut cmd: assert_cmd::Command, seen: &mut String) -> Output {
-    let output = cmd.output().unwrap();
-    seen.push_str(&text(&output.stdout));
-    seen.push_str(&text(&output.stderr));
-    output
-}
-
 /// Waits until the wall clock is in a later second, so the next publish gets another stamp.
 fn next_second() {
     let start = chrono::Utc::now().timestamp();
@@ -97,16 +89,6 @@ fn next_second() {
 }
 
 /// Every file under `dir`, read as bytes, must not contain `secret`.
-fn assert_secret_absent_from_files(dir: &Path, secret: &str) {
-    for file in common::files_under(dir) {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(secret),
-            "the token was written to {}",
-            file.display()
-        );
-    }
-}
 
 #[test]
 fn publishes_to_a_new_branch_keeps_other_content_and_prunes_archives() {
@@ -116,8 +98,8 @@ fn publishes_to_a_new_branch_keeps_other_content_and_prunes_archives() {
     let mut seen = String::new();
 
     // 1. First publish: gh-pages does not exist yet.
-    collect(&fixtures(), &out);
-    let first = run(publish_cmd(&out, &remote), &mut seen);
+    collect_outputs(&collected_fixtures(), &out);
+    let first = run_recording(publish_cmd(&out, &remote), &mut seen);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!(text(&first.stdout).trim(), "https://acme.github.io/dash/parity-cross/dashboard.html");
     let stderr = text(&first.stderr);
@@ -153,10 +135,10 @@ fn publishes_to_a_new_branch_keeps_other_content_and_prunes_archives() {
     // 3. Second publish, from another collection: a second archive, a new live dashboard.
     let old_dashboard = std::fs::read(cross(&out).join("dashboard.html")).unwrap();
     next_second();
-    collect(&fixtures().join("run_4242_cross.json"), &out);
+    collect_outputs(&collected_fixtures().join("run_4242_cross.json"), &out);
     let new_dashboard = std::fs::read(cross(&out).join("dashboard.html")).unwrap();
     assert_ne!(old_dashboard, new_dashboard, "the second collection should differ");
-    let second = run(publish_cmd(&out, &remote), &mut seen);
+    let second = run_recording(publish_cmd(&out, &remote), &mut seen);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
 
     let site = clone_pages(&remote, &tmp.path().join("site"));
@@ -176,7 +158,7 @@ fn publishes_to_a_new_branch_keeps_other_content_and_prunes_archives() {
     next_second();
     let mut keep_one = publish_cmd(&out, &remote);
     keep_one.args(["--keep-archives", "1"]);
-    let third = run(keep_one, &mut seen);
+    let third = run_recording(keep_one, &mut seen);
     assert_eq!(third.status.code(), Some(0), "{}", text(&third.stderr));
     let stderr = text(&third.stderr);
     assert!(stderr.contains(&format!("pruned parity-cross/archives/{first_stamp}")), "{stderr}");
@@ -191,9 +173,9 @@ fn publishes_to_a_new_branch_keeps_other_content_and_prunes_archives() {
 
     // The token never shows: not in any output, any file written, the remote or its history.
     assert!(!seen.contains(FAKE_TOKEN), "the token was printed:\n{seen}");
-    assert_secret_absent_from_files(&out, FAKE_TOKEN);
-    assert_secret_absent_from_files(&remote, FAKE_TOKEN);
-    assert_secret_absent_from_files(&site, FAKE_TOKEN);
+    assert_not_in_files(&out, FAKE_TOKEN);
+    assert_not_in_files(&remote, FAKE_TOKEN);
+    assert_not_in_files(&site, FAKE_TOKEN);
     let everything = git(&remote, &["log", "-p", "--all"]);
     assert!(!everything.contains(FAKE_TOKEN));
 }
@@ -202,7 +184,7 @@ fn publishes_to_a_new_branch_keeps_other_content_and_prunes_archives() {
 fn a_failing_remote_exits_3_with_the_reason_and_leaves_the_files_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
     let before: Vec<Vec<u8>> = FILES.iter().map(|f| std::fs::read(cross(&out).join(f)).unwrap()).collect();
     let missing = tmp.path().join("no-such-remote.git");
 
@@ -223,7 +205,7 @@ fn a_failing_remote_exits_3_with_the_reason_and_leaves_the_files_alone() {
 fn without_a_target_publish_is_a_usage_error_and_collect_only_warns() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
 
     let output = parity().arg("publish").arg("--out").arg(&out).output().unwrap();
     assert_eq!(output.status.code(), Some(64));
@@ -234,7 +216,7 @@ fn without_a_target_publish_is_a_usage_error_and_collect_only_warns() {
 
     let output = parity()
         .args(["collect", "--src"])
-        .arg(fixtures())
+        .arg(collected_fixtures())
         .arg("--out")
         .arg(&out)
         .env("PUBLISH_DASHBOARD", "true")
@@ -266,7 +248,7 @@ fn dry_run_lists_and_touches_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
     let remote = bare_remote(tmp.path());
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
     let mut cmd = publish_cmd(&out, &remote);
     cmd.args(["--dry-run", "--keep-archives", "3"]);
     let output = cmd.output().unwrap();
@@ -287,7 +269,7 @@ fn collect_with_publish_dashboard_publishes_after_writing_everything() {
     let remote = bare_remote(tmp.path());
     let output = parity()
         .args(["collect", "--src"])
-        .arg(fixtures())
+        .arg(collected_fixtures())
         .arg("--out")
         .arg(&out)
         .env("PUBLISH_DASHBOARD", "true")
@@ -309,7 +291,7 @@ fn collect_with_publish_dashboard_publishes_after_writing_everything() {
     // A failing target turns collect's exit code into 3.
     let output = parity()
         .args(["collect", "--publish", "--src"])
-        .arg(fixtures())
+        .arg(collected_fixtures())
         .arg("--out")
         .arg(&out)
         .env("GITHUB_PAGES_REPO", "acme/dash")
@@ -329,7 +311,7 @@ fn a_branch_that_moved_is_fetched_again_and_the_publish_redone_on_top() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
     let remote = bare_remote(tmp.path());
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
 
     let env = |key: &str| match key {
         "GITHUB_PAGES_REPO" => Some("acme/dash".to_string()),

@@ -9,14 +9,14 @@
 mod common;
 
 use common::{
-    available_or_skip, collect_outputs as collect, collected_fixtures as fixtures, free_port, parity,
-    python_imports, text, wait_for_port, KillOnDrop,
+    available_or_skip, collect_outputs, collected_fixtures, free_port, parity, python_imports, run_recording,
+    text, wait_for_port, KillOnDrop,
 };
 use rusty_s3::actions::S3Action as _;
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const MOTO_INSTALL: &str = "pip install 'moto[server]==5.2.1'";
@@ -151,13 +151,6 @@ fn publish_cmd(out: &Path, endpoint: &str, bucket: &str) -> assert_cmd::Command 
     cmd
 }
 
-fn run(mut cmd: assert_cmd::Command, seen: &mut String) -> Output {
-    let output = cmd.output().unwrap();
-    seen.push_str(&text(&output.stdout));
-    seen.push_str(&text(&output.stderr));
-    output
-}
-
 fn read_files(out: &Path) -> Vec<(&'static str, Vec<u8>)> {
     EXPECTED.iter().map(|(name, _)| (*name, std::fs::read(cross(out).join(name)).unwrap())).collect()
 }
@@ -165,10 +158,7 @@ fn read_files(out: &Path) -> Vec<(&'static str, Vec<u8>)> {
 fn assert_no_secrets(seen: &str, out: &Path) {
     for secret in [SECRET_KEY, SESSION_TOKEN] {
         assert!(!seen.contains(secret), "a secret was printed:\n{seen}");
-        for file in common::files_under(out) {
-            let content = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
-            assert!(!content.contains(secret), "a secret was written to {}", file.display());
-        }
+        common::assert_not_in_files(out, secret);
     }
 }
 
@@ -183,9 +173,9 @@ fn two_publishes_upload_archives_and_live_files_with_their_content_types() {
     let out = tmp.path().join("ci");
     let mut seen = String::new();
 
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
     let first_files = read_files(&out);
-    let first = run(publish_cmd(&out, &moto.endpoint, BUCKET), &mut seen);
+    let first = run_recording(publish_cmd(&out, &moto.endpoint, BUCKET), &mut seen);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
     assert_eq!(text(&first.stdout).trim(), format!("{}/{BUCKET}/parity-cross/dashboard.html", moto.endpoint));
     let uploads: Vec<String> =
@@ -195,10 +185,10 @@ fn two_publishes_upload_archives_and_live_files_with_their_content_types() {
     assert!(uploads[4..].iter().all(|l| !l.contains("/archives/")), "{uploads:?}");
 
     next_second();
-    collect(&fixtures().join("run_4242_cross.json"), &out);
+    collect_outputs(&collected_fixtures().join("run_4242_cross.json"), &out);
     let second_files = read_files(&out);
     assert_ne!(first_files, second_files, "the second collection should differ");
-    let second = run(publish_cmd(&out, &moto.endpoint, BUCKET), &mut seen);
+    let second = run_recording(publish_cmd(&out, &moto.endpoint, BUCKET), &mut seen);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
 
     let keys = s3.list("parity-cross/");
@@ -241,12 +231,12 @@ fn a_prefix_is_honoured_and_a_failing_bucket_does_not_stop_pages() {
     s3.create_bucket();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
     let mut seen = String::new();
 
     let mut cmd = publish_cmd(&out, &moto.endpoint, BUCKET);
     cmd.env("AWS_S3_PREFIX", "/team/parity/");
-    let output = run(cmd, &mut seen);
+    let output = run_recording(cmd, &mut seen);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let keys = s3.list("team/parity/");
     assert_eq!(keys.len(), 8, "{keys:?}");
@@ -262,7 +252,7 @@ fn a_prefix_is_honoured_and_a_failing_bucket_does_not_stop_pages() {
     cmd.env("GITHUB_PAGES_REPO", "acme/dash")
         .env("GITHUB_TOKEN", "ghs_FAKEs3testTOKEN0123456789")
         .env("GITHUB_PAGES_REMOTE", &remote);
-    let output = run(cmd, &mut seen);
+    let output = run_recording(cmd, &mut seen);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
     let failures: Vec<&str> = stderr.lines().filter(|l| l.starts_with("parity: publish failed:")).collect();
@@ -280,7 +270,7 @@ fn a_prefix_is_honoured_and_a_failing_bucket_does_not_stop_pages() {
 fn an_unreachable_endpoint_fails_fast_with_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    collect(&fixtures(), &out);
+    collect_outputs(&collected_fixtures(), &out);
     let endpoint = format!("http://127.0.0.1:{}", free_port());
     let started = Instant::now();
     let output = publish_cmd(&out, &endpoint, BUCKET).output().unwrap();

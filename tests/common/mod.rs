@@ -98,6 +98,30 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// stdout and stderr as one text.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!("{}{}", text(&output.stdout), text(&output.stderr))
+}
+
+/// Runs `cmd`, appends what it printed to `seen` (for secret checks), returns its output.
+pub fn run_recording(mut cmd: assert_cmd::Command, seen: &mut String) -> std::process::Output {
+    let output = cmd.output().unwrap();
+    seen.push_str(&output_text(&output));
+    output
+}
+
+/// Fails when `secret` is in any file under `dir`.
+pub fn assert_not_in_files(dir: &Path, secret: &str) {
+    for file in files_under(dir) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a secret is in {}",
+            file.display()
+        );
+    }
+}
+
 /// Whether a tool a test needs is there; without it the test says SKIP and
 /// passes, unless `require_var=1` (CI), where its absence fails the test.
 pub fn available_or_skip(available: bool, test: &str, require_var: &str, missing: &str) -> bool {
