@@ -49,6 +49,10 @@ pub fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
+/// The compact UTC stamp of run ids, collected file names and archive
+/// folders: `20261129T010203Z`.
+pub const UTC_STAMP: &str = "%Y%m%dT%H%M%SZ";
+
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

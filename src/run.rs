@@ -64,7 +64,7 @@ impl Findings {
 pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
     let clock = Clock::start();
     let started = Instant::now();
-    let run_id = format!("{}", clock.started_wall().format("%Y%m%dT%H%M%SZ"));
+    let run_id = clock.started_wall().format(crate::clock::UTC_STAMP).to_string();
     let redactor = if config.redact {
         let mut redactor = Redactor::enabled().with_secret(&config.client.credentials.pass);
         // Never in an artifact, whatever a service echoes back.

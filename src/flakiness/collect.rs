@@ -7,6 +7,7 @@
 //! [`SkippedFile`], never an error.
 
 use super::parse::{self, CrossIteration, RerunRecord, SkipReason};
+use crate::clock::UTC_STAMP;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -124,13 +125,13 @@ pub fn stamp_in_name(name: &str) -> Option<DateTime<Utc>> {
             return None;
         }
         let text = std::str::from_utf8(window).ok()?;
-        NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ").ok().map(|t| t.and_utc())
+        NaiveDateTime::parse_from_str(text, UTC_STAMP).ok().map(|t| t.and_utc())
     })
 }
 
 /// The name `--copy` stores the current results under.
 pub fn copy_name(now: DateTime<Utc>) -> String {
-    format!("run_local_{}_cross.json", now.format("%Y%m%dT%H%M%SZ"))
+    format!("run_local_{}_cross.json", now.format(UTC_STAMP))
 }
 
 /// Copies `current` into `collected` as `run_local_<UTC stamp>_cross.json`
@@ -152,7 +153,7 @@ pub fn copy_current(
     let mut target = collected.join(copy_name(now));
     let mut n = 2;
     while target.exists() {
-        target = collected.join(format!("run_local_{}-{n}_cross.json", now.format("%Y%m%dT%H%M%SZ")));
+        target = collected.join(format!("run_local_{}-{n}_cross.json", now.format(UTC_STAMP)));
         n += 1;
     }
     std::fs::copy(current, &target).map_err(fail(&target))?;

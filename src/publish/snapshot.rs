@@ -4,15 +4,13 @@
 //! and which archive folders pruning removes.
 
 use crate::artifacts::FLAKINESS_DIR;
+use crate::clock::UTC_STAMP;
 use crate::flakiness::names;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::path::{Path, PathBuf};
 
 /// The folder, beside the published files, that holds one folder per snapshot.
 pub const ARCHIVES_DIR: &str = "archives";
-
-/// The timestamp format naming a snapshot: `YYYYmmddTHHMMSSZ`, UTC.
-const STAMP_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
 /// One file that is published, and the Content-Type it is served with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,12 +72,12 @@ pub fn local_archives_dir(out: &Path) -> PathBuf {
 }
 
 pub fn stamp(now: DateTime<Utc>) -> String {
-    now.format(STAMP_FORMAT).to_string()
+    now.format(UTC_STAMP).to_string()
 }
 
 /// Whether a folder name is a snapshot stamp (only those are ever pruned).
 pub fn is_stamp(name: &str) -> bool {
-    name.len() == 16 && NaiveDateTime::parse_from_str(name, STAMP_FORMAT).is_ok()
+    name.len() == 16 && NaiveDateTime::parse_from_str(name, UTC_STAMP).is_ok()
 }
 
 impl Snapshot {
