@@ -116,6 +116,7 @@ fn generate(dir: &Path) -> u64 {
                         .then(|| "token still active on instance1 after the revoke returned".into()),
                     revoke_status: Some(204),
                     last: Some(serde_json::json!({ "active": !success })),
+                    class: (!success).then_some(webprofile_parity::verdict::FailureClass::StaleRead),
                     latency_ms: success.then(|| rng.random_range(0.5..30.0)),
                     stale_reads,
                     polls: stale_reads + 1,

@@ -6,9 +6,52 @@ use crate::flakiness::thresholds;
 use crate::reference::hashing::HashCost;
 use crate::report::badge::{self, Colour};
 use crate::report::entry::{badge_help, check_help, collect_help};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::verdict::RetryOn;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Parses the process's arguments, remembering which settings were named.
+pub fn parse() -> Result<Cli, clap::Error> {
+    try_parse_from(std::env::args_os())
+}
+
+/// Parses `args`, remembering which `run` settings the command line or the
+/// environment named (not defaults): `--backend auto` decides on them.
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = Cli::command();
+    let matches = command.clone().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Run(run), Some(("run", run_matches))) = (&mut cli.command, matches.subcommand()) {
+        let run_command = command.find_subcommand("run").expect("the run subcommand exists");
+        run.named = named_settings(run_command, run_matches);
+    }
+    Ok(cli)
+}
+
+/// Each argument that got its value from the command line or the
+/// environment, by id, with how the user named it (`--webprofile-image` or
+/// `WEBPROFILE_IMAGE`).
+fn named_settings(command: &clap::Command, matches: &ArgMatches) -> BTreeMap<String, String> {
+    command
+        .get_arguments()
+        .filter_map(|arg| {
+            let id = arg.get_id().as_str();
+            let shown = match matches.value_source(id)? {
+                ValueSource::CommandLine => format!("--{}", arg.get_long()?),
+                ValueSource::EnvVariable => arg.get_env()?.to_string_lossy().into_owned(),
+                _ => return None,
+            };
+            Some((id.to_string(), shown))
+        })
+        .collect()
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,6 +107,28 @@ pub enum Command {
     /// Tell people about a run: GitHub PR comment and label, issue, check run.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// List every check: its stable id, the contract clause it enforces, and the fault that proves it can fail.
+    #[command(after_help = "Run `parity canary` to see every one of those faults caught.")]
+    Checks(ChecksArgs),
+    /// Prove that every check can fail: run the scenarios against embedded reference instances
+    /// once clean and once per fault, and print what caught each fault.
+    #[command(after_help = "Exit codes: 0 every fault caught and the clean reference passed, \
+        1 a fault escaped or the clean reference raised a failure.")]
+    Canary(CanaryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    /// Print JSON (an array of {id, asserts, clause, proven_by}) for tools.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// Print the detection table as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +238,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub attempts: u32,
 
+    /// Which smoke failures are retried: `infrastructure` (refused, reset, timeout, 5xx) or `any`.
+    /// A stale read or contract failure fails the run whatever later attempts do.
+    #[arg(long, value_name = "CLASS", default_value = "infrastructure", env = "PARITY_RETRY_ON", value_parser = parse_retry_on)]
+    pub retry_on: RetryOn,
+
+    /// First run `parity canary` (every fault against embedded reference instances, proving each
+    /// check can fail); stop with exit 1 if any fault escapes or the clean reference fails.
+    #[arg(long)]
+    pub canary: bool,
+
     /// Pause between smoke attempts.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub retry_delay: Duration,
@@ -214,6 +289,11 @@ pub struct RunArgs {
     // Last: its help heading applies to every flag after it.
     #[command(flatten)]
     pub docker: DockerArgs,
+
+    /// The settings the command line or the environment named, by argument id
+    /// (filled by [`try_parse_from`]).
+    #[arg(skip)]
+    pub named: BTreeMap<String, String>,
 }
 
 /// The Docker stack (`--backend docker`, or `auto` when an engine answers).
@@ -337,6 +417,11 @@ pub struct RerunArgs {
     /// Pause between attempts.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub retry_delay: Duration,
+
+    /// Which failures of a `parity run` command are retried, read from its analysis.json:
+    /// `infrastructure` or `any`. Other commands are retried on any failure.
+    #[arg(long, value_name = "CLASS", default_value = "infrastructure", value_parser = parse_retry_on)]
+    pub retry_on: RetryOn,
 
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -607,6 +692,10 @@ fn parse_switch(text: &str) -> Result<bool, String> {
     }
 }
 
+fn parse_retry_on(text: &str) -> Result<RetryOn, String> {
+    text.parse()
+}
+
 fn parse_colour(text: &str) -> Result<Colour, String> {
     text.parse()
 }
@@ -624,6 +713,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_remembers_what_was_named_not_what_defaulted() {
+        let cli = try_parse_from(["parity", "run", "--webprofile-image", "x", "--iterations", "2"]).unwrap();
+        let Command::Run(run) = cli.command else { panic!("run") };
+        assert_eq!(run.named.get("webprofile_image").map(String::as_str), Some("--webprofile-image"));
+        assert_eq!(run.named.get("iterations").map(String::as_str), Some("--iterations"));
+        assert!(!run.named.contains_key("network"), "a default is not named");
+        assert!(!run.named.contains_key("backend"));
     }
 
     #[test]

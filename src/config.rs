@@ -56,6 +56,8 @@ pub struct RunConfig {
     pub timings: Option<PathBuf>,
     /// SLACK_WEBHOOK: where a run that does not pass is announced.
     pub slack_webhook: Option<String>,
+    /// `--canary`: prove every check can fail before the real run.
+    pub canary: bool,
 }
 
 impl RunConfig {
@@ -87,7 +89,7 @@ impl RunConfig {
                 require_immediate: !args.allow_stale,
                 accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
             },
-            retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay },
+            retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on },
             client: ClientOptions {
                 credentials: Credentials {
                     user: args.credentials.admin_user.clone(),
@@ -101,46 +103,114 @@ impl RunConfig {
             step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
             timings: args.timings.clone(),
             slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
+            canary: args.canary,
         })
     }
 }
 
+/// The Docker backend's own settings, by argument id: naming any of them asks for Docker.
+const DOCKER_SETTINGS: [&str; 13] = [
+    "network",
+    "mongo_image",
+    "mongo_container",
+    "image_tag",
+    "webprofile_image",
+    "webprofile_context",
+    "publish_port",
+    "instance_env",
+    "log_tail",
+    "no_cleanup",
+    "keep_network",
+    "keep_image",
+    "chaos",
+];
+
+/// The run tests what it was asked to test: a named target means the external
+/// backend, a named Docker setting the Docker backend; `auto` probes for
+/// Docker (and may fall back to the embedded stack) only when nothing named either.
 fn resolve_source(
     args: &RunArgs,
     faults: &Faults,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Source, Option<String>), UsageError> {
-    let urls = instance_urls(args, env)?;
-    let docker_flags_given = args.docker.no_cleanup
-        || args.docker.keep_network
-        || !args.docker.chaos.is_empty()
-        || args.docker.webprofile_image.is_some()
-        || args.docker.webprofile_context.is_some();
-    if docker_flags_given && matches!(args.backend, Backend::Local | Backend::External) {
-        return Err(UsageError(format!(
-            "--no-cleanup, --keep-network, --chaos, --webprofile-image and --webprofile-context need the \
-             Docker backend (this run has --backend {})",
-            if args.backend == Backend::Local { "local" } else { "external" }
-        )));
-    }
+    let targets = instance_urls(args, env)?;
+    let docker_named: Vec<String> =
+        DOCKER_SETTINGS.iter().filter_map(|id| args.named.get(*id).cloned()).collect();
+    let backend_named = || args.named.get("backend").cloned().unwrap_or_else(|| "--backend".into());
+    let conflict = |what: &str, why: &str| {
+        UsageError(format!("{what} conflicts with {} {}: {why}", backend_named(), backend_word(args.backend)))
+    };
+    // Docker variables in the environment may serve other jobs; flags on the command line may not.
+    let docker_flags: Vec<&String> = docker_named.iter().filter(|n| n.starts_with("--")).collect();
     match args.backend {
+        Backend::Local | Backend::External if !docker_flags.is_empty() => Err(conflict(
+            &docker_flags.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            "Docker settings need the Docker backend (--backend docker, or leave --backend auto)",
+        )),
+        Backend::Local | Backend::Docker if targets.is_some() => {
+            let named = &targets.as_ref().expect("checked").named_by;
+            Err(conflict(named, "named targets are tested with --backend external (or leave --backend auto)"))
+        }
         Backend::Docker => Ok((Source::Docker(Box::new(docker_settings(args, faults)?)), None)),
         Backend::Local => Ok((Source::Local, None)),
         Backend::External => {
-            let (first, second) = urls.ok_or_else(|| {
-                UsageError(
-                    "--backend external needs the services' URLs: --instance URL (twice for two instances), \
-                     or INSTANCE1 / INSTANCE2, or TARGET_BASE_URL"
-                        .into(),
-                )
+            let targets = targets.ok_or_else(|| {
+                UsageError(format!(
+                    "{} external needs the services' URLs: --instance URL (twice for two instances), \
+                     or INSTANCE1 / INSTANCE2, or TARGET_BASE_URL",
+                    backend_named()
+                ))
             })?;
-            let note = (first == second).then(|| {
-                format!("only one instance given ({first}): cross-instance iterations create, revoke and poll on it alone")
-            });
-            Ok((Source::External { first, second }, note))
+            Ok(external(targets, None))
         }
-        Backend::Auto => Ok((Source::Auto(Box::new(docker_settings(args, faults)?)), None)),
+        Backend::Auto => match (targets, docker_named.is_empty()) {
+            (Some(targets), false) => Err(UsageError(format!(
+                "{} names targets to test and {} names the Docker stack: choose one with --backend \
+                 external or --backend docker",
+                targets.named_by,
+                docker_named.join(", ")
+            ))),
+            (Some(targets), true) => {
+                let why = format!(
+                    "backend auto: {} names the targets, so the external backend runs",
+                    targets.named_by
+                );
+                Ok(external(targets, Some(why)))
+            }
+            (None, false) => Ok((
+                Source::Docker(Box::new(docker_settings(args, faults)?)),
+                Some(format!("backend auto: {} asks for the Docker stack", docker_named.join(", "))),
+            )),
+            (None, true) => match env("DOCKER_HOST") {
+                Some(_) => Ok((
+                    Source::Docker(Box::new(docker_settings(args, faults)?)),
+                    Some("backend auto: DOCKER_HOST names a Docker engine, so the Docker stack runs".into()),
+                )),
+                None => Ok((Source::Auto(Box::new(docker_settings(args, faults)?)), None)),
+            },
+        },
     }
+}
+
+fn backend_word(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Auto => "auto",
+        Backend::Local => "local",
+        Backend::External => "external",
+        Backend::Docker => "docker",
+    }
+}
+
+fn external(targets: Targets, why: Option<String>) -> (Source, Option<String>) {
+    let Targets { first, second, .. } = targets;
+    let single = (first == second).then(|| {
+        format!("only one instance given ({first}): cross-instance iterations create, revoke and poll on it alone")
+    });
+    let note = match (why, single) {
+        (Some(why), Some(single)) => Some(format!("{why}; {single}")),
+        (why, single) => why.or(single),
+    };
+    (Source::External { first, second }, note)
 }
 
 fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, UsageError> {
@@ -205,32 +275,54 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
     })
 }
 
+/// The instances a run was told to test, and what named them.
+struct Targets {
+    first: String,
+    second: String,
+    /// "--instance", "INSTANCE1, INSTANCE2" or "TARGET_BASE_URL".
+    named_by: String,
+}
+
 /// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
 fn instance_urls(
     args: &RunArgs,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<(String, String)>, UsageError> {
-    let mut urls: Vec<String> = args.instances.clone();
-    if urls.is_empty() {
-        urls = ["INSTANCE1", "INSTANCE2"].iter().filter_map(|k| env(k)).collect();
-    }
-    if urls.is_empty() {
-        urls.extend(env("TARGET_BASE_URL"));
-    }
-    urls.retain(|u| !u.trim().is_empty());
+) -> Result<Option<Targets>, UsageError> {
+    let given = |url: &String| !url.trim().is_empty();
+    let from_flags: Vec<String> = args.instances.iter().filter(|u| given(u)).cloned().collect();
+    let instance_vars: Vec<(&str, String)> =
+        ["INSTANCE1", "INSTANCE2"].into_iter().filter_map(|k| env(k).filter(given).map(|v| (k, v))).collect();
+    let (urls, named_by) = if !from_flags.is_empty() {
+        (from_flags, "--instance".to_string())
+    } else if !instance_vars.is_empty() {
+        let names: Vec<&str> = instance_vars.iter().map(|(k, _)| *k).collect();
+        (instance_vars.iter().map(|(_, v)| v.clone()).collect(), names.join(", "))
+    } else {
+        match env("TARGET_BASE_URL").filter(given) {
+            Some(url) => (vec![url], "TARGET_BASE_URL".to_string()),
+            None => return Ok(None),
+        }
+    };
     for url in &urls {
-        let parsed =
-            reqwest::Url::parse(url).map_err(|e| UsageError(format!("instance URL `{url}`: {e}")))?;
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| UsageError(format!("{named_by}: instance URL `{url}`: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(UsageError(format!("instance URL `{url}` must start with http:// or https://")));
+            return Err(UsageError(format!(
+                "{named_by}: instance URL `{url}` must start with http:// or https://"
+            )));
         }
     }
-    match urls.len() {
-        0 => Ok(None),
-        1 => Ok(Some((urls[0].clone(), urls[0].clone()))),
-        2 => Ok(Some((urls[0].clone(), urls[1].clone()))),
-        n => Err(UsageError(format!("--instance was given {n} times; the harness drives two instances"))),
-    }
+    let (first, second) = match urls.as_slice() {
+        [one] => (one.clone(), one.clone()),
+        [a, b] => (a.clone(), b.clone()),
+        more => {
+            return Err(UsageError(format!(
+                "--instance was given {} times; the harness drives two instances",
+                more.len()
+            )))
+        }
+    };
+    Ok(Some(Targets { first, second, named_by }))
 }
 
 /// `--junit`: a file to write, not a directory.
@@ -274,11 +366,10 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
+    use crate::cli::Command;
 
     fn config(args: &[&str], env: &[(&str, &str)]) -> Result<RunConfig, UsageError> {
-        let cli = Cli::try_parse_from([&["parity", "run"], args].concat()).expect("flags parse");
+        let cli = crate::cli::try_parse_from([&["parity", "run"], args].concat()).expect("flags parse");
         let Command::Run(run) = cli.command else { unreachable!() };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         RunConfig::from_args(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
@@ -301,6 +392,45 @@ mod tests {
         let only_target = config(&["--backend", "external"], &[("TARGET_BASE_URL", "http://t")]).unwrap();
         assert!(only_target.backend_note.as_deref().unwrap().contains("only one instance"));
         assert_eq!(external(only_target), ("http://t".into(), "http://t".into()));
+    }
+
+    #[test]
+    fn auto_tests_the_named_targets_never_the_embedded_stack() {
+        let flags =
+            config(&["--instance", "http://127.0.0.1:1", "--instance", "http://127.0.0.1:2"], &[]).unwrap();
+        assert!(matches!(flags.source, Source::External { .. }), "{:?}", flags.source);
+        assert!(flags.backend_note.unwrap().contains("--instance names the targets"));
+        let env = config(&[], &[("TARGET_BASE_URL", "http://127.0.0.1:1")]).unwrap();
+        assert!(matches!(env.source, Source::External { .. }));
+        assert!(env.backend_note.unwrap().contains("TARGET_BASE_URL names the targets"));
+        let vars = config(&[], &[("INSTANCE1", "http://a"), ("INSTANCE2", "http://b")]).unwrap();
+        assert!(vars.backend_note.unwrap().contains("INSTANCE1, INSTANCE2"));
+    }
+
+    #[test]
+    fn auto_with_a_docker_setting_is_docker_never_a_fallback() {
+        let image = config(&["--webprofile-image", "x"], &[]).unwrap();
+        assert!(matches!(image.source, Source::Docker(_)), "{:?}", image.source);
+        assert!(image.backend_note.unwrap().contains("--webprofile-image asks for the Docker stack"));
+        let host = config(&[], &[("DOCKER_HOST", "tcp://127.0.0.1:1")]).unwrap();
+        assert!(matches!(host.source, Source::Docker(_)));
+        let chaos = config(&["--chaos", "kill-node2@1"], &[]).unwrap();
+        assert!(matches!(chaos.source, Source::Docker(_)));
+        assert!(matches!(config(&[], &[]).unwrap().source, Source::Auto(_)), "nothing named: probe");
+    }
+
+    #[test]
+    fn conflicting_selections_name_both_sides() {
+        let e = config(&["--backend", "local", "--instance", "http://a"], &[]).unwrap_err();
+        assert!(e.0.contains("--instance") && e.0.contains("--backend local"), "{e}");
+        let e = config(&["--backend", "docker"], &[("TARGET_BASE_URL", "http://a")]).unwrap_err();
+        assert!(e.0.contains("TARGET_BASE_URL") && e.0.contains("--backend docker"), "{e}");
+        let e = config(&["--backend", "external"], &[]).unwrap_err();
+        assert!(e.0.contains("--backend external needs"), "{e}");
+        let e = config(&["--instance", "http://a", "--webprofile-image", "x"], &[]).unwrap_err();
+        assert!(e.0.contains("--instance") && e.0.contains("--webprofile-image"), "{e}");
+        let e = config(&["--backend", "local", "--no-cleanup"], &[]).unwrap_err();
+        assert!(e.0.contains("--no-cleanup") && e.0.contains("--backend local"), "{e}");
     }
 
     #[test]
@@ -359,11 +489,10 @@ mod tests {
 #[cfg(test)]
 mod docker_tests {
     use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
+    use crate::cli::Command;
 
     fn docker(args: &[&str], env: &[(&str, &str)]) -> Result<DockerSettings, UsageError> {
-        let cli = Cli::try_parse_from([&["parity", "run", "--backend", "docker"], args].concat())
+        let cli = crate::cli::try_parse_from([&["parity", "run", "--backend", "docker"], args].concat())
             .expect("flags parse");
         let Command::Run(run) = cli.command else { unreachable!() };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

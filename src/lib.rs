@@ -5,8 +5,10 @@
 //! for how they fit together.
 
 pub mod artifacts;
+pub mod canary;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod contract;
 pub mod exit;
@@ -22,3 +24,4 @@ pub mod run;
 pub mod scenario;
 pub mod signals;
 pub mod stack;
+pub mod verdict;

@@ -1,29 +1,26 @@
 //! `parity`: a thin shell over the library. Parses flags, runs the command,
 //! turns errors into one clear sentence and a documented exit code.
 
-use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
-use webprofile_parity::artifacts::{names, ArtifactDir};
+use webprofile_parity::artifacts::names;
 use webprofile_parity::cli::{
-    CleanArgs, Cli, Command, NotifyCommand, NotifyGithubArgs, ReferenceCommand, RerunArgs, ServeArgs,
-    StoreKind,
+    CleanArgs, Command, NotifyCommand, NotifyGithubArgs, ReferenceCommand, ServeArgs, StoreKind,
 };
+use webprofile_parity::commands;
 use webprofile_parity::config::RunConfig;
 use webprofile_parity::exit::Exit;
 use webprofile_parity::progress::Reporter;
-use webprofile_parity::redact::Redactor;
 use webprofile_parity::reference::faults::Faults;
 use webprofile_parity::reference::memory_store::MemoryStore;
 use webprofile_parity::reference::mongo_store::MongoStore;
 use webprofile_parity::reference::server::{self, Credentials, ReferenceConfig};
 use webprofile_parity::reference::store::TokenStore;
 use webprofile_parity::report::entry;
-use webprofile_parity::rerun::{self, RetryPolicy};
 use webprofile_parity::run;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match webprofile_parity::cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -57,7 +54,9 @@ async fn dispatch(command: Command) -> i32 {
                 Err(e) => usage(e).code(),
             }
         }
-        Command::Rerun(args) => rerun_command(args).await,
+        Command::Rerun(args) => commands::rerun::run(args).await,
+        Command::Checks(args) => commands::checks::run(&args).code(),
+        Command::Canary(args) => commands::canary::run(&args).await.code(),
         Command::Reference(ReferenceCommand::Serve(args)) => serve(args).await.code(),
         Command::Collect(args) => entry::collect(&args, chrono::Utc::now()).await.code(),
         Command::Check(args) => entry::check(&args).code(),
@@ -200,57 +199,5 @@ async fn connect_patiently(uri: &str) -> Result<MongoStore, webprofile_parity::r
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
         }
-    }
-}
-
-/// Exit code: 0 when an attempt passed, else the last attempt's.
-async fn rerun_command(args: RerunArgs) -> i32 {
-    let reporter = Reporter::detect();
-    let dir = match ArtifactDir::create(&args.out, Redactor::enabled()) {
-        Ok(dir) => dir,
-        Err(e) => {
-            eprintln!("parity: {e}");
-            return Exit::Infrastructure.code();
-        }
-    };
-    let policy = RetryPolicy { attempts: args.attempts, delay: args.retry_delay };
-    let subject = args.command.join(" ");
-    let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
-        let command = args.command.clone();
-        async move {
-            reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
-            let status = tokio::process::Command::new(&command[0]).args(&command[1..]).status().await;
-            let rc = match status {
-                Ok(status) => status.code().unwrap_or(128),
-                Err(e) => {
-                    reporter.line(format!("cannot run `{}`: {e}", command[0]));
-                    127
-                }
-            };
-            reporter.line(format!("attempt {attempt}: exit code {rc}"));
-            (rc, rc)
-        }
-    })
-    .await;
-    for written in [
-        dir.write_json(names::FLAKINESS_JSON, &report),
-        dir.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)),
-    ] {
-        if let Err(e) = written {
-            reporter.line(e.to_string());
-        }
-    }
-
-    reporter.line(format!(
-        "{} after {} attempt(s){}; report in {}",
-        if report.success { "passed" } else { "failed" },
-        report.attempts.len(),
-        if report.flaky { " (flaky)" } else { "" },
-        dir.path(names::FLAKINESS_JSON).display()
-    ));
-    if report.success {
-        0
-    } else {
-        report.attempts.last().map_or(1, |a| a.rc)
     }
 }

@@ -179,3 +179,10 @@ impl ActivityProgress {
         }
     }
 }
+
+/// Machine output on stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}

@@ -3,17 +3,36 @@
 //! and `parity rerun` (for any command) write.
 
 use crate::clock::{millis, rfc3339};
+use crate::verdict::{FailureClass, RetryOn};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// Retries as data: how many tries, how long between them, and which failures earn one.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
     /// Total tries, at least 1.
     pub attempts: u32,
     /// Pause between a failed attempt and the next.
     pub delay: Duration,
+    /// Which failures are retried (`--retry-on`).
+    pub retry_on: RetryOn,
+}
+
+/// How one try ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tried {
+    pub rc: i32,
+    /// Why it failed, when the attempt knows (a parity run does; an arbitrary command does not).
+    pub class: Option<FailureClass>,
+    pub reason: Option<String>,
+}
+
+impl Tried {
+    pub fn passed() -> Tried {
+        Tried { rc: 0, class: None, reason: None }
+    }
 }
 
 /// One try, as `flakiness.json` records it.
@@ -22,6 +41,11 @@ pub struct Attempt {
     pub attempt: u32,
     pub rc: i32,
     pub duration_ms: u64,
+    /// Why it failed; null when it passed or when the command did not say.
+    #[serde(default)]
+    pub class: Option<FailureClass>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `flakiness.json`. `start_ts, end_ts, success, attempts` are the upstream fields.
@@ -31,14 +55,23 @@ pub struct FlakinessReport {
     pub end_ts: String,
     pub success: bool,
     pub attempts: Vec<Attempt>,
-    /// Passed after at least one failed attempt.
+    /// Passed after failed attempts whose failures could be infrastructure.
     pub flaky: bool,
     /// What was retried ("node parity smoke", or the command line).
     pub subject: String,
+    /// The class that decided a failure: the first stale read, contract or
+    /// harness failure of any attempt, else the last attempt's class.
+    #[serde(default)]
+    pub class: Option<FailureClass>,
+    #[serde(default)]
+    pub retry_on: RetryOn,
 }
 
-/// Runs `attempt(n)` until it returns rc 0 or the attempts are spent.
-/// Each attempt yields its rc and a value; all values are returned in order.
+/// Runs `attempt(n)` until it passes, fails in a way the policy does not
+/// retry, or the attempts are spent. A failure that cannot be infrastructure
+/// (a stale read, a contract or harness failure) fails the whole, whatever
+/// later attempts do: cargo-nextest's `flaky-result = "fail"`.
+/// All attempts' values are returned in order.
 pub async fn with_retries<T, F, Fut>(
     policy: RetryPolicy,
     subject: &str,
@@ -46,7 +79,7 @@ pub async fn with_retries<T, F, Fut>(
 ) -> (FlakinessReport, Vec<T>)
 where
     F: FnMut(u32) -> Fut,
-    Fut: Future<Output = (i32, T)>,
+    Fut: Future<Output = (Tried, T)>,
 {
     let start_ts = rfc3339(&Utc::now());
     let mut attempts = Vec::new();
@@ -56,14 +89,24 @@ where
             tokio::time::sleep(policy.delay).await;
         }
         let started = Instant::now();
-        let (rc, value) = attempt(n).await;
-        attempts.push(Attempt { attempt: n, rc, duration_ms: millis(started.elapsed()).round() as u64 });
+        let (tried, value) = attempt(n).await;
+        let retry = tried.rc != 0 && policy.retry_on.retries(tried.class);
+        attempts.push(Attempt {
+            attempt: n,
+            rc: tried.rc,
+            duration_ms: millis(started.elapsed()).round() as u64,
+            class: tried.class,
+            reason: tried.reason,
+        });
         values.push(value);
-        if rc == 0 {
+        if !retry {
             break;
         }
     }
-    let success = attempts.last().is_some_and(|a| a.rc == 0);
+    let unforgiven = attempts.iter().filter(|a| a.rc != 0).find_map(|a| a.class.filter(|c| !c.forgivable()));
+    let last = attempts.last();
+    let success = last.is_some_and(|a| a.rc == 0) && unforgiven.is_none();
+    let class = if success { None } else { unforgiven.or_else(|| last.and_then(|a| a.class)) };
     let report = FlakinessReport {
         start_ts,
         end_ts: rfc3339(&Utc::now()),
@@ -71,26 +114,30 @@ where
         flaky: success && attempts.len() > 1,
         attempts,
         subject: subject.to_string(),
+        class,
+        retry_on: policy.retry_on,
     };
     (report, values)
 }
 
 /// `ui/index.html`: a self-contained page (no script, no external resource).
 pub fn render_ui(report: &FlakinessReport) -> String {
+    let failed_for = report.class.map(|c| format!("failed ({c})")).unwrap_or_else(|| "failed".into());
     let verdict = match (report.success, report.flaky) {
         (true, true) => ("flaky: passed after failing", "#b8860b"),
         (true, false) => ("passed", "#2e7d32"),
-        (false, _) => ("failed on every attempt", "#c62828"),
+        (false, _) => (failed_for.as_str(), "#c62828"),
     };
     let rows: String = report
         .attempts
         .iter()
         .map(|a| {
             format!(
-                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
                 a.attempt,
                 if a.rc == 0 { "ok" } else { "bad" },
                 a.rc,
+                a.class.map_or("", FailureClass::as_str),
                 a.duration_ms
             )
         })
@@ -109,7 +156,7 @@ td, th {{ border: 1px solid #ccc; padding: .3rem .8rem; text-align: right; }}
 <h1>Rerun report</h1>
 <p>{subject}: <span class="verdict">{verdict}</span></p>
 <p>Started {start}, ended {end}.</p>
-<table><thead><tr><th>attempt</th><th>exit code</th><th>duration (ms)</th></tr></thead>
+<table><thead><tr><th>attempt</th><th>exit code</th><th>class</th><th>duration (ms)</th></tr></thead>
 <tbody>
 {rows}</tbody></table>
 </body></html>
@@ -142,25 +189,71 @@ pub fn html_escape(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn policy(attempts: u32) -> RetryPolicy {
-        RetryPolicy { attempts, delay: Duration::ZERO }
+    fn policy(attempts: u32, retry_on: RetryOn) -> RetryPolicy {
+        RetryPolicy { attempts, delay: Duration::ZERO, retry_on }
+    }
+
+    fn failed(class: Option<FailureClass>) -> Tried {
+        Tried { rc: 1, class, reason: Some("boom".into()) }
+    }
+
+    /// Attempt n (1-based) ends as `script[n - 1]`.
+    async fn run(retry_on: RetryOn, script: &[Tried]) -> FlakinessReport {
+        let script = script.to_vec();
+        with_retries(policy(script.len() as u32, retry_on), "x", |n| {
+            let tried = script[n as usize - 1].clone();
+            async move { (tried, n) }
+        })
+        .await
+        .0
     }
 
     #[tokio::test]
-    async fn passing_after_failing_is_flaky() {
-        let (report, values) =
-            with_retries(policy(3), "x", |n| async move { (if n < 2 { 1 } else { 0 }, n) }).await;
-        assert!(report.success && report.flaky);
-        assert_eq!(values, vec![1, 2]);
+    async fn passing_after_an_infrastructure_failure_is_flaky() {
+        let report =
+            run(RetryOn::default(), &[failed(Some(FailureClass::Infrastructure)), Tried::passed()]).await;
+        assert!(report.success && report.flaky && report.class.is_none());
         assert_eq!(report.attempts.iter().map(|a| a.rc).collect::<Vec<_>>(), vec![1, 0]);
+        assert_eq!(report.attempts[0].class, Some(FailureClass::Infrastructure));
+        let plain = run(RetryOn::default(), &[failed(None), Tried::passed()]).await;
+        assert!(plain.success && plain.flaky, "a command that says nothing of its failure is retried");
     }
 
     #[tokio::test]
-    async fn first_try_pass_is_not_flaky_and_failure_uses_every_attempt() {
-        let (ok, _) = with_retries(policy(3), "x", |_| async { (0, ()) }).await;
+    async fn a_stale_read_is_never_retried_away() {
+        let stale = failed(Some(FailureClass::StaleRead));
+        let report = run(RetryOn::default(), &[stale.clone(), Tried::passed(), Tried::passed()]).await;
+        assert!(!report.success && !report.flaky);
+        assert_eq!(report.attempts.len(), 1, "not retried by default");
+        assert_eq!(report.class, Some(FailureClass::StaleRead));
+
+        let any = run(RetryOn::Any, &[stale, Tried::passed(), Tried::passed()]).await;
+        assert_eq!(any.attempts.len(), 2, "--retry-on any retries");
+        assert!(!any.success && !any.flaky, "but a later pass cannot turn it into one");
+        assert_eq!(any.class, Some(FailureClass::StaleRead));
+    }
+
+    #[tokio::test]
+    async fn the_deciding_class_is_the_unforgivable_one() {
+        let report = run(
+            RetryOn::Any,
+            &[
+                failed(Some(FailureClass::Infrastructure)),
+                failed(Some(FailureClass::Contract)),
+                failed(Some(FailureClass::Infrastructure)),
+            ],
+        )
+        .await;
+        assert_eq!(report.class, Some(FailureClass::Contract));
+        let infra = run(RetryOn::default(), &vec![failed(Some(FailureClass::Infrastructure)); 3]).await;
+        assert!(!infra.success && infra.attempts.len() == 3);
+        assert_eq!(infra.class, Some(FailureClass::Infrastructure));
+    }
+
+    #[tokio::test]
+    async fn first_try_pass_is_not_flaky() {
+        let ok = run(RetryOn::default(), &[Tried::passed(), failed(None)]).await;
         assert!(ok.success && !ok.flaky && ok.attempts.len() == 1);
-        let (bad, _) = with_retries(policy(3), "x", |_| async { (1, ()) }).await;
-        assert!(!bad.success && !bad.flaky && bad.attempts.len() == 3);
     }
 
     #[test]
@@ -172,6 +265,8 @@ mod tests {
             attempts: vec![],
             flaky: false,
             subject: "<script>alert(1)</script>".into(),
+            class: None,
+            retry_on: RetryOn::default(),
         };
         let html = render_ui(&report);
         assert!(!html.contains("<script>"));

@@ -1,20 +1,12 @@
 //! `analysis.json`: the run's verdict and everything needed to read it.
 
+use crate::rerun::FlakinessReport;
 use crate::scenario::cross::CrossTotals;
+use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::CheckRecord;
 use crate::stack::docker::{ChaosEvent, ContainerReport};
+use crate::verdict::{ClassCounts, Coverage, FailureClass, RunStatus};
 use serde::Serialize;
-
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// Every check held.
-    Pass,
-    /// A parity or contract failure was found.
-    Fail,
-    /// The run could not be carried out (stack never ready, store unreachable).
-    Error,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Phase {
@@ -27,8 +19,25 @@ pub struct SmokeSummary {
     pub success: bool,
     pub attempts: u32,
     pub flaky: bool,
+    /// The deciding attempt's reason (the first stale read or contract failure, else the last attempt's).
     pub reason: Option<String>,
+    /// The class that failed the smoke, when it failed.
+    pub class: Option<FailureClass>,
     pub latency_ms: Option<f64>,
+}
+
+impl SmokeSummary {
+    pub fn of(report: &FlakinessReport, smokes: &[Smoke]) -> SmokeSummary {
+        let deciding = immediacy::deciding(report, smokes).map(|s| &s.report);
+        SmokeSummary {
+            success: report.success,
+            attempts: report.attempts.len() as u32,
+            flaky: report.flaky,
+            reason: deciding.and_then(|r| r.reason.clone()),
+            class: report.class,
+            latency_ms: deciding.and_then(|r| r.latency_ms),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -42,6 +51,12 @@ pub struct SuiteCounts {
 pub struct Analysis {
     pub status: RunStatus,
     pub exit_code: i32,
+    /// The verdict in one sentence, as the console printed it.
+    pub verdict: String,
+    /// What was tested and what was not.
+    pub coverage: Coverage,
+    /// Standing failures per class: a failed smoke (once), failed checks, failed iterations.
+    pub failure_classes: ClassCounts,
     /// When false, failures were reported but the exit code stayed 0.
     pub strict: bool,
     pub run_id: String,

@@ -4,7 +4,8 @@
 mod analysis;
 mod bundle;
 
-pub use analysis::{Analysis, Phase, RunStatus, SmokeSummary, SuiteCounts};
+pub use crate::verdict::RunStatus;
+pub use analysis::{Analysis, Phase, SmokeSummary, SuiteCounts};
 pub use bundle::{bundle, tarball_path};
 
 use crate::redact::Redactor;
@@ -25,6 +26,8 @@ pub mod names {
     pub const CROSS_RESULTS_JSON: &str = "cross-instance-results.json";
     pub const FLAKINESS_JSON: &str = "flakiness.json";
     pub const FLAKINESS_UI: &str = "ui/index.html";
+    /// `parity run --canary`: the detection table as JSON.
+    pub const CANARY_JSON: &str = "canary.json";
 
     pub fn cross_create(n: u32) -> String {
         format!("cross-instance-create-iter-{n}.json")

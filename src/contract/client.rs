@@ -5,6 +5,7 @@ use super::exchange::{AuthMode, Exchange, Trace};
 use super::parse::{self, Body, CreatedToken, Introspection};
 use crate::clock::{millis, Clock};
 use crate::reference::server::Credentials;
+use crate::verdict::FailureClass;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,13 +38,15 @@ pub struct ClientOptions {
     pub request_timeout: Duration,
 }
 
-/// A failed call: which call, and exactly what went wrong.
+/// A failed call: which call, exactly what went wrong, and what kind of failure it is.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{call} on {instance}: {detail}")]
 pub struct CallError {
     pub call: &'static str,
     pub instance: String,
     pub detail: String,
+    /// No answer, a cut-off body, a 5xx or 429: infrastructure; any other wrong answer: contract.
+    pub class: FailureClass,
 }
 
 /// Body of a create call.
@@ -174,8 +177,10 @@ impl Client {
     ) -> Result<CreatedToken, CallError> {
         let body = serde_json::to_string(req).expect("create request serializes");
         let ex = self.send("POST", &tokens_path(user_id), AuthMode::Basic, Some(body)).await;
-        let result = self.expect_status(&ex, "create token", 200).and_then(|body| {
-            parse::created_token(&body).map_err(|detail| self.error("create token", detail))
+        // 200 from the Go service, 201 from the Node service: both honour the contract.
+        let result = self.expect_status(&ex, "create token", &[200, 201]).and_then(|body| {
+            parse::created_token(&body)
+                .map_err(|detail| self.error("create token", FailureClass::Contract, detail))
         });
         trace.push(ex);
         result
@@ -184,11 +189,13 @@ impl Client {
     /// Lists the user's tokens as the service returned them (JSON array).
     pub async fn list_tokens(&self, trace: &mut Trace, user_id: &str) -> Result<Vec<Value>, CallError> {
         let ex = self.send("GET", &tokens_path(user_id), AuthMode::Basic, None).await;
-        let result = self.expect_status(&ex, "list tokens", 200).and_then(|body| match body {
+        let result = self.expect_status(&ex, "list tokens", &[200]).and_then(|body| match body {
             Body::Json(Value::Array(items)) => Ok(items),
-            other => {
-                Err(self.error("list tokens", format!("expected a JSON array, got {}", other.describe())))
-            }
+            other => Err(self.error(
+                "list tokens",
+                FailureClass::Contract,
+                format!("expected a JSON array, got {}", other.describe()),
+            )),
         });
         trace.push(ex);
         result
@@ -200,7 +207,9 @@ impl Client {
         let ex = self.send("DELETE", &path, AuthMode::Basic, None).await;
         let result = match (ex.status, &ex.error) {
             (Some(status), _) => Ok(status),
-            (None, error) => Err(self.error("revoke", error.clone().unwrap_or_default())),
+            (None, error) => {
+                Err(self.error("revoke", FailureClass::Infrastructure, error.clone().unwrap_or_default()))
+            }
         };
         trace.push(ex);
         result
@@ -209,25 +218,32 @@ impl Client {
     pub async fn introspect(&self, trace: &mut Trace, token: &str) -> Result<Introspection, CallError> {
         let body = serde_json::json!({ "token": token }).to_string();
         let ex = self.send("POST", INTROSPECT_PATH, AuthMode::Basic, Some(body)).await;
-        let result = self
-            .expect_status(&ex, "introspect", 200)
-            .and_then(|body| parse::introspection(&body).map_err(|detail| self.error("introspect", detail)));
+        let result = self.expect_status(&ex, "introspect", &[200]).and_then(|body| {
+            parse::introspection(&body)
+                .map_err(|detail| self.error("introspect", FailureClass::Contract, detail))
+        });
         trace.push(ex);
         result
     }
 
     /// Checks the status and classifies the body; the error names both.
-    fn expect_status(&self, ex: &Exchange, call: &'static str, expected: u16) -> Result<Body, CallError> {
+    fn expect_status(&self, ex: &Exchange, call: &'static str, expected: &[u16]) -> Result<Body, CallError> {
         let Some(status) = ex.status else {
-            return Err(self.error(call, ex.error.clone().unwrap_or_else(|| "no response".into())));
+            let detail = ex.error.clone().unwrap_or_else(|| "no response".into());
+            return Err(self.error(call, FailureClass::Infrastructure, detail));
         };
         let body = Body::classify(&ex.response_body, ex.content_type.as_deref());
         if let Some(error) = &ex.error {
-            return Err(self.error(call, format!("HTTP {status}, then {error}")));
+            return Err(self.error(
+                call,
+                FailureClass::Infrastructure,
+                format!("HTTP {status}, then {error}"),
+            ));
         }
-        if status == expected {
+        if expected.contains(&status) {
             return Ok(body);
         }
+        let expected = expected.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ");
         let detail = if (300..400).contains(&status) {
             format!(
                 "HTTP {status} redirect to `{}` (credentials rejected?), body {}",
@@ -237,11 +253,11 @@ impl Client {
         } else {
             format!("HTTP {status} (expected {expected}), body {}", body.describe())
         };
-        Err(self.error(call, detail))
+        Err(self.error(call, FailureClass::of_unexpected_status(status), detail))
     }
 
-    fn error(&self, call: &'static str, detail: String) -> CallError {
-        CallError { call, instance: self.name.clone(), detail }
+    fn error(&self, call: &'static str, class: FailureClass, detail: String) -> CallError {
+        CallError { call, instance: self.name.clone(), detail, class }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::{Judgement, Verdict};
+use crate::verdict::{ClassCounts, FailureClass};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -17,6 +18,12 @@ pub struct RunOutcome {
     pub run_id: String,
     #[serde(default)]
     pub backend: String,
+    /// The verdict sentence, naming what was tested.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// Standing failures per class.
+    #[serde(default)]
+    pub failure_classes: ClassCounts,
     #[serde(default)]
     pub smoke: Option<SmokeView>,
     #[serde(default)]
@@ -36,6 +43,8 @@ pub struct SmokeView {
     pub flaky: bool,
     #[serde(default)]
     pub reason: Option<String>,
+    #[serde(default)]
+    pub class: Option<FailureClass>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -44,6 +53,8 @@ pub struct CheckView {
     pub status: String,
     #[serde(default)]
     pub detail: Option<String>,
+    #[serde(default)]
+    pub class: Option<FailureClass>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -52,6 +63,8 @@ pub struct CrossView {
     pub failures: u32,
     #[serde(default)]
     pub stale_reads: u32,
+    #[serde(default)]
+    pub classes: ClassCounts,
 }
 
 impl RunOutcome {
@@ -73,22 +86,32 @@ impl RunOutcome {
     /// "Cross-instance: F/T iterations failed", when iterations ran.
     pub fn cross_line(&self) -> Option<String> {
         self.cross.as_ref().map(|c| {
-            let stale =
-                if c.stale_reads > 0 { format!(" ({} stale reads)", c.stale_reads) } else { String::new() };
-            format!("Cross-instance: {}/{} iterations failed{stale}", c.failures, c.iterations)
+            let mut notes = Vec::new();
+            if !c.classes.is_empty() {
+                notes.push(c.classes.describe());
+            }
+            if c.stale_reads > 0 {
+                notes.push(format!("{} stale reads", c.stale_reads));
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+            format!("Cross-instance: {}/{} iterations failed{notes}", c.failures, c.iterations)
         })
     }
 
     /// One line per thing that went wrong, most important first.
     pub fn failure_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if !self.failure_classes.is_empty() {
+            lines.push(format!("Failures by class: {}", self.failure_classes.describe()));
+        }
         for error in &self.errors {
             lines.push(format!("Error: {}", shorten(error, 300)));
         }
         if let Some(smoke) = self.smoke.as_ref().filter(|s| !s.success) {
             let reason = smoke.reason.as_deref().unwrap_or("no reason recorded");
             lines.push(format!(
-                "Revocation immediacy: FAIL after {} attempt(s) — {}",
+                "Revocation immediacy: FAIL{} after {} attempt(s) — {}",
+                smoke.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
                 smoke.attempts,
                 shorten(reason, 300)
             ));
@@ -98,9 +121,12 @@ impl RunOutcome {
             let names: Vec<String> = failed
                 .iter()
                 .take(8)
-                .map(|c| match &c.detail {
-                    Some(d) => format!("{} ({})", c.name, shorten(d, 120)),
-                    None => c.name.clone(),
+                .map(|c| {
+                    let class = c.class.map(|c| format!(" [{c}]")).unwrap_or_default();
+                    match &c.detail {
+                        Some(d) => format!("{}{class} ({})", c.name, shorten(d, 120)),
+                        None => format!("{}{class}", c.name),
+                    }
                 })
                 .collect();
             let more = failed.len().saturating_sub(8);
@@ -161,10 +187,14 @@ pub fn run_failure_slack(outcome: &RunOutcome, context: &RunContext) -> String {
 pub fn run_markdown(outcome: &RunOutcome, context: &RunContext) -> String {
     let verdict = match outcome.status.as_str() {
         "pass" => "✅ parity holds",
+        "incomplete" => "⚠️ no failure, but parity is NOT proven",
         "error" => "⚠️ the parity run could not be carried out",
         _ => "❌ parity FAILED",
     };
     let mut text = format!("### webprofile parity: {verdict}\n\n");
+    if let Some(sentence) = &outcome.verdict {
+        text.push_str(&format!("> {}\n\n", shorten(&sentence.replace(['\n', '\r'], " "), 600)));
+    }
     for line in outcome.failure_lines() {
         text.push_str(&format!("- {line}\n"));
     }
@@ -272,12 +302,15 @@ mod tests {
     fn failed_run() -> RunOutcome {
         serde_json::from_value(serde_json::json!({
             "status": "fail", "exit_code": 1, "run_id": "20261129T010203Z", "backend": "docker",
-            "smoke": {"success": false, "attempts": 3, "flaky": false, "reason": "still active after 15s"},
+            "failure_classes": {"stale-read": 3, "contract": 1},
+            "smoke": {"success": false, "attempts": 1, "flaky": false, "reason": "still active after 15s",
+                      "class": "stale-read"},
             "checks": [
                 {"name": "revoke_204", "status": "pass"},
-                {"name": "x_service_origin_rejected", "status": "fail", "detail": "HTTP 200 without credentials"}
+                {"name": "x_service_origin_rejected", "status": "fail", "detail": "HTTP 200 without credentials",
+                 "class": "contract"}
             ],
-            "cross": {"iterations": 5, "failures": 2, "stale_reads": 7},
+            "cross": {"iterations": 5, "failures": 2, "stale_reads": 7, "classes": {"stale-read": 2}},
             "errors": []
         }))
         .unwrap()
@@ -293,11 +326,16 @@ mod tests {
         assert!(text.starts_with(
             ":x: *webprofile parity FAILED* — o/r (<https://github.com/o/r/actions/runs/9|run>)"
         ));
-        assert!(text.contains("Revocation immediacy: FAIL after 3 attempt(s) — still active after 15s"));
+        assert!(text.contains("Failures by class: 3 stale-read, 1 contract"), "{text}");
+        assert!(text
+            .contains("Revocation immediacy: FAIL [stale-read] after 1 attempt(s) — still active after 15s"));
         assert!(text.contains(
-            "Contract suite: 1 check(s) failed: x_service_origin_rejected (HTTP 200 without credentials)"
+            "Contract suite: 1 check(s) failed: x_service_origin_rejected [contract] (HTTP 200 without credentials)"
         ));
-        assert!(text.ends_with("Cross-instance: 2/5 iterations failed (7 stale reads)"));
+        assert!(
+            text.ends_with("Cross-instance: 2/5 iterations failed (2 stale-read; 7 stale reads)"),
+            "{text}"
+        );
         let markdown = run_markdown(&failed_run(), &context);
         assert!(markdown.contains("❌ parity FAILED") && markdown.contains("[Workflow run]("));
     }

@@ -1,7 +1,103 @@
 //! Faults the reference server can be told to exhibit, so that the harness
-//! can prove it catches each of them.
+//! can prove it catches each of them (`parity canary`). Every contract check
+//! names the fault that makes it fail (`parity checks`).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
+
+/// How long `stale-rate` keeps other instances stale when `stale-for` is not given.
+pub const DEFAULT_STALE_FOR: Duration = Duration::from_secs(1);
+
+/// A behaviour the contract forbids, switched on by name alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Misbehaviour {
+    /// Any request with a non-empty `X-Service-Origin` skips authentication.
+    AuthBypass,
+    /// Requests without an Authorization header are let in.
+    OpenAccess,
+    /// HTTP Basic with the right user and any password is let in.
+    AnyPassword,
+    /// Create accepts a body that is not JSON (as `{}`).
+    LenientCreate,
+    /// The list shows each token's hash.
+    ListHash,
+    /// Revoke answers 204 but changes nothing.
+    RevokeNoop,
+    /// A second revoke of the same token answers 404.
+    RevokeNotIdempotent,
+    /// Revoke ignores the user in the path: anyone's id revokes the token.
+    RevokeAnyUser,
+    /// A token id that is not 24 hex answers 404 instead of 400.
+    BadId404,
+    /// Introspection always answers `active:false`.
+    NeverActive,
+    /// A token no document matches introspects as active.
+    UnknownActive,
+    /// An expired token still introspects as active.
+    IgnoreExpiry,
+    /// A missing, malformed or non-hex token answers 200 `active:false` instead of 400.
+    LenientIntrospect,
+    /// bcrypt hashes never verify.
+    RejectBcrypt,
+    /// pbkdf2 hashes never verify.
+    RejectPbkdf2,
+    /// The first revoked token this instance had answered active introspects
+    /// `active:true` exactly once more (an intermittently missed invalidation).
+    StaleOnce,
+}
+
+impl Misbehaviour {
+    pub const ALL: [Misbehaviour; 16] = [
+        Misbehaviour::AuthBypass,
+        Misbehaviour::OpenAccess,
+        Misbehaviour::AnyPassword,
+        Misbehaviour::LenientCreate,
+        Misbehaviour::ListHash,
+        Misbehaviour::RevokeNoop,
+        Misbehaviour::RevokeNotIdempotent,
+        Misbehaviour::RevokeAnyUser,
+        Misbehaviour::BadId404,
+        Misbehaviour::NeverActive,
+        Misbehaviour::UnknownActive,
+        Misbehaviour::IgnoreExpiry,
+        Misbehaviour::LenientIntrospect,
+        Misbehaviour::RejectBcrypt,
+        Misbehaviour::RejectPbkdf2,
+        Misbehaviour::StaleOnce,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Misbehaviour::AuthBypass => "auth-bypass",
+            Misbehaviour::OpenAccess => "open-access",
+            Misbehaviour::AnyPassword => "any-password",
+            Misbehaviour::LenientCreate => "lenient-create",
+            Misbehaviour::ListHash => "list-hash",
+            Misbehaviour::RevokeNoop => "revoke-noop",
+            Misbehaviour::RevokeNotIdempotent => "revoke-not-idempotent",
+            Misbehaviour::RevokeAnyUser => "revoke-any-user",
+            Misbehaviour::BadId404 => "bad-id-404",
+            Misbehaviour::NeverActive => "never-active",
+            Misbehaviour::UnknownActive => "unknown-active",
+            Misbehaviour::IgnoreExpiry => "ignore-expiry",
+            Misbehaviour::LenientIntrospect => "lenient-introspect",
+            Misbehaviour::RejectBcrypt => "reject-bcrypt",
+            Misbehaviour::RejectPbkdf2 => "reject-pbkdf2",
+            Misbehaviour::StaleOnce => "stale-once",
+        }
+    }
+
+    fn named(name: &str) -> Option<Misbehaviour> {
+        Misbehaviour::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// What `accessTokenPartial` is built from (`partial=token-prefix`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partial {
+    /// The token's own first 8 characters: the old, wrong reading of the contract.
+    TokenPrefix,
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Faults {
@@ -11,16 +107,27 @@ pub struct Faults {
     pub error_rate: f64,
     /// Added before every /internal/api request is handled.
     pub latency: Option<Duration>,
-    /// Any request with a non-empty `X-Service-Origin` skips authentication.
-    pub auth_bypass: bool,
+    /// Probability (0..=1) per revoked token that the instances other than the
+    /// revoking one miss the invalidation (a dropped pub/sub message).
+    pub stale_rate: f64,
+    /// How long they then keep answering `active:true` (`stale-for`).
+    pub stale_for: Option<Duration>,
+    /// Revoke answers this status (with an empty body) instead of 204.
+    pub revoke_status: Option<u16>,
+    pub partial: Option<Partial>,
+    pub misbehaviours: BTreeSet<Misbehaviour>,
 }
 
-const KINDS: &str = "revocation-lag=DURATION, error-rate=0..1, latency=DURATION, auth-bypass";
+const KINDS: &str = "revocation-lag=DURATION, error-rate=0..1, latency=DURATION, stale-rate=0..1, \
+                     stale-for=DURATION, revoke-status=CODE, partial=token-prefix, auth-bypass, open-access, \
+                     any-password, lenient-create, list-hash, revoke-noop, revoke-not-idempotent, \
+                     revoke-any-user, bad-id-404, never-active, unknown-active, ignore-expiry, \
+                     lenient-introspect, reject-bcrypt, reject-pbkdf2, stale-once";
 
 impl Faults {
     /// Parses the values of repeated `--fault` flags, e.g. "revocation-lag=800ms",
-    /// "error-rate=0.3", "latency=20ms", "auth-bypass". A value may also hold
-    /// several specs separated by commas, as printed by [`Faults::describe`].
+    /// "error-rate=0.3", "stale-once". A value may also hold several specs
+    /// separated by commas, as printed by [`Faults::describe`].
     pub fn parse_all<S: AsRef<str>>(specs: &[S]) -> Result<Faults, String> {
         let mut faults = Faults::default();
         let mut seen: Vec<String> = Vec::new();
@@ -41,19 +148,38 @@ impl Faults {
                 seen.push(kind.to_string());
             }
         }
+        if faults.stale_for.is_some() && faults.stale_rate == 0.0 {
+            return Err("fault \"stale-for\" needs \"stale-rate\" (e.g. stale-rate=0.1,stale-for=2s)".into());
+        }
         Ok(faults)
     }
 
     fn apply(&mut self, kind: &str, value: Option<&str>) -> Result<(), String> {
-        match (kind, value) {
-            ("revocation-lag", Some(v)) => self.revocation_lag = Some(positive_duration(kind, v)?),
-            ("latency", Some(v)) => self.latency = Some(positive_duration(kind, v)?),
-            ("error-rate", Some(v)) => self.error_rate = rate(v)?,
-            ("auth-bypass", None) => self.auth_bypass = true,
-            ("auth-bypass", Some(_)) => return Err("fault \"auth-bypass\" takes no value".into()),
-            ("revocation-lag" | "latency" | "error-rate", None) => {
-                return Err(format!("fault {kind:?} needs a value, e.g. {kind}={}", example(kind)))
+        if let Some(misbehaviour) = Misbehaviour::named(kind) {
+            if value.is_some() {
+                return Err(format!("fault {kind:?} takes no value"));
             }
+            self.misbehaviours.insert(misbehaviour);
+            return Ok(());
+        }
+        let Some(value) = value else {
+            return match kind {
+                "revocation-lag" | "latency" | "error-rate" | "stale-rate" | "stale-for"
+                | "revoke-status" | "partial" => {
+                    Err(format!("fault {kind:?} needs a value, e.g. {kind}={}", example(kind)))
+                }
+                _ => Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
+            };
+        };
+        match kind {
+            "revocation-lag" => self.revocation_lag = Some(positive_duration(kind, value)?),
+            "latency" => self.latency = Some(positive_duration(kind, value)?),
+            "stale-for" => self.stale_for = Some(positive_duration(kind, value)?),
+            "error-rate" => self.error_rate = rate(kind, value)?,
+            "stale-rate" => self.stale_rate = rate(kind, value)?,
+            "revoke-status" => self.revoke_status = Some(status(value)?),
+            "partial" if value == "token-prefix" => self.partial = Some(Partial::TokenPrefix),
+            "partial" => return Err(format!("fault \"partial\": {value:?} is not token-prefix")),
             _ => return Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
         }
         Ok(())
@@ -63,7 +189,22 @@ impl Faults {
         *self == Faults::default()
     }
 
-    /// E.g. "revocation-lag=800ms, error-rate=0.3", or "none".
+    pub fn has(&self, misbehaviour: Misbehaviour) -> bool {
+        self.misbehaviours.contains(&misbehaviour)
+    }
+
+    /// How long a missed invalidation keeps other instances stale.
+    pub fn stale_window(&self) -> Duration {
+        self.stale_for.unwrap_or(DEFAULT_STALE_FOR)
+    }
+
+    /// Whether introspection must remember the tokens it answered active
+    /// (so that it can answer them stale later).
+    pub fn remembers_active_tokens(&self) -> bool {
+        self.stale_rate > 0.0 || self.has(Misbehaviour::StaleOnce)
+    }
+
+    /// E.g. "revocation-lag=800ms, error-rate=0.3", or "none". Parses back to the same faults.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(d) = self.revocation_lag {
@@ -75,9 +216,19 @@ impl Faults {
         if let Some(d) = self.latency {
             parts.push(format!("latency={}", humantime::format_duration(d)));
         }
-        if self.auth_bypass {
-            parts.push("auth-bypass".to_string());
+        if self.stale_rate > 0.0 {
+            parts.push(format!("stale-rate={}", self.stale_rate));
         }
+        if let Some(d) = self.stale_for {
+            parts.push(format!("stale-for={}", humantime::format_duration(d)));
+        }
+        if let Some(code) = self.revoke_status {
+            parts.push(format!("revoke-status={code}"));
+        }
+        if let Some(Partial::TokenPrefix) = self.partial {
+            parts.push("partial=token-prefix".to_string());
+        }
+        parts.extend(self.misbehaviours.iter().map(|m| m.name().to_string()));
         if parts.is_empty() {
             "none".to_string()
         } else {
@@ -87,10 +238,11 @@ impl Faults {
 }
 
 fn example(kind: &str) -> &'static str {
-    if kind == "error-rate" {
-        "0.3"
-    } else {
-        "800ms"
+    match kind {
+        "error-rate" | "stale-rate" => "0.3",
+        "revoke-status" => "200",
+        "partial" => "token-prefix",
+        _ => "800ms",
     }
 }
 
@@ -103,14 +255,22 @@ fn positive_duration(kind: &str, value: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn rate(value: &str) -> Result<f64, String> {
-    let r: f64 = value
-        .parse()
-        .map_err(|_| format!("fault \"error-rate\": {value:?} is not a number; e.g. error-rate=0.3"))?;
+fn rate(kind: &str, value: &str) -> Result<f64, String> {
+    let r: f64 =
+        value.parse().map_err(|_| format!("fault {kind:?}: {value:?} is not a number; e.g. {kind}=0.3"))?;
     if !(0.0..=1.0).contains(&r) {
-        return Err(format!("fault \"error-rate\": {value} is outside 0..=1"));
+        return Err(format!("fault {kind:?}: {value} is outside 0..=1"));
     }
     Ok(r)
+}
+
+fn status(value: &str) -> Result<u16, String> {
+    match value.parse::<u16>() {
+        Ok(code) if (200..600).contains(&code) && code != 204 => Ok(code),
+        _ => {
+            Err(format!("fault \"revoke-status\": {value:?} is not an HTTP status other than 204 (e.g. 200)"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,33 +278,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_every_kind() {
-        let f = Faults::parse_all(&["revocation-lag=800ms", "error-rate=0.3", "latency=20ms", "auth-bypass"])
-            .unwrap();
+    fn parses_every_kind_and_describes_back() {
+        let f = Faults::parse_all(&[
+            "revocation-lag=800ms",
+            "error-rate=0.3",
+            "latency=20ms",
+            "stale-rate=0.5,stale-for=2s",
+            "revoke-status=200",
+            "partial=token-prefix",
+            "auth-bypass",
+            "stale-once",
+        ])
+        .unwrap();
+        assert_eq!(f.revocation_lag, Some(Duration::from_millis(800)));
+        assert_eq!((f.error_rate, f.stale_rate), (0.3, 0.5));
+        assert_eq!((f.latency, f.stale_for), (Some(Duration::from_millis(20)), Some(Duration::from_secs(2))));
+        assert_eq!((f.revoke_status, f.partial), (Some(200), Some(Partial::TokenPrefix)));
+        assert!(f.has(Misbehaviour::AuthBypass) && f.has(Misbehaviour::StaleOnce));
+        assert!(!f.has(Misbehaviour::RevokeNoop));
         assert_eq!(
-            f,
-            Faults {
-                revocation_lag: Some(Duration::from_millis(800)),
-                error_rate: 0.3,
-                latency: Some(Duration::from_millis(20)),
-                auth_bypass: true,
-            }
+            f.describe(),
+            "revocation-lag=800ms, error-rate=0.3, latency=20ms, stale-rate=0.5, stale-for=2s, \
+             revoke-status=200, partial=token-prefix, auth-bypass, stale-once"
         );
-        assert!(!f.is_empty());
-        assert_eq!(f.describe(), "revocation-lag=800ms, error-rate=0.3, latency=20ms, auth-bypass");
         assert_eq!(Faults::parse_all(&[f.describe()]).unwrap(), f);
     }
 
     #[test]
-    fn empty_is_none() {
+    fn every_misbehaviour_parses_by_its_name() {
+        for m in Misbehaviour::ALL {
+            let f = Faults::parse_all(&[m.name()]).unwrap();
+            assert!(f.has(m), "{}", m.name());
+            assert_eq!(f.describe(), m.name());
+        }
+    }
+
+    #[test]
+    fn empty_is_none_and_the_stale_window_defaults() {
         let f = Faults::parse_all::<&str>(&[]).unwrap();
-        assert!(f.is_empty());
+        assert!(f.is_empty() && !f.remembers_active_tokens());
         assert_eq!(f.describe(), "none");
-        assert_eq!(
-            Faults::parse_all(&["revocation-lag=2s"]).unwrap().revocation_lag,
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(Faults::parse_all(&["error-rate=1"]).unwrap().error_rate, 1.0);
+        let stale = Faults::parse_all(&["stale-rate=1"]).unwrap();
+        assert_eq!(stale.stale_window(), DEFAULT_STALE_FOR);
+        assert!(stale.remembers_active_tokens());
+        assert!(Faults::parse_all(&["stale-once"]).unwrap().remembers_active_tokens());
     }
 
     #[test]
@@ -152,6 +329,7 @@ mod tests {
         let cases = [
             ("", "empty"),
             ("slowness=1s", "unknown fault"),
+            ("slowness", "unknown fault"),
             ("revocation-lag", "needs a value"),
             ("revocation-lag=soon", "bad duration"),
             ("latency=0s", "greater than zero"),
@@ -159,6 +337,11 @@ mod tests {
             ("error-rate=-0.1", "outside 0..=1"),
             ("error-rate=NaN", "outside 0..=1"),
             ("error-rate=lots", "not a number"),
+            ("stale-rate=2", "outside 0..=1"),
+            ("stale-for=1s", "needs \"stale-rate\""),
+            ("revoke-status=204", "other than 204"),
+            ("revoke-status=abc", "not an HTTP status"),
+            ("partial=first-8", "not token-prefix"),
             ("auth-bypass=yes", "takes no value"),
             ("latency=1ms,latency=2ms", "more than once"),
         ];

@@ -118,17 +118,27 @@ pub fn hash_pbkdf2(plaintext: &str) -> String {
     format!("pbkdf2${}${}", hex::encode(salt), hex::encode(key))
 }
 
+/// The algorithm of a stored hash, by its format: "argon2id", "bcrypt" or "pbkdf2".
+pub fn algorithm_of(stored_hash: &str) -> Option<&'static str> {
+    if stored_hash.starts_with("$argon2id$") {
+        Some("argon2id")
+    } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored_hash.starts_with(p)) {
+        Some("bcrypt")
+    } else if stored_hash.starts_with("pbkdf2$") {
+        Some("pbkdf2")
+    } else {
+        None
+    }
+}
+
 /// Checks `plaintext` against a stored hash in any accepted format.
 /// Unknown or malformed formats yield `false`.
 pub fn verify(plaintext: &str, stored_hash: &str) -> bool {
-    if stored_hash.starts_with("$argon2id$") {
-        verify_argon2id(plaintext, stored_hash)
-    } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored_hash.starts_with(p)) {
-        verify_bcrypt(plaintext, stored_hash)
-    } else if let Some(rest) = stored_hash.strip_prefix("pbkdf2$") {
-        verify_pbkdf2(plaintext, rest)
-    } else {
-        false
+    match algorithm_of(stored_hash) {
+        Some("argon2id") => verify_argon2id(plaintext, stored_hash),
+        Some("bcrypt") => verify_bcrypt(plaintext, stored_hash),
+        Some(_) => stored_hash.strip_prefix("pbkdf2$").is_some_and(|rest| verify_pbkdf2(plaintext, rest)),
+        None => false,
     }
 }
 

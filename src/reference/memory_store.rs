@@ -42,6 +42,14 @@ impl TokenStore for MemoryStore {
         Ok(self.docs().iter().filter(|d| d.active && d.hash_prefix == hash_prefix).cloned().collect())
     }
 
+    async fn find_by_prefix(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
+        Ok(self.docs().iter().filter(|d| d.hash_prefix == hash_prefix).cloned().collect())
+    }
+
+    async fn find_by_id(&self, id: ObjectId) -> Result<Option<TokenDoc>, StoreError> {
+        Ok(self.docs().iter().find(|d| d.id == id).cloned())
+    }
+
     async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {
         let mut docs = self.docs();
         match docs.iter_mut().find(|d| d.id == id && d.user_id == user_id) {

@@ -1,6 +1,7 @@
 //! The reference webprofile server: a faithful, fault-injectable stand-in
 //! for the service under test, used for self-tests and demonstrations.
 
+pub mod cache;
 pub mod faults;
 pub mod hashing;
 pub mod memory_store;

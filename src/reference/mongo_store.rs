@@ -84,6 +84,14 @@ impl TokenStore for MongoStore {
         self.find(doc! { "hashPrefix": hash_prefix, "active": true }).await
     }
 
+    async fn find_by_prefix(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
+        self.find(doc! { "hashPrefix": hash_prefix }).await
+    }
+
+    async fn find_by_id(&self, id: ObjectId) -> Result<Option<TokenDoc>, StoreError> {
+        Ok(self.find(doc! { "_id": id }).await?.into_iter().next())
+    }
+
     async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {
         let result = self
             .tokens

@@ -37,6 +37,10 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError>;
     /// Active tokens whose hashPrefix matches (candidates for verification).
     async fn active_candidates(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError>;
+    /// Every token whose hashPrefix matches, active or not.
+    async fn find_by_prefix(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError>;
+    /// The token with this id, whoever owns it.
+    async fn find_by_id(&self, id: ObjectId) -> Result<Option<TokenDoc>, StoreError>;
     /// Sets active=false on the user's token; Ok(false) when no token with
     /// that id belongs to that user. Idempotent.
     async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError>;

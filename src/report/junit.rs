@@ -6,8 +6,10 @@
 
 use super::xml::XmlWriter;
 use crate::artifacts::SmokeSummary;
+use crate::scenario::catalog;
 use crate::scenario::cross::IterationResult;
 use crate::scenario::suite::{CheckRecord, CheckStatus};
+use crate::verdict::{Coverage, FailureClass};
 
 pub const SMOKE_SUITE: &str = "revocation-immediacy";
 pub const CONTRACT_SUITE: &str = "contract";
@@ -22,6 +24,7 @@ const MESSAGE_MAX: usize = 300;
 pub struct SmokeAttempt {
     pub attempt: u32,
     pub passed: bool,
+    pub class: Option<FailureClass>,
     pub reason: Option<String>,
     pub duration_ms: u64,
     pub revoke_status: Option<u16>,
@@ -34,6 +37,8 @@ pub struct SmokeAttempt {
 pub struct JunitInput<'a> {
     /// When the run started, RFC 3339.
     pub timestamp: &'a str,
+    /// What was tested: every suite carries it as properties.
+    pub coverage: &'a Coverage,
     pub smoke: Option<&'a SmokeSummary>,
     pub smoke_attempts: &'a [SmokeAttempt],
     pub checks: &'a [CheckRecord],
@@ -76,7 +81,8 @@ impl Counts {
 pub fn render(input: &JunitInput<'_>) -> String {
     let smoke = smoke_counts(input);
     let contract = contract_counts(input.checks);
-    let cross = cross_counts(input.cross);
+    let cross_not_run = cross_not_run(input.coverage);
+    let cross = cross_counts(input.cross, cross_not_run);
     let mut total = Counts::default();
     for c in [&smoke, &contract, &cross] {
         total.add(c);
@@ -85,18 +91,27 @@ pub fn render(input: &JunitInput<'_>) -> String {
     w.open("testsuites", &total.attrs("webprofile-parity", input.timestamp));
 
     w.open("testsuite", &smoke.attrs(SMOKE_SUITE, input.timestamp));
+    coverage_properties(&mut w, input.coverage);
     smoke_case(&mut w, input);
     w.close();
 
     w.open("testsuite", &contract.attrs(CONTRACT_SUITE, input.timestamp));
+    coverage_properties(&mut w, input.coverage);
     for check in input.checks {
         check_case(&mut w, check);
     }
     w.close();
 
     w.open("testsuite", &cross.attrs(CROSS_SUITE, input.timestamp));
+    coverage_properties(&mut w, input.coverage);
     for iteration in input.cross {
         iteration_case(&mut w, iteration);
+    }
+    if let (true, Some(why)) = (input.cross.is_empty(), cross_not_run) {
+        let attrs = [("classname", CROSS_SUITE.to_string()), ("name", catalog::CROSS.id.to_string())];
+        w.open("testcase", &attrs);
+        w.empty("skipped", &[("message", message(&format!("not run: {why}")))]);
+        w.close();
     }
     w.close();
     w.finish()
@@ -121,13 +136,37 @@ fn contract_counts(checks: &[CheckRecord]) -> Counts {
     }
 }
 
-fn cross_counts(iterations: &[IterationResult]) -> Counts {
+fn cross_counts(iterations: &[IterationResult], not_run: Option<&str>) -> Counts {
     Counts {
-        tests: iterations.len(),
+        tests: iterations.len().max(usize::from(not_run.is_some())),
         failures: iterations.iter().filter(|i| !i.success).count(),
+        skipped: usize::from(iterations.is_empty() && not_run.is_some()),
         time_s: iterations.iter().map(|i| i.duration_ms).sum::<f64>() / 1000.0,
         ..Counts::default()
     }
+}
+
+/// Why the cross-instance iterations did not run, if none did.
+fn cross_not_run(coverage: &Coverage) -> Option<&str> {
+    coverage.not_run.iter().find(|n| n.starts_with("cross-instance")).map(String::as_str)
+}
+
+/// Backend, targets, images and counts: what every suite was run against.
+fn coverage_properties(w: &mut XmlWriter, coverage: &Coverage) {
+    w.open("properties", &[]);
+    let mut property = |name: &str, value: String| {
+        w.empty("property", &[("name", name.to_string()), ("value", value)]);
+    };
+    property("backend", coverage.backend.clone());
+    property("targets", coverage.targets.join(" "));
+    if !coverage.images.is_empty() {
+        property("images", coverage.images.join(" "));
+    }
+    property("exchanges", coverage.exchanges.to_string());
+    for not_run in &coverage.not_run {
+        property("not_run", not_run.clone());
+    }
+    w.close();
 }
 
 fn smoke_case(w: &mut XmlWriter, input: &JunitInput<'_>) {
@@ -137,6 +176,7 @@ fn smoke_case(w: &mut XmlWriter, input: &JunitInput<'_>) {
         ("name", SMOKE_CASE.to_string()),
         ("time", seconds(total_ms)),
     ];
+    let class_of = |a: &SmokeAttempt| a.class.map_or_else(|| SMOKE_SUITE.to_string(), |c| c.to_string());
     let Some(summary) = input.smoke else {
         w.open("testcase", &attrs);
         let why = input.errors.first().map_or("the smoke did not run", String::as_str);
@@ -145,23 +185,25 @@ fn smoke_case(w: &mut XmlWriter, input: &JunitInput<'_>) {
         return;
     };
     w.open("testcase", &attrs);
+    clause_property(w, catalog::SMOKE.id, catalog::SMOKE.clause);
     let failed: Vec<&SmokeAttempt> = input.smoke_attempts.iter().filter(|a| !a.passed).collect();
     if summary.success {
         for attempt in failed {
-            attempt_element(w, "flakyFailure", attempt);
+            attempt_element(w, "flakyFailure", attempt, &class_of(attempt));
         }
     } else if let Some((first, reruns)) = failed.split_first() {
         w.text(
             "failure",
-            &[("message", message(&attempt_message(first))), ("type", SMOKE_SUITE.into())],
+            &[("message", message(&attempt_message(first))), ("type", class_of(first))],
             &attempt_detail(first),
         );
         for attempt in reruns {
-            attempt_element(w, "rerunFailure", attempt);
+            attempt_element(w, "rerunFailure", attempt, &class_of(attempt));
         }
     } else {
         let reason = summary.reason.clone().unwrap_or_else(|| "the smoke failed".into());
-        w.text("failure", &[("message", message(&reason)), ("type", SMOKE_SUITE.into())], &reason);
+        let class = summary.class.map_or_else(|| SMOKE_SUITE.to_string(), |c| c.to_string());
+        w.text("failure", &[("message", message(&reason)), ("type", class)], &reason);
     }
     let out = format!(
         "{} after {} attempt(s){}; every attempt's trace is in node.parity.out\n",
@@ -174,9 +216,17 @@ fn smoke_case(w: &mut XmlWriter, input: &JunitInput<'_>) {
 }
 
 /// `<flakyFailure>` / `<rerunFailure>`: Surefire puts the detail in `<stackTrace>`.
-fn attempt_element(w: &mut XmlWriter, name: &'static str, attempt: &SmokeAttempt) {
-    w.open(name, &[("message", message(&attempt_message(attempt))), ("type", SMOKE_SUITE.into())]);
+fn attempt_element(w: &mut XmlWriter, name: &'static str, attempt: &SmokeAttempt, class: &str) {
+    w.open(name, &[("message", message(&attempt_message(attempt))), ("type", class.to_string())]);
     w.text("stackTrace", &[], &attempt_detail(attempt));
+    w.close();
+}
+
+/// The check's id and the clause it enforces, as testcase properties.
+fn clause_property(w: &mut XmlWriter, id: &str, clause: &str) {
+    w.open("properties", &[]);
+    w.empty("property", &[("name", "check".to_string()), ("value", id.to_string())]);
+    w.empty("property", &[("name", "clause".to_string()), ("value", clause.to_string())]);
     w.close();
 }
 
@@ -186,9 +236,10 @@ fn attempt_message(attempt: &SmokeAttempt) -> String {
 
 fn attempt_detail(a: &SmokeAttempt) -> String {
     format!(
-        "attempt {}: {}\nrevoke status: {}\nlatency_ms: {}\nstale_reads: {}\npolls: {}\nduration_ms: {}\n",
+        "attempt {}: {}\nclass: {}\nrevoke status: {}\nlatency_ms: {}\nstale_reads: {}\npolls: {}\nduration_ms: {}\n",
         a.attempt,
         a.reason.as_deref().unwrap_or("failed"),
+        a.class.map_or("unknown", FailureClass::as_str),
         a.revoke_status.map_or_else(|| "none".to_string(), |s| s.to_string()),
         a.latency_ms.map_or_else(|| "none".to_string(), |l| format!("{l:.3}")),
         a.stale_reads,
@@ -204,19 +255,17 @@ fn check_case(w: &mut XmlWriter, check: &CheckRecord) {
         ("time", seconds(check.duration_ms)),
     ];
     let detail = check.detail.as_deref().unwrap_or("");
+    w.open("testcase", &attrs);
+    clause_property(w, &check.name, &check.clause);
     match check.status {
-        CheckStatus::Pass => w.empty("testcase", &attrs),
-        CheckStatus::Skip => {
-            w.open("testcase", &attrs);
-            w.empty("skipped", &[("message", message(detail))]);
-            w.close();
-        }
+        CheckStatus::Pass => {}
+        CheckStatus::Skip => w.empty("skipped", &[("message", message(detail))]),
         CheckStatus::Fail => {
-            w.open("testcase", &attrs);
-            w.text("failure", &[("message", message(detail)), ("type", CONTRACT_SUITE.into())], detail);
-            w.close();
+            let class = check.class.unwrap_or(FailureClass::Unknown).to_string();
+            w.text("failure", &[("message", message(detail)), ("type", class)], detail);
         }
     }
+    w.close();
 }
 
 fn iteration_case(w: &mut XmlWriter, it: &IterationResult) {
@@ -235,6 +284,8 @@ fn iteration_case(w: &mut XmlWriter, it: &IterationResult) {
     if let Some(latency) = it.latency_ms {
         property("latency_ms", format!("{latency:.3}"));
     }
+    property("check", catalog::CROSS.id.to_string());
+    property("clause", catalog::CROSS.clause.to_string());
     property("stale_reads", it.stale_reads.to_string());
     property("polls", it.polls.to_string());
     if let Some(status) = it.revoke_status {
@@ -247,7 +298,8 @@ fn iteration_case(w: &mut XmlWriter, it: &IterationResult) {
             "{reason}\nsee cross-instance-iter-{n}.out and cross-instance-introspect-iter-{n}.raw\n",
             n = it.iteration
         );
-        w.text("failure", &[("message", message(reason)), ("type", CROSS_SUITE.into())], &body);
+        let class = it.class.unwrap_or(FailureClass::Unknown).to_string();
+        w.text("failure", &[("message", message(reason)), ("type", class)], &body);
     }
     let latency = it.latency_ms.map_or_else(|| "none".to_string(), |l| format!("{l:.3}"));
     w.text(
@@ -280,6 +332,7 @@ mod tests {
         SmokeAttempt {
             attempt: n,
             passed,
+            class: (!passed).then_some(FailureClass::Infrastructure),
             reason: (!passed).then(|| format!("revoke answered 503 <&> on try {n}")),
             duration_ms: 12,
             revoke_status: Some(if passed { 204 } else { 503 }),
@@ -290,7 +343,14 @@ mod tests {
     }
 
     fn check(name: &str, status: CheckStatus, detail: Option<&str>) -> CheckRecord {
-        CheckRecord { name: name.into(), status, duration_ms: 3.0, detail: detail.map(String::from) }
+        CheckRecord {
+            name: name.into(),
+            clause: "webprofile-api.md §x".into(),
+            status,
+            class: (status == CheckStatus::Fail).then_some(FailureClass::Contract),
+            duration_ms: 3.0,
+            detail: detail.map(String::from),
+        }
     }
 
     fn iteration(n: u32, success: bool) -> IterationResult {
@@ -300,6 +360,7 @@ mod tests {
             reason: (!success).then(|| "stale read: active:true after the revoke returned".into()),
             revoke_status: Some(204),
             last: None,
+            class: (!success).then_some(FailureClass::StaleRead),
             latency_ms: Some(300.25),
             stale_reads: u32::from(!success) * 4,
             polls: 5,
@@ -319,6 +380,7 @@ mod tests {
         let cross = [iteration(1, true), iteration(2, false)];
         render(&JunitInput {
             timestamp: "2024-01-01T00:00:00.000Z",
+            coverage: &Coverage { backend: "local".into(), ..Coverage::default() },
             smoke: Some(&smoke),
             smoke_attempts: attempts,
             checks: &checks,
@@ -333,8 +395,13 @@ mod tests {
 
     #[test]
     fn suites_count_checks_and_iterations() {
-        let smoke =
-            SmokeSummary { success: true, attempts: 1, flaky: false, reason: None, latency_ms: Some(1.5) };
+        let smoke = SmokeSummary {
+            success: true,
+            attempts: 1,
+            flaky: false,
+            latency_ms: Some(1.5),
+            ..SmokeSummary::default()
+        };
         let xml = render_with(smoke, &[attempt(1, true)]);
         let doc = roxmltree::Document::parse(&xml).expect("well-formed");
         let root = doc.root_element();
@@ -349,6 +416,7 @@ mod tests {
         assert_eq!(skipped.attribute("message"), Some("no store access"));
         let failure = contract.descendants().find(|n| n.has_tag_name("failure")).unwrap();
         assert_eq!(failure.attribute("message"), Some("expected 400, got 500"));
+        assert_eq!(failure.attribute("type"), Some("contract"));
         assert_eq!(failure.text(), Some("expected 400, got 500\nbody: <html>"));
         let cross = suite(&doc, CROSS_SUITE);
         assert_eq!((cross.attribute("tests"), cross.attribute("failures")), (Some("2"), Some("1")));
@@ -364,14 +432,46 @@ mod tests {
             props.contains(&("latency_ms", "300.250")) && props.contains(&("stale_reads", "4")),
             "{props:?}"
         );
-        assert!(second.descendants().any(|n| n.has_tag_name("failure")));
+        let failure = second.descendants().find(|n| n.has_tag_name("failure")).unwrap();
+        assert_eq!(failure.attribute("type"), Some("stale-read"));
+        assert!(props.contains(&("check", "cross_instance_immediacy")), "{props:?}");
         assert!(!xml.contains("flakyFailure"));
     }
 
     #[test]
+    fn cross_instance_not_run_is_a_skipped_case_never_a_pass() {
+        let coverage = Coverage {
+            backend: "local".into(),
+            not_run: vec!["cross-instance: --iterations 0".into()],
+            ..Coverage::default()
+        };
+        let smoke = SmokeSummary { success: true, attempts: 1, ..SmokeSummary::default() };
+        let xml = render(&JunitInput {
+            timestamp: "t",
+            coverage: &coverage,
+            smoke: Some(&smoke),
+            smoke_attempts: &[attempt(1, true)],
+            checks: &[],
+            cross: &[],
+            errors: &[],
+        });
+        let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+        let cross = suite(&doc, CROSS_SUITE);
+        assert_eq!((cross.attribute("tests"), cross.attribute("skipped")), (Some("1"), Some("1")));
+        let skipped = cross.descendants().find(|n| n.has_tag_name("skipped")).unwrap();
+        assert_eq!(skipped.attribute("message"), Some("not run: cross-instance: --iterations 0"));
+        assert!(cross.descendants().any(|n| n.attribute("name") == Some("not_run")));
+    }
+
+    #[test]
     fn a_flaky_smoke_passes_with_a_flaky_failure_per_failed_attempt() {
-        let smoke =
-            SmokeSummary { success: true, attempts: 3, flaky: true, reason: None, latency_ms: Some(1.5) };
+        let smoke = SmokeSummary {
+            success: true,
+            attempts: 3,
+            flaky: true,
+            latency_ms: Some(1.5),
+            ..SmokeSummary::default()
+        };
         let xml = render_with(smoke, &[attempt(1, false), attempt(2, false), attempt(3, true)]);
         let doc = roxmltree::Document::parse(&xml).expect("well-formed");
         let smoke = suite(&doc, SMOKE_SUITE);
@@ -389,16 +489,16 @@ mod tests {
         let smoke = SmokeSummary {
             success: false,
             attempts: 2,
-            flaky: false,
             reason: Some("x".into()),
-            latency_ms: None,
+            class: Some(FailureClass::Infrastructure),
+            ..SmokeSummary::default()
         };
         let xml = render_with(smoke, &[attempt(1, false), attempt(2, false)]);
         let doc = roxmltree::Document::parse(&xml).expect("well-formed");
         let case = suite(&doc, SMOKE_SUITE).children().find(|n| n.has_tag_name("testcase")).unwrap();
         let names: Vec<&str> =
             case.children().filter(|n| n.is_element()).map(|n| n.tag_name().name()).collect();
-        assert_eq!(names, ["failure", "rerunFailure", "system-out"]);
+        assert_eq!(names, ["properties", "failure", "rerunFailure", "system-out"]);
     }
 
     #[test]
@@ -406,6 +506,7 @@ mod tests {
         let errors = ["the stack never became ready: instance-1 did not answer".to_string()];
         let xml = render(&JunitInput {
             timestamp: "t",
+            coverage: &Coverage::default(),
             smoke: None,
             smoke_attempts: &[],
             checks: &[],

@@ -9,43 +9,61 @@ use std::path::Path;
 pub fn render(analysis: &Analysis) -> String {
     let (icon, verdict) = match analysis.status {
         RunStatus::Pass => ("✅", "parity holds"),
+        RunStatus::Incomplete => ("⚠️", "no failure, but parity is NOT proven"),
         RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational: --no-strict)"),
         RunStatus::Fail => ("❌", "parity FAILED"),
         RunStatus::Error => ("❗", "the run could not be carried out"),
     };
     let mut out = format!("### {icon} Webprofile parity: {verdict} (exit {})\n\n", analysis.exit_code);
+    let _ = writeln!(out, "Tested {}.\n", one_line(&analysis.coverage.describe()));
+    if !analysis.failure_classes.is_empty() {
+        let _ = writeln!(out, "**Failures by class:** {}\n", analysis.failure_classes.describe());
+    }
     out += "| check | result |\n|---|---|\n";
+    let not_run = |phase: &str| {
+        analysis
+            .coverage
+            .not_run
+            .iter()
+            .find(|n| n.starts_with(phase))
+            .map_or_else(|| "not run".to_string(), |n| format!("not run ({})", one_line(n)))
+    };
     let smoke = match &analysis.smoke {
         Some(s) => format!(
-            "{} after {} attempt(s){}",
+            "{}{} after {} attempt(s){}",
             if s.success { "PASS" } else { "FAIL" },
+            s.class.map(|c| format!(" ({c})")).unwrap_or_default(),
             s.attempts,
-            if s.flaky { " — flaky: passed after failing" } else { "" }
+            if s.flaky { " — flaky: passed after infrastructure failures" } else { "" }
         ),
-        None => "not run".into(),
+        None => not_run("revocation immediacy"),
     };
     let _ = writeln!(out, "| revocation immediacy (smoke) | {smoke} |");
     let suite = match &analysis.suite {
         Some(s) => format!("{} passed, {} failed, {} skipped", s.passed, s.failed, s.skipped),
-        None => "not run".into(),
+        None => not_run("contract suite"),
     };
     let _ = writeln!(out, "| contract suite | {suite} |");
     let cross = match &analysis.cross {
-        Some(c) => format!(
-            "{}/{} iterations failed, {} stale read(s){}",
+        Some(c) if c.iterations > 0 => format!(
+            "{}/{} iterations failed{}, {} stale read(s){}",
             c.failures,
             c.iterations,
+            if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) },
             c.stale_reads,
             c.latency_ms_p95.map(|p| format!(", revoke → inactive p95 {p:.1} ms")).unwrap_or_default()
         ),
-        None => "not run".into(),
+        _ => not_run("cross-instance"),
     };
     let _ = writeln!(out, "| cross-instance | {cross} |");
     let failing: Vec<String> = analysis
         .checks
         .iter()
         .filter(|c| c.status == CheckStatus::Fail)
-        .map(|c| format!("`{}`", c.name.replace('`', "'")))
+        .map(|c| {
+            let class = c.class.map(|c| format!(" ({c})")).unwrap_or_default();
+            format!("`{}`{class}", c.name.replace('`', "'"))
+        })
         .collect();
     if !failing.is_empty() {
         let _ = writeln!(out, "\n**Failing checks:** {}", failing.join(", "));
@@ -70,11 +88,26 @@ mod tests {
     use crate::artifacts::{SmokeSummary, SuiteCounts};
     use crate::scenario::cross::CrossTotals;
     use crate::scenario::suite::CheckRecord;
+    use crate::verdict::{ClassCounts, Coverage, FailureClass};
 
     fn analysis(status: RunStatus) -> Analysis {
         Analysis {
             status,
             exit_code: if status == RunStatus::Pass { 0 } else { 1 },
+            verdict: "v".into(),
+            coverage: Coverage {
+                backend: "local".into(),
+                targets: vec!["http://a".into()],
+                smoke_attempts: 2,
+                checks: 13,
+                checks_skipped: 2,
+                iterations: 5,
+                exchanges: 99,
+                ..Coverage::default()
+            },
+            failure_classes: [FailureClass::StaleRead, FailureClass::Contract]
+                .into_iter()
+                .collect::<ClassCounts>(),
             strict: true,
             run_id: "r".into(),
             backend: "local".into(),
@@ -84,17 +117,13 @@ mod tests {
             started_at: "s".into(),
             finished_at: "f".into(),
             duration_ms: 1.0,
-            smoke: Some(SmokeSummary {
-                success: true,
-                attempts: 2,
-                flaky: true,
-                reason: None,
-                latency_ms: None,
-            }),
+            smoke: Some(SmokeSummary { success: true, attempts: 2, flaky: true, ..SmokeSummary::default() }),
             suite: Some(SuiteCounts { passed: 12, failed: 1, skipped: 2 }),
             checks: vec![CheckRecord {
                 name: "bad_id_400".into(),
+                clause: "c".into(),
                 status: CheckStatus::Fail,
+                class: Some(FailureClass::Contract),
                 duration_ms: 1.0,
                 detail: None,
             }],
@@ -115,8 +144,20 @@ mod tests {
         assert!(md.contains("| revocation immediacy (smoke) | PASS after 2 attempt(s) — flaky"), "{md}");
         assert!(md.contains("| contract suite | 12 passed, 1 failed, 2 skipped |"), "{md}");
         assert!(md.contains("| cross-instance | 2/5 iterations failed, 7 stale read(s) |"), "{md}");
-        assert!(md.contains("**Failing checks:** `bad_id_400`"), "{md}");
+        assert!(md.contains("**Failing checks:** `bad_id_400` (contract)"), "{md}");
+        assert!(md.contains("Tested local (http://a): smoke 2 attempt(s), 13 checks (2 skipped)"), "{md}");
+        assert!(md.contains("**Failures by class:** 1 stale-read, 1 contract"), "{md}");
         assert!(md.contains("Artifacts: `webprofile-parity-20240101000000.tar.gz`"), "{md}");
         assert!(render(&analysis(RunStatus::Pass)).starts_with("### ✅"));
+    }
+
+    #[test]
+    fn a_phase_not_run_says_why_and_is_not_a_pass() {
+        let mut a = analysis(RunStatus::Incomplete);
+        a.cross = None;
+        a.coverage.not_run = vec!["cross-instance: --iterations 0".into()];
+        let md = render(&a);
+        assert!(md.starts_with("### ⚠️ Webprofile parity: no failure, but parity is NOT proven"), "{md}");
+        assert!(md.contains("| cross-instance | not run (cross-instance: --iterations 0) |"), "{md}");
     }
 }

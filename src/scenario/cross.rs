@@ -4,6 +4,7 @@
 use super::{fresh_user_id, probe_revocation, Judgement, ProbeOutcome, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
+use crate::verdict::{ClassCounts, FailureClass};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,6 +18,9 @@ pub struct IterationResult {
     pub reason: Option<String>,
     pub revoke_status: Option<u16>,
     pub last: Option<Value>,
+    /// Why it failed (`stale-read`, `contract`, `infrastructure`, `harness`); null when it passed.
+    #[serde(default)]
+    pub class: Option<FailureClass>,
     /// From the revoke returning to the first `active:false` on instance 1.
     pub latency_ms: Option<f64>,
     pub stale_reads: u32,
@@ -84,6 +88,7 @@ async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, c
             reason: outcome.reason,
             revoke_status: outcome.revoke_status,
             last: outcome.last,
+            class: outcome.class,
             latency_ms: outcome.latency_ms,
             stale_reads: outcome.stale_reads,
             polls: outcome.polls,
@@ -102,6 +107,8 @@ async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, c
 pub struct CrossTotals {
     pub iterations: u32,
     pub failures: u32,
+    /// Failed iterations per class.
+    pub classes: ClassCounts,
     pub stale_reads: u32,
     pub polls: u32,
     pub latency_ms_p50: Option<f64>,
@@ -116,6 +123,11 @@ impl CrossTotals {
         CrossTotals {
             iterations: results.len() as u32,
             failures: results.iter().filter(|r| !r.success).count() as u32,
+            classes: results
+                .iter()
+                .filter(|r| !r.success)
+                .map(|r| r.class.unwrap_or(FailureClass::Unknown))
+                .collect(),
             stale_reads: results.iter().map(|r| r.stale_reads).sum(),
             polls: results.iter().map(|r| r.polls).sum(),
             latency_ms_p50: percentile(&latencies, 0.50),
@@ -150,6 +162,9 @@ pub fn render_iteration_out(it: &Iteration) -> String {
     if let Some(latency) = r.latency_ms {
         out += &format!("revoke returned → inactive on instance1: {latency:.3} ms\n");
     }
+    if let Some(class) = r.class {
+        out += &format!("class: {class}\n");
+    }
     if let Some(reason) = &r.reason {
         out += &format!("reason: {reason}\n");
     }
@@ -175,15 +190,20 @@ pub fn render_summary(results: &[IterationResult], totals: &CrossTotals) -> Stri
     let mut out = String::new();
     for r in results {
         out += &format!(
-            "iteration {}: {}{}\n",
+            "iteration {}: {}{}{}\n",
             r.iteration,
             if r.success { "PASS" } else { "FAIL" },
+            r.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
             r.reason.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()
         );
     }
     out += &format!(
-        "cross-instance: {}/{} iterations failed, {} stale read(s), {} polls",
-        totals.failures, totals.iterations, totals.stale_reads, totals.polls
+        "cross-instance: {}/{} iterations failed{}, {} stale read(s), {} polls",
+        totals.failures,
+        totals.iterations,
+        if totals.classes.is_empty() { String::new() } else { format!(" ({})", totals.classes.describe()) },
+        totals.stale_reads,
+        totals.polls
     );
     if let (Some(p50), Some(max)) = (totals.latency_ms_p50, totals.latency_ms_max) {
         out += &format!(", revoke→inactive p50 {p50:.3} ms, max {max:.3} ms");
@@ -203,6 +223,7 @@ mod tests {
             reason: (!success).then(|| "stale".into()),
             revoke_status: Some(204),
             last: None,
+            class: (!success).then_some(FailureClass::StaleRead),
             latency_ms: latency,
             stale_reads: stale,
             polls: stale + 1,

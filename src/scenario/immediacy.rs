@@ -3,14 +3,21 @@
 use super::{fresh_user_id, probe_revocation, Judgement, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
+use crate::rerun::{self, FlakinessReport, RetryPolicy, Tried};
+use crate::verdict::FailureClass;
 use serde::Serialize;
 use serde_json::Value;
 
 /// `node.parity.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SmokeReport {
+    /// The check's stable id (see `parity checks`).
+    pub check: &'static str,
+    pub clause: &'static str,
     pub success: bool,
     pub reason: Option<String>,
+    /// Why it failed, when it failed.
+    pub class: Option<FailureClass>,
     pub instance: String,
     pub user_id: String,
     pub token_id: Option<String>,
@@ -35,6 +42,41 @@ pub struct Smoke {
     pub trace: Trace,
 }
 
+/// What the smoke's subject is called in `flakiness.json`.
+pub const SUBJECT: &str = "node parity smoke (revocation immediacy)";
+
+/// The smoke under a retry policy: every attempt in order (`on_attempt` sees
+/// each as it ends), and the rerun report that judges them by class.
+pub async fn run_with_retries(
+    client: &Client,
+    judgement: &Judgement,
+    retry: RetryPolicy,
+    clock: &Clock,
+    on_attempt: impl Fn(u32, &Smoke),
+) -> (FlakinessReport, Vec<Smoke>) {
+    let on_attempt = &on_attempt;
+    rerun::with_retries(retry, SUBJECT, |attempt| async move {
+        let smoke = run_smoke(client, judgement, clock).await;
+        on_attempt(attempt, &smoke);
+        let r = &smoke.report;
+        let tried = if r.success {
+            Tried::passed()
+        } else {
+            Tried { rc: 1, class: r.class.or(Some(FailureClass::Harness)), reason: r.reason.clone() }
+        };
+        (tried, smoke)
+    })
+    .await
+}
+
+/// The attempt that decided the smoke: the first whose failure cannot be
+/// forgiven, else the last.
+pub fn deciding<'a>(report: &FlakinessReport, smokes: &'a [Smoke]) -> Option<&'a Smoke> {
+    let unforgiven =
+        report.attempts.iter().position(|a| a.rc != 0 && a.class.is_some_and(|c| !c.forgivable()));
+    unforgiven.and_then(|i| smokes.get(i)).or_else(|| smokes.last())
+}
+
 pub async fn run_smoke(client: &Client, judgement: &Judgement, clock: &Clock) -> Smoke {
     let started_at = clock.now();
     let user_id = fresh_user_id();
@@ -50,8 +92,11 @@ pub async fn run_smoke(client: &Client, judgement: &Judgement, clock: &Clock) ->
         })
     };
     let report = SmokeReport {
+        check: super::catalog::SMOKE.id,
+        clause: super::catalog::SMOKE.clause,
         success: outcome.success,
         reason: outcome.reason,
+        class: outcome.class,
         instance: client.base_url().to_string(),
         user_id,
         token_id: outcome.created.map(|c| c.id),
@@ -74,10 +119,15 @@ pub async fn run_smoke(client: &Client, judgement: &Judgement, clock: &Clock) ->
 pub fn render_out(smoke: &Smoke, attempt: u32) -> String {
     let r = &smoke.report;
     let mut out = format!(
-        "revocation immediacy on {} (attempt {attempt}): {}\n",
+        "revocation immediacy on {} (attempt {attempt}): {}\ncheck: {} — {}\n",
         r.instance,
-        if r.success { "PASS" } else { "FAIL" }
+        if r.success { "PASS" } else { "FAIL" },
+        r.check,
+        r.clause
     );
+    if let Some(class) = r.class {
+        out += &format!("class: {class}\n");
+    }
     if let Some(reason) = &r.reason {
         out += &format!("reason: {reason}\n");
     }

@@ -1,6 +1,7 @@
 //! The scenarios: pure logic over contract clients. They decide pass or fail
 //! and describe why; writing files is the caller's business.
 
+pub mod catalog;
 pub mod cross;
 pub mod immediacy;
 mod probe;

@@ -5,6 +5,7 @@
 use super::Judgement;
 use crate::clock::{millis, Stamp};
 use crate::contract::{Client, CreateRequest, CreatedToken, Trace};
+use crate::verdict::FailureClass;
 use serde_json::Value;
 use std::time::Instant;
 
@@ -20,6 +21,8 @@ pub struct ProbeRoles<'a> {
 pub struct ProbeOutcome {
     pub success: bool,
     pub reason: Option<String>,
+    /// Why it failed, when it failed.
+    pub class: Option<FailureClass>,
     pub user_id: String,
     pub created: Option<CreatedToken>,
     /// The create answer's body as received.
@@ -37,8 +40,9 @@ pub struct ProbeOutcome {
 }
 
 impl ProbeOutcome {
-    fn fail(mut self, reason: String) -> Self {
+    fn fail(mut self, class: FailureClass, reason: String) -> Self {
         self.success = false;
+        self.class = Some(class);
         self.reason = Some(reason);
         self
     }
@@ -64,7 +68,7 @@ pub async fn probe_revocation(
     out.create_body = out.trace.last().map(|ex| ex.response_body.clone());
     let created = match created {
         Ok(created) => created,
-        Err(e) => return out.fail(e.to_string()),
+        Err(e) => return out.fail(e.class, e.to_string()),
     };
     out.created = Some(created.clone());
 
@@ -73,13 +77,14 @@ pub async fn probe_revocation(
     match before {
         Ok(answer) if answer.active => {}
         Ok(_) => {
-            return out.fail(format!(
+            let reason = format!(
                 "token created on {} was not active on {} before the revoke",
                 roles.creator.name(),
                 roles.observer.name()
-            ))
+            );
+            return out.fail(FailureClass::Contract, reason);
         }
-        Err(e) => return out.fail(format!("before the revoke: {e}")),
+        Err(e) => return out.fail(e.class, format!("before the revoke: {e}")),
     }
 
     let revoked = roles.revoker.revoke(&mut out.trace, user_id, &created.id).await;
@@ -95,14 +100,15 @@ pub async fn probe_revocation(
             out.revoke_status = Some(status);
             if !judgement.accepted_revoke_statuses.contains(&status) {
                 let body = out.trace.last().map(|ex| ex.summary()).unwrap_or_default();
-                return out.fail(format!(
+                let reason = format!(
                     "revoke on {} answered {body}, expected {}",
                     roles.revoker.name(),
                     statuses(&judgement.accepted_revoke_statuses)
-                ));
+                );
+                return out.fail(FailureClass::of_unexpected_status(status), reason);
             }
         }
-        Err(e) => return out.fail(e.to_string()),
+        Err(e) => return out.fail(e.class, e.to_string()),
     }
 
     poll_until_inactive(out, roles, &created.token, judgement, revoke_returned).await
@@ -135,18 +141,24 @@ async fn poll_until_inactive(
                         "stale read: {observer} still answered active:true {} time(s) for {latency:.1} ms after the revoke{across} returned",
                         out.stale_reads
                     );
-                    return out.fail(reason);
+                    return out.fail(FailureClass::StaleRead, reason);
                 }
                 out.success = true;
                 return out;
             }
             Ok(_) => out.stale_reads += 1,
             Err(e) => {
+                // A stale read already seen is the finding, whatever broke afterwards.
+                let class = if out.stale_reads > 0 && judgement.require_immediate {
+                    FailureClass::StaleRead
+                } else {
+                    e.class
+                };
                 let reason = format!(
                     "after the revoke{across} returned ({} stale read(s) so far): {e}",
                     out.stale_reads
                 );
-                return out.fail(reason);
+                return out.fail(class, reason);
             }
         }
         let elapsed = revoke_returned.elapsed();
@@ -156,7 +168,7 @@ async fn poll_until_inactive(
                 humantime::format_duration(judgement.deadline),
                 out.polls
             );
-            return out.fail(reason);
+            return out.fail(FailureClass::StaleRead, reason);
         }
         let remaining = judgement.deadline - elapsed;
         tokio::time::sleep(judgement.poll_interval.min(remaining)).await;

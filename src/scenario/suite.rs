@@ -1,11 +1,15 @@
 //! The contract suite: one named check per rule of the contract, written as
 //! `test.parity.out` in `go test -v` style.
 
+use super::catalog;
 use super::{fresh_user_id, Judgement};
 use crate::clock::millis;
-use crate::contract::{AuthMode, Client, CreateRequest, CreatedToken, Exchange, Trace};
+use crate::contract::{
+    AuthMode, CallError, Client, CreateRequest, CreatedToken, Exchange, Introspection, Trace,
+};
 use crate::reference::hashing;
 use crate::reference::store::{TokenDoc, TokenStore};
+use crate::verdict::FailureClass;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -14,8 +18,18 @@ use std::time::Instant;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
     Pass,
-    Fail(String),
+    Fail(FailureClass, String),
     Skip(String),
+}
+
+impl Verdict {
+    fn contract(detail: String) -> Verdict {
+        Verdict::Fail(FailureClass::Contract, detail)
+    }
+
+    fn call_failed(e: &CallError) -> Verdict {
+        Verdict::Fail(e.class, e.to_string())
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -29,8 +43,13 @@ pub enum CheckStatus {
 /// One check as it appears in `analysis.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckRecord {
+    /// The check's stable id (see `parity checks`).
     pub name: String,
+    /// The clause of the contract it enforces.
+    pub clause: String,
     pub status: CheckStatus,
+    /// Why it failed, when it failed.
+    pub class: Option<FailureClass>,
     pub duration_ms: f64,
     pub detail: Option<String>,
 }
@@ -50,15 +69,23 @@ impl SuiteReport {
         self.count(CheckStatus::Fail) == 0
     }
 
-    fn record(&mut self, name: &str, started: Instant, verdict: Verdict) {
-        let (status, detail) = match verdict {
-            Verdict::Pass => (CheckStatus::Pass, None),
-            Verdict::Fail(d) => (CheckStatus::Fail, Some(d)),
-            Verdict::Skip(d) => (CheckStatus::Skip, Some(d)),
+    /// Failed checks by class.
+    pub fn failure_classes(&self) -> impl Iterator<Item = FailureClass> + '_ {
+        self.checks.iter().filter_map(|c| c.class)
+    }
+
+    fn record(&mut self, id: &str, started: Instant, verdict: Verdict) {
+        let spec = catalog::contract(id);
+        let (status, class, detail) = match verdict {
+            Verdict::Pass => (CheckStatus::Pass, None, None),
+            Verdict::Fail(class, d) => (CheckStatus::Fail, Some(class), Some(d)),
+            Verdict::Skip(d) => (CheckStatus::Skip, None, Some(d)),
         };
         self.checks.push(CheckRecord {
-            name: name.to_string(),
+            name: spec.id.to_string(),
+            clause: spec.clause.to_string(),
             status,
+            class,
             duration_ms: millis(started.elapsed()),
             detail,
         });
@@ -87,13 +114,13 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     let verdict = match &created {
         Some(c) => match client.introspect(trace, &c.token).await {
             Ok(i) if !i.active => {
-                Verdict::Fail("introspect answered active:false for a token just created".into())
+                Verdict::contract("introspect answered active:false for a token just created".into())
             }
             Ok(i) if i.user_id.as_deref().is_some_and(|u| u != user) => {
-                Verdict::Fail(format!("introspect answered userId {:?}, expected {user}", i.user_id))
+                Verdict::contract(format!("introspect answered userId {:?}, expected {user}", i.user_id))
             }
             Ok(_) => Verdict::Pass,
-            Err(e) => Verdict::Fail(e.to_string()),
+            Err(e) => Verdict::call_failed(&e),
         },
         None => needs_token(),
     };
@@ -111,8 +138,11 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
         let verdict = match &created {
             Some(c) => match client.revoke(trace, &user, &c.id).await {
                 Ok(status) if judgement.accepted_revoke_statuses.contains(&status) => Verdict::Pass,
-                Ok(_) => Verdict::Fail(format!("revoke answered {}", last_summary(trace))),
-                Err(e) => Verdict::Fail(e.to_string()),
+                Ok(status) => Verdict::Fail(
+                    FailureClass::of_unexpected_status(status),
+                    format!("revoke answered {}", last_summary(trace)),
+                ),
+                Err(e) => Verdict::call_failed(&e),
             },
             None => needs_token(),
         };
@@ -120,7 +150,13 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
         if name == "revoke_returns_204" {
             let t = Instant::now();
             let verdict = match &created {
-                Some(c) => expect_active(client.introspect(trace, &c.token).await, false),
+                // Active after the revoke returned is a stale read, not a mere contract breach.
+                Some(c) => match expect_active(client.introspect(trace, &c.token).await, false) {
+                    Verdict::Fail(FailureClass::Contract, detail) => {
+                        Verdict::Fail(FailureClass::StaleRead, detail)
+                    }
+                    verdict => verdict,
+                },
                 None => needs_token(),
             };
             s.record("inactive_after_revoke", t, verdict);
@@ -169,38 +205,45 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     s
 }
 
-fn create_shape(created: &Result<CreatedToken, crate::contract::CallError>) -> Verdict {
+/// The create answer's shape. `accessTokenPartial` is the token's hashPrefix
+/// (first 8 hex of SHA-256(token)) in both real services, never its own prefix.
+fn create_shape(created: &Result<CreatedToken, CallError>) -> Verdict {
     let c = match created {
         Ok(c) => c,
-        Err(e) => return Verdict::Fail(e.to_string()),
+        Err(e) => return Verdict::call_failed(e),
     };
     if c.token.len() != 64 || !hashing::is_token_hex(&c.token) {
-        return Verdict::Fail(format!("token is not 64 hex characters (length {})", c.token.len()));
+        return Verdict::contract(format!("token is not 64 hex characters (length {})", c.token.len()));
     }
+    let expected = hashing::hash_prefix(&c.token.to_ascii_lowercase());
     match &c.access_token_partial {
-        None => Verdict::Fail("no accessTokenPartial in the create answer".into()),
-        Some(p) if !c.token.starts_with(p.as_str()) || p.len() != 8 => {
-            Verdict::Fail(format!("accessTokenPartial `{p}` is not the token's first 8 characters"))
-        }
-        Some(_) => Verdict::Pass,
+        None => Verdict::contract("no accessTokenPartial in the create answer".into()),
+        Some(p) if p.eq_ignore_ascii_case(&expected) => Verdict::Pass,
+        Some(p) if c.token.starts_with(p.as_str()) => Verdict::contract(format!(
+            "accessTokenPartial `{p}` is the token's own first 8 characters; the contract says hashPrefix \
+             (first 8 hex of SHA-256(token)): `{expected}`"
+        )),
+        Some(p) => Verdict::contract(format!(
+            "accessTokenPartial `{p}` is not the token's hashPrefix (first 8 hex of SHA-256(token)): `{expected}`"
+        )),
     }
 }
 
-fn list_hides_hash(listed: Result<Vec<Value>, crate::contract::CallError>, token_id: &str) -> Verdict {
+fn list_hides_hash(listed: Result<Vec<Value>, CallError>, token_id: &str) -> Verdict {
     let items = match listed {
         Ok(items) => items,
-        Err(e) => return Verdict::Fail(e.to_string()),
+        Err(e) => return Verdict::call_failed(&e),
     };
     let id_of =
         |item: &Value| item.get("_id").or_else(|| item.get("id")).and_then(crate::contract::parse_object_id);
     if !items.iter().any(|item| id_of(item).as_deref() == Some(token_id)) {
-        return Verdict::Fail(format!(
+        return Verdict::contract(format!(
             "the created token {token_id} is not in the list of {} item(s)",
             items.len()
         ));
     }
     match items.iter().find(|item| item.get("hash").is_some_and(|h| !h.is_null())) {
-        Some(leaky) => Verdict::Fail(format!(
+        Some(leaky) => Verdict::contract(format!(
             "token {} is listed with its hash",
             id_of(leaky).unwrap_or_else(|| "?".into())
         )),
@@ -208,28 +251,31 @@ fn list_hides_hash(listed: Result<Vec<Value>, crate::contract::CallError>, token
     }
 }
 
-fn expect_active(
-    answer: Result<crate::contract::Introspection, crate::contract::CallError>,
-    expected: bool,
-) -> Verdict {
+fn expect_active(answer: Result<Introspection, CallError>, expected: bool) -> Verdict {
     match answer {
         Ok(i) if i.active == expected => Verdict::Pass,
         Ok(i) => {
-            Verdict::Fail(format!("introspect answered active:{}, expected active:{expected}", i.active))
+            Verdict::contract(format!("introspect answered active:{}, expected active:{expected}", i.active))
         }
-        Err(e) => Verdict::Fail(e.to_string()),
+        Err(e) => Verdict::call_failed(&e),
+    }
+}
+
+/// The class of an exchange that did not answer as expected.
+fn exchange_class(ex: &Exchange) -> FailureClass {
+    match ex.status {
+        Some(status) if ex.error.is_none() => FailureClass::of_unexpected_status(status),
+        _ => FailureClass::Infrastructure,
     }
 }
 
 fn expect_status(ex: &Exchange, expected: u16) -> Verdict {
     match ex.status {
         Some(status) if status == expected => Verdict::Pass,
-        _ => Verdict::Fail(format!(
-            "{} {} answered {}, expected HTTP {expected}",
-            ex.method,
-            ex.path,
-            ex.summary()
-        )),
+        _ => Verdict::Fail(
+            exchange_class(ex),
+            format!("{} {} answered {}, expected HTTP {expected}", ex.method, ex.path, ex.summary()),
+        ),
     }
 }
 
@@ -239,18 +285,21 @@ fn rejected(ex: &Exchange, auth: AuthMode) -> Verdict {
     match ex.status {
         Some(302) if ex.location.as_deref().is_some_and(|l| l.contains("/auth/login")) => Verdict::Pass,
         Some(401 | 403) => Verdict::Pass,
-        Some(status) if (200..300).contains(&status) => Verdict::Fail(match auth {
+        Some(status) if (200..300).contains(&status) => Verdict::contract(match auth {
             AuthMode::ServiceOrigin => format!(
                 "a request with X-Service-Origin and no credentials was let in ({}): anyone can skip authentication",
                 ex.summary()
             ),
             _ => format!("the request was let in without valid credentials ({})", ex.summary()),
         }),
-        _ => Verdict::Fail(format!(
-            "expected a 302 to /auth/login, got {}{}",
-            ex.summary(),
-            ex.location.as_ref().map(|l| format!(" Location: {l}")).unwrap_or_default()
-        )),
+        _ => Verdict::Fail(
+            exchange_class(ex),
+            format!(
+                "expected a 302 to /auth/login, got {}{}",
+                ex.summary(),
+                ex.location.as_ref().map(|l| format!(" Location: {l}")).unwrap_or_default()
+            ),
+        ),
     }
 }
 
@@ -295,36 +344,42 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
         };
         let verdict = match store.insert(doc).await {
             Ok(()) => expect_active(client.introspect(trace, &plaintext).await, expect_active_answer),
-            Err(e) => Verdict::Fail(format!("could not seed the token into the store: {e}")),
+            Err(e) => Verdict::Fail(
+                FailureClass::Infrastructure,
+                format!("could not seed the token into the store: {e}"),
+            ),
         };
         s.record(name, t, verdict);
     }
 }
 
-/// Another user's token id must answer 404 and must not revoke anything.
+/// Another user's token id must answer 404 (the Node service answers 204,
+/// treating it as idempotent: accepted) and must not revoke anything.
 async fn other_users_token(client: &Client, trace: &mut Trace, owner: &str) -> Verdict {
     let request =
         CreateRequest { label: "parity-suite-owner".into(), scopes: vec!["git".into()], expires_at: None };
     let created = match client.create_token(trace, owner, &request).await {
         Ok(c) => c,
-        Err(e) => return Verdict::Fail(format!("could not create the owner's token: {e}")),
+        Err(e) => return Verdict::Fail(e.class, format!("could not create the owner's token: {e}")),
     };
     let stranger = fresh_user_id();
     let status = match client.revoke(trace, &stranger, &created.id).await {
         Ok(status) => status,
-        Err(e) => return Verdict::Fail(e.to_string()),
+        Err(e) => return Verdict::call_failed(&e),
     };
     let still_active = client.introspect(trace, &created.token).await;
     match (status, still_active) {
         (_, Ok(i)) if !i.active => {
-            Verdict::Fail(format!("another user's revoke (HTTP {status}) deactivated the owner's token"))
+            Verdict::contract(format!("another user's revoke (HTTP {status}) deactivated the owner's token"))
         }
-        (404, Ok(_)) => Verdict::Pass,
-        (_, Ok(_)) => Verdict::Fail(format!(
-            "revoke by another user answered {}, expected HTTP 404",
-            last_revoke_summary(trace)
-        )),
-        (_, Err(e)) => Verdict::Fail(format!("the owner's token could not be checked afterwards: {e}")),
+        (404 | 204, Ok(_)) => Verdict::Pass,
+        (_, Ok(_)) => Verdict::Fail(
+            FailureClass::of_unexpected_status(status),
+            format!("revoke by another user answered {}, expected HTTP 404", last_revoke_summary(trace)),
+        ),
+        (_, Err(e)) => {
+            Verdict::Fail(e.class, format!("the owner's token could not be checked afterwards: {e}"))
+        }
     }
 }
 
@@ -336,7 +391,7 @@ fn last_revoke_summary(trace: &Trace) -> String {
     trace.exchanges().iter().rev().find(|ex| ex.method == "DELETE").map(Exchange::summary).unwrap_or_default()
 }
 
-/// `test.parity.out`.
+/// `test.parity.out`: `go test -v` style, each check with its clause and, on failure, its class.
 pub fn render_out(report: &SuiteReport) -> String {
     let mut out = String::new();
     for c in &report.checks {
@@ -348,6 +403,10 @@ pub fn render_out(report: &SuiteReport) -> String {
             CheckStatus::Skip => "SKIP",
         };
         out += &format!("--- {word}: {} ({secs:.2}s)\n", c.name);
+        out += &format!("    clause: {}\n", c.clause);
+        if let Some(class) = c.class {
+            out += &format!("    class: {class}\n");
+        }
         if let Some(detail) = &c.detail {
             out += &format!("    {detail}\n");
         }

@@ -203,6 +203,8 @@ pub struct ContainerReport {
     pub service: String,
     pub name: String,
     pub image: String,
+    /// The image's id (`sha256:…`) as the engine ran it.
+    pub image_id: Option<String>,
     /// created, running, paused, exited, dead…; "missing" when it was gone.
     pub state: String,
     pub exit_code: Option<i64>,
@@ -215,6 +217,7 @@ pub async fn report(docker: &Docker, service: Service, name: &str, image: &str) 
         service: service.role().into(),
         name: name.into(),
         image: image.into(),
+        image_id: None,
         state: "missing".into(),
         exit_code: None,
         oom_killed: false,
@@ -222,6 +225,7 @@ pub async fn report(docker: &Docker, service: Service, name: &str, image: &str) 
     };
     match docker.inspect_container(name, None).await {
         Ok(inspect) => {
+            report.image_id = inspect.image.clone();
             if let Some(state) = inspect.state {
                 report.state = state.status.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
                 report.exit_code = state.exit_code;

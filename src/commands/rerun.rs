@@ -1,0 +1,174 @@
+//! `parity rerun -- CMD…`: any command up to N times until it passes. When
+//! the command is a parity run, each attempt's failure class is read from
+//! the analysis.json it wrote, so a stale read is never rerun into a pass.
+
+use crate::artifacts::{names, ArtifactDir, PARITY_DIR};
+use crate::cli::RerunArgs;
+use crate::exit::Exit;
+use crate::notify::RunOutcome;
+use crate::progress::Reporter;
+use crate::redact::Redactor;
+use crate::rerun::{self, RetryPolicy, Tried};
+use crate::verdict::FailureClass;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Exit code: 0 when the rerun report says success, else the deciding attempt's code.
+pub async fn run(args: RerunArgs) -> i32 {
+    let reporter = Reporter::detect();
+    let dir = match ArtifactDir::create(&args.out, Redactor::enabled()) {
+        Ok(dir) => dir,
+        Err(e) => {
+            reporter.line(e.to_string());
+            return Exit::Infrastructure.code();
+        }
+    };
+    let policy = RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on };
+    let parity_out = parity_run_out(&args.command, &|key| std::env::var(key).ok());
+    let subject = args.command.join(" ");
+    let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
+        let command = args.command.clone();
+        let parity_out = parity_out.clone();
+        async move {
+            reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
+            let started = SystemTime::now();
+            let status = tokio::process::Command::new(&command[0]).args(&command[1..]).status().await;
+            let rc = match status {
+                Ok(status) => status.code().unwrap_or(128),
+                Err(e) => {
+                    reporter.line(format!("cannot run `{}`: {e}", command[0]));
+                    127
+                }
+            };
+            let tried = match (rc, &parity_out) {
+                (0, _) => Tried::passed(),
+                (_, Some(out)) => parity_attempt(rc, out, started),
+                (_, None) => Tried { rc, class: None, reason: None },
+            };
+            let class = tried.class.map(|c| format!(" [{c}]")).unwrap_or_default();
+            reporter.line(format!("attempt {attempt}: exit code {rc}{class}"));
+            (tried, rc)
+        }
+    })
+    .await;
+    for written in [
+        dir.write_json(names::FLAKINESS_JSON, &report),
+        dir.write_text(names::FLAKINESS_UI, &rerun::render_ui(&report)),
+    ] {
+        if let Err(e) = written {
+            reporter.line(e.to_string());
+        }
+    }
+    reporter.line(format!(
+        "{} after {} attempt(s){}; report in {}",
+        if report.success { "passed" } else { "failed" },
+        report.attempts.len(),
+        match (report.flaky, report.class) {
+            (true, _) => " (flaky)".to_string(),
+            (false, Some(class)) => format!(" ({class})"),
+            (false, None) => String::new(),
+        },
+        dir.path(names::FLAKINESS_JSON).display()
+    ));
+    if report.success {
+        return 0;
+    }
+    let deciding = report.attempts.iter().find(|a| a.rc != 0 && a.class == report.class && a.class.is_some());
+    match deciding.or(report.attempts.last()) {
+        Some(attempt) if attempt.rc != 0 => attempt.rc,
+        _ => Exit::ParityFailure.code(),
+    }
+}
+
+/// The `--out` of a `parity run` command line (else PARITY_OUT, else `ci`);
+/// `None` when the command is not a parity run.
+fn parity_run_out(command: &[String], env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let program = Path::new(command.first()?).file_name()?.to_string_lossy().into_owned();
+    let is_parity = program == "parity"
+        || std::env::current_exe().ok().is_some_and(|exe| Path::new(&command[0]) == exe.as_path());
+    if !is_parity || command.get(1).map(String::as_str) != Some("run") {
+        return None;
+    }
+    let mut out = None;
+    let mut args = command[2..].iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        } else if arg == "--out" {
+            out = args.next().cloned();
+        } else if let Some(value) = arg.strip_prefix("--out=") {
+            out = Some(value.to_string());
+        }
+    }
+    let out = out.or_else(|| env("PARITY_OUT").filter(|v| !v.is_empty())).unwrap_or_else(|| "ci".into());
+    Some(PathBuf::from(out))
+}
+
+/// A failed parity run's class, from the analysis.json this attempt wrote.
+/// Without one (it never got that far), the failure says nothing of its cause.
+fn parity_attempt(rc: i32, out: &Path, started: SystemTime) -> Tried {
+    let path = out.join(PARITY_DIR).join(names::ANALYSIS_JSON);
+    let fresh = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|at| at >= started);
+    let outcome = if fresh { RunOutcome::read(&path).ok() } else { None };
+    let Some(outcome) = outcome else {
+        return Tried {
+            rc,
+            class: None,
+            reason: Some(format!("no analysis.json from this attempt in {}", out.display())),
+        };
+    };
+    let classes = &outcome.failure_classes;
+    let class =
+        [FailureClass::StaleRead, FailureClass::Contract, FailureClass::Harness, FailureClass::Unknown]
+            .into_iter()
+            .find(|c| classes.get(*c) > 0)
+            .or_else(|| {
+                (classes.get(FailureClass::Infrastructure) > 0).then_some(FailureClass::Infrastructure)
+            })
+            .or_else(|| {
+                (outcome.status == "error" && rc == Exit::Infrastructure.code())
+                    .then_some(FailureClass::Infrastructure)
+            });
+    Tried { rc, class, reason: outcome.verdict }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out_of(command: &[&str], env: Option<&str>) -> Option<PathBuf> {
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        parity_run_out(&command, &|_| env.map(str::to_string))
+    }
+
+    #[test]
+    fn finds_the_out_directory_of_a_parity_run() {
+        assert_eq!(out_of(&["parity", "run"], None), Some(PathBuf::from("ci")));
+        assert_eq!(out_of(&["/usr/bin/parity", "run", "--out", "x"], None), Some(PathBuf::from("x")));
+        assert_eq!(out_of(&["parity", "run", "--out=y"], Some("z")), Some(PathBuf::from("y")));
+        assert_eq!(out_of(&["parity", "run"], Some("z")), Some(PathBuf::from("z")));
+        assert_eq!(out_of(&["parity", "collect"], None), None);
+        assert_eq!(out_of(&["cargo", "test"], None), None);
+    }
+
+    #[test]
+    fn a_parity_attempt_takes_the_class_of_its_analysis() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(PARITY_DIR);
+        std::fs::create_dir_all(&dir).unwrap();
+        let before = SystemTime::now() - std::time::Duration::from_secs(5);
+        std::fs::write(
+            dir.join(names::ANALYSIS_JSON),
+            r#"{"status": "fail", "failure_classes": {"infrastructure": 2, "stale-read": 1}, "verdict": "v"}"#,
+        )
+        .unwrap();
+        let tried = parity_attempt(1, tmp.path(), before);
+        assert_eq!((tried.class, tried.reason.as_deref()), (Some(FailureClass::StaleRead), Some("v")));
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(
+            parity_attempt(1, tmp.path(), later).class,
+            None,
+            "a previous attempt's analysis is not this one's"
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! The per-instance introspection caches behind the staleness faults. They
+//! model how the Node service goes stale: each process caches answers, a
+//! revoke clears the revoking process's own entry at once, and the other
+//! processes learn of it only through an invalidation that can be lost.
+
+use chrono::{DateTime, Utc};
+use mongodb::bson::oid::ObjectId;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::faults::{Faults, Misbehaviour};
+
+const PRUNE_THRESHOLD: usize = 4_096;
+
+/// The SHA-256 of a plaintext token: the caches' key (never the token itself).
+pub type TokenKey = [u8; 32];
+
+/// What introspection knows about an active token.
+#[derive(Clone, Debug)]
+pub struct ActiveToken {
+    pub id: ObjectId,
+    pub user_id: String,
+    pub scopes: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `revocation-lag`: every answer is cached for the lag. A revoke on this
+/// instance evicts its entries and bumps `epoch`, so a lookup that raced the
+/// revoke cannot cache a stale "active": only revokes through other
+/// instances are seen late.
+pub struct LagCache {
+    lag: Option<Duration>,
+    inner: Mutex<LagInner>,
+}
+
+#[derive(Default)]
+struct LagInner {
+    epoch: u64,
+    entries: HashMap<TokenKey, (Instant, Option<ActiveToken>)>,
+}
+
+impl LagCache {
+    pub fn new(lag: Option<Duration>) -> Self {
+        Self { lag, inner: Mutex::new(LagInner::default()) }
+    }
+
+    /// `Some(answer)` when a fresh answer is cached.
+    pub fn get(&self, key: &TokenKey) -> Option<Option<ActiveToken>> {
+        let lag = self.lag?;
+        let inner = locked(&self.inner);
+        let (stored, answer) = inner.entries.get(key)?;
+        (stored.elapsed() < lag).then(|| answer.clone())
+    }
+
+    pub fn epoch(&self) -> u64 {
+        locked(&self.inner).epoch
+    }
+
+    pub fn put(&self, key: TokenKey, answer: Option<ActiveToken>, epoch: u64) {
+        let Some(lag) = self.lag else { return };
+        let mut inner = locked(&self.inner);
+        if inner.epoch != epoch {
+            return;
+        }
+        if inner.entries.len() >= PRUNE_THRESHOLD {
+            inner.entries.retain(|_, (stored, _)| stored.elapsed() < lag);
+        }
+        inner.entries.insert(key, (Instant::now(), answer));
+    }
+
+    pub fn evict_token(&self, id: ObjectId) {
+        if self.lag.is_none() {
+            return;
+        }
+        let mut inner = locked(&self.inner);
+        inner.epoch += 1;
+        inner.entries.retain(|_, (_, answer)| answer.as_ref().is_none_or(|t| t.id != id));
+    }
+}
+
+/// `stale-rate` / `stale-for` and `stale-once`: the instance remembers the
+/// tokens it answered active. When the store later says a remembered token
+/// is inactive, the instance may answer from memory instead:
+/// - `stale-rate=R`: with probability R (drawn once per token) the
+///   invalidation was lost, and the token stays active here for `stale-for`
+///   after this instance last saw it active. A revoke through this instance
+///   forgets the token at once, so only the other instances go stale.
+/// - `stale-once`: the first such token answers active exactly once more,
+///   whichever instance revoked it.
+pub struct StaleMemory {
+    rate: f64,
+    window: Duration,
+    once: bool,
+    inner: Mutex<StaleInner>,
+}
+
+struct StaleInner {
+    remembered: HashMap<TokenKey, Remembered>,
+    once_fired: bool,
+    rng: SmallRng,
+}
+
+struct Remembered {
+    token: ActiveToken,
+    seen_active: Instant,
+    /// Whether this token's invalidation was lost; drawn when first needed.
+    lost: Option<bool>,
+}
+
+impl StaleMemory {
+    /// `None` when no staleness fault is on.
+    pub fn new(faults: &Faults, seed: Option<u64>) -> Option<Self> {
+        if !faults.remembers_active_tokens() {
+            return None;
+        }
+        // Its own stream, so the error-rate draws stay reproducible request by request.
+        let rng = match seed {
+            Some(seed) => SmallRng::seed_from_u64(seed ^ 0x5354_414c_455f_4d45),
+            None => SmallRng::from_os_rng(),
+        };
+        Some(StaleMemory {
+            rate: faults.stale_rate,
+            window: faults.stale_window(),
+            once: faults.has(Misbehaviour::StaleOnce),
+            inner: Mutex::new(StaleInner { remembered: HashMap::new(), once_fired: false, rng }),
+        })
+    }
+
+    /// The store says `token` is active: remember it.
+    pub fn seen_active(&self, key: TokenKey, token: &ActiveToken) {
+        let mut inner = locked(&self.inner);
+        if self.once && inner.once_fired && self.rate == 0.0 {
+            return;
+        }
+        if inner.remembered.len() >= PRUNE_THRESHOLD {
+            let keep_for = if self.once { Duration::from_secs(600) } else { self.window };
+            inner.remembered.retain(|_, r| r.seen_active.elapsed() < keep_for);
+        }
+        let lost = inner.remembered.get(&key).and_then(|r| r.lost);
+        inner.remembered.insert(key, Remembered { token: token.clone(), seen_active: Instant::now(), lost });
+    }
+
+    /// This instance revoked the token: under `stale-rate` it forgets it at once.
+    pub fn revoked_here(&self, id: ObjectId) {
+        if self.rate > 0.0 {
+            locked(&self.inner).remembered.retain(|_, r| r.token.id != id);
+        }
+    }
+
+    /// The store says `key` is not active. `Some` is the stale answer this
+    /// instance gives instead, with the fault's name.
+    pub fn stale_answer(&self, key: &TokenKey) -> Option<(ActiveToken, &'static str)> {
+        let mut inner = locked(&self.inner);
+        let inner = &mut *inner;
+        let remembered = inner.remembered.get_mut(key)?;
+        if self.once && !inner.once_fired {
+            inner.once_fired = true;
+            let token = remembered.token.clone();
+            inner.remembered.remove(key);
+            return Some((token, "stale-once"));
+        }
+        if self.rate > 0.0 {
+            let rate = self.rate;
+            let rng = &mut inner.rng;
+            let lost = *remembered.lost.get_or_insert_with(|| rng.random::<f64>() < rate);
+            if lost && remembered.seen_active.elapsed() < self.window {
+                return Some((remembered.token.clone(), "stale-rate"));
+            }
+        }
+        inner.remembered.remove(key);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> ActiveToken {
+        ActiveToken { id: ObjectId::new(), user_id: "u".into(), scopes: None, expires_at: None }
+    }
+
+    fn memory(spec: &str) -> StaleMemory {
+        StaleMemory::new(&Faults::parse_all(&[spec]).unwrap(), Some(1)).unwrap()
+    }
+
+    #[test]
+    fn no_staleness_fault_needs_no_memory() {
+        assert!(StaleMemory::new(&Faults::default(), None).is_none());
+        assert!(StaleMemory::new(&Faults::parse_all(&["revocation-lag=1s"]).unwrap(), None).is_none());
+    }
+
+    #[test]
+    fn stale_once_answers_the_first_revoked_token_once_and_never_again() {
+        let m = memory("stale-once");
+        let (a, b) = ([1; 32], [2; 32]);
+        assert!(m.stale_answer(&a).is_none(), "never seen active: nothing to remember");
+        m.seen_active(a, &token());
+        m.revoked_here(token().id);
+        assert_eq!(m.stale_answer(&a).map(|(_, fault)| fault), Some("stale-once"));
+        assert!(m.stale_answer(&a).is_none(), "exactly once");
+        m.seen_active(b, &token());
+        assert!(m.stale_answer(&b).is_none(), "only the first revoked token");
+    }
+
+    #[test]
+    fn stale_rate_one_keeps_other_instances_stale_for_the_window_only() {
+        let m = memory("stale-rate=1,stale-for=1h");
+        let key = [3; 32];
+        let t = token();
+        m.seen_active(key, &t);
+        for _ in 0..3 {
+            assert_eq!(m.stale_answer(&key).map(|(_, fault)| fault), Some("stale-rate"));
+        }
+        m.revoked_here(t.id);
+        assert!(m.stale_answer(&key).is_none(), "the revoking instance forgets at once");
+
+        let short = memory("stale-rate=1,stale-for=1ns");
+        short.seen_active(key, &t);
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(short.stale_answer(&key).is_none(), "the window has passed");
+    }
+
+    #[test]
+    fn stale_rate_draws_once_per_token() {
+        let m = memory("stale-rate=0.5,stale-for=1h");
+        let mut stale = 0;
+        for n in 0..200u8 {
+            let key = [n; 32];
+            m.seen_active(key, &token());
+            let first = m.stale_answer(&key).is_some();
+            if first {
+                stale += 1;
+                assert!(m.stale_answer(&key).is_some(), "a lost invalidation stays lost");
+            }
+        }
+        assert!((60..140).contains(&stale), "{stale} of 200 at rate 0.5");
+    }
+}

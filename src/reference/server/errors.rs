@@ -1,0 +1,69 @@
+//! Every answer the server gives other than a success, as a type, and the
+//! Go service's way of writing bodies (text/plain, trailing newline).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::reference::store::StoreError;
+
+pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
+pub enum ApiError {
+    BadRequest(&'static str),
+    InvalidTokenFormat,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    Store(StoreError),
+    Internal(&'static str),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Store(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadRequest(message) => text(StatusCode::BAD_REQUEST, message),
+            ApiError::InvalidTokenFormat => {
+                let mut response = json_text(&serde_json::json!({"message": "invalid token format"}));
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+                response
+            }
+            ApiError::NotFound => text(StatusCode::NOT_FOUND, "not found"),
+            ApiError::Unauthorized => {
+                let mut response = text(StatusCode::FOUND, "redirect");
+                response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/auth/login"));
+                response
+            }
+            ApiError::Unavailable => {
+                text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable (fault injected)")
+            }
+            ApiError::Store(e) => {
+                tracing::error!("token store: {e}");
+                text(StatusCode::INTERNAL_SERVER_ERROR, &format!("store error: {e}"))
+            }
+            ApiError::Internal(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
+        }
+    }
+}
+
+/// Plain text ending in a newline, as Go's http.Error writes it.
+pub fn text(status: StatusCode, message: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, TEXT_PLAIN)], format!("{message}\n")).into_response()
+}
+
+/// JSON sent the way the Go service sends it: text/plain, trailing newline.
+pub fn json_text<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_string(value) {
+        Ok(mut body) => {
+            body.push('\n');
+            (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_PLAIN)], body).into_response()
+        }
+        Err(_) => ApiError::Internal("could not encode response").into_response(),
+    }
+}

@@ -1,0 +1,313 @@
+//! The token endpoints, each small: parse, ask the store, answer the way the
+//! Go service answers. Every fault that changes an answer is applied here and
+//! named in the access log.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use mongodb::bson::oid::ObjectId;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::app::{mark_faults, AppState};
+use super::errors::{json_text, text, ApiError};
+use crate::reference::cache::{ActiveToken, TokenKey};
+use crate::reference::faults::{Misbehaviour, Partial};
+use crate::reference::hashing;
+use crate::reference::store::{TokenDoc, TokenStore};
+
+#[derive(Deserialize, Default)]
+struct CreateBody {
+    label: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[serde(rename = "expiresAt")]
+    expires_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    token: String,
+    /// The token's hashPrefix (first 8 hex of its SHA-256), as both real services answer.
+    #[serde(rename = "accessTokenPartial")]
+    access_token_partial: String,
+}
+
+pub async fn create_token(
+    State(s): State<AppState>,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut applied = Vec::new();
+    let body = match serde_json::from_slice::<Option<CreateBody>>(&body) {
+        Ok(body) => body.unwrap_or_default(),
+        Err(_) if s.faults.has(Misbehaviour::LenientCreate) => {
+            applied.push("lenient-create");
+            CreateBody::default()
+        }
+        Err(_) => return Err(ApiError::BadRequest("invalid body")),
+    };
+    let expires_at = match body.expires_at.as_deref() {
+        None => None,
+        Some(text) => Some(
+            DateTime::parse_from_rfc3339(text)
+                .map(|d| truncate_to_millis(d.with_timezone(&Utc)))
+                .map_err(|_| ApiError::BadRequest("invalid body"))?,
+        ),
+    };
+    let token = hashing::new_plaintext_token();
+    let cost = s.hash_cost;
+    let plaintext = token.clone();
+    let hash = tokio::task::spawn_blocking(move || hashing::hash_argon2id(&plaintext, cost))
+        .await
+        .map_err(|_| ApiError::Internal("hashing failed"))?;
+    let hash_prefix = hashing::hash_prefix(&token);
+    let doc = TokenDoc {
+        id: ObjectId::new(),
+        user_id,
+        label: body.label.unwrap_or_default(),
+        hash,
+        hash_prefix: hash_prefix.clone(),
+        algorithm: "argon2id".to_string(),
+        scopes: body.scopes,
+        active: true,
+        created_at: truncate_to_millis(Utc::now()),
+        expires_at,
+    };
+    let id = doc.id;
+    s.store.insert(doc).await?;
+    let access_token_partial = match s.faults.partial {
+        Some(Partial::TokenPrefix) => {
+            applied.push("partial");
+            token[..8].to_string()
+        }
+        None => hash_prefix,
+    };
+    let created = Created { id: format!("ObjectID(\"{}\")", id.to_hex()), access_token_partial, token };
+    Ok(mark_faults(json_text(&created), applied))
+}
+
+/// MongoDB keeps milliseconds; truncating here keeps both stores identical.
+fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed<'a> {
+    #[serde(rename = "_id")]
+    id: String,
+    user_id: &'a str,
+    label: &'a str,
+    hash: Option<&'a str>,
+    hash_prefix: &'a str,
+    algorithm: &'a str,
+    scopes: &'a Option<Vec<String>>,
+    active: bool,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
+pub async fn list_tokens(
+    State(s): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let docs = s.store.list(&user_id).await?;
+    let leak = s.faults.has(Misbehaviour::ListHash);
+    let listed: Vec<Listed<'_>> = docs
+        .iter()
+        .map(|d| Listed {
+            id: d.id.to_hex(),
+            user_id: &d.user_id,
+            label: &d.label,
+            hash: leak.then_some(d.hash.as_str()),
+            hash_prefix: &d.hash_prefix,
+            algorithm: &d.algorithm,
+            scopes: &d.scopes,
+            active: d.active,
+            created_at: crate::clock::rfc3339(&d.created_at),
+            expires_at: d.expires_at.as_ref().map(crate::clock::rfc3339),
+        })
+        .collect();
+    Ok(mark_faults(json_text(&listed), if leak { vec!["list-hash"] } else { vec![] }))
+}
+
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    Path((user_id, token_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let Ok(id) = ObjectId::parse_str(&token_id) else {
+        if s.faults.has(Misbehaviour::BadId404) {
+            return Ok(mark_faults(ApiError::NotFound.into_response(), vec!["bad-id-404"]));
+        }
+        return Err(ApiError::BadRequest("invalid token id"));
+    };
+    let mut applied = Vec::new();
+    let faults = &s.faults;
+    let needs_doc = faults.has(Misbehaviour::RevokeAnyUser)
+        || faults.has(Misbehaviour::RevokeNoop)
+        || faults.has(Misbehaviour::RevokeNotIdempotent);
+    let mut owner = user_id;
+    if needs_doc {
+        let doc = s.store.find_by_id(id).await?;
+        match doc {
+            Some(doc) if doc.user_id != owner && faults.has(Misbehaviour::RevokeAnyUser) => {
+                applied.push("revoke-any-user");
+                owner = doc.user_id;
+            }
+            Some(doc)
+                if doc.user_id == owner && !doc.active && faults.has(Misbehaviour::RevokeNotIdempotent) =>
+            {
+                return Ok(mark_faults(ApiError::NotFound.into_response(), vec!["revoke-not-idempotent"]));
+            }
+            Some(doc) if doc.user_id == owner && faults.has(Misbehaviour::RevokeNoop) => {
+                return Ok(mark_faults(StatusCode::NO_CONTENT.into_response(), vec!["revoke-noop"]));
+            }
+            _ => {}
+        }
+    }
+    if !s.store.revoke(&owner, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    s.lag.evict_token(id);
+    if let Some(stale) = &s.stale {
+        stale.revoked_here(id);
+    }
+    let response = match faults.revoke_status {
+        Some(code) => {
+            applied.push("revoke-status");
+            StatusCode::from_u16(code).unwrap_or(StatusCode::OK).into_response()
+        }
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    Ok(mark_faults(response, applied))
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Introspection<'a> {
+    Active {
+        active: bool,
+        #[serde(rename = "userId")]
+        user_id: &'a str,
+        scopes: &'a Option<Vec<String>>,
+        #[serde(rename = "expiresAt")]
+        expires_at: Option<String>,
+    },
+    Inactive {
+        active: bool,
+    },
+}
+
+fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool) -> Response {
+    let body = match answer {
+        // Expiry is re-checked here too, since a cached answer can outlive it.
+        Some(t) if ignore_expiry || t.expires_at.is_none_or(|at| at > Utc::now()) => Introspection::Active {
+            active: true,
+            user_id: &t.user_id,
+            scopes: &t.scopes,
+            expires_at: t.expires_at.as_ref().map(crate::clock::rfc3339),
+        },
+        _ => Introspection::Inactive { active: false },
+    };
+    json_text(&body)
+}
+
+fn requested_token(body: &[u8]) -> Result<String, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::BadRequest("token required"))?;
+    let token = match value.get("token").and_then(|t| t.as_str()) {
+        Some(t) if !t.is_empty() => t,
+        _ => return Err(ApiError::BadRequest("token required")),
+    };
+    if !hashing::is_token_hex(token) {
+        return Err(ApiError::InvalidTokenFormat);
+    }
+    Ok(token.to_string())
+}
+
+pub async fn introspect(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let faults = &s.faults;
+    let token = match requested_token(&body) {
+        Ok(token) => token,
+        Err(_) if faults.has(Misbehaviour::LenientIntrospect) => {
+            return Ok(mark_faults(introspection_response(None, false), vec!["lenient-introspect"]));
+        }
+        Err(e) => return Err(e),
+    };
+    if faults.has(Misbehaviour::NeverActive) {
+        return Ok(mark_faults(introspection_response(None, false), vec!["never-active"]));
+    }
+    let ignore_expiry = faults.has(Misbehaviour::IgnoreExpiry);
+    let key: TokenKey = Sha256::digest(token.as_bytes()).into();
+    if let Some(cached) = s.lag.get(&key) {
+        return Ok(mark_faults(
+            introspection_response(cached.as_ref(), ignore_expiry),
+            vec!["revocation-lag"],
+        ));
+    }
+    let epoch = s.lag.epoch();
+    let answer = look_up(&s, &token).await?;
+    s.lag.put(key, answer.clone(), epoch);
+    let mut applied = Vec::new();
+    let answer = match (&s.stale, answer) {
+        (Some(stale), Some(active)) => {
+            stale.seen_active(key, &active);
+            Some(active)
+        }
+        (Some(stale), None) => stale.stale_answer(&key).map(|(token, fault)| {
+            applied.push(fault);
+            token
+        }),
+        (None, answer) => answer,
+    };
+    let answer = match answer {
+        None if faults.has(Misbehaviour::UnknownActive) && is_unknown(s.store.as_ref(), &token).await? => {
+            applied.push("unknown-active");
+            Some(ActiveToken { id: ObjectId::new(), user_id: String::new(), scopes: None, expires_at: None })
+        }
+        answer => answer,
+    };
+    if ignore_expiry && answer.as_ref().is_some_and(|t| t.expires_at.is_some_and(|at| at <= Utc::now())) {
+        applied.push("ignore-expiry");
+    }
+    Ok(mark_faults(introspection_response(answer.as_ref(), ignore_expiry), applied))
+}
+
+/// The active token this plaintext belongs to, verified against each candidate's hash.
+async fn look_up(s: &AppState, token: &str) -> Result<Option<ActiveToken>, ApiError> {
+    let candidates = s.store.active_candidates(&hashing::hash_prefix(token)).await?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let rejected: Vec<&'static str> =
+        [(Misbehaviour::RejectBcrypt, "bcrypt"), (Misbehaviour::RejectPbkdf2, "pbkdf2")]
+            .into_iter()
+            .filter(|(m, _)| s.faults.has(*m))
+            .map(|(_, algorithm)| algorithm)
+            .collect();
+    let token = token.to_string();
+    let found = tokio::task::spawn_blocking(move || {
+        let accepted = |hash: &str| hashing::algorithm_of(hash).is_some_and(|a| !rejected.contains(&a));
+        candidates.into_iter().find(|c| c.active && accepted(&c.hash) && hashing::verify(&token, &c.hash))
+    })
+    .await
+    .map_err(|_| ApiError::Internal("hash verification failed"))?;
+    Ok(found.map(|d| ActiveToken {
+        id: d.id,
+        user_id: d.user_id,
+        scopes: d.scopes,
+        expires_at: d.expires_at,
+    }))
+}
+
+/// No document at all (active or not) has this token's hashPrefix.
+async fn is_unknown(store: &dyn TokenStore, token: &str) -> Result<bool, ApiError> {
+    Ok(store.find_by_prefix(&hashing::hash_prefix(token)).await?.is_empty())
+}
+
+pub async fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "404 page not found")
+}

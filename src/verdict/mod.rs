@@ -1,0 +1,209 @@
+//! The run's verdict: one pure function from what the run found and what it
+//! covered to (status, exit code), and the one sentence that says it.
+
+mod class;
+
+pub use class::{ClassCounts, FailureClass, RetryOn};
+
+use crate::exit::Exit;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Every phase ran and every check held.
+    Pass,
+    /// Nothing failed, but a phase did not run (e.g. `--iterations 0`): not "parity holds".
+    Incomplete,
+    /// A parity or contract failure was found.
+    Fail,
+    /// The run could not be carried out (stack never ready, interrupted, nothing tested).
+    Error,
+}
+
+/// What a run tested and what it did not, for the verdict line, `analysis.json`,
+/// JUnit and the step summary.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Coverage {
+    /// `docker`, `local` or `external`.
+    pub backend: String,
+    /// The instance URLs tested.
+    pub targets: Vec<String>,
+    /// The webprofile image ids tested (Docker).
+    pub images: Vec<String>,
+    pub smoke_attempts: u32,
+    /// Contract checks that ran (passed or failed).
+    pub checks: u32,
+    pub checks_skipped: u32,
+    pub iterations: u32,
+    /// Requests sent to the service, every one traced.
+    pub exchanges: u64,
+    /// Phases that did not run, each with why ("cross-instance: --iterations 0").
+    pub not_run: Vec<String>,
+}
+
+impl Coverage {
+    fn tested_anything(&self) -> bool {
+        self.smoke_attempts > 0 || self.checks > 0 || self.iterations > 0
+    }
+
+    /// "local (http://127.0.0.1:1, http://127.0.0.1:2): smoke 1 attempt, 15 checks
+    /// (3 skipped), 5 iterations, 212 exchanges".
+    pub fn describe(&self) -> String {
+        let mut what = Vec::new();
+        if self.smoke_attempts > 0 {
+            what.push(format!("smoke {} attempt(s)", self.smoke_attempts));
+        }
+        if self.checks > 0 || self.checks_skipped > 0 {
+            let skipped = if self.checks_skipped > 0 {
+                format!(" ({} skipped)", self.checks_skipped)
+            } else {
+                String::new()
+            };
+            what.push(format!("{} checks{skipped}", self.checks));
+        }
+        if self.iterations > 0 {
+            what.push(format!("{} cross-instance iterations", self.iterations));
+        }
+        what.push(format!("{} exchanges", self.exchanges));
+        let targets = if self.images.is_empty() {
+            self.targets.join(", ")
+        } else {
+            format!("{}; images {}", self.targets.join(", "), self.images.join(", "))
+        };
+        let backend = if self.backend.is_empty() { "no stack" } else { &self.backend };
+        let targets = if targets.is_empty() { String::new() } else { format!(" ({targets})") };
+        format!("{backend}{targets}: {}", what.join(", "))
+    }
+}
+
+/// Everything the verdict depends on.
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    pub strict: bool,
+    pub interrupted: bool,
+    /// The stack never came up or never got ready.
+    pub stack_failed: bool,
+    /// Failures that stand: a failed smoke (once, by its deciding class), failed checks, failed iterations.
+    pub failures: ClassCounts,
+    pub coverage: Coverage,
+}
+
+/// The status and exit code of a run.
+pub fn decide(f: &Findings) -> (RunStatus, Exit) {
+    if f.interrupted {
+        return (RunStatus::Error, Exit::Interrupted);
+    }
+    if f.stack_failed {
+        return (RunStatus::Error, Exit::Infrastructure);
+    }
+    if !f.failures.is_empty() {
+        return (RunStatus::Fail, if f.strict { Exit::ParityFailure } else { Exit::Ok });
+    }
+    if !f.coverage.tested_anything() {
+        return (RunStatus::Error, Exit::Infrastructure);
+    }
+    if !f.coverage.not_run.is_empty() {
+        return (RunStatus::Incomplete, Exit::Ok);
+    }
+    (RunStatus::Pass, Exit::Ok)
+}
+
+/// The last line of a run: the verdict, what was tested, what was not, the exit code.
+pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
+    let verdict = match status {
+        RunStatus::Pass => "parity holds".to_string(),
+        RunStatus::Incomplete => "no failure, but parity is NOT proven".to_string(),
+        RunStatus::Fail if !f.strict => {
+            format!("parity FAILED ({}; informational: --no-strict)", f.failures.describe())
+        }
+        RunStatus::Fail => format!("parity FAILED ({})", f.failures.describe()),
+        RunStatus::Error if f.interrupted => "the run was interrupted".to_string(),
+        RunStatus::Error if !f.stack_failed && !f.coverage.tested_anything() => {
+            "nothing was tested: no check ran".to_string()
+        }
+        RunStatus::Error => "the run could not be carried out".to_string(),
+    };
+    let not_run = if f.coverage.not_run.is_empty() {
+        String::new()
+    } else {
+        format!("; not run: {}", f.coverage.not_run.join("; "))
+    };
+    format!("{verdict} — tested {}{not_run} — exit {exit}", f.coverage.describe())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn covered() -> Coverage {
+        Coverage {
+            backend: "local".into(),
+            targets: vec!["http://a".into(), "http://b".into()],
+            smoke_attempts: 1,
+            checks: 15,
+            checks_skipped: 0,
+            iterations: 5,
+            exchanges: 120,
+            ..Coverage::default()
+        }
+    }
+
+    fn findings() -> Findings {
+        Findings { strict: true, coverage: covered(), ..Findings::default() }
+    }
+
+    #[test]
+    fn a_complete_clean_run_holds() {
+        let f = findings();
+        assert_eq!(decide(&f), (RunStatus::Pass, Exit::Ok));
+        let line = sentence(&f, RunStatus::Pass, Exit::Ok);
+        assert_eq!(
+            line,
+            "parity holds — tested local (http://a, http://b): smoke 1 attempt(s), 15 checks, \
+             5 cross-instance iterations, 120 exchanges — exit 0"
+        );
+    }
+
+    #[test]
+    fn any_standing_failure_fails_and_strictness_decides_the_exit() {
+        let mut f = findings();
+        f.failures.add(FailureClass::StaleRead);
+        assert_eq!(decide(&f), (RunStatus::Fail, Exit::ParityFailure));
+        f.strict = false;
+        assert_eq!(decide(&f), (RunStatus::Fail, Exit::Ok));
+        assert!(
+            sentence(&f, RunStatus::Fail, Exit::Ok).starts_with("parity FAILED (1 stale-read; informational")
+        );
+    }
+
+    #[test]
+    fn a_phase_not_run_is_never_parity_holds() {
+        let mut f = findings();
+        f.coverage.iterations = 0;
+        f.coverage.not_run = vec!["cross-instance: --iterations 0".into()];
+        let (status, exit) = decide(&f);
+        assert_eq!((status, exit), (RunStatus::Incomplete, Exit::Ok));
+        let line = sentence(&f, status, exit);
+        assert!(!line.contains("parity holds"), "{line}");
+        assert!(line.contains("not run: cross-instance: --iterations 0"), "{line}");
+    }
+
+    #[test]
+    fn nothing_tested_is_an_error_not_a_pass() {
+        let f = Findings { strict: true, ..Findings::default() };
+        assert_eq!(decide(&f), (RunStatus::Error, Exit::Infrastructure));
+        assert!(sentence(&f, RunStatus::Error, Exit::Infrastructure).starts_with("nothing was tested"));
+    }
+
+    #[test]
+    fn interruption_and_a_dead_stack_outrank_failures() {
+        let mut f = findings();
+        f.failures.add(FailureClass::Contract);
+        f.stack_failed = true;
+        assert_eq!(decide(&f), (RunStatus::Error, Exit::Infrastructure));
+        f.interrupted = true;
+        assert_eq!(decide(&f), (RunStatus::Error, Exit::Interrupted));
+    }
+}
