@@ -276,7 +276,7 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
     let why_not = if stack.interrupted {
         "interrupted"
     } else if stack.failed {
-        "the stack never became ready"
+        "the stack never came up"
     } else {
         "stopped early"
     };

@@ -119,6 +119,20 @@ fn collect_on_the_fixture_set_matches_the_hand_computation() {
     };
     ci("run_failure_rate_ci95", 0.117_621, 0.769_276);
     ci("iter_failure_rate_ci95", 0.047_490, 0.333_350);
+    // By class: one stale read and one infrastructure failure in 22 iterations
+    // (Wilson 95% for 1/22: 0.806943%–21.798046%), and one old failure without a class.
+    assert_eq!(summary["failure_classes"], json!({"stale-read": 1, "infrastructure": 1, "unknown": 1}));
+    for key in ["stale_read", "infrastructure"] {
+        let class = &summary[key];
+        assert_eq!(class["iterations"], 1, "{key}: {class}");
+        assert!(close(&class["rate"], 1.0 / 22.0), "{key}: {class}");
+        let i = &class["rate_ci95"];
+        assert!(
+            (i["low"].as_f64().unwrap() - 0.008_069_43).abs() < 1e-6
+                && (i["high"].as_f64().unwrap() - 0.217_980_46).abs() < 1e-6,
+            "{key}: {i}"
+        );
+    }
     assert_eq!(summary["current_failing_streak"], 2);
     assert_eq!(summary["current_failing_streak_runs"], json!(["2024-01-05 10:00:00", "2024-01-04 10:00:00"]));
     assert_eq!(summary["major_alert"], false);
@@ -174,6 +188,8 @@ fn collect_on_the_fixture_set_matches_the_hand_computation() {
     assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(), "{timestamp}");
     assert_eq!(status["threshold_exceeded"], true);
     assert!(close(&status["iter_rate"], 3.0 / 22.0));
+    assert!(close(&status["stale_read_rate"], 1.0 / 22.0));
+    assert!(close(&status["infrastructure_rate"], 1.0 / 22.0));
     assert_eq!(status["summary"], summary);
     assert_eq!(status["dashboard_url"], "https://example.test/parity-cross/dashboard.html");
 
@@ -188,7 +204,15 @@ fn collect_on_the_fixture_set_matches_the_hand_computation() {
 
     let report = read(&flakiness.join("cross/report.txt"));
     assert!(report.contains("iterations: 22 run, 3 failed (13.64%, 95% CI 4.75%–33.33%)"), "{report}");
-    assert!(report.contains("iteration 3: introspect on instance1 answered 503 while polling"), "{report}");
+    assert!(
+        report.contains("iteration 3 [infrastructure]: introspect on instance1 answered 503 while polling"),
+        "{report}"
+    );
+    assert!(
+        report.contains("stale reads (the headline): 1 iteration(s), 4.55%, 95% CI 0.81%–21.80%"),
+        "{report}"
+    );
+    assert!(report.contains("iteration 2 [unknown]: revoke answered 500"), "{report}");
 
     let svg = read(&flakiness.join("cross/status.svg"));
     roxmltree::Document::parse(&svg).expect("well-formed SVG");

@@ -92,7 +92,7 @@ fn odd_service(answer: Answer) -> (String, tokio::runtime::Runtime) {
 
 #[test]
 fn odd_answers_give_clear_reasons_not_panics() {
-    let cases: [(&str, Answer, &str); 5] = [
+    let cases: [(&str, Answer, &str, &str); 5] = [
         (
             "html",
             || {
@@ -100,17 +100,24 @@ fn odd_answers_give_clear_reasons_not_panics() {
                     .into_response()
             },
             "an HTML page titled `Sign in`",
+            "contract",
         ),
-        ("empty", || StatusCode::OK.into_response(), "an empty body"),
-        ("non-json", || "{\"active\": tru".into_response(), "non-JSON text `{\"active\": tru`"),
-        ("500", || (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(), "HTTP 500 (expected 200)"),
+        ("empty", || StatusCode::OK.into_response(), "an empty body", "contract"),
+        ("non-json", || "{\"active\": tru".into_response(), "non-JSON text `{\"active\": tru`", "contract"),
+        (
+            "500",
+            || (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+            "HTTP 500 (expected 200 or 201)",
+            "infrastructure",
+        ),
         (
             "redirect",
             || (StatusCode::FOUND, [(header::LOCATION, "/auth/login")], "redirect").into_response(),
             "redirect to `/auth/login`",
+            "contract",
         ),
     ];
-    for (name, answer, expected) in cases {
+    for (name, answer, expected, class) in cases {
         let (url, _runtime) = odd_service(answer);
         let tmp = tempfile::tempdir().unwrap();
         let output = parity()
@@ -135,9 +142,13 @@ fn odd_answers_give_clear_reasons_not_panics() {
         let smoke = read_json(&parity_dir(tmp.path()).join("node.parity.json"));
         let reason = smoke["reason"].as_str().unwrap_or_default();
         assert!(reason.contains(expected), "{name}: reason `{reason}` lacks `{expected}`");
+        assert_eq!(smoke["class"], class, "{name}: {smoke}");
         let cross = read_json(&parity_dir(tmp.path()).join("cross-instance-results.json"));
         assert!(cross[0]["reason"].as_str().unwrap().contains(expected), "{name}: {cross}");
-        assert_eq!(read_json(&parity_dir(tmp.path()).join("analysis.json"))["status"], "fail");
+        assert_eq!(cross[0]["class"], class, "{name}: {cross}");
+        let analysis = read_json(&parity_dir(tmp.path()).join("analysis.json"));
+        assert_eq!(analysis["status"], "fail");
+        assert!(analysis["failure_classes"][class].as_u64().unwrap() >= 2, "{name}: {analysis}");
         tarball(tmp.path());
     }
 }

@@ -102,6 +102,7 @@ fn a_revocation_lag_shows_as_failed_iterations_with_their_reasons() {
         if result["success"] == false {
             let failure = failure.expect("a failure element");
             assert_eq!(failure.attribute("message"), result["reason"].as_str());
+            assert_eq!(failure.attribute("type"), Some("stale-read"));
         } else {
             assert!(failure.is_none());
         }
@@ -118,7 +119,9 @@ fn a_revocation_lag_shows_as_failed_iterations_with_their_reasons() {
     assert!(md.starts_with("### ❌ Webprofile parity: parity FAILED (exit 1)"), "{md}");
     let stale = count(&analysis, &["cross", "stale_reads"]);
     assert!(
-        md.contains(&format!("| cross-instance | {failures}/2 iterations failed, {stale} stale read(s)")),
+        md.contains(&format!(
+            "| cross-instance | {failures}/2 iterations failed ({failures} stale-read), {stale} stale read(s)"
+        )),
         "{md}"
     );
 }
@@ -147,7 +150,8 @@ fn a_flaky_smoke_is_a_passing_case_with_flaky_failures() {
     let analysis = read_json(&parity_dir(&out).join("analysis.json"));
     assert_eq!(attr_u64(suite(&doc, "contract"), "failures"), count(&analysis, &["suite", "failed"]));
     assert_eq!(attr_u64(suite(&doc, "cross-instance"), "failures"), count(&analysis, &["cross", "failures"]));
-    assert!(read(&summary).contains("— flaky: passed after failing"));
+    assert!(read(&summary).contains("— flaky: passed after infrastructure failures"));
+    assert!(flaky.iter().all(|f| f.attribute("type") == Some("infrastructure")), "{xml}");
 }
 
 #[test]
@@ -172,5 +176,6 @@ fn a_stack_that_never_comes_up_is_a_junit_error_and_a_summary_line() {
     assert_eq!(attr_u64(suite(&doc, "contract"), "tests"), 0);
     let md = read(&summary);
     assert!(md.starts_with("### ❗ Webprofile parity: the run could not be carried out (exit 3)"), "{md}");
-    assert!(md.contains("| contract suite | not run |"), "{md}");
+    assert!(md.contains("| contract suite | not run (contract suite: the stack never came up) |"), "{md}");
+    assert!(md.contains(&format!("Tested external ({url}): nothing.")), "{md}");
 }

@@ -6,6 +6,7 @@
 
 use super::collect::{Collection, SkippedFile};
 use super::stats::{percentile, rate};
+use crate::verdict::{ClassCounts, FailureClass};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -18,6 +19,9 @@ pub struct RerunAggregate {
     pub failure: u64,
     /// Passed after at least one failed attempt.
     pub flaky: u64,
+    /// Failed attempts by class, over the reports that recorded one.
+    #[serde(default)]
+    pub failure_classes: ClassCounts,
     #[serde(default)]
     pub runs: Vec<RerunRow>,
     #[serde(default)]
@@ -41,6 +45,9 @@ pub struct CrossAggregate {
     pub run_failures: u64,
     pub iter_total: u64,
     pub iter_failures: u64,
+    /// Failed iterations by class.
+    #[serde(default)]
+    pub failure_classes: ClassCounts,
     pub runs: Vec<RunRow>,
 }
 
@@ -60,6 +67,9 @@ pub struct RunRow {
     pub failed: bool,
     /// Summed over the iterations that record it; absent when none does.
     pub stale_reads: Option<u64>,
+    /// Failed iterations by class.
+    #[serde(default)]
+    pub failure_classes: ClassCounts,
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_max: Option<f64>,
     pub failed_iterations: Vec<FailedIteration>,
@@ -71,6 +81,8 @@ pub struct RunRow {
 pub struct FailedIteration {
     pub iteration: u32,
     pub reason: Option<String>,
+    #[serde(default)]
+    pub class: Option<FailureClass>,
 }
 
 pub fn reruns(collection: &Collection) -> RerunAggregate {
@@ -92,6 +104,11 @@ pub fn reruns(collection: &Collection) -> RerunAggregate {
         success: count(|r| r.success),
         failure: count(|r| !r.success),
         flaky: count(|r| r.flaky),
+        failure_classes: collection
+            .reruns
+            .iter()
+            .flat_map(|r| r.record.attempt_classes.iter().copied())
+            .collect(),
         skipped_files: collection
             .skipped
             .iter()
@@ -113,7 +130,11 @@ pub fn cross(collection: &Collection) -> CrossAggregate {
                 .iterations
                 .iter()
                 .filter(|i| !i.success)
-                .map(|i| FailedIteration { iteration: i.iteration, reason: i.reason.clone() })
+                .map(|i| FailedIteration {
+                    iteration: i.iteration,
+                    reason: i.reason.clone(),
+                    class: i.failure_class(),
+                })
                 .collect();
             let failures = failed_iterations.len() as u64;
             let mut latencies: Vec<f64> = run.iterations.iter().filter_map(|i| i.latency_ms).collect();
@@ -132,6 +153,7 @@ pub fn cross(collection: &Collection) -> CrossAggregate {
                 success_rate: 1.0 - rate(failures, iterations),
                 failed: failures > 0,
                 stale_reads: (!stale.is_empty()).then(|| stale.iter().sum()),
+                failure_classes: run.iterations.iter().filter_map(|i| i.failure_class()).collect(),
                 latency_ms_p50: percentile(&latencies, 0.5),
                 latency_ms_max: latencies.last().copied(),
                 failed_iterations,
@@ -144,6 +166,10 @@ pub fn cross(collection: &Collection) -> CrossAggregate {
         run_failures: runs.iter().filter(|r| r.failed).count() as u64,
         iter_total: runs.iter().map(|r| r.iterations).sum(),
         iter_failures: runs.iter().map(|r| r.failures).sum(),
+        failure_classes: runs.iter().fold(ClassCounts::default(), |mut all, r| {
+            all.merge(&r.failure_classes);
+            all
+        }),
         runs,
     }
 }
@@ -188,7 +214,15 @@ mod tests {
         assert_eq!(labels, ["2024-01-01 00:00:00", "2024-01-01 00:00:00 #2", "2024-01-02 00:00:00"]);
         let a = &agg.runs[0];
         assert_eq!((a.success_rate, a.stale_reads, a.latency_ms_max), (0.5, Some(2), Some(900.0)));
-        assert_eq!(a.failed_iterations, vec![FailedIteration { iteration: 2, reason: Some("stale".into()) }]);
+        assert_eq!(
+            a.failed_iterations,
+            vec![FailedIteration {
+                iteration: 2,
+                reason: Some("stale".into()),
+                class: Some(FailureClass::StaleRead)
+            }]
+        );
+        assert_eq!(agg.failure_classes.get(FailureClass::StaleRead), 1);
         assert_eq!(agg.runs[1].stale_reads, None, "no iteration carried stale_reads");
     }
 

@@ -6,6 +6,7 @@
 //! producers both parse. Anything that cannot be used becomes a
 //! [`SkipReason`] — these functions never panic, whatever the bytes.
 
+use crate::verdict::FailureClass;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -21,6 +22,24 @@ pub struct CrossIteration {
     pub stale_reads: Option<u32>,
     pub polls: Option<u32>,
     pub started_at: Option<DateTime<Utc>>,
+    /// Why a failed iteration failed; see [`CrossIteration::failure_class`].
+    pub class: Option<FailureClass>,
+}
+
+impl CrossIteration {
+    /// The class of a failed iteration. Files written before classes existed
+    /// carry none: a failure that recorded stale reads was a stale read (the
+    /// harness counted every `active:true` after the revoke); any other is unknown.
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        if self.success {
+            return None;
+        }
+        Some(self.class.unwrap_or(if self.stale_reads.unwrap_or(0) > 0 {
+            FailureClass::StaleRead
+        } else {
+            FailureClass::Unknown
+        }))
+    }
 }
 
 /// One rerun report (`flakiness.json`).
@@ -29,6 +48,8 @@ pub struct RerunRecord {
     pub success: bool,
     pub flaky: bool,
     pub attempts: u32,
+    /// The classes of the failed attempts that recorded one.
+    pub attempt_classes: Vec<FailureClass>,
     pub start_ts: Option<DateTime<Utc>>,
     pub subject: Option<String>,
 }
@@ -117,11 +138,15 @@ pub fn parse_rerun(bytes: &[u8]) -> Result<RerunRecord, SkipReason> {
         .as_object()
         .ok_or(SkipReason::WrongShape { expected: "a rerun report object", found: kind(&value) })?;
     let success = fields.get("success").and_then(Value::as_bool).ok_or(SkipReason::MissingSuccess)?;
-    let attempts = fields.get("attempts").and_then(Value::as_array).map_or(0, |a| saturate(a.len() as u64));
+    let attempt_list = fields.get("attempts").and_then(Value::as_array);
+    let attempts = attempt_list.map_or(0, |a| saturate(a.len() as u64));
+    let attempt_classes =
+        attempt_list.into_iter().flatten().filter_map(|a| a.get("class").and_then(class)).collect();
     Ok(RerunRecord {
         success,
         flaky: fields.get("flaky").and_then(Value::as_bool).unwrap_or(success && attempts > 1),
         attempts,
+        attempt_classes,
         start_ts: fields.get("start_ts").and_then(timestamp),
         subject: fields.get("subject").and_then(Value::as_str).map(str::to_string),
     })
@@ -172,7 +197,15 @@ fn iteration(index: usize, fields: &Map<String, Value>) -> Result<CrossIteration
         stale_reads: fields.get("stale_reads").and_then(Value::as_u64).map(saturate),
         polls: fields.get("polls").and_then(Value::as_u64).map(saturate),
         started_at: fields.get("started_at").and_then(timestamp),
+        class: fields.get("class").and_then(class),
     })
+}
+
+/// A class name; one this version does not know reads as `unknown`, never dropped.
+fn class(value: &Value) -> Option<FailureClass> {
+    value
+        .as_str()
+        .map(|name| serde_json::from_value(Value::String(name.to_string())).unwrap_or(FailureClass::Unknown))
 }
 
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
@@ -268,6 +301,31 @@ mod tests {
             parse_cross(b"ab\xffcd").unwrap_err().to_string(),
             "is not valid UTF-8 (first bad byte at offset 2)"
         );
+    }
+
+    #[test]
+    fn classes_are_read_inferred_for_old_files_and_never_dropped() {
+        let its = parse_cross(
+            br#"[{"success": false, "class": "infrastructure"}, {"success": false, "class": "cosmic-ray"},
+                 {"success": false, "stale_reads": 3}, {"success": false}, {"success": true, "class": null}]"#,
+        )
+        .unwrap();
+        let classes: Vec<Option<FailureClass>> = its.iter().map(CrossIteration::failure_class).collect();
+        assert_eq!(
+            classes,
+            [
+                Some(FailureClass::Infrastructure),
+                Some(FailureClass::Unknown),
+                Some(FailureClass::StaleRead),
+                Some(FailureClass::Unknown),
+                None
+            ]
+        );
+        let r = parse_rerun(
+            br#"{"success": false, "attempts": [{"rc": 1, "class": "stale-read"}, {"rc": 1, "class": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.attempt_classes, [FailureClass::StaleRead]);
     }
 
     #[test]

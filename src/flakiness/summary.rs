@@ -4,6 +4,7 @@ use super::aggregate::CrossAggregate;
 use super::collect::{Collection, SkippedFile};
 use super::github::DownloadFailure;
 use super::stats::{percentile, rate, wilson, Interval, Z_95};
+use crate::verdict::{ClassCounts, FailureClass};
 use serde::{Deserialize, Serialize};
 
 /// The runbook calls more than this many consecutive failing runs a major alert.
@@ -27,6 +28,14 @@ pub struct CrossSummary {
     pub run_failure_rate_ci95: Option<Interval>,
     /// 95% Wilson score interval of the iteration failure rate.
     pub iter_failure_rate_ci95: Option<Interval>,
+    /// The headline: iterations that failed with a stale read (a revoked
+    /// token answered active), per iteration run. A security finding.
+    pub stale_read: Option<ClassRate>,
+    /// Iterations that failed for the infrastructure (refused, reset,
+    /// timeout, 5xx), per iteration run: not a finding about revocation.
+    pub infrastructure: Option<ClassRate>,
+    /// Failed iterations by class (`unknown` for old files that cannot tell).
+    pub failure_classes: ClassCounts,
     /// Consecutive failing runs, counted back from the most recent.
     pub current_failing_streak: u64,
     /// Those runs' labels, most recent first.
@@ -44,6 +53,25 @@ pub struct CrossSummary {
     pub skipped_files: Vec<SkippedFile>,
     /// GitHub runs whose artifacts could not be downloaded, with the reason.
     pub download_errors: Vec<DownloadFailure>,
+}
+
+/// How often one failure class occurred among the iterations run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassRate {
+    pub iterations: u64,
+    pub rate: f64,
+    pub rate_ci95: Option<Interval>,
+}
+
+impl ClassRate {
+    fn of(class: FailureClass, classes: &ClassCounts, iter_total: u64) -> Option<ClassRate> {
+        let k = classes.get(class);
+        (iter_total > 0).then(|| ClassRate {
+            iterations: k,
+            rate: rate(k, iter_total),
+            rate_ci95: wilson(k, iter_total, Z_95),
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -84,6 +112,13 @@ pub fn summarize(collection: &Collection, aggregate: &CrossAggregate) -> CrossSu
         iter_failure_rate: rate(aggregate.iter_failures, aggregate.iter_total),
         run_failure_rate_ci95: wilson(aggregate.run_failures, aggregate.run_total, Z_95),
         iter_failure_rate_ci95: wilson(aggregate.iter_failures, aggregate.iter_total, Z_95),
+        stale_read: ClassRate::of(FailureClass::StaleRead, &aggregate.failure_classes, aggregate.iter_total),
+        infrastructure: ClassRate::of(
+            FailureClass::Infrastructure,
+            &aggregate.failure_classes,
+            aggregate.iter_total,
+        ),
+        failure_classes: aggregate.failure_classes.clone(),
         current_failing_streak: streak.len() as u64,
         major_alert: streak.len() as u64 > MAJOR_ALERT_STREAK,
         current_failing_streak_runs: streak,
@@ -161,6 +196,26 @@ mod tests {
         assert_eq!(s.latency_ms, Some(LatencySummary { samples: 4, p50: 2.0, p95: 10.0, max: 10.0 }));
         assert_eq!(s.stale_reads, Some(StaleReadSummary { total: 8, iterations: 2, runs: 2 }));
         assert_eq!(s.first_run.as_deref(), Some("2024-01-01 00:00:00"));
+    }
+
+    #[test]
+    fn stale_reads_and_infrastructure_are_counted_apart_with_intervals() {
+        let s = summary_of(&[
+            r#"[{"success": false, "class": "stale-read"}, {"success": false, "class": "infrastructure"},
+                {"success": false, "class": "infrastructure"}, {"success": true}]"#,
+            r#"[{"success": false, "stale_reads": 2}, {"success": false}]"#,
+        ]);
+        let stale = s.stale_read.clone().unwrap();
+        assert_eq!(
+            (stale.iterations, stale.rate),
+            (2, 2.0 / 6.0),
+            "one classified, one inferred from stale_reads"
+        );
+        let infra = s.infrastructure.clone().unwrap();
+        assert_eq!((infra.iterations, infra.rate), (2, 2.0 / 6.0));
+        assert!(infra.rate_ci95.unwrap().low > 0.0);
+        assert_eq!(s.failure_classes.get(FailureClass::Unknown), 1);
+        assert_eq!(summary_of(&[]).stale_read, None, "no iterations, no rate");
     }
 
     #[test]

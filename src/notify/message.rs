@@ -233,7 +233,28 @@ pub fn collect_slack(summary: &CrossSummary, judgement: &Judgement, dashboard_ur
 
 fn cross_metric_lines(summary: &CrossSummary, judgement: &Judgement) -> Vec<String> {
     let t = &judgement.thresholds;
-    let mut lines = vec![
+    let mut lines = Vec::new();
+    if let Some(stale) = &summary.stale_read {
+        lines.push(format!(
+            "Stale reads: {}/{} iterations = {:.2}%{}",
+            stale.iterations,
+            summary.iter_total,
+            stale.rate * 100.0,
+            stale
+                .rate_ci95
+                .map(|i| format!(" (95% CI {:.2}–{:.2}%)", i.low * 100.0, i.high * 100.0))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(infra) = summary.infrastructure.as_ref().filter(|i| i.iterations > 0) {
+        lines.push(format!(
+            "Infrastructure errors: {}/{} iterations = {:.2}%",
+            infra.iterations,
+            summary.iter_total,
+            infra.rate * 100.0
+        ));
+    }
+    lines.extend([
         format!(
             "Runs: {}/{} failed (threshold {}){}",
             summary.run_failures,
@@ -249,7 +270,7 @@ fn cross_metric_lines(summary: &CrossSummary, judgement: &Judgement) -> Vec<Stri
             t.iter_failure_rate * 100.0,
             if judgement.rate_exceeded { " — exceeded" } else { "" }
         ),
-    ];
+    ]);
     if summary.current_failing_streak > 0 {
         lines.push(format!("Current streak: {} consecutive failing run(s)", summary.current_failing_streak));
     }

@@ -134,6 +134,22 @@ fn summary_cards(html: &mut String, d: &Dashboard<'_>) {
             html_escape(&detail)
         );
     };
+    if let Some(stale) = &s.stale_read {
+        card(
+            "Stale-read rate",
+            percent(stale.rate),
+            format!("{} iteration(s) of {}{}", stale.iterations, s.iter_total, interval(stale.rate_ci95)),
+            stale.iterations > 0,
+        );
+    }
+    if let Some(infra) = &s.infrastructure {
+        card(
+            "Infrastructure errors",
+            percent(infra.rate),
+            format!("{} iteration(s) of {}{}", infra.iterations, s.iter_total, interval(infra.rate_ci95)),
+            false,
+        );
+    }
     card(
         "Failing runs",
         format!("{} of {}", s.run_failures, s.run_total),
@@ -229,8 +245,9 @@ fn run_row(html: &mut String, run: &RunRow, collected_link: Option<&str>) {
         .iter()
         .map(|f| {
             format!(
-                "<div>#{}<span class=\"reason\">{}</span></div>",
+                "<div>#{}{}<span class=\"reason\">{}</span></div>",
                 f.iteration,
+                f.class.map(|c| format!(" <span class=\"class\">[{c}]</span>")).unwrap_or_default(),
                 f.reason.as_deref().map(|r| format!(": {}", html_escape(r))).unwrap_or_default()
             )
         })
@@ -352,9 +369,10 @@ mod tests {
     use super::*;
     use crate::flakiness::aggregate::FailedIteration;
     use crate::flakiness::collect::{FileKind, SkippedFile};
-    use crate::flakiness::summary::{LatencySummary, StaleReadSummary};
+    use crate::flakiness::summary::{ClassRate, LatencySummary, StaleReadSummary};
     use crate::flakiness::thresholds::Thresholds;
     use crate::report::trend;
+    use crate::verdict::FailureClass;
     use chrono::TimeZone;
     use regex::Regex;
 
@@ -371,10 +389,15 @@ mod tests {
             success_rate: 1.0 - failures as f64 / iterations as f64,
             failed: failures > 0,
             stale_reads: Some(failures),
+            failure_classes: std::iter::repeat_n(FailureClass::StaleRead, failures as usize).collect(),
             latency_ms_p50: Some(2.0),
             latency_ms_max: Some(9.5),
             failed_iterations: (1..=failures as u32)
-                .map(|i| FailedIteration { iteration: i, reason: Some(format!("stale read {EVIL}")) })
+                .map(|i| FailedIteration {
+                    iteration: i,
+                    reason: Some(format!("stale read {EVIL}")),
+                    class: Some(FailureClass::StaleRead),
+                })
                 .collect(),
             raw: raw.map(String::from),
         }
@@ -386,9 +409,16 @@ mod tests {
             run_failures: runs.iter().filter(|r| r.failed).count() as u64,
             iter_total: runs.iter().map(|r| r.iterations).sum(),
             iter_failures: runs.iter().map(|r| r.failures).sum(),
+            failure_classes: Default::default(),
             runs,
         };
         let summary = CrossSummary {
+            stale_read: Some(ClassRate {
+                iterations: 2,
+                rate: 0.25,
+                rate_ci95: Some(Interval { low: 0.05, high: 0.6 }),
+            }),
+            infrastructure: Some(ClassRate { iterations: 0, rate: 0.0, rate_ci95: None }),
             run_total: aggregate.run_total,
             run_failures: aggregate.run_failures,
             iter_total: aggregate.iter_total,
@@ -457,6 +487,10 @@ mod tests {
             "p50 2.0 ms",
             "p95 9.0 ms · max 9.5 ms",
             "Stale reads",
+            "Stale-read rate",
+            "2 iteration(s) of 9 (95% CI 5.00% – 60.00%)",
+            "Infrastructure errors",
+            "#1 <span class=\"class\">[stale-read]</span>",
             "Current failing streak",
             "threshold: 95.00% success",
             "<a href=\"../collected/raw/b/\">raw/b/</a>",

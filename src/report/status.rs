@@ -15,6 +15,12 @@ pub struct Status {
     pub summary: CrossSummary,
     /// iter_failures / iter_total.
     pub iter_rate: f64,
+    /// The headline: iterations failed by a stale read / iterations (0 with none).
+    #[serde(default)]
+    pub stale_read_rate: f64,
+    /// Iterations failed by the infrastructure / iterations.
+    #[serde(default)]
+    pub infrastructure_rate: f64,
     /// False when there is nothing to judge; see `verdict`.
     pub threshold_exceeded: bool,
     pub verdict: Verdict,
@@ -33,6 +39,8 @@ pub fn status(
         timestamp: rfc3339(&now),
         summary: summary.clone(),
         iter_rate: judgement.iter_rate,
+        stale_read_rate: summary.stale_read.as_ref().map_or(0.0, |c| c.rate),
+        infrastructure_rate: summary.infrastructure.as_ref().map_or(0.0, |c| c.rate),
         threshold_exceeded: judgement.verdict == Verdict::Exceeded,
         verdict: judgement.verdict,
         thresholds: judgement.thresholds,

@@ -12,6 +12,9 @@ pub fn rerun_report(aggregate: &RerunAggregate) -> String {
         "rerun reports: {} collected, {} passed, {} failed, {} flaky\n",
         aggregate.count, aggregate.success, aggregate.failure, aggregate.flaky
     );
+    if !aggregate.failure_classes.is_empty() {
+        let _ = writeln!(out, "failed attempts by class: {}", aggregate.failure_classes.describe());
+    }
     for run in &aggregate.runs {
         let verdict = match (run.success, run.flaky) {
             (true, true) => "FLAKY",
@@ -42,6 +45,30 @@ pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgemen
         percent(summary.iter_failure_rate),
         interval(summary.iter_failure_rate_ci95)
     );
+    match &summary.stale_read {
+        Some(stale) => {
+            let _ = writeln!(
+                out,
+                "stale reads (the headline): {} iteration(s), {}{}",
+                stale.iterations,
+                percent(stale.rate),
+                interval(stale.rate_ci95)
+            );
+        }
+        None => out.push_str("stale reads (the headline): no iterations collected\n"),
+    }
+    if let Some(infra) = &summary.infrastructure {
+        let _ = writeln!(
+            out,
+            "infrastructure errors: {} iteration(s), {}{}",
+            infra.iterations,
+            percent(infra.rate),
+            interval(infra.rate_ci95)
+        );
+    }
+    if !summary.failure_classes.is_empty() {
+        let _ = writeln!(out, "failed iterations by class: {}", summary.failure_classes.describe());
+    }
     let _ = writeln!(
         out,
         "current failing streak: {} run(s){}",
@@ -79,8 +106,9 @@ pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgemen
         for failed in &run.failed_iterations {
             let _ = writeln!(
                 out,
-                "      iteration {}: {}",
+                "      iteration {}{}: {}",
                 failed.iteration,
+                failed.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
                 failed.reason.as_deref().unwrap_or("no reason recorded")
             );
         }
@@ -111,7 +139,9 @@ mod tests {
     use super::*;
     use crate::flakiness::aggregate::{FailedIteration, RerunRow, RunRow};
     use crate::flakiness::stats::{wilson, Z_95};
+    use crate::flakiness::summary::ClassRate;
     use crate::flakiness::thresholds::Thresholds;
+    use crate::verdict::FailureClass;
 
     #[test]
     fn cross_report_lists_numbers_runs_and_failures() {
@@ -127,7 +157,12 @@ mod tests {
             stale_reads: Some(2),
             latency_ms_p50: None,
             latency_ms_max: None,
-            failed_iterations: vec![FailedIteration { iteration: 3, reason: Some("still active".into()) }],
+            failure_classes: [FailureClass::StaleRead].into_iter().collect(),
+            failed_iterations: vec![FailedIteration {
+                iteration: 3,
+                reason: Some("still active".into()),
+                class: Some(FailureClass::StaleRead),
+            }],
             raw: None,
         };
         let aggregate = CrossAggregate {
@@ -135,6 +170,7 @@ mod tests {
             run_failures: 1,
             iter_total: 5,
             iter_failures: 1,
+            failure_classes: [FailureClass::StaleRead].into_iter().collect(),
             runs: vec![row],
         };
         let summary = CrossSummary {
@@ -146,12 +182,19 @@ mod tests {
             iter_failure_rate: 0.2,
             iter_failure_rate_ci95: wilson(1, 5, Z_95),
             current_failing_streak: 1,
+            stale_read: Some(ClassRate { iterations: 1, rate: 0.2, rate_ci95: wilson(1, 5, Z_95) }),
+            infrastructure: Some(ClassRate { iterations: 0, rate: 0.0, rate_ci95: wilson(0, 5, Z_95) }),
             ..CrossSummary::default()
         };
         let text = cross_report(&summary, &aggregate, &Thresholds::default().judge(&summary));
         assert!(text.contains("iterations: 5 run, 1 failed (20.00%, 95% CI 3.62%–62.45%)"), "{text}");
+        assert!(
+            text.contains("stale reads (the headline): 1 iteration(s), 20.00%, 95% CI 3.62%–62.45%"),
+            "{text}"
+        );
+        assert!(text.contains("infrastructure errors: 0 iteration(s), 0.00%"), "{text}");
         assert!(text.contains("FAIL 9 4/5 iterations passed, 2 stale read(s) (run_9_cross.json)"), "{text}");
-        assert!(text.contains("iteration 3: still active"), "{text}");
+        assert!(text.contains("iteration 3 [stale-read]: still active"), "{text}");
         assert!(text.contains("verdict: thresholds exceeded"), "{text}");
     }
 
@@ -170,6 +213,7 @@ mod tests {
             success: 1,
             failure: 1,
             flaky: 1,
+            failure_classes: Default::default(),
             runs: vec![row("run_1.json", true, true), row("run_2.json", false, false)],
             skipped_files: vec![],
         };

@@ -57,6 +57,7 @@ mod tests {
             failures,
             success_rate: 1.0 - failures as f64 / iterations as f64,
             failed: failures > 0,
+            failure_classes: Default::default(),
             stale_reads: None,
             latency_ms_p50: None,
             latency_ms_max: None,

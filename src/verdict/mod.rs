@@ -51,6 +51,22 @@ impl Coverage {
     /// "local (http://127.0.0.1:1, http://127.0.0.1:2): smoke 1 attempt, 15 checks
     /// (3 skipped), 5 iterations, 212 exchanges".
     pub fn describe(&self) -> String {
+        let mut targets: Vec<&str> = Vec::new();
+        for target in &self.targets {
+            if !targets.contains(&target.as_str()) {
+                targets.push(target);
+            }
+        }
+        let targets = if self.images.is_empty() {
+            targets.join(", ")
+        } else {
+            format!("{}; images {}", targets.join(", "), self.images.join(", "))
+        };
+        let backend = if self.backend.is_empty() { "no stack" } else { &self.backend };
+        let targets = if targets.is_empty() { String::new() } else { format!(" ({targets})") };
+        if !self.tested_anything() {
+            return format!("{backend}{targets}: nothing");
+        }
         let mut what = Vec::new();
         if self.smoke_attempts > 0 {
             what.push(format!("smoke {} attempt(s)", self.smoke_attempts));
@@ -67,13 +83,6 @@ impl Coverage {
             what.push(format!("{} cross-instance iterations", self.iterations));
         }
         what.push(format!("{} exchanges", self.exchanges));
-        let targets = if self.images.is_empty() {
-            self.targets.join(", ")
-        } else {
-            format!("{}; images {}", self.targets.join(", "), self.images.join(", "))
-        };
-        let backend = if self.backend.is_empty() { "no stack" } else { &self.backend };
-        let targets = if targets.is_empty() { String::new() } else { format!(" ({targets})") };
         format!("{backend}{targets}: {}", what.join(", "))
     }
 }

@@ -299,3 +299,27 @@ pub fn assert_iteration_files(dir: &Path, iterations: u32) {
         }
     }
 }
+
+/// The independent Python stand-in (`tests/standins/webprofile_standin.py`,
+/// written from the spec alone): two instances on one shared store, in the
+/// given modes. Returns the process (killed on drop) and the two URLs.
+pub fn spec_standin(modes: &[&str]) -> (KillOnDrop, [String; 2]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/webprofile_standin.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .args(["--port", "0", "--port", "0"])
+        .args(modes)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs the spec stand-in");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let guard = KillOnDrop(child);
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut url = || {
+        let line = lines.next().expect("the stand-in printed its URLs").expect("utf-8 line");
+        line.strip_prefix("listening ").unwrap_or_else(|| panic!("unexpected line {line:?}")).to_string()
+    };
+    let urls = [url(), url()];
+    (guard, urls)
+}
