@@ -34,9 +34,9 @@ impl fmt::Display for Exit {
 /// The table printed at the end of `--help`.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0   parity holds (run) / thresholds not exceeded
-  1   a parity or contract failure was found
+  0   parity holds (run) / thresholds not exceeded; also no failure with a phase not run (status incomplete)
+  1   a parity or contract failure was found (or the canary failed)
   2   thresholds exceeded (check, collect)
-  3   infrastructure error: stack never ready, service unreachable, Docker unreachable
-  64  usage error
+  3   infrastructure error: stack never ready, target unreachable, Docker unreachable, nothing tested
+  64  usage error: bad flag or setting, conflicting selections
   130 interrupted (SIGINT/SIGTERM): what was gathered is still written";

@@ -330,6 +330,7 @@ fn chaos_stop_mongo_fails_the_later_iterations_with_a_reason_within_the_deadline
         if n >= 3 {
             let reason = r["reason"].as_str().unwrap();
             assert!(reason.contains("instance1") || reason.contains("instance2"), "iteration {n}: {reason}");
+            assert_eq!(r["class"], "infrastructure", "a store gone is not a parity finding: {r}");
             // Deadline (5 s) plus one request timeout (5 s) bounds every iteration.
             assert!(r["duration_ms"].as_f64().unwrap() < 10_000.0, "iteration {n} took too long: {r}");
         }
@@ -347,23 +348,33 @@ fn chaos_stop_mongo_fails_the_later_iterations_with_a_reason_within_the_deadline
 fn a_caching_service_image_shows_stale_reads() {
     let Some(t) = DockerTest::start("stale") else { return };
 
-    // --fault reaches the containers as PARITY_FAULTS, which the reference image honours.
+    // --fault reaches the containers as PARITY_FAULTS, which the reference image honours:
+    // a lost invalidation across containers, and one stale answer on the smoke's instance.
     t.run(&[
         "--iterations",
         "2",
         "--attempts",
-        "1",
+        "3",
         "--hash-cost",
         "minimal",
         "--fault",
-        "revocation-lag=400ms",
+        "stale-rate=1,stale-for=400ms,stale-once",
     ])
     .code(1);
     let results = read_json(&t.dir().join("cross-instance-results.json"));
     for r in results.as_array().unwrap() {
         assert!(r["stale_reads"].as_u64().unwrap() > 0, "{r}");
         assert!(r["reason"].as_str().unwrap().contains("stale read"), "{r}");
+        assert_eq!(r["class"], "stale-read", "{r}");
     }
+    let smoke = read_json(&t.dir().join("node.parity.json"));
+    assert_eq!(smoke["class"], "stale-read", "stale once is enough: {smoke}");
+    let flakiness = read_json(&t.out.join("flakiness/flakiness.json"));
+    assert_eq!(
+        flakiness["attempts"].as_array().unwrap().len(),
+        1,
+        "a stale read is not retried: {flakiness}"
+    );
     assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
 
@@ -516,7 +527,7 @@ fn a_paused_instance_times_out_its_requests_and_is_still_removed() {
 }
 
 #[test]
-fn backend_auto_takes_docker_when_the_engine_has_the_image() {
+fn backend_auto_takes_docker_when_docker_settings_are_named_and_never_falls_back() {
     let Some(t) = DockerTest::start("auto") else { return };
 
     let run = parity()
@@ -526,28 +537,45 @@ fn backend_auto_takes_docker_when_the_engine_has_the_image() {
         .timeout(Duration::from_secs(180))
         .assert()
         .code(0);
-    assert!(stderr_of(&run).contains("backend auto: a Docker engine answers"), "{}", stderr_of(&run));
-    assert_eq!(read_json(&t.dir().join("analysis.json"))["backend"], "docker");
+    let said = stderr_of(&run);
+    assert!(said.contains("backend auto: --network") && said.contains("asks for the Docker stack"), "{said}");
+    let analysis = read_json(&t.dir().join("analysis.json"));
+    assert_eq!(analysis["backend"], "docker");
+    assert!(
+        !analysis["coverage"]["images"].as_array().unwrap().is_empty(),
+        "the image ids tested: {analysis}"
+    );
     assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 
-    // Without the webprofile image, auto falls back to the embedded stack and says why.
-    let fallback = parity()
-        .args([
-            "run",
-            "--iterations",
-            "1",
-            "--hash-cost",
-            "minimal",
-            "--image-tag",
-            "ptest-auto-absent",
-            "--out",
-        ])
-        .arg(t.tmp.path().join("fallback"))
+    // A named image the engine does not have is exit 3, never the embedded stack.
+    let missing = parity()
+        .args(["run", "--iterations", "1", "--image-tag", "ptest-auto-absent", "--out"])
+        .arg(t.tmp.path().join("missing"))
+        .timeout(Duration::from_secs(180))
         .assert()
-        .code(0);
-    let said = stderr_of(&fallback);
-    assert!(
-        said.contains("webprofile image ptest-auto-absent is not present") && said.contains("embedded"),
-        "{said}"
-    );
+        .code(3);
+    let said = stderr_of(&missing);
+    assert!(!said.contains("running the embedded stack instead"), "{said}");
+
+    // Only when nothing names a target does auto probe, and fall back saying why.
+    let default_image_absent = !Command::new("docker")
+        .args(["image", "inspect", "webprofile-api-parity"])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if default_image_absent {
+        let fallback = parity()
+            .args(["run", "--iterations", "1", "--hash-cost", "minimal", "--out"])
+            .arg(t.tmp.path().join("fallback"))
+            .assert()
+            .code(0);
+        let said = stderr_of(&fallback);
+        assert!(
+            said.contains("nothing named a target")
+                && said.contains("webprofile image webprofile-api-parity is not present")
+                && said.contains("running the embedded stack instead"),
+            "{said}"
+        );
+    }
 }

@@ -238,3 +238,18 @@ fn checks_prints_every_check_with_its_clause_and_fault() {
         assert!(line.contains(fault), "{line}");
     }
 }
+
+#[test]
+fn run_canary_proves_the_checks_before_the_real_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = run_in(
+        tmp.path(),
+        &["--canary", "--backend", "local", "--hash-cost", "minimal", "--iterations", "1"],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("canary: 23 case(s), 0 not as expected"), "{stderr}");
+    let canary = read_json(&parity_dir(tmp.path()).join("canary.json"));
+    assert!(canary["cases"].as_array().unwrap().len() > 20, "{canary}");
+    assert_eq!(analysis(tmp.path())["status"], "pass");
+}

@@ -147,10 +147,12 @@ impl StaleMemory {
         inner.remembered.insert(key, Remembered { token: token.clone(), seen_active: Instant::now(), lost });
     }
 
-    /// This instance revoked the token: under `stale-rate` it forgets it at once.
+    /// This instance revoked the token: under `stale-rate` it forgets it at
+    /// once (unless `stale-once` has yet to fire, which spares no instance).
     pub fn revoked_here(&self, id: ObjectId) {
-        if self.rate > 0.0 {
-            locked(&self.inner).remembered.retain(|_, r| r.token.id != id);
+        let mut inner = locked(&self.inner);
+        if self.rate > 0.0 && !(self.once && !inner.once_fired) {
+            inner.remembered.retain(|_, r| r.token.id != id);
         }
     }
 
@@ -226,6 +228,16 @@ mod tests {
         short.seen_active(key, &t);
         std::thread::sleep(Duration::from_millis(1));
         assert!(short.stale_answer(&key).is_none(), "the window has passed");
+    }
+
+    #[test]
+    fn stale_once_fires_on_the_revoking_instance_even_with_stale_rate() {
+        let m = memory("stale-rate=1,stale-for=1h,stale-once");
+        let (key, t) = ([4; 32], token());
+        m.seen_active(key, &t);
+        m.revoked_here(t.id);
+        assert_eq!(m.stale_answer(&key).map(|(_, fault)| fault), Some("stale-once"));
+        assert!(m.stale_answer(&key).is_none());
     }
 
     #[test]
