@@ -151,7 +151,8 @@ impl StaleMemory {
     /// once (unless `stale-once` has yet to fire, which spares no instance).
     pub fn revoked_here(&self, id: ObjectId) {
         let mut inner = locked(&self.inner);
-        if self.rate > 0.0 && !(self.once && !inner.once_fired) {
+        let once_pending = self.once && !inner.once_fired;
+        if self.rate > 0.0 && !once_pending {
             inner.remembered.retain(|_, r| r.token.id != id);
         }
     }
