@@ -12,10 +12,10 @@
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use webprofile_parity::clock::Clock;
+use webprofile_parity::contract::Credentials;
 use webprofile_parity::contract::{Client, ClientOptions, Trace, TraceContext, INTROSPECT_PATH};
+use webprofile_parity::hashing::{self, HashCost};
 use webprofile_parity::redact::Redactor;
-use webprofile_parity::reference::hashing::{self, HashCost};
-use webprofile_parity::reference::server::Credentials;
 use webprofile_parity::scenario::{cross, Judgement};
 use webprofile_parity::stack::{LocalOptions, LocalStack};
 

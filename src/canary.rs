@@ -4,11 +4,11 @@
 //! whose checks cannot fail proves nothing when they pass.
 
 use crate::clock::{millis, Clock};
+use crate::contract::Credentials;
 use crate::contract::{Client, ClientOptions, TraceContext};
+use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
-use crate::reference::hashing::HashCost;
-use crate::reference::server::Credentials;
 use crate::rerun::RetryPolicy;
 use crate::scenario::catalog::{self, CheckSpec};
 use crate::scenario::{cross, immediacy, suite, Judgement};

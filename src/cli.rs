@@ -3,7 +3,7 @@
 
 use crate::exit::EXIT_CODES_HELP;
 use crate::flakiness::thresholds;
-use crate::reference::hashing::HashCost;
+use crate::hashing::HashCost;
 use crate::report::badge::{self, Colour};
 use crate::report::entry::{badge_help, check_help, collect_help};
 use crate::verdict::RetryOn;

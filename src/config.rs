@@ -3,9 +3,9 @@
 
 use crate::cli::{Backend, RunArgs};
 use crate::contract::ClientOptions;
+use crate::contract::Credentials;
+use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
-use crate::reference::hashing::HashCost;
-use crate::reference::server::Credentials;
 use crate::rerun::RetryPolicy;
 use crate::scenario::Judgement;
 use crate::stack::docker::{ChaosStep, DockerSettings, Keep, WebprofileSource};

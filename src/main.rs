@@ -9,15 +9,16 @@ use webprofile_parity::cli::{
 };
 use webprofile_parity::commands;
 use webprofile_parity::config::RunConfig;
+use webprofile_parity::contract::Credentials;
 use webprofile_parity::exit::Exit;
 use webprofile_parity::progress::Reporter;
 use webprofile_parity::reference::faults::Faults;
-use webprofile_parity::reference::memory_store::MemoryStore;
-use webprofile_parity::reference::mongo_store::MongoStore;
-use webprofile_parity::reference::server::{self, Credentials, ReferenceConfig};
-use webprofile_parity::reference::store::TokenStore;
+use webprofile_parity::reference::server::{self, ReferenceConfig};
 use webprofile_parity::report::entry;
 use webprofile_parity::run;
+use webprofile_parity::store::MemoryStore;
+use webprofile_parity::store::MongoStore;
+use webprofile_parity::store::TokenStore;
 
 fn main() -> ExitCode {
     let cli = match webprofile_parity::cli::parse() {
@@ -188,7 +189,7 @@ async fn serve(args: ServeArgs) -> Exit {
 
 /// A server started beside its database (containers started together) waits
 /// for it: retries for up to 30 s before giving up.
-async fn connect_patiently(uri: &str) -> Result<MongoStore, webprofile_parity::reference::store::StoreError> {
+async fn connect_patiently(uri: &str) -> Result<MongoStore, webprofile_parity::store::StoreError> {
     let started = std::time::Instant::now();
     loop {
         match MongoStore::connect_within(uri, std::time::Duration::from_secs(2)).await {

@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use serde_json::{json, Value};
-use webprofile_parity::reference::hashing::{self, HashCost};
-use webprofile_parity::reference::{
-    spawn, Faults, MongoStore, ReferenceConfig, RunningInstance, StoreError, TokenDoc, TokenStore,
-};
+use webprofile_parity::hashing::{self, HashCost};
+use webprofile_parity::reference::{spawn, Faults, ReferenceConfig, RunningInstance};
+use webprofile_parity::store::{MongoStore, StoreError, TokenDoc, TokenStore};
 
 /// The stand-in, or `None` after a SKIP line (see `common::mongo_standin`).
 fn stand_in(test: &str) -> Option<(common::KillOnDrop, String)> {

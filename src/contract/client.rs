@@ -4,7 +4,7 @@
 use super::exchange::{AuthMode, Exchange, Trace};
 use super::parse::{self, Body, CreatedToken, Introspection};
 use crate::clock::{millis, Clock};
-use crate::reference::server::Credentials;
+use crate::contract::Credentials;
 use crate::verdict::FailureClass;
 use serde::Serialize;
 use serde_json::Value;

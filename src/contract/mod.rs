@@ -10,6 +10,21 @@ mod client;
 mod exchange;
 mod parse;
 
+/// HTTP Basic credentials of the service's admin (`WEBPROFILE_ADMIN_USER` /
+/// `WEBPROFILE_ADMIN_PASS`): what the harness sends and the reference expects.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: String,
+    pub pass: String,
+}
+
+impl Default for Credentials {
+    /// The service's defaults.
+    fn default() -> Self {
+        Self { user: "overleaf".to_string(), pass: "overleaf".to_string() }
+    }
+}
+
 pub use client::{
     tokens_path, CallError, Client, ClientOptions, CreateRequest, TraceContext, INTROSPECT_PATH,
 };

@@ -7,8 +7,8 @@ use crate::clock::millis;
 use crate::contract::{
     AuthMode, CallError, Client, CreateRequest, CreatedToken, Exchange, Introspection, Trace,
 };
-use crate::reference::hashing;
-use crate::reference::store::{TokenDoc, TokenStore};
+use crate::hashing;
+use crate::store::{TokenDoc, TokenStore};
 use crate::verdict::FailureClass;
 use serde::Serialize;
 use serde_json::Value;

@@ -2,8 +2,8 @@
 //! optionally the MongoDB they share, for the seeding checks.
 
 use super::{Endpoints, Instance, StackError};
-use crate::reference::mongo_store::MongoStore;
-use crate::reference::store::TokenStore;
+use crate::store::MongoStore;
+use crate::store::TokenStore;
 use std::sync::Arc;
 
 pub struct ExternalStack {

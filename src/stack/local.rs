@@ -2,12 +2,13 @@
 //! store (in memory, or MongoDB when a URI is given). Needs no Docker.
 
 use super::{Endpoints, Instance, LogFile, StackError};
+use crate::contract::Credentials;
+use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
-use crate::reference::hashing::HashCost;
-use crate::reference::memory_store::MemoryStore;
-use crate::reference::mongo_store::MongoStore;
-use crate::reference::server::{self, Credentials, ReferenceConfig, RunningInstance};
-use crate::reference::store::TokenStore;
+use crate::reference::server::{self, ReferenceConfig, RunningInstance};
+use crate::store::MemoryStore;
+use crate::store::MongoStore;
+use crate::store::TokenStore;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 

@@ -13,7 +13,7 @@ use crate::artifacts::Phase;
 use crate::progress::Reporter;
 
 use crate::contract::Client;
-use crate::reference::store::{StoreError, TokenStore};
+use crate::store::{StoreError, TokenStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 use super::errors::ApiError;
 use super::handlers;
 use super::{AccessLog, ReferenceConfig};
+use crate::hashing::{self, HashCost};
 use crate::reference::cache::{LagCache, StaleMemory};
 use crate::reference::faults::{Faults, Misbehaviour};
-use crate::reference::hashing::{self, HashCost};
-use crate::reference::store::TokenStore;
+use crate::store::TokenStore;
 
 const BODY_LIMIT: usize = 64 * 1024;
 const MAX_LOGGED_PATH: usize = 200;

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::reference::store::StoreError;
+use crate::store::StoreError;
 
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 use super::app::{mark_faults, AppState};
 use super::errors::{json_text, text, ApiError};
+use crate::hashing;
 use crate::reference::cache::{ActiveToken, TokenKey};
 use crate::reference::faults::{Misbehaviour, Partial};
-use crate::reference::hashing;
-use crate::reference::store::{TokenDoc, TokenStore};
+use crate::store::{TokenDoc, TokenStore};
 
 #[derive(Deserialize, Default)]
 struct CreateBody {

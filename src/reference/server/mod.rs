@@ -17,24 +17,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::faults::Faults;
-use super::hashing::HashCost;
-use super::store::TokenStore;
+use crate::contract::Credentials;
+use crate::hashing::HashCost;
+use crate::store::TokenStore;
 use app::{router, Shared};
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const MAX_LOG_LINES: usize = 100_000;
-
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub user: String,
-    pub pass: String,
-}
-
-impl Default for Credentials {
-    fn default() -> Self {
-        Self { user: "overleaf".to_string(), pass: "overleaf".to_string() }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct ReferenceConfig {

@@ -1,10 +1,10 @@
 use super::app::decode_basic;
 use super::errors::TEXT_PLAIN;
 use super::*;
+use crate::hashing;
 use crate::reference::faults::Misbehaviour;
-use crate::reference::hashing;
-use crate::reference::memory_store::MemoryStore;
-use crate::reference::store::TokenDoc;
+use crate::store::MemoryStore;
+use crate::store::TokenDoc;
 use chrono::{DateTime, Utc};
 use mongodb::bson::oid::ObjectId;
 use serde_json::{json, Value};

@@ -1,4 +1,12 @@
-//! The storage seam of the reference server: one trait, two implementations.
+//! The token store, shared by the reference server (which serves from it)
+//! and the harness (which seeds tokens into it): one trait, a document type,
+//! and two implementations.
+
+mod memory;
+mod mongo;
+
+pub use memory::MemoryStore;
+pub use mongo::MongoStore;
 
 use chrono::{DateTime, Utc};
 use mongodb::bson::oid::ObjectId;

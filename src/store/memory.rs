@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use mongodb::bson::oid::ObjectId;
 
-use super::store::{StoreError, TokenDoc, TokenStore};
+use super::{StoreError, TokenDoc, TokenStore};
 
 #[derive(Default, Clone)]
 pub struct MemoryStore {

@@ -8,7 +8,7 @@ use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime as BsonDateTime, Document
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection};
 
-use super::store::{StoreError, TokenDoc, TokenStore};
+use super::{StoreError, TokenDoc, TokenStore};
 
 const DEFAULT_DATABASE: &str = "sharelatex";
 const COLLECTION: &str = "personalaccesstokens";
