@@ -2,7 +2,7 @@
 //! 5 iterations each, aggregated with every output written. Figures go to
 //! `target/bench/collect.json` and stdout; the target is < 1 s.
 //!
-//! Timed twice: in-process (`report::commands::collect`, best and median of
+//! Timed twice: in-process (`collector::collect`, best and median of
 //! several rounds) and end to end through the `parity collect` binary.
 
 use chrono::{Duration, TimeZone, Utc};
@@ -11,8 +11,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
+use webprofile_parity::collector::{self, CollectOptions};
 use webprofile_parity::flakiness::thresholds::Thresholds;
-use webprofile_parity::report::commands::{self, CollectOptions};
 use webprofile_parity::report::BadgeStyle;
 use webprofile_parity::scenario::cross::IterationResult;
 
@@ -56,7 +56,7 @@ fn main() {
     let mut verdict = String::new();
     for _ in 0..ROUNDS {
         let started = Instant::now();
-        let outcome = commands::collect(&options).expect("collect");
+        let outcome = collector::collect(&options).expect("collect");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(outcome.summary.run_total, RUNS as u64, "every generated run is used");
         verdict = outcome.judgement.to_string();

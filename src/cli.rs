@@ -1,11 +1,11 @@
-//! Command-line interface: clap structs only. Every flag is documented where
-//! it is defined, with its environment fallback.
+//! Command-line interface: clap types only, and their `--help`. Every flag
+//! is documented where it is defined, with its environment fallback. Only
+//! `main` and `commands` import this module.
 
-use crate::exit::EXIT_CODES_HELP;
+use crate::exit::{self, Exit};
 use crate::flakiness::thresholds;
 use crate::hashing::HashCost;
 use crate::report::badge::{self, Colour};
-use crate::report::entry::{badge_help, check_help, collect_help};
 use crate::verdict::RetryOn;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -17,7 +17,6 @@ use std::time::Duration;
 pub fn parse() -> Result<Cli, clap::Error> {
     try_parse_from(std::env::args_os())
 }
-
 /// Parses `args`, remembering which `run` settings the command line or the
 /// environment named (not defaults): `--backend auto` decides on them.
 pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
@@ -61,8 +60,8 @@ fn named_settings(command: &clap::Command, matches: &ArgMatches) -> BTreeMap<Str
     long_about = "Proves that a webprofile token service revokes tokens immediately, on every instance, every time.\n\n\
         `parity run` starts (or connects to) two webprofile instances sharing one store, checks \
         revocation immediacy, runs the contract suite and many cross-instance iterations with every \
-        request traced, reruns the smoke on flake, and writes every artifact plus a tarball.",
-    after_help = EXIT_CODES_HELP
+        request traced, retries only what can be infrastructure, and writes every artifact plus a tarball.",
+    after_help = exit::run_help()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -72,13 +71,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the parity checks end to end and write every artifact.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = exit::run_help())]
     Run(Box<RunArgs>),
     /// Run any command up to N times until it passes; write flakiness.json.
-    #[command(
-        after_help = "Example:\n  parity rerun --attempts 3 --out ci/flakiness -- cargo test parity\n\n\
-        Exit code: 0 when an attempt passed, else the last attempt's exit code."
-    )]
+    #[command(after_help = rerun_help())]
     Rerun(RerunArgs),
     /// The reference webprofile server.
     #[command(subcommand)]
@@ -90,19 +86,17 @@ pub enum Command {
     #[command(after_help = check_help())]
     Check(CheckArgs),
     /// Write flakiness/cross/status.json from the summary (the daily job).
-    #[command(after_help = "Exit codes: 0 written, 3 cannot write, 64 usage error.")]
+    #[command(after_help = written_help("status.json"))]
     Status(StatusArgs),
     /// Write the SVG status badge.
     #[command(after_help = badge_help())]
     Badge(BadgeArgs),
     /// Publish the dashboard, trend and status to S3 and/or GitHub Pages, with a timestamped archive.
-    #[command(after_help = crate::publish::PUBLISH_HELP)]
+    #[command(after_help = publish_help())]
     Publish(PublishArgs),
     /// Remove the containers, networks and images earlier runs left behind
     /// (after --no-cleanup, or a harness that was killed).
-    #[command(after_help = "Only resources labelled io.webprofile-parity.managed=true are touched. \
-        Resources of a run whose harness is still alive are kept unless --all is given.\n\n\
-        Exit codes: 0 cleaned (or nothing to clean), 3 Docker unreachable or a resource could not be removed.")]
+    #[command(after_help = clean_help())]
     Clean(CleanArgs),
     /// Tell people about a run: GitHub PR comment and label, issue, check run.
     #[command(subcommand)]
@@ -112,9 +106,126 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Prove that every check can fail: run the scenarios against embedded reference instances
     /// once clean and once per fault, and print what caught each fault.
-    #[command(after_help = "Exit codes: 0 every fault caught and the clean reference passed, \
-        1 a fault escaped or the clean reference raised a failure.")]
+    #[command(after_help = exit::help(&[
+        (Exit::Ok, Some("every fault caught and the clean reference passed")),
+        (Exit::ParityFailure, Some("a fault escaped a check that names it, or the clean reference raised a failure")),
+    ]))]
     Canary(CanaryArgs),
+}
+
+fn rerun_help() -> String {
+    format!(
+        "Example:\n  parity rerun --attempts 3 --out ci/flakiness -- parity run --out ci\n\n\
+         When the command is `parity run`, each attempt's failure class is read from its analysis.json: \
+         a stale read or contract failure is not retried (unless --retry-on any) and no later pass undoes it.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("an attempt passed (and no earlier one failed for a reason that cannot be infrastructure)")),
+            (Exit::ParityFailure, Some("otherwise: the deciding attempt's own exit code")),
+            (Exit::Infrastructure, Some("the report cannot be written")),
+        ])
+    )
+}
+
+fn collect_help() -> String {
+    format!(
+        "{}\n\n{}\n\n\
+         With --publish or PUBLISH_DASHBOARD=true the dashboard is then published as `parity publish` \
+         does (see its --help); with no target configured that is only a warning.\n\n\
+         With GITHUB_REPOSITORY (owner/repo) and GITHUB_TOKEN set, the artifacts of the --workflow's \
+         runs of the last --days days are downloaded into the collected directory first \
+         (GITHUB_API_URL overrides https://api.github.com).",
+        thresholds::RULE_HELP,
+        exit::help(&[
+            (Exit::Ok, Some("thresholds not exceeded (or no runs to judge)")),
+            (Exit::ThresholdExceeded, Some("thresholds exceeded (every file is written first)")),
+            (
+                Exit::Infrastructure,
+                Some(
+                    "the collected directory or the reports cannot be read or written, or the GitHub \
+                     download stopped (refused token, unreachable API; the reports are still written), or \
+                     --publish failed",
+                ),
+            ),
+            (Exit::Usage, None),
+        ])
+    )
+}
+
+fn check_help() -> String {
+    format!(
+        "{}\n\n{}",
+        thresholds::RULE_HELP,
+        exit::help(&[
+            (Exit::Ok, Some("thresholds not exceeded")),
+            (Exit::ParityFailure, Some("nothing to judge (no summary, or no runs in it)")),
+            (Exit::ThresholdExceeded, Some("thresholds exceeded")),
+            (Exit::Usage, None),
+        ])
+    )
+}
+
+fn written_help(what: &str) -> String {
+    exit::help(&[
+        (Exit::Ok, Some(&format!("{what} written"))),
+        (Exit::Infrastructure, Some("cannot write it")),
+        (Exit::Usage, None),
+    ])
+}
+
+fn badge_help() -> String {
+    format!(
+        "The badge is \"alert\" when status.json says threshold_exceeded, else when the summary \
+         exceeds the thresholds; \"unknown\" (grey) when there is no data.\n\n{}\n\n{}",
+        thresholds::RULE_HELP,
+        written_help("the badge")
+    )
+}
+
+fn publish_help() -> String {
+    format!(
+        "Publishes <out>/flakiness/cross/{{dashboard.html, trend.json, status.svg, status.json}} (run `parity collect` \
+first) under one UTC timestamp YYYYmmddTHHMMSSZ, keeps a copy in <out>/flakiness/cross/archives/<ts>/, \
+and uploads it to every target configured:
+
+  S3            AWS_S3_BUCKET, AWS_S3_PREFIX (default parity-cross), AWS_ACCESS_KEY_ID,
+                AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_REGION / AWS_DEFAULT_REGION
+                (default us-east-1), AWS_ENDPOINT_URL for an S3-compatible store (path-style).
+                Keys <prefix>/archives/<ts>/<file> first, then <prefix>/<file>.
+  GitHub Pages  GITHUB_PAGES_REPO (owner/repo) and GITHUB_TOKEN: commits parity-cross/<file> and
+                parity-cross/archives/<ts>/<file> to the gh-pages branch (created when missing) and
+                pushes; https://<owner>.github.io/<repo>/parity-cross/dashboard.html.
+
+{}",
+        exit::help(&[
+            (Exit::Ok, Some("every configured target succeeded")),
+            (Exit::Infrastructure, Some("a target failed (the others were still tried), or the files cannot be read")),
+            (Exit::Usage, Some("usage error: no target configured, files missing, a bad setting")),
+        ])
+    )
+}
+
+fn clean_help() -> String {
+    format!(
+        "Only resources labelled io.webprofile-parity.managed=true are touched. \
+         Resources of a run whose harness is still alive are kept unless --all is given.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("cleaned (or nothing to clean)")),
+            (Exit::Infrastructure, Some("Docker unreachable, or a resource could not be removed")),
+        ])
+    )
+}
+
+fn notify_help() -> String {
+    format!(
+        "Reads GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL (default https://api.github.com), \
+        GITHUB_EVENT_NAME, GITHUB_EVENT_PATH (the PR number), GITHUB_SHA, GITHUB_SERVER_URL and GITHUB_RUN_ID \
+        (the run's link), as GitHub Actions sets them.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("sent (or nothing to send)")),
+            (Exit::Infrastructure, Some("GitHub unreachable or refused")),
+            (Exit::Usage, None),
+        ])
+    )
 }
 
 #[derive(Debug, Args)]
@@ -136,12 +247,7 @@ pub enum NotifyCommand {
     /// After `parity run`: on a failing pull request a comment with the summary and the
     /// `parity-failure` label; on a failing scheduled run an issue (or a comment on the open
     /// one); always a check run with success/failure when the commit is known.
-    #[command(
-        after_help = "Reads GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL (default https://api.github.com), \
-        GITHUB_EVENT_NAME, GITHUB_EVENT_PATH (the PR number), GITHUB_SHA, GITHUB_SERVER_URL and GITHUB_RUN_ID \
-        (the run's link), as GitHub Actions sets them.\n\n\
-        Exit codes: 0 sent (or nothing to send), 3 GitHub unreachable or refused, 64 usage error."
-    )]
+    #[command(after_help = notify_help())]
     Github(NotifyGithubArgs),
 }
 
@@ -326,7 +432,7 @@ pub struct DockerArgs {
     pub webprofile_context: Option<PathBuf>,
 
     /// Also publish the first instance on 127.0.0.1:3900, like the old scripts (default: ephemeral ports).
-    #[arg(long, env = "PUBLISH_PORT", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "PUBLISH_PORT", value_parser = crate::settings::parse_switch, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub publish_port: bool,
 
     /// Extra environment for both webprofile containers (repeatable), e.g. NODE_ENV=production.
@@ -553,7 +659,7 @@ pub struct CollectArgs {
     #[arg(
         long,
         env = "PUBLISH_DASHBOARD",
-        value_parser = parse_switch,
+        value_parser = crate::settings::parse_switch,
         default_value_t = false,
         num_args = 0..=1,
         default_missing_value = "true"
@@ -683,15 +789,6 @@ pub struct BadgeArgs {
     pub thresholds: ThresholdArgs,
 }
 
-/// A boolish switch from a flag or the environment; empty (an unset CI variable) is off.
-fn parse_switch(text: &str) -> Result<bool, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "" | "0" | "false" | "no" | "n" | "off" | "f" => Ok(false),
-        "1" | "true" | "yes" | "y" | "on" | "t" => Ok(true),
-        _ => Err(format!("`{text}` is not true/false (yes/no, on/off, 1/0)")),
-    }
-}
-
 fn parse_retry_on(text: &str) -> Result<RetryOn, String> {
     text.parse()
 }
@@ -723,16 +820,6 @@ mod tests {
         assert_eq!(run.named.get("iterations").map(String::as_str), Some("--iterations"));
         assert!(!run.named.contains_key("network"), "a default is not named");
         assert!(!run.named.contains_key("backend"));
-    }
-
-    #[test]
-    fn switches_read_boolish_words_and_empty_as_off() {
-        assert_eq!(parse_switch("true"), Ok(true));
-        assert_eq!(parse_switch("Yes"), Ok(true));
-        assert_eq!(parse_switch("1"), Ok(true));
-        assert_eq!(parse_switch(""), Ok(false));
-        assert_eq!(parse_switch("off"), Ok(false));
-        assert!(parse_switch("maybe").unwrap_err().contains("not true/false"));
     }
 
     #[test]

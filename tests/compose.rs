@@ -1,17 +1,17 @@
 //! compose/docker-compose.yml describes the same default stack as
 //! `parity run --backend docker`: names, images, ports and environment.
 
-use clap::Parser;
 use std::collections::BTreeMap;
-use webprofile_parity::cli::{Cli, Command};
-use webprofile_parity::config::{RunConfig, Source};
+use webprofile_parity::cli::{self, Command};
+use webprofile_parity::commands::run_config;
+use webprofile_parity::run::Source;
 use webprofile_parity::stack::DockerSettings;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn harness_defaults() -> DockerSettings {
-    let cli = Cli::try_parse_from(["parity", "run", "--backend", "docker"]).unwrap();
+    let cli = cli::try_parse_from(["parity", "run", "--backend", "docker"]).unwrap();
     let Command::Run(args) = cli.command else { unreachable!() };
-    match RunConfig::from_args(&args, &|_| None).unwrap().source {
+    match run_config(&args, &|_| None).unwrap().source {
         Source::Docker(settings) => *settings,
         other => panic!("expected the docker backend, got {other:?}"),
     }

@@ -2,6 +2,7 @@
 
 use crate::cli::ChecksArgs;
 use crate::exit::Exit;
+use crate::progress::print_stdout;
 use crate::scenario::catalog;
 
 pub fn run(args: &ChecksArgs) -> Exit {
@@ -11,6 +12,6 @@ pub fn run(args: &ChecksArgs) -> Exit {
     } else {
         catalog::render_table()
     };
-    crate::progress::print_stdout(&text);
+    print_stdout(&text);
     Exit::Ok
 }

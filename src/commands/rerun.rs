@@ -2,6 +2,7 @@
 //! the command is a parity run, each attempt's failure class is read from
 //! the analysis.json it wrote, so a stale read is never rerun into a pass.
 
+use super::CommandError;
 use crate::artifacts::{names, ArtifactDir, PARITY_DIR};
 use crate::cli::RerunArgs;
 use crate::exit::Exit;
@@ -9,22 +10,18 @@ use crate::notify::RunOutcome;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
 use crate::rerun::{self, RetryPolicy, Tried};
+use crate::settings::{process_env, Env};
 use crate::verdict::FailureClass;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Exit code: 0 when the rerun report says success, else the deciding attempt's code.
-pub async fn run(args: RerunArgs) -> i32 {
+pub async fn run(args: RerunArgs) -> Result<i32, CommandError> {
     let reporter = Reporter::detect();
-    let dir = match ArtifactDir::create(&args.out, Redactor::enabled()) {
-        Ok(dir) => dir,
-        Err(e) => {
-            reporter.line(e.to_string());
-            return Exit::Infrastructure.code();
-        }
-    };
+    let dir = ArtifactDir::create(&args.out, Redactor::enabled())
+        .map_err(|e| CommandError::Infrastructure(e.to_string()))?;
     let policy = RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on };
-    let parity_out = parity_run_out(&args.command, &|key| std::env::var(key).ok());
+    let parity_out = parity_run_out(&args.command, &process_env);
     let subject = args.command.join(" ");
     let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
         let command = args.command.clone();
@@ -71,18 +68,18 @@ pub async fn run(args: RerunArgs) -> i32 {
         dir.path(names::FLAKINESS_JSON).display()
     ));
     if report.success {
-        return 0;
+        return Ok(0);
     }
     let deciding = report.attempts.iter().find(|a| a.rc != 0 && a.class == report.class && a.class.is_some());
-    match deciding.or(report.attempts.last()) {
+    Ok(match deciding.or(report.attempts.last()) {
         Some(attempt) if attempt.rc != 0 => attempt.rc,
         _ => Exit::ParityFailure.code(),
-    }
+    })
 }
 
 /// The `--out` of a `parity run` command line (else PARITY_OUT, else `ci`);
 /// `None` when the command is not a parity run.
-fn parity_run_out(command: &[String], env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+fn parity_run_out(command: &[String], env: &Env<'_>) -> Option<PathBuf> {
     let program = Path::new(command.first()?).file_name()?.to_string_lossy().into_owned();
     let is_parity = program == "parity"
         || std::env::current_exe().ok().is_some_and(|exe| Path::new(&command[0]) == exe.as_path());
@@ -100,7 +97,7 @@ fn parity_run_out(command: &[String], env: &dyn Fn(&str) -> Option<String>) -> O
             out = Some(value.to_string());
         }
     }
-    let out = out.or_else(|| env("PARITY_OUT").filter(|v| !v.is_empty())).unwrap_or_else(|| "ci".into());
+    let out = out.or_else(|| env("PARITY_OUT")).unwrap_or_else(|| "ci".into());
     Some(PathBuf::from(out))
 }
 

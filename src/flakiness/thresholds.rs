@@ -44,6 +44,17 @@ pub enum Verdict {
     Exceeded,
 }
 
+impl Verdict {
+    /// For people: "no data", "ok", "exceeded".
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::NoData => "no data",
+            Verdict::Ok => "ok",
+            Verdict::Exceeded => "exceeded",
+        }
+    }
+}
+
 /// A verdict and which comparisons tripped it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Judgement {

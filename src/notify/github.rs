@@ -4,7 +4,6 @@
 //! describe. An open issue from this tool is commented on, never duplicated.
 
 use super::message::{self, RunContext, RunOutcome};
-use crate::config::parse_bool;
 use crate::flakiness::github::api::{Api, Page};
 use crate::flakiness::github::{GithubError, GithubSource, DEFAULT_ARTIFACT, DEFAULT_WORKFLOW};
 use crate::flakiness::summary::CrossSummary;
@@ -163,7 +162,7 @@ impl IssuePolicy {
         let get = |key: &str| env(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let flag = |key: &str, default: bool| match get(key) {
             None => Ok(default),
-            Some(v) => parse_bool(&v).ok_or_else(|| format!("{key}=`{v}`: expected true or false")),
+            Some(v) => crate::settings::bool_from(key, &v),
         };
         let list = |key: &str| {
             get(key)

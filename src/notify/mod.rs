@@ -9,10 +9,18 @@ pub mod slack;
 
 pub use message::RunOutcome;
 
-use crate::cli::CollectArgs;
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::Judgement;
 use crate::progress::Reporter;
+
+/// Who is told after `parity collect`, and how.
+#[derive(Clone, Debug, Default)]
+pub struct CollectNotice {
+    pub slack_webhook: Option<String>,
+    pub dashboard_url: Option<String>,
+    /// Print instead of sending.
+    pub dry_run: bool,
+}
 
 /// After `parity collect`: the weekly Slack summary (when SLACK_WEBHOOK is
 /// set) and the flakiness issue (when the runbook's variables ask for it).
@@ -20,14 +28,14 @@ use crate::progress::Reporter;
 pub async fn after_collect(
     summary: &CrossSummary,
     judgement: &Judgement,
-    args: &CollectArgs,
-    env: &dyn Fn(&str) -> Option<String>,
+    notice: &CollectNotice,
+    env: &crate::settings::Env<'_>,
 ) {
     let reporter = Reporter::plain();
-    let dashboard = args.dashboard_url.as_deref().filter(|u| !u.is_empty());
-    if let Some(slack) = slack::Slack::from_webhook(args.slack_webhook.as_deref()) {
+    let dashboard = notice.dashboard_url.as_deref().filter(|u| !u.is_empty());
+    if let Some(slack) = slack::Slack::from_webhook(notice.slack_webhook.as_deref()) {
         let text = message::collect_slack(summary, judgement, dashboard);
-        post_to_slack(slack, &text, args.dry_run, reporter).await;
+        post_to_slack(slack, &text, notice.dry_run, reporter).await;
     }
     let policy = match github::IssuePolicy::from_env(env) {
         Ok(policy) => policy,
@@ -37,7 +45,7 @@ pub async fn after_collect(
         Ok(plan) => plan,
         Err(why) => return reporter.line(format!("GitHub issue: {why}")),
     };
-    match github::Notifier::from_env(env, args.dry_run) {
+    match github::Notifier::from_env(env, notice.dry_run) {
         None => {
             reporter.line("GitHub issue: thresholds met, but GITHUB_REPOSITORY / GITHUB_TOKEN are not set")
         }

@@ -17,37 +17,15 @@ pub mod pages;
 pub mod s3;
 pub mod snapshot;
 
-use crate::cli::{CollectArgs, PublishArgs, PublishTargetArgs};
-use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
 use chrono::{DateTime, Utc};
 use pages::{PagesConfig, PagesConfigError, PagesTarget};
 use s3::{S3Config, S3ConfigError, S3Target};
 use snapshot::{Snapshot, SnapshotError};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Reads one environment variable (`None` when unset).
-pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
-
-/// `parity publish --help`, after the flags.
-pub const PUBLISH_HELP: &str = "\
-Publishes <out>/flakiness/cross/{dashboard.html, trend.json, status.svg, status.json} (run `parity collect` \
-first) under one UTC timestamp YYYYmmddTHHMMSSZ, keeps a copy in <out>/flakiness/cross/archives/<ts>/, \
-and uploads it to every target configured:
-
-  S3            AWS_S3_BUCKET, AWS_S3_PREFIX (default parity-cross), AWS_ACCESS_KEY_ID,
-                AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional), AWS_REGION / AWS_DEFAULT_REGION
-                (default us-east-1), AWS_ENDPOINT_URL for an S3-compatible store (path-style).
-                Keys <prefix>/archives/<ts>/<file> first, then <prefix>/<file>.
-  GitHub Pages  GITHUB_PAGES_REPO (owner/repo) and GITHUB_TOKEN: commits parity-cross/<file> and
-                parity-cross/archives/<ts>/<file> to the gh-pages branch (created when missing) and
-                pushes; https://<owner>.github.io/<repo>/parity-cross/dashboard.html.
-
-Exit codes:
-  0   every configured target succeeded
-  3   a target failed (the others were still tried), or the files cannot be read
-  64  usage error: no target configured, files missing, a bad setting";
+pub use crate::settings::Env;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -82,19 +60,6 @@ pub struct PublishOptions {
     pub pages_remote: Option<String>,
     pub dry_run: bool,
     pub now: DateTime<Utc>,
-}
-
-impl PublishOptions {
-    /// From the flags `publish` and `collect --publish` share.
-    pub fn from_args(out: &Path, targets: &PublishTargetArgs, dry_run: bool, now: DateTime<Utc>) -> Self {
-        PublishOptions {
-            out: out.to_path_buf(),
-            keep_archives: targets.keep_archives.map(|n| n as usize),
-            pages_remote: targets.pages_remote.clone(),
-            dry_run,
-            now,
-        }
-    }
 }
 
 /// What a publish did: one line per failed target, the public URLs.
@@ -208,73 +173,4 @@ pub async fn publish(
     }
     report.failures = report.failures.iter().map(|f| redactor.redact(f).into_owned()).collect();
     Ok(report)
-}
-
-fn process_env(key: &str) -> Option<String> {
-    std::env::var(key).ok()
-}
-
-/// `parity publish`: 0 when every target succeeded, 3 when one failed, 64
-/// when there is nothing to publish or nowhere to publish it.
-pub async fn command(args: &PublishArgs, now: DateTime<Utc>) -> Exit {
-    let options = PublishOptions::from_args(&args.out, &args.targets, args.dry_run, now);
-    match publish(&options, &process_env, Reporter::plain()).await {
-        Err(e) if e.is_usage() => {
-            eprintln!("parity: {}", shown(&e));
-            eprintln!("Try `parity publish --help` for the targets and their settings.");
-            Exit::Usage
-        }
-        Err(e) => {
-            eprintln!("parity: {}", shown(&e));
-            Exit::Infrastructure
-        }
-        Ok(report) => {
-            for url in &report.urls {
-                println!("{url}");
-            }
-            finish(&report)
-        }
-    }
-}
-
-/// After `parity collect`, when `--publish` / `PUBLISH_DASHBOARD` asks for it:
-/// `None` when nothing failed (no target configured is only a warning),
-/// `Some(Exit::Infrastructure)` when publishing failed.
-pub async fn after_collect(args: &CollectArgs, now: DateTime<Utc>) -> Option<Exit> {
-    if !args.publish {
-        return None;
-    }
-    let options = PublishOptions::from_args(&args.out, &args.publishing, args.dry_run, now);
-    match publish(&options, &process_env, Reporter::plain()).await {
-        Err(PublishError::NoTarget) => {
-            eprintln!("parity: warning: publishing was asked for, but {}", PublishError::NoTarget);
-            None
-        }
-        Err(e) => {
-            eprintln!("parity: publish failed: {}", shown(&e));
-            Some(Exit::Infrastructure)
-        }
-        Ok(report) => match finish(&report) {
-            Exit::Ok => None,
-            failed => Some(failed),
-        },
-    }
-}
-
-/// An error that stops a publish before it starts names settings, never
-/// secrets; a password inside an endpoint URL is still removed.
-fn shown(e: &PublishError) -> String {
-    Redactor::enabled().redact(&e.to_string()).into_owned()
-}
-
-/// One line per failed target; 0 or 3.
-fn finish(report: &PublishReport) -> Exit {
-    for failure in &report.failures {
-        eprintln!("parity: publish failed: {failure}");
-    }
-    if report.failures.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Infrastructure
-    }
 }

@@ -1,13 +1,11 @@
-//! What the collector writes from the flakiness numbers: the trend series,
-//! `status.json`, the SVG badge, the text reports, the CI step summary — and
-//! the command flows (`collect`, `check`, `status`, `badge`) that tie them
-//! to files.
+//! Renderers: what the run's and the collector's numbers look like as the
+//! trend series, `status.json`, the SVG badge, the dashboard, the text
+//! reports, JUnit and the CI step summaries. Pure functions of what they are
+//! handed, apart from `step_summary::append`.
 
 pub mod badge;
 pub mod chart;
-pub mod commands;
 pub mod dashboard;
-pub mod entry;
 pub mod junit;
 pub mod run_summary;
 pub mod status;
@@ -17,6 +15,5 @@ pub mod trend;
 pub mod xml;
 
 pub use badge::{BadgeState, BadgeStyle, Colour};
-pub use commands::ReportError;
 pub use status::Status;
 pub use trend::Trend;

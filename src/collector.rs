@@ -1,11 +1,7 @@
-//! The collector's command flows — `collect`, `check`, `status`, `badge` —
-//! from files on disk to files on disk. `main` only maps the outcome to an
-//! exit code and prints the warnings.
+//! The collector's flows — `collect`, `check`, `status`, `badge` — from
+//! files on disk to files on disk: flakiness numbers in, the report
+//! renderers' pages out. The commands map the outcome to an exit code.
 
-use super::badge::{self, BadgeState, BadgeStyle};
-use super::dashboard::{self, Dashboard};
-use super::status::{self, Status, StatusInput};
-use super::{step_summary, text, trend};
 use crate::artifacts::{names as parity_names, ArtifactDir, ArtifactError, FLAKINESS_DIR, PARITY_DIR};
 use crate::flakiness::aggregate::{self, CrossAggregate, RerunAggregate};
 use crate::flakiness::collect::{self, CollectError};
@@ -13,6 +9,10 @@ use crate::flakiness::github::DownloadFailure;
 use crate::flakiness::thresholds::{Judgement, Thresholds, Verdict};
 use crate::flakiness::{names, summary, Collection, CrossSummary};
 use crate::redact::Redactor;
+use crate::report::badge::{self, BadgeState, BadgeStyle};
+use crate::report::dashboard::{self, Dashboard};
+use crate::report::status::{self, Status, StatusInput};
+use crate::report::{step_summary, text, trend};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};

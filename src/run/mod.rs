@@ -3,7 +3,8 @@
 
 use crate::artifacts::{self, names, Analysis, ArtifactDir, Phase, SmokeSummary, SuiteCounts};
 use crate::clock::{millis, rfc3339, Clock};
-use crate::config::{RunConfig, Source};
+mod config;
+
 use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
 use crate::notify::message::RunContext;
@@ -20,6 +21,7 @@ use crate::stack::{
     self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
 };
 use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
+pub use config::{RunConfig, Source};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;

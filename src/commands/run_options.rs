@@ -1,111 +1,75 @@
-//! Configuration of `parity run`: flags > environment > the `ci/PARITY_STRICT`
-//! file > defaults, resolved once into a [`RunConfig`].
+//! `parity run`'s arguments resolved once into the library's [`RunConfig`]:
+//! flags > environment > the `ci/PARITY_STRICT` file > defaults. Which
+//! backend runs is decided here: the run tests what it was asked to test.
 
+use super::CommandError;
 use crate::cli::{Backend, RunArgs};
 use crate::contract::ClientOptions;
 use crate::contract::Credentials;
-use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
 use crate::rerun::RetryPolicy;
+use crate::run::{RunConfig, Source};
 use crate::scenario::Judgement;
+use crate::settings::{self, Env};
 use crate::stack::docker::{ChaosStep, DockerSettings, Keep, WebprofileSource};
 use std::path::{Path, PathBuf};
 
-/// A problem with the flags or environment: exit 64.
+/// A problem with the flags or the environment: exit 64.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Where the services come from, resolved.
-#[derive(Clone, Debug)]
-pub enum Source {
-    Local,
-    External {
-        first: String,
-        second: String,
-    },
-    Docker(Box<DockerSettings>),
-    /// Docker when an engine answers and the webprofile image is at hand, else local.
-    Auto(Box<DockerSettings>),
-}
-
-/// Everything `parity run` needs, from flags > environment > defaults.
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    pub source: Source,
-    /// Why the backend was chosen, when it was not asked for explicitly.
-    pub backend_note: Option<String>,
-    pub mongo_uri: Option<String>,
-    pub out: PathBuf,
-    pub faults: Faults,
-    pub seed: Option<u64>,
-    pub hash_cost: HashCost,
-    pub strict: bool,
-    pub iterations: u32,
-    pub concurrency: usize,
-    pub judgement: Judgement,
-    pub retry: RetryPolicy,
-    pub client: ClientOptions,
-    pub ready_timeout: std::time::Duration,
-    pub redact: bool,
-    /// Where the JUnit XML report goes (`--junit`).
-    pub junit: Option<PathBuf>,
-    /// `$GITHUB_STEP_SUMMARY`, appended to.
-    pub step_summary: Option<PathBuf>,
-    /// `--timings`: phase wall times as JSON.
-    pub timings: Option<PathBuf>,
-    /// SLACK_WEBHOOK: where a run that does not pass is announced.
-    pub slack_webhook: Option<String>,
-    /// `--canary`: prove every check can fail before the real run.
-    pub canary: bool,
-}
-
-impl RunConfig {
-    pub fn from_args(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<RunConfig, UsageError> {
-        let faults =
-            Faults::parse_all(&args.instance.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
-        let (source, backend_note) = resolve_source(args, &faults, env)?;
-        if matches!(source, Source::External { .. }) && !faults.is_empty() {
-            return Err(UsageError(
-                "--fault injects faults into the embedded instances; it has no effect on external services \
-                 (start them with `parity reference serve --fault …` instead)"
-                    .into(),
-            ));
-        }
-        Ok(RunConfig {
-            source,
-            backend_note,
-            mongo_uri: args.mongo_uri.clone().filter(|u| !u.is_empty()),
-            out: args.out.clone(),
-            faults,
-            seed: args.instance.seed,
-            hash_cost: args.instance.hash_cost,
-            strict: resolve_strict(args, env)?,
-            iterations: args.iterations,
-            concurrency: usize::from(args.concurrency),
-            judgement: Judgement {
-                deadline: args.deadline,
-                poll_interval: args.poll_interval,
-                require_immediate: !args.allow_stale,
-                accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
-            },
-            retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on },
-            client: ClientOptions {
-                credentials: Credentials {
-                    user: args.credentials.admin_user.clone(),
-                    pass: args.credentials.admin_pass.clone(),
-                },
-                request_timeout: args.request_timeout,
-            },
-            ready_timeout: args.ready_timeout,
-            redact: !args.no_redact,
-            junit: junit_path(args.junit.as_deref())?,
-            step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
-            timings: args.timings.clone(),
-            slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
-            canary: args.canary,
-        })
+impl From<UsageError> for CommandError {
+    fn from(e: UsageError) -> Self {
+        CommandError::Usage(e.0)
     }
+}
+
+/// `parity run`'s flags and settings, resolved: flags > environment > the
+/// `ci/PARITY_STRICT` file > defaults.
+pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError> {
+    let faults = Faults::parse_all(&args.instance.faults).map_err(|e| UsageError(format!("--fault: {e}")))?;
+    let (source, backend_note) = resolve_source(args, &faults, env)?;
+    if matches!(source, Source::External { .. }) && !faults.is_empty() {
+        return Err(UsageError(
+            "--fault injects faults into the embedded instances; it has no effect on external services \
+             (start them with `parity reference serve --fault …` instead)"
+                .into(),
+        ));
+    }
+    Ok(RunConfig {
+        source,
+        backend_note,
+        mongo_uri: args.mongo_uri.clone().filter(|u| !u.is_empty()),
+        out: args.out.clone(),
+        faults,
+        seed: args.instance.seed,
+        hash_cost: args.instance.hash_cost,
+        strict: resolve_strict(args, env)?,
+        iterations: args.iterations,
+        concurrency: usize::from(args.concurrency),
+        judgement: Judgement {
+            deadline: args.deadline,
+            poll_interval: args.poll_interval,
+            require_immediate: !args.allow_stale,
+            accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
+        },
+        retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on },
+        client: ClientOptions {
+            credentials: Credentials {
+                user: args.credentials.admin_user.clone(),
+                pass: args.credentials.admin_pass.clone(),
+            },
+            request_timeout: args.request_timeout,
+        },
+        ready_timeout: args.ready_timeout,
+        redact: !args.no_redact,
+        junit: junit_path(args.junit.as_deref())?,
+        step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
+        timings: args.timings.clone(),
+        slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
+        canary: args.canary,
+    })
 }
 
 /// The Docker backend's own settings, by argument id: naming any of them asks for Docker.
@@ -131,7 +95,7 @@ const DOCKER_SETTINGS: [&str; 13] = [
 fn resolve_source(
     args: &RunArgs,
     faults: &Faults,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &Env<'_>,
 ) -> Result<(Source, Option<String>), UsageError> {
     let targets = instance_urls(args, env)?;
     let docker_named: Vec<String> =
@@ -284,10 +248,7 @@ struct Targets {
 }
 
 /// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
-fn instance_urls(
-    args: &RunArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Targets>, UsageError> {
+fn instance_urls(args: &RunArgs, env: &Env<'_>) -> Result<Option<Targets>, UsageError> {
     let given = |url: &String| !url.trim().is_empty();
     let from_flags: Vec<String> = args.instances.iter().filter(|u| given(u)).cloned().collect();
     let instance_vars: Vec<(&str, String)> =
@@ -339,27 +300,19 @@ fn junit_path(path: Option<&Path>) -> Result<Option<PathBuf>, UsageError> {
 }
 
 /// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
-fn resolve_strict(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<bool, UsageError> {
+fn resolve_strict(args: &RunArgs, env: &Env<'_>) -> Result<bool, UsageError> {
     if args.strict || args.no_strict {
         return Ok(args.strict);
     }
     if let Some(value) = env("PARITY_STRICT") {
-        return parse_bool(&value)
-            .ok_or_else(|| UsageError(format!("PARITY_STRICT=`{value}`: expected true or false")));
+        return settings::bool_from("PARITY_STRICT", &value).map_err(UsageError);
     }
     let file = Path::new("ci").join("PARITY_STRICT");
     match std::fs::read_to_string(&file) {
-        Ok(text) => Ok(parse_bool(text.trim()).unwrap_or(true)),
+        // An empty file says nothing: strict, the default.
+        Ok(text) if text.trim().is_empty() => Ok(true),
+        Ok(text) => settings::bool_from(&file.display().to_string(), &text).map_err(UsageError),
         Err(_) => Ok(true),
-    }
-}
-
-/// true/1/yes/on or false/0/no/off, any case; anything else is `None`.
-pub fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
     }
 }
 
@@ -372,7 +325,7 @@ mod tests {
         let cli = crate::cli::try_parse_from([&["parity", "run"], args].concat()).expect("flags parse");
         let Command::Run(run) = cli.command else { unreachable!() };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        RunConfig::from_args(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+        run_config(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
     }
 
     #[test]
@@ -496,9 +449,7 @@ mod docker_tests {
             .expect("flags parse");
         let Command::Run(run) = cli.command else { unreachable!() };
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        match RunConfig::from_args(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))?
-            .source
-        {
+        match run_config(&run, &|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))?.source {
             Source::Docker(settings) => Ok(*settings),
             other => panic!("expected docker, got {other:?}"),
         }

@@ -1,0 +1,54 @@
+//! What `parity run` needs, resolved from flags, environment and defaults
+//! by the command layer.
+
+use crate::contract::ClientOptions;
+use crate::hashing::HashCost;
+use crate::reference::faults::Faults;
+use crate::rerun::RetryPolicy;
+use crate::scenario::Judgement;
+use crate::stack::docker::DockerSettings;
+use std::path::PathBuf;
+
+/// Where the services come from, resolved.
+#[derive(Clone, Debug)]
+pub enum Source {
+    Local,
+    External {
+        first: String,
+        second: String,
+    },
+    Docker(Box<DockerSettings>),
+    /// Docker when an engine answers and the webprofile image is at hand, else local.
+    Auto(Box<DockerSettings>),
+}
+
+/// Everything `parity run` needs, from flags > environment > defaults.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub source: Source,
+    /// Why the backend was chosen, when it was not asked for explicitly.
+    pub backend_note: Option<String>,
+    pub mongo_uri: Option<String>,
+    pub out: PathBuf,
+    pub faults: Faults,
+    pub seed: Option<u64>,
+    pub hash_cost: HashCost,
+    pub strict: bool,
+    pub iterations: u32,
+    pub concurrency: usize,
+    pub judgement: Judgement,
+    pub retry: RetryPolicy,
+    pub client: ClientOptions,
+    pub ready_timeout: std::time::Duration,
+    pub redact: bool,
+    /// Where the JUnit XML report goes (`--junit`).
+    pub junit: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY`, appended to.
+    pub step_summary: Option<PathBuf>,
+    /// `--timings`: phase wall times as JSON.
+    pub timings: Option<PathBuf>,
+    /// SLACK_WEBHOOK: where a run that does not pass is announced.
+    pub slack_webhook: Option<String>,
+    /// `--canary`: prove every check can fail before the real run.
+    pub canary: bool,
+}
