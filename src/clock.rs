@@ -44,6 +44,13 @@ impl Clock {
     }
 }
 
+/// How long one phase of a run took (`analysis.json`'s `phases`, `--timings`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    pub name: String,
+    pub duration_ms: f64,
+}
+
 /// Milliseconds as a float rounded to microseconds, the unit of every latency field.
 pub fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0

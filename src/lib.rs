@@ -26,5 +26,6 @@ pub mod scenario;
 pub mod settings;
 pub mod signals;
 pub mod stack;
+pub mod stats;
 pub mod store;
 pub mod verdict;

@@ -1,5 +1,6 @@
 //! `analysis.json`: the run's verdict and everything needed to read it.
 
+use crate::clock::Phase;
 use crate::rerun::FlakinessReport;
 use crate::scenario::cross::CrossTotals;
 use crate::scenario::immediacy::{self, Smoke};
@@ -7,12 +8,6 @@ use crate::scenario::suite::CheckRecord;
 use crate::stack::docker::{ChaosEvent, ContainerReport};
 use crate::verdict::{ClassCounts, Coverage, FailureClass, RunStatus};
 use serde::Serialize;
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Phase {
-    pub name: String,
-    pub duration_ms: f64,
-}
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SmokeSummary {

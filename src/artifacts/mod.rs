@@ -4,8 +4,9 @@
 mod analysis;
 mod bundle;
 
+pub use crate::clock::Phase;
 pub use crate::verdict::RunStatus;
-pub use analysis::{Analysis, Phase, SmokeSummary, SuiteCounts};
+pub use analysis::{Analysis, SmokeSummary, SuiteCounts};
 pub use bundle::{bundle, tarball_path};
 
 use crate::redact::Redactor;

@@ -5,7 +5,7 @@
 //! the dashboard — renders from the files, not from this process.
 
 use super::collect::{Collection, SkippedFile};
-use super::stats::{percentile, rate};
+use crate::stats::{percentile, rate};
 use crate::verdict::{ClassCounts, FailureClass};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,6 @@ pub mod aggregate;
 pub mod collect;
 pub mod github;
 pub mod parse;
-pub mod stats;
 pub mod summary;
 pub mod thresholds;
 

@@ -3,7 +3,7 @@
 use super::aggregate::CrossAggregate;
 use super::collect::{Collection, SkippedFile};
 use super::github::DownloadFailure;
-use super::stats::{percentile, rate, wilson, Interval, Z_95};
+use crate::stats::{percentile, rate, wilson, Interval, Z_95};
 use crate::verdict::{ClassCounts, FailureClass};
 use serde::{Deserialize, Serialize};
 

@@ -1,8 +1,8 @@
 //! Thresholds and the verdict: exceeded when run_failures >= the run
 //! threshold OR the iteration failure rate >= the rate threshold.
 
-use super::stats::rate;
 use super::summary::CrossSummary;
+use crate::stats::rate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -14,7 +14,7 @@ pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Judge
         Verdict::Ok => "✅",
         Verdict::NoData => "❔",
     };
-    let ci = |i: Option<crate::flakiness::stats::Interval>| {
+    let ci = |i: Option<crate::stats::Interval>| {
         i.map(|i| format!(" (95% CI {}–{})", percent(i.low), percent(i.high))).unwrap_or_default()
     };
     let mut out = format!("### {icon} Cross-instance parity flakiness\n\n");

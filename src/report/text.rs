@@ -2,9 +2,9 @@
 //! `flakiness/cross/report.txt` (cross-instance runs).
 
 use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate};
-use crate::flakiness::stats::Interval;
 use crate::flakiness::thresholds::Judgement;
 use crate::flakiness::CrossSummary;
+use crate::stats::Interval;
 use std::fmt::Write as _;
 
 pub fn rerun_report(aggregate: &RerunAggregate) -> String {
@@ -138,9 +138,9 @@ fn interval(ci: Option<Interval>) -> String {
 mod tests {
     use super::*;
     use crate::flakiness::aggregate::{FailedIteration, RerunRow, RunRow};
-    use crate::flakiness::stats::{wilson, Z_95};
     use crate::flakiness::summary::ClassRate;
     use crate::flakiness::thresholds::Thresholds;
+    use crate::stats::{wilson, Z_95};
     use crate::verdict::FailureClass;
 
     #[test]

@@ -4,6 +4,7 @@
 use super::{fresh_user_id, probe_revocation, Judgement, ProbeOutcome, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
+use crate::stats::percentile;
 use crate::verdict::{ClassCounts, FailureClass};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -137,15 +138,6 @@ impl CrossTotals {
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
 /// `cross-instance-iter-N.out`.
 pub fn render_iteration_out(it: &Iteration) -> String {
     let r = &it.result;
@@ -246,13 +238,5 @@ mod tests {
         assert_eq!((t.iterations, t.failures, t.stale_reads, t.polls), (4, 2, 40, 44));
         assert_eq!(t.latency_ms_p50, Some(2.0));
         assert_eq!(t.latency_ms_max, Some(800.0));
-    }
-
-    #[test]
-    fn percentile_is_nearest_rank() {
-        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
-        assert_eq!(percentile(&v, 0.5), Some(5.0));
-        assert_eq!(percentile(&v, 0.95), Some(10.0));
-        assert_eq!(percentile(&[], 0.5), None);
     }
 }

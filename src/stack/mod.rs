@@ -9,7 +9,7 @@ pub use docker::{ContainerReport, DockerSettings, DockerStack};
 pub use external::ExternalStack;
 pub use local::{LocalOptions, LocalStack};
 
-use crate::artifacts::Phase;
+use crate::clock::Phase;
 use crate::progress::Reporter;
 
 use crate::contract::Client;

@@ -16,8 +16,8 @@ pub use containers::ContainerReport;
 pub use engine::DockerError;
 
 use super::{Endpoints, Instance, LogFile, StackError, StartFailure};
-use crate::artifacts::Phase;
 use crate::clock::millis;
+use crate::clock::Phase;
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;

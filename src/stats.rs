@@ -1,8 +1,7 @@
-//! Small statistics: Wilson score intervals and nearest-rank percentiles.
+//! Small statistics: Wilson score intervals, rates and nearest-rank
+//! percentiles, for the run's totals and the collector alike.
 
 use serde::{Deserialize, Serialize};
-
-pub use crate::scenario::cross::percentile;
 
 /// z for a two-sided 95% interval.
 pub const Z_95: f64 = 1.959_963_984_540_054;
@@ -30,6 +29,15 @@ pub fn wilson(k: u64, n: u64, z: f64) -> Option<Interval> {
     Some(Interval { low: (center - half).max(0.0), high: (center + half).min(1.0) })
 }
 
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
 /// `k / n`, and 0 when `n` is 0 (the upstream summary's convention).
 pub fn rate(k: u64, n: u64) -> f64 {
     if n == 0 {
@@ -42,6 +50,14 @@ pub fn rate(k: u64, n: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 0.5), Some(5.0));
+        assert_eq!(percentile(&v, 0.95), Some(10.0));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-6
