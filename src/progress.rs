@@ -18,6 +18,12 @@ impl Reporter {
         Reporter { bars: false }
     }
 
+    /// Several lines at once (a table), on stderr.
+    pub fn print_block(&self, text: &str) {
+        use std::io::Write as _;
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+
     /// A line for the user, on stderr (stdout stays free for machine output).
     pub fn line(&self, message: impl AsRef<str>) {
         eprintln!("parity: {}", message.as_ref());

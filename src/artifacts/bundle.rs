@@ -17,7 +17,12 @@ pub fn tarball_path(out: &Path, at: DateTime<Utc>) -> PathBuf {
 }
 
 pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {
-    let path = tarball_path(out, at);
+    bundle_into(out, &tarball_path(out, at))
+}
+
+/// The run's artifacts under `out` as the tarball at `path`.
+pub fn bundle_into(out: &Path, path: &Path) -> Result<PathBuf, ArtifactError> {
+    let path = path.to_path_buf();
     let fail = |source| ArtifactError { path: path.clone(), source };
     let file = File::create(&path).map_err(fail)?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));

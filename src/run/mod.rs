@@ -1,54 +1,43 @@
-//! `parity run`: resolve the configuration, bring up the stack, run the
-//! scenarios, write every artifact, tear down, and decide the exit code.
+//! `parity run`: bring up the stack, run the scenarios, tear down, decide.
+//! Everything the run says goes out as [`events::Event`]s to the sinks
+//! (artifacts, console, JUnit, step summary, Slack); the verdict is the pure
+//! [`verdict::decide`] over what it found.
 
-use crate::artifacts::{self, names, Analysis, ArtifactDir, Phase, SmokeSummary, SuiteCounts};
-use crate::clock::{millis, rfc3339, Clock};
 mod config;
+pub mod events;
+pub mod sinks;
 
+pub use config::{RunConfig, Source};
+
+use crate::artifacts::{self, Analysis, ArtifactDir, SmokeSummary, SuiteCounts};
+use crate::clock::{millis, rfc3339, Clock, Phase};
 use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
-use crate::notify::message::RunContext;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
-use crate::report::junit::{self, JunitInput, SmokeAttempt};
-use crate::report::{run_summary, step_summary};
-use crate::rerun::{self, FlakinessReport};
 use crate::scenario::cross::{self, CrossTotals, IterationResult};
-use crate::scenario::immediacy::{self, Smoke};
+use crate::scenario::immediacy;
 use crate::scenario::suite;
 use crate::stack::docker::{self as docker_stack, Chaos};
-use crate::stack::{
-    self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
-};
+use crate::stack::{self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure};
 use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
-pub use config::{RunConfig, Source};
-use std::path::{Path, PathBuf};
+use events::{Emitter, Event, Sink};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Times the phases of a run for `analysis.json`.
+/// Times the phases of a run for `analysis.json`, saying each as it ends.
 #[derive(Default)]
 struct Phases(Vec<Phase>);
-
-impl Phases {
-    fn time(&mut self, name: &str, since: Instant) {
-        self.0.push(Phase { name: name.into(), duration_ms: millis(since.elapsed()) });
-    }
-}
 
 /// What the scenarios found; `None` where a scenario did not run.
 #[derive(Default)]
 struct Found {
     smoke: Option<SmokeSummary>,
-    /// Every smoke attempt, for the JUnit report.
-    smoke_attempts: Vec<SmokeAttempt>,
     suite: Option<suite::SuiteReport>,
     cross: Option<CrossTotals>,
-    /// Every finished iteration, for the JUnit report.
-    cross_results: Vec<IterationResult>,
     /// Requests sent to the service by the scenarios.
     exchanges: u64,
-    errors: Vec<String>,
 }
 
 impl Found {
@@ -68,30 +57,21 @@ impl Found {
     }
 }
 
-/// One run: its settings, where it writes, and what it has found so far.
+/// One run: its settings, its sinks, and what it has found so far.
 struct Run {
     config: RunConfig,
-    reporter: Reporter,
     clock: Clock,
     run_id: String,
-    parity: ArtifactDir,
-    flakiness: ArtifactDir,
+    emitter: Emitter,
     phases: Phases,
     found: Found,
 }
 
 impl Run {
-    /// Keeps going when an artifact cannot be written, but says so.
-    fn written(&mut self, result: Result<PathBuf, artifacts::ArtifactError>) {
-        if let Err(e) = result {
-            self.reporter.line(e.to_string());
-            self.found.errors.push(e.to_string());
-        }
-    }
-
-    fn error(&mut self, message: String) {
-        self.reporter.line(&message);
-        self.found.errors.push(message);
+    fn phase_done(&mut self, name: &str, since: Instant) {
+        let phase = Phase { name: name.into(), duration_ms: millis(since.elapsed()) };
+        self.emitter.emit(Event::PhaseFinished(&phase));
+        self.phases.0.push(phase);
     }
 }
 
@@ -111,57 +91,85 @@ pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
     let clock = Clock::start();
     let started = Instant::now();
     let run_id = clock.started_wall().format(crate::clock::UTC_STAMP).to_string();
-    let redactor = redactor_of(&config);
-    let (parity, flakiness) = match prepare_dirs(&config.out, &redactor) {
+    let artifact_redactor = artifact_redactor(&config);
+    let (parity, flakiness) = match prepare_dirs(&config.out, &artifact_redactor) {
         Ok(dirs) => dirs,
         Err(e) => {
             reporter.line(format!("cannot write artifacts: {e}"));
             return Exit::Infrastructure;
         }
     };
-    if config.canary && !canary_holds(&parity, reporter).await {
+    let root = parity.root().to_path_buf();
+    let emitter = Emitter::new(sinks(&config, parity, flakiness, artifact_redactor, reporter));
+    let mut run = Run { config, clock, run_id, emitter, phases: Phases::default(), found: Found::default() };
+    if run.config.canary && !canary_holds(&mut run, reporter).await {
         return Exit::ParityFailure;
     }
-    if let Some(note) = &config.backend_note {
-        reporter.line(note);
+    if let Some(note) = run.config.backend_note.clone() {
+        run.emitter.note(&note);
     }
-    let mut run = Run {
-        config,
-        reporter,
-        clock,
-        run_id,
-        parity,
-        flakiness,
-        phases: Phases::default(),
-        found: Found::default(),
-    };
     let stack = bring_up_and_test(&mut run).await;
-    finish(run, stack, started, &redactor).await
+    finish(run, stack, started, &root).await
 }
 
-fn redactor_of(config: &RunConfig) -> Redactor {
-    if !config.redact {
-        return Redactor::disabled();
+/// Secrets of the run that no output may carry: the admin password, the
+/// Slack webhook, the GitHub token (tokens are recognised by their shape).
+fn secrets(config: &RunConfig) -> Vec<String> {
+    let mut secrets = vec![config.client.credentials.pass.clone()];
+    secrets.extend(config.slack_webhook.iter().cloned());
+    secrets.extend(crate::settings::process_env("GITHUB_TOKEN"));
+    secrets
+}
+
+fn console_redactor(config: &RunConfig) -> Redactor {
+    secrets(config).iter().fold(Redactor::enabled(), |r, s| r.with_secret(s))
+}
+
+/// The artifacts' redactor: the console's, unless `--no-redact`.
+fn artifact_redactor(config: &RunConfig) -> Redactor {
+    if config.redact {
+        console_redactor(config)
+    } else {
+        Redactor::disabled()
     }
-    let mut redactor = Redactor::enabled().with_secret(&config.client.credentials.pass);
-    // Never in an artifact, whatever a service echoes back.
-    for secret in config.slack_webhook.iter().cloned().chain(std::env::var("GITHUB_TOKEN").ok()) {
-        redactor = redactor.with_secret(&secret);
+}
+
+fn sinks(
+    config: &RunConfig,
+    parity: ArtifactDir,
+    flakiness: ArtifactDir,
+    artifact_redactor: Redactor,
+    reporter: Reporter,
+) -> Vec<Box<dyn Sink>> {
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(sinks::ArtifactSink { parity, flakiness }),
+        Box::new(sinks::ConsoleSink {
+            reporter,
+            redactor: console_redactor(config),
+            progress: None,
+            junit: config.junit.clone(),
+        }),
+    ];
+    if let Some(path) = &config.junit {
+        sinks.push(Box::new(sinks::JunitSink::new(path.clone(), artifact_redactor.clone())));
     }
-    redactor
+    if let Some(path) = &config.step_summary {
+        sinks.push(Box::new(sinks::StepSummarySink { path: path.clone(), redactor: artifact_redactor }));
+    }
+    if let Some(slack) = crate::notify::slack::Slack::from_webhook(config.slack_webhook.as_deref()) {
+        sinks.push(Box::new(sinks::SlackSink::new(slack, console_redactor(config), reporter)));
+    }
+    sinks
 }
 
 /// `--canary`: the harness proves on embedded instances that every check can
 /// fail, before its verdicts on the real targets are believed.
-async fn canary_holds(parity: &ArtifactDir, reporter: Reporter) -> bool {
-    reporter.line("canary: every fault against embedded reference instances, before the real run");
+async fn canary_holds(run: &mut Run, reporter: Reporter) -> bool {
+    run.emitter.note("canary: every fault against embedded reference instances, before the real run");
     let report = crate::canary::run(&crate::canary::CanaryOptions::default(), reporter).await;
-    eprint!("{}", crate::canary::render_table(&report));
-    if let Err(e) = parity.write_json(names::CANARY_JSON, &report) {
-        reporter.line(e.to_string());
-    }
+    run.emitter.emit(Event::Canary(&report));
     if !report.passed() {
-        reporter.line(format!(
+        run.emitter.warn(&format!(
             "the harness failed its own canary ({}): its verdicts cannot be trusted — exit 1",
             report.problems().join("; ")
         ));
@@ -171,10 +179,9 @@ async fn canary_holds(parity: &ArtifactDir, reporter: Reporter) -> bool {
 
 /// Starts the stack, runs the scenarios on it, captures logs and tears it down.
 async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
-    let source = resolve_auto(&run.config.source, run.reporter).await;
+    let source = resolve_auto(&run.config.source, &mut run.emitter).await;
     let phase_start = Instant::now();
-    let stack = start_stack(&run.config, &source, &run.run_id, run.reporter).await;
-    run.phases.time("stack", phase_start);
+    let stack = start_stack(&run.config, &source, &run.run_id, Reporter::detect()).await;
     let mut outcome = StackOutcome {
         backend: match &source {
             Source::Local | Source::Auto(_) => "local",
@@ -187,6 +194,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     let stack = match stack {
         Ok(stack) => stack,
         Err(failure) => {
+            run.phase_done("stack", phase_start);
             let StartFailure { error, logs, containers, phases, teardown_errors } = failure;
             run.phases.0.extend(phases);
             if let stack::StackError::Interrupted(_) = error {
@@ -194,45 +202,39 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
             } else {
                 outcome.failed = true;
             }
-            run.error(format!("the stack did not start: {error}"));
-            for log in logs {
-                let written = run.parity.write_text(log.file_name, &log.content);
-                run.written(written);
-            }
+            run.emitter.warn(&format!("the stack did not start: {error}"));
+            run.emitter.emit(Event::Logs(&logs));
             outcome.containers = containers;
-            run.found
-                .errors
-                .extend(teardown_errors.into_iter().map(|e| format!("cleanup: could not remove {e}")));
+            for e in teardown_errors {
+                run.emitter.warn(&format!("cleanup: could not remove {e}"));
+            }
             return outcome;
         }
     };
+    run.phase_done("stack", phase_start);
     outcome.backend = stack.backend_name().to_string();
     run.phases.0.extend(stack.startup_phases());
     let chaos = stack.chaos();
     let endpoints = stack.endpoints();
     outcome.targets = endpoints.instances.iter().map(|i| i.url.clone()).collect();
     outcome.store = endpoints.store_description.clone();
-    run.reporter.line(format!(
-        "stack ({}): {} and {}; store: {}",
-        outcome.backend,
-        endpoints.instances[0].url,
-        endpoints.instances[1].url,
-        outcome.store.as_deref().unwrap_or("not reachable from the harness (seeding checks skip)")
-    ));
+    run.emitter.emit(Event::StackUp {
+        backend: &outcome.backend,
+        targets: &outcome.targets,
+        store: outcome.store.as_deref(),
+    });
     let ctx = TraceContext::new(run.clock);
-    let clients = endpoints
-        .instances
-        .clone()
-        .map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
+    let clients =
+        endpoints.instances.clone().map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
 
     let phase_start = Instant::now();
     let ready =
         stack::wait_ready(&[&clients[0], &clients[1]], &endpoints.instances, run.config.ready_timeout).await;
-    run.phases.time("ready", phase_start);
+    run.phase_done("ready", phase_start);
     match ready {
         Err(e) => {
             outcome.failed = true;
-            run.error(format!("the stack never became ready: {e}"));
+            run.emitter.warn(&format!("the stack never became ready: {e}"));
         }
         Ok(()) => {
             let finished = Mutex::new(Vec::new());
@@ -242,29 +244,26 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
                 () = scenarios => None,
                 signal = crate::signals::termination() => Some(signal),
             } {
-                run.error(format!("interrupted by {signal}: the scenarios still running were stopped"));
+                run.emitter.warn(&format!("interrupted by {signal}: the scenarios still running were stopped"));
                 outcome.interrupted = true;
                 let done = std::mem::take(&mut *finished.lock().expect("finished iterations"));
                 if run.found.cross.is_none() && !done.is_empty() {
-                    write_cross_results(run, done);
+                    cross_finished(run, done);
                 }
             }
         }
     }
 
     let phase_start = Instant::now();
-    for log in stack.logs().await {
-        if let Err(e) = run.parity.write_text(log.file_name, &log.content) {
-            run.found.errors.push(e.to_string());
-        }
-    }
+    run.emitter.emit(Event::Logs(&stack.logs().await));
     outcome.containers = stack.container_reports().await;
-    run.phases.time("logs", phase_start);
+    run.phase_done("logs", phase_start);
     outcome.chaos = chaos.map(|c| c.events()).unwrap_or_default();
     let phase_start = Instant::now();
-    let teardown_errors = stack.teardown(run.reporter).await;
-    run.found.errors.extend(teardown_errors.into_iter().map(|e| format!("cleanup: could not remove {e}")));
-    run.phases.time("teardown", phase_start);
+    for e in stack.teardown(Reporter::detect()).await {
+        run.emitter.warn(&format!("cleanup: could not remove {e}"));
+    }
+    run.phase_done("teardown", phase_start);
     outcome
 }
 
@@ -319,8 +318,8 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
     }
 }
 
-/// The verdict, `analysis.json`, JUnit, the tarball, the step summary and Slack.
-async fn finish(mut run: Run, stack: StackOutcome, started: Instant, redactor: &Redactor) -> Exit {
+/// The verdict and `analysis.json` to every sink, then the tarball.
+async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path) -> Exit {
     let findings = verdict::Findings {
         strict: run.config.strict,
         interrupted: stack.interrupted,
@@ -330,22 +329,6 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, redactor: &
     };
     let (status, exit) = verdict::decide(&findings);
     let sentence = verdict::sentence(&findings, status, exit);
-    let started_at = rfc3339(&run.clock.started_wall());
-    if let Some(path) = run.config.junit.clone() {
-        let xml = junit::render(&JunitInput {
-            timestamp: &started_at,
-            coverage: &findings.coverage,
-            smoke: run.found.smoke.as_ref(),
-            smoke_attempts: &run.found.smoke_attempts,
-            checks: run.found.suite.as_ref().map_or(&[], |s| s.checks.as_slice()),
-            cross: &run.found.cross_results,
-            errors: &run.found.errors,
-        });
-        match write_at(&path, &xml, redactor) {
-            Ok(written) => run.reporter.line(format!("JUnit report: {}", written.display())),
-            Err(e) => run.written(Err(e)),
-        }
-    }
     let finished_wall = run.clock.now().wall;
     let tarball_path = artifacts::tarball_path(&run.config.out, finished_wall);
     let analysis = Analysis {
@@ -360,7 +343,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, redactor: &
         instances: stack.targets,
         store: stack.store,
         faults: run.config.faults.describe(),
-        started_at,
+        started_at: rfc3339(&run.clock.started_wall()),
         finished_at: rfc3339(&finished_wall),
         duration_ms: millis(started.elapsed()),
         flaky: run.found.smoke.as_ref().is_some_and(|s| s.flaky),
@@ -371,47 +354,22 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, redactor: &
         phases: run.phases.0.clone(),
         containers: stack.containers,
         chaos: stack.chaos,
-        errors: run.found.errors.clone(),
+        errors: run.emitter.errors().to_vec(),
         tarball: Some(tarball_path.display().to_string()),
     };
-    if let Err(e) = run.parity.write_json(names::ANALYSIS_JSON, &analysis) {
-        run.reporter.line(e.to_string());
-    }
+    run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();
-    let bundled = artifacts::bundle(&run.config.out, finished_wall);
-    run.phases.time("bundle", phase_start);
+    let bundled = sinks::bundle(&run.config.out, &tarball_path);
+    let bundle_phase = Phase { name: "bundle".into(), duration_ms: millis(phase_start.elapsed()) };
+    run.phases.0.push(bundle_phase);
     if let Some(path) = &run.config.timings {
-        write_timings(path, &run.phases.0, run.reporter);
-    }
-    let root = run.parity.root().display().to_string();
-    match bundled {
-        Ok(path) => run.reporter.line(format!("artifacts: {root} (tarball {})", path.display())),
-        Err(e) => run.reporter.line(format!("artifacts: {root} (no tarball: {e})")),
-    }
-    if let Some(path) = &run.config.step_summary {
-        if let Err(e) = step_summary::append(path, &run_summary::render(&analysis)) {
-            run.reporter.line(format!("cannot append to the step summary {}: {e}", path.display()));
+        if let Err(e) = write_timings(path, &run.phases.0) {
+            run.emitter.warn(&e);
         }
     }
-    report_phases(&run.found, run.reporter);
-    run.reporter.line(&sentence);
-    let notable = matches!(status, verdict::RunStatus::Fail | verdict::RunStatus::Error);
-    if notable {
-        if let Some(slack) = crate::notify::slack::Slack::from_webhook(run.config.slack_webhook.as_deref()) {
-            let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
-            let outcome = crate::notify::RunOutcome::of(&analysis);
-            let text = crate::notify::message::run_failure_slack(&outcome, &RunContext::from_env(&env));
-            crate::notify::post_to_slack(slack, &text, false, run.reporter).await;
-        }
-    }
+    run.emitter.emit(Event::Bundled { root, tarball: &bundled, verdict: &sentence });
+    run.emitter.flush().await;
     exit
-}
-
-/// Writes `text` (redacted) at the path the user gave, creating its folder.
-fn write_at(path: &Path, text: &str, redactor: &Redactor) -> Result<PathBuf, artifacts::ArtifactError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(|| "junit.xml".into(), |n| n.to_string_lossy().into_owned());
-    ArtifactDir::create(dir, redactor.clone())?.write_text(&name, text)
 }
 
 fn prepare_dirs(
@@ -426,17 +384,17 @@ fn prepare_dirs(
 
 /// `--backend auto` with nothing named: Docker when an engine answers and the
 /// webprofile image is at hand, else the embedded stack, saying why.
-async fn resolve_auto(source: &Source, reporter: Reporter) -> Source {
+async fn resolve_auto(source: &Source, emitter: &mut Emitter) -> Source {
     let Source::Auto(settings) = source else {
         return source.clone();
     };
     match docker_stack::usable_for_auto(settings).await {
         Ok(()) => {
-            reporter.line("backend auto: a Docker engine answers, so the Docker stack runs");
+            emitter.note("backend auto: a Docker engine answers, so the Docker stack runs");
             Source::Docker(settings.clone())
         }
         Err(why) => {
-            reporter.line(format!(
+            emitter.note(&format!(
                 "backend auto: nothing named a target (--instance, INSTANCE1/INSTANCE2, TARGET_BASE_URL) or a \
                  Docker setting, and {why}; running the embedded stack instead (two reference instances in \
                  this process sharing one store)"
@@ -447,13 +405,11 @@ async fn resolve_auto(source: &Source, reporter: Reporter) -> Source {
 }
 
 /// Phase timings as JSON, for benchmarks (`--timings FILE`).
-fn write_timings(path: &Path, phases: &[artifacts::Phase], reporter: Reporter) {
-    let written = serde_json::to_string_pretty(phases)
+fn write_timings(path: &Path, phases: &[Phase]) -> Result<(), String> {
+    serde_json::to_string_pretty(phases)
         .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(path, json + "\n"));
-    if let Err(e) = written {
-        reporter.line(format!("cannot write the timings to {}: {e}", path.display()));
-    }
+        .and_then(|json| std::fs::write(path, json + "\n"))
+        .map_err(|e| format!("cannot write the timings to {}: {e}", path.display()))
 }
 
 async fn start_stack(
@@ -494,60 +450,41 @@ async fn run_scenarios(
     chaos: Option<&Chaos>,
     finished: &Mutex<Vec<IterationResult>>,
 ) {
-    let reporter = run.reporter;
     let phase_start = Instant::now();
     let attempts = run.config.retry.attempts;
+    let emitter = Mutex::new(&mut run.emitter);
     let (report, smokes) = immediacy::run_with_retries(
         &clients[0],
         &run.config.judgement,
         run.config.retry,
         &run.clock,
-        |n, smoke| {
-            let r = &smoke.report;
-            reporter.line(format!(
-                "smoke attempt {n}/{attempts}: {}{}{}",
-                if r.success { "PASS" } else { "FAIL" },
-                r.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-                r.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()
-            ));
+        |attempt, smoke| {
+            emitter.lock().expect("emitter").emit(Event::SmokeAttempt { attempt, attempts, smoke });
         },
     )
     .await;
-    run.phases.time("smoke", phase_start);
-    write_smoke(run, &report, &smokes);
+    run.phase_done("smoke", phase_start);
+    run.found.exchanges += smokes.iter().map(|s| s.trace.len() as u64).sum::<u64>();
+    run.emitter.emit(Event::SmokeFinished { report: &report, smokes: &smokes });
+    run.found.smoke = Some(SmokeSummary::of(&report, &smokes));
 
     let phase_start = Instant::now();
     let suite_report = suite::run_suite(&clients[0], &endpoints.store, &run.config.judgement).await;
-    run.phases.time("suite", phase_start);
+    run.phase_done("suite", phase_start);
     run.found.exchanges += suite_report.trace.len() as u64;
-    let written = run.parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(&suite_report));
-    run.written(written);
-    reporter.line(format!(
-        "contract suite: {} passed, {} failed, {} skipped",
-        suite_report.count(suite::CheckStatus::Pass),
-        suite_report.count(suite::CheckStatus::Fail),
-        suite_report.count(suite::CheckStatus::Skip)
-    ));
-    for check in suite_report.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
-        reporter.line(format!(
-            "  FAIL {} [{}]: {}",
-            check.name,
-            check.class.map_or("unknown", FailureClass::as_str),
-            check.detail.as_deref().unwrap_or("")
-        ));
-    }
+    run.emitter.emit(Event::SuiteFinished(&suite_report));
     run.found.suite = Some(suite_report);
 
     let iterations = run.config.iterations;
     if iterations == 0 {
-        reporter.line("cross-instance: not run (--iterations 0)");
+        run.emitter.note("cross-instance: not run (--iterations 0)");
         return;
     }
     let phase_start = Instant::now();
-    let mut progress = reporter.iterations(iterations, "cross-instance iteration");
-    let mut write_errors = Vec::new();
+    run.emitter.emit(Event::CrossStarted { iterations });
     let mut exchanges = 0u64;
-    let parity = &run.parity;
+    let emitter = Mutex::new(&mut run.emitter);
+    let emitter = &emitter;
     cross::run_iterations(
         &clients[0],
         &clients[1],
@@ -557,112 +494,28 @@ async fn run_scenarios(
         |n| async move {
             if let Some(chaos) = chaos {
                 for line in chaos.before_iteration(n).await {
-                    reporter.line(line);
+                    emitter.lock().expect("emitter").note(&line);
                 }
             }
         },
         |it| {
-            let detail = match (&it.result.reason, it.result.latency_ms) {
-                (Some(reason), _) => reason.clone(),
-                (None, Some(latency)) => format!("(revoke→inactive {latency:.1} ms)"),
-                (None, None) => String::new(),
-            };
-            progress.finished(it.result.iteration, it.result.success, &detail);
             exchanges += it.trace.len() as u64;
             // Written as each finishes, so an interrupted run keeps them.
-            write_errors.extend(write_iteration(parity, it));
+            emitter.lock().expect("emitter").emit(Event::IterationFinished(it));
             finished.lock().expect("finished iterations").push(it.result.clone());
         },
     )
     .await;
-    progress.finish();
     run.found.exchanges += exchanges;
-    run.phases.time(&format!("cross ({iterations} iterations)"), phase_start);
-    for error in write_errors {
-        run.written(Err(error));
-    }
+    run.phase_done(&format!("cross ({iterations} iterations)"), phase_start);
     let results = std::mem::take(&mut *finished.lock().expect("finished iterations"));
-    write_cross_results(run, results);
+    cross_finished(run, results);
 }
 
-/// `node.parity.*` and the smoke's `flakiness/` report.
-fn write_smoke(run: &mut Run, report: &FlakinessReport, smokes: &[Smoke]) {
-    run.found.exchanges += smokes.iter().map(|s| s.trace.len() as u64).sum::<u64>();
-    if let Some(deciding) = immediacy::deciding(report, smokes) {
-        let written = run.parity.write_json(names::NODE_PARITY_JSON, &deciding.report);
-        run.written(written);
-    }
-    let outs: Vec<String> =
-        smokes.iter().enumerate().map(|(i, s)| immediacy::render_out(s, i as u32 + 1)).collect();
-    let written = run.parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n"));
-    run.written(written);
-    let written = run.flakiness.write_json(names::FLAKINESS_JSON, report);
-    run.written(written);
-    let written = run.flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(report));
-    run.written(written);
-    run.found.smoke_attempts = report
-        .attempts
-        .iter()
-        .zip(smokes)
-        .map(|(a, s)| SmokeAttempt {
-            attempt: a.attempt,
-            passed: a.rc == 0,
-            class: a.class,
-            reason: s.report.reason.clone(),
-            duration_ms: a.duration_ms,
-            revoke_status: s.report.revoke_status,
-            latency_ms: s.report.latency_ms,
-            stale_reads: s.report.stale_reads,
-            polls: s.report.polls,
-        })
-        .collect();
-    run.found.smoke = Some(SmokeSummary::of(report, smokes));
-}
-
-/// The four files of one cross-instance iteration.
-fn write_iteration(parity: &ArtifactDir, it: &cross::Iteration) -> Vec<artifacts::ArtifactError> {
-    let n = it.result.iteration;
-    let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
-    [
-        parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")),
-        parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)),
-        parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()),
-        parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)),
-    ]
-    .into_iter()
-    .filter_map(Result::err)
-    .collect()
-}
-
-/// `cross-instance-results.json` and `cross-instance.out` over the iterations that finished.
-fn write_cross_results(run: &mut Run, mut results: Vec<IterationResult>) {
+/// The iterations that finished, in order, to the sinks and the findings.
+fn cross_finished(run: &mut Run, mut results: Vec<IterationResult>) {
     results.sort_by_key(|r| r.iteration);
     let totals = CrossTotals::of(&results);
-    let written = run.parity.write_json(names::CROSS_RESULTS_JSON, &results);
-    run.written(written);
-    let written = run.parity.write_text(names::CROSS_OUT, &cross::render_summary(&results, &totals));
-    run.written(written);
+    run.emitter.emit(Event::CrossFinished { results: &results, totals: &totals });
     run.found.cross = Some(totals);
-    run.found.cross_results = results;
-}
-
-/// One line per phase that ran, before the verdict.
-fn report_phases(found: &Found, reporter: Reporter) {
-    if let Some(s) = &found.smoke {
-        let flaky = if s.flaky { " (flaky: passed after infrastructure failures)" } else { "" };
-        reporter.line(format!(
-            "revocation immediacy: {}{} after {} attempt(s){flaky}",
-            if s.success { "PASS" } else { "FAIL" },
-            s.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-            s.attempts
-        ));
-    }
-    if let Some(c) = &found.cross {
-        let classes =
-            if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) };
-        reporter.line(format!(
-            "cross-instance: {}/{} iterations failed{classes}, {} stale read(s)",
-            c.failures, c.iterations, c.stale_reads
-        ));
-    }
 }

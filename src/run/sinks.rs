@@ -1,0 +1,319 @@
+//! The sinks of a run: the artifact directory, the console, JUnit, the CI
+//! step summary and Slack. Each owns the redactor its output needs: the
+//! artifacts, JUnit and step summary follow `--no-redact`; the console and
+//! Slack always redact.
+
+use super::events::{Event, Sink};
+use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError};
+use crate::notify::message::RunContext;
+use crate::notify::slack::Slack;
+use crate::notify::RunOutcome;
+use crate::progress::{IterationProgress, Reporter};
+use crate::redact::Redactor;
+use crate::report::junit::{self, JunitInput, SmokeAttempt};
+use crate::report::{run_summary, step_summary};
+use crate::rerun::{self, FlakinessReport};
+use crate::scenario::cross::{self, Iteration, IterationResult};
+use crate::scenario::immediacy::{self, Smoke};
+use crate::scenario::suite::{self, CheckRecord, CheckStatus};
+use crate::verdict::{FailureClass, RunStatus};
+use std::path::{Path, PathBuf};
+
+/// Joins the write errors of one event into one sentence.
+fn all_written(results: impl IntoIterator<Item = Result<PathBuf, ArtifactError>>) -> Result<(), String> {
+    let errors: Vec<String> = results.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// `webprofile-parity/` and the run's `flakiness/` files, written as each
+/// phase ends so that an interrupted run keeps what it finished.
+pub struct ArtifactSink {
+    pub parity: ArtifactDir,
+    pub flakiness: ArtifactDir,
+}
+
+impl Sink for ArtifactSink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
+        let parity = &self.parity;
+        match event {
+            Event::Canary(report) => all_written([parity.write_json(names::CANARY_JSON, report)]),
+            Event::SmokeFinished { report, smokes } => {
+                let outs: Vec<String> =
+                    smokes.iter().enumerate().map(|(i, s)| immediacy::render_out(s, i as u32 + 1)).collect();
+                all_written(
+                    immediacy::deciding(report, smokes)
+                        .map(|deciding| parity.write_json(names::NODE_PARITY_JSON, &deciding.report))
+                        .into_iter()
+                        .chain([
+                            parity.write_text(names::NODE_PARITY_OUT, &outs.join("\n")),
+                            self.flakiness.write_json(names::FLAKINESS_JSON, report),
+                            self.flakiness.write_text(names::FLAKINESS_UI, &rerun::render_ui(report)),
+                        ]),
+                )
+            }
+            Event::SuiteFinished(report) => {
+                all_written([parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(report))])
+            }
+            Event::IterationFinished(it) => all_written(iteration_files(parity, it)),
+            Event::CrossFinished { results, totals } => all_written([
+                parity.write_json(names::CROSS_RESULTS_JSON, results),
+                parity.write_text(names::CROSS_OUT, &cross::render_summary(results, totals)),
+            ]),
+            Event::Logs(logs) => all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content))),
+            Event::Finished(analysis) => all_written([parity.write_json(names::ANALYSIS_JSON, analysis)]),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The four files of one cross-instance iteration.
+fn iteration_files(parity: &ArtifactDir, it: &Iteration) -> [Result<PathBuf, ArtifactError>; 4] {
+    let n = it.result.iteration;
+    let create = it.create_body.clone().unwrap_or_else(|| "{}".into());
+    [
+        parity.write_text(&names::cross_create(n), &(create.trim_end().to_string() + "\n")),
+        parity.write_text(&names::cross_revoke(n), &cross::render_revoke_txt(it)),
+        parity.write_text(&names::cross_introspect_raw(n), &it.trace.render_raw()),
+        parity.write_text(&names::cross_iteration_out(n), &cross::render_iteration_out(it)),
+    ]
+}
+
+/// Progress and verdict lines on stderr, always redacted.
+pub struct ConsoleSink {
+    pub reporter: Reporter,
+    pub redactor: Redactor,
+    pub progress: Option<IterationProgress>,
+    /// Where `--junit` writes, said at the end.
+    pub junit: Option<PathBuf>,
+}
+
+impl ConsoleSink {
+    fn line(&self, text: &str) {
+        self.reporter.line(self.redactor.redact(text));
+    }
+}
+
+impl Sink for ConsoleSink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
+        match event {
+            Event::Note(text) | Event::Warning(text) => self.line(text),
+            Event::Canary(report) => self.reporter.print_block(&self.redactor.redact(&crate::canary::render_table(report))),
+            Event::StackUp { backend, targets, store } => self.line(&format!(
+                "stack ({backend}): {}; store: {}",
+                targets.join(" and "),
+                store.unwrap_or("not reachable from the harness (seeding checks skip)")
+            )),
+            Event::SmokeAttempt { attempt, attempts, smoke } => {
+                let r = &smoke.report;
+                self.line(&format!(
+                    "smoke attempt {attempt}/{attempts}: {}{}{}",
+                    if r.success { "PASS" } else { "FAIL" },
+                    r.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
+                    r.reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default()
+                ));
+            }
+            Event::SuiteFinished(report) => {
+                self.line(&format!(
+                    "contract suite: {} passed, {} failed, {} skipped",
+                    report.count(CheckStatus::Pass),
+                    report.count(CheckStatus::Fail),
+                    report.count(CheckStatus::Skip)
+                ));
+                for check in report.checks.iter().filter(|c| c.status == CheckStatus::Fail) {
+                    self.line(&format!(
+                        "  FAIL {} [{}]: {}",
+                        check.name,
+                        check.class.map_or("unknown", FailureClass::as_str),
+                        check.detail.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            Event::CrossStarted { iterations } => {
+                self.progress = Some(self.reporter.iterations(*iterations, "cross-instance iteration"));
+            }
+            Event::IterationFinished(it) => {
+                let detail = match (&it.result.reason, it.result.latency_ms) {
+                    (Some(reason), _) => reason.clone(),
+                    (None, Some(latency)) => format!("(revoke→inactive {latency:.1} ms)"),
+                    (None, None) => String::new(),
+                };
+                let detail = self.redactor.redact(&detail).into_owned();
+                if let Some(progress) = &mut self.progress {
+                    progress.finished(it.result.iteration, it.result.success, &detail);
+                }
+            }
+            Event::CrossFinished { .. } => {
+                if let Some(progress) = self.progress.take() {
+                    progress.finish();
+                }
+            }
+            Event::Finished(analysis) => {
+                if let Some(path) = &self.junit {
+                    self.line(&format!("JUnit report: {}", path.display()));
+                }
+                for line in phase_lines(analysis) {
+                    self.line(&line);
+                }
+            }
+            Event::Bundled { root, tarball, verdict } => {
+                match tarball {
+                    Ok(path) => self.line(&format!("artifacts: {} (tarball {})", root.display(), path.display())),
+                    Err(e) => self.line(&format!("artifacts: {} (no tarball: {e})", root.display())),
+                }
+                self.line(verdict);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// One line per phase that ran, before the verdict.
+fn phase_lines(analysis: &Analysis) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(s) = &analysis.smoke {
+        let flaky = if s.flaky { " (flaky: passed after infrastructure failures)" } else { "" };
+        lines.push(format!(
+            "revocation immediacy: {}{} after {} attempt(s){flaky}",
+            if s.success { "PASS" } else { "FAIL" },
+            s.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
+            s.attempts
+        ));
+    }
+    if let Some(c) = analysis.cross.as_ref().filter(|c| c.iterations > 0) {
+        let classes = if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) };
+        lines.push(format!(
+            "cross-instance: {}/{} iterations failed{classes}, {} stale read(s)",
+            c.failures, c.iterations, c.stale_reads
+        ));
+    }
+    lines
+}
+
+/// `--junit FILE`: the run as JUnit XML, written when it finishes.
+pub struct JunitSink {
+    pub path: PathBuf,
+    pub redactor: Redactor,
+    smoke_attempts: Vec<SmokeAttempt>,
+    checks: Vec<CheckRecord>,
+    iterations: Vec<IterationResult>,
+}
+
+impl JunitSink {
+    pub fn new(path: PathBuf, redactor: Redactor) -> Self {
+        JunitSink { path, redactor, smoke_attempts: Vec::new(), checks: Vec::new(), iterations: Vec::new() }
+    }
+}
+
+impl Sink for JunitSink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
+        match event {
+            Event::SmokeFinished { report, smokes } => self.smoke_attempts = smoke_attempts(report, smokes),
+            Event::SuiteFinished(report) => self.checks = report.checks.clone(),
+            Event::CrossFinished { results, .. } => self.iterations = results.to_vec(),
+            Event::Finished(analysis) => {
+                let xml = junit::render(&JunitInput {
+                    timestamp: &analysis.started_at,
+                    coverage: &analysis.coverage,
+                    smoke: analysis.smoke.as_ref(),
+                    smoke_attempts: &self.smoke_attempts,
+                    checks: &self.checks,
+                    cross: &self.iterations,
+                    errors: &analysis.errors,
+                });
+                return all_written([write_at(&self.path, &xml, &self.redactor)]);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn smoke_attempts(report: &FlakinessReport, smokes: &[Smoke]) -> Vec<SmokeAttempt> {
+    report
+        .attempts
+        .iter()
+        .zip(smokes)
+        .map(|(a, s)| SmokeAttempt {
+            attempt: a.attempt,
+            passed: a.rc == 0,
+            class: a.class,
+            reason: s.report.reason.clone(),
+            duration_ms: a.duration_ms,
+            revoke_status: s.report.revoke_status,
+            latency_ms: s.report.latency_ms,
+            stale_reads: s.report.stale_reads,
+            polls: s.report.polls,
+        })
+        .collect()
+}
+
+/// Writes `text` (redacted) at the path the user gave, creating its folder.
+fn write_at(path: &Path, text: &str, redactor: &Redactor) -> Result<PathBuf, ArtifactError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| "junit.xml".into(), |n| n.to_string_lossy().into_owned());
+    ArtifactDir::create(dir, redactor.clone())?.write_text(&name, text)
+}
+
+/// `$GITHUB_STEP_SUMMARY`: a short Markdown summary appended when the run finishes.
+pub struct StepSummarySink {
+    pub path: PathBuf,
+    pub redactor: Redactor,
+}
+
+impl Sink for StepSummarySink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
+        if let Event::Finished(analysis) = event {
+            let markdown = self.redactor.redact(&run_summary::render(analysis)).into_owned();
+            step_summary::append(&self.path, &markdown)
+                .map_err(|e| format!("cannot append to the step summary {}: {e}", self.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// `SLACK_WEBHOOK`: a run that failed or could not be carried out is posted.
+pub struct SlackSink {
+    pub slack: Result<Slack, String>,
+    pub redactor: Redactor,
+    pub reporter: Reporter,
+    text: Option<String>,
+}
+
+impl SlackSink {
+    pub fn new(slack: Result<Slack, String>, redactor: Redactor, reporter: Reporter) -> Self {
+        SlackSink { slack, redactor, reporter, text: None }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for SlackSink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
+        if let Event::Finished(analysis) = event {
+            if matches!(analysis.status, RunStatus::Fail | RunStatus::Error) {
+                let outcome = RunOutcome::of(analysis);
+                let context = RunContext::from_env(&crate::settings::process_env);
+                let text = crate::notify::message::run_failure_slack(&outcome, &context);
+                self.text = Some(self.redactor.redact(&text).into_owned());
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        if let Some(text) = self.text.take() {
+            let slack = std::mem::replace(&mut self.slack, Err("already posted".into()));
+            crate::notify::post_to_slack(slack, &text, false, self.reporter).await;
+        }
+        Ok(())
+    }
+}
+
+/// The tarball of the run, once `analysis.json` is written.
+pub fn bundle(out: &Path, tarball: &Path) -> Result<PathBuf, String> {
+    artifacts::bundle_into(out, tarball).map_err(|e| e.to_string())
+}
