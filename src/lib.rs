@@ -11,6 +11,7 @@ pub mod clock;
 pub mod collector;
 pub mod commands;
 pub mod contract;
+pub mod escape;
 pub mod exit;
 pub mod flakiness;
 pub mod hashing;

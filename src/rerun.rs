@@ -5,6 +5,7 @@
 use crate::clock::{millis, rfc3339};
 use crate::verdict::{FailureClass, RetryOn};
 use chrono::Utc;
+use maud::{html, PreEscaped, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -123,67 +124,49 @@ where
 /// `ui/index.html`: a self-contained page (no script, no external resource).
 pub fn render_ui(report: &FlakinessReport) -> String {
     let failed_for = report.class.map(|c| format!("failed ({c})")).unwrap_or_else(|| "failed".into());
-    let verdict = match (report.success, report.flaky) {
+    let (verdict, color) = match (report.success, report.flaky) {
         (true, true) => ("flaky: passed after failing", "#b8860b"),
         (true, false) => ("passed", "#2e7d32"),
         (false, _) => (failed_for.as_str(), "#c62828"),
     };
-    let rows: String = report
-        .attempts
-        .iter()
-        .map(|a| {
-            format!(
-                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>\n",
-                a.attempt,
-                if a.rc == 0 { "ok" } else { "bad" },
-                a.rc,
-                a.class.map_or("", FailureClass::as_str),
-                a.duration_ms
-            )
-        })
-        .collect();
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Rerun report — {subject}</title>
-<style>
-body {{ font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }}
-.verdict {{ font-weight: 600; color: {color}; }}
-table {{ border-collapse: collapse; margin-top: 1rem; }}
-td, th {{ border: 1px solid #ccc; padding: .3rem .8rem; text-align: right; }}
-.ok {{ color: #2e7d32; }} .bad {{ color: #c62828; }}
-</style></head>
-<body>
-<h1>Rerun report</h1>
-<p>{subject}: <span class="verdict">{verdict}</span></p>
-<p>Started {start}, ended {end}.</p>
-<table><thead><tr><th>attempt</th><th>exit code</th><th>class</th><th>duration (ms)</th></tr></thead>
-<tbody>
-{rows}</tbody></table>
-</body></html>
-"#,
-        subject = html_escape(&report.subject),
-        color = verdict.1,
-        verdict = verdict.0,
-        start = html_escape(&report.start_ts),
-        end = html_escape(&report.end_ts),
-    )
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Rerun report — " (report.subject) }
+                style { (PreEscaped(UI_STYLE)) ".verdict { color: " (color) "; }" }
+            }
+            body {
+                h1 { "Rerun report" }
+                p { (report.subject) ": " span.verdict { (verdict) } }
+                p { "Started " (report.start_ts) ", ended " (report.end_ts) "." }
+                table {
+                    thead { tr { th { "attempt" } th { "exit code" } th { "class" } th { "duration (ms)" } } }
+                    tbody {
+                        @for a in &report.attempts {
+                            tr {
+                                td { (a.attempt) }
+                                td class=(if a.rc == 0 { "ok" } else { "bad" }) { (a.rc) }
+                                td { (a.class.map_or("", FailureClass::as_str)) }
+                                td { (a.duration_ms) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page.into_string()
 }
 
-/// Escapes text for HTML and XML alike (`&#39;` is valid in both).
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+const UI_STYLE: &str = "
+body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }
+.verdict { font-weight: 600; }
+table { border-collapse: collapse; margin-top: 1rem; }
+td, th { border: 1px solid #ccc; padding: .3rem .8rem; text-align: right; }
+.ok { color: #2e7d32; } .bad { color: #c62828; }
+";
 
 #[cfg(test)]
 mod tests {

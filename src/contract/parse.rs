@@ -53,7 +53,7 @@ fn html_title(html: &str) -> Option<&str> {
 
 /// The first `max` characters of `text` on one line, for messages.
 pub fn snippet(text: &str, max: usize) -> String {
-    let one_line: String = text.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line = crate::escape::one_line(text.trim());
     if one_line.chars().count() <= max {
         one_line
     } else {

@@ -3,9 +3,9 @@
 //! is given; either way every text is fitted with `textLength` so it never
 //! runs past its half.
 
+use crate::escape::markup;
 use crate::flakiness::thresholds::{Thresholds, Verdict};
 use crate::flakiness::CrossSummary;
-use crate::rerun::html_escape;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -199,7 +199,7 @@ pub fn render(style: &BadgeStyle, state: BadgeState) -> String {
     let (label_length, value_length) = (fit(label_natural, label_part), fit(value_natural, value_part));
     let baseline = round1(height / 2.0 + font_size * 0.35);
     let (label_x, value_x) = (round1(label_part / 2.0), round1(label_part + value_part / 2.0));
-    let (label_xml, value_xml) = (html_escape(&label), html_escape(&value));
+    let (label_xml, value_xml) = (markup(&label), markup(&value));
     let mut svg = String::with_capacity(1200 + 4 * (label_xml.len() + value_xml.len()));
     let _ = write!(
         svg,

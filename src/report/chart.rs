@@ -4,7 +4,7 @@
 
 use super::text::percent;
 use super::trend::Trend;
-use crate::rerun::html_escape;
+use crate::escape::markup;
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 1000.0;
@@ -87,7 +87,7 @@ pub fn render(trend: &Trend, rate_threshold: f64) -> String {
             round1(x(i)),
             round1(y_rate(trend.success_rates[i])),
             if failed { FAIL_COLOUR } else { OK_COLOUR },
-            html_escape(&trend.labels[i]),
+            markup(&trend.labels[i]),
             percent(trend.success_rates[i]),
             trend.failures[i]
         );
@@ -107,7 +107,7 @@ pub fn render(trend: &Trend, rate_threshold: f64) -> String {
             round1(BARS_BOTTOM - height),
             round1(bar_width),
             round1(height),
-            html_escape(&trend.labels[i])
+            markup(&trend.labels[i])
         );
     }
 
@@ -118,7 +118,7 @@ pub fn render(trend: &Trend, rate_threshold: f64) -> String {
             svg,
             "<text class=\"x-label\" x=\"{lx}\" y=\"{ly}\" text-anchor=\"end\" \
              transform=\"rotate(-30 {lx} {ly})\">{}</text>",
-            html_escape(&shorten(&trend.labels[i], 24))
+            markup(&shorten(&trend.labels[i], 24))
         );
     }
     svg.push_str("</svg>\n");

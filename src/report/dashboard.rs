@@ -1,8 +1,9 @@
 //! `flakiness/cross/dashboard.html`: one self-contained page — inline CSS,
 //! an inline SVG chart, no script and nothing fetched — so it opens the same
 //! from an artifact zip, `file://` or GitHub Pages. A Content-Security-Policy
-//! forbids every fetch as a second line of defence; every string that came
-//! from an input file is escaped.
+//! forbids every fetch as a second line of defence. The page is a `maud`
+//! template: every string is escaped unless it is marked as markup, and the
+//! only markup inserted is the chart this crate drew.
 
 use super::chart::{self, FAIL_COLOUR, LINE_COLOUR, OK_COLOUR};
 use super::text::percent;
@@ -11,10 +12,10 @@ use crate::clock::rfc3339;
 use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate, RunRow};
 use crate::flakiness::thresholds::{Judgement, Verdict};
 use crate::flakiness::CrossSummary;
-use crate::rerun::html_escape;
 use crate::stats::Interval;
 use chrono::{DateTime, Utc};
-use std::fmt::Write as _;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::path::{Component, Path, PathBuf};
 
 /// The runs table lists at most this many, newest first; the rest are in
@@ -73,95 +74,72 @@ footer { color: #5b6470; font-size: .85rem; margin-top: 2rem; }
 ";
 
 pub fn render(d: &Dashboard<'_>) -> String {
-    let mut html = String::with_capacity(16_384 + 400 * d.aggregate.runs.len().min(MAX_TABLE_ROWS));
     let generated = rfc3339(&d.generated_at);
-    let _ = write!(
-        html,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Cross-instance parity flakiness</title>\n<style>\n{STYLE}</style></head>\n<body><main>\n\
-         <h1>Cross-instance parity flakiness</h1>\n\
-         <p class=\"meta\">Generated {generated} by <code>parity collect</code> · thresholds: {} failing run(s) \
-         or an iteration failure rate of {}</p>\n",
-        d.judgement.thresholds.run_failures,
-        percent(d.judgement.thresholds.iter_failure_rate),
-    );
-    let class = match d.judgement.verdict {
+    let threshold = percent(d.judgement.thresholds.iter_failure_rate);
+    let verdict_class = match d.judgement.verdict {
         Verdict::Exceeded => "exceeded",
         Verdict::Ok => "ok",
         Verdict::NoData => "no_data",
     };
-    let _ = writeln!(html, "<div class=\"verdict {class}\">{}</div>", html_escape(&d.judgement.to_string()));
-
-    let _ = writeln!(html, "<h2>Trend</h2>\n<div class=\"panel\">");
-    html.push_str(&chart::render(d.trend, d.judgement.thresholds.iter_failure_rate));
-    let _ = writeln!(
-        html,
-        "<div class=\"legend\"><span><span class=\"swatch\" style=\"background:{LINE_COLOUR}\"></span>\
-         success rate (passed / iterations)</span>\
-         <span><span class=\"swatch\" style=\"border-top:2px dashed {FAIL_COLOUR};height:0\"></span>\
-         threshold ({} iteration failures)</span>\
-         <span><span class=\"swatch\" style=\"background:{OK_COLOUR}\"></span>run passed</span>\
-         <span><span class=\"swatch\" style=\"background:{FAIL_COLOUR}\"></span>run with failed \
-         iterations</span></div>\n</div>",
-        percent(d.judgement.thresholds.iter_failure_rate)
-    );
-
-    summary_cards(&mut html, d);
-    runs_table(&mut html, d);
-    skipped_table(&mut html, d.summary);
-    let _ = writeln!(
-        html,
-        "<footer>Data: <code>aggregate_cross.json</code>, <code>summary.json</code> and <code>trend.json</code> \
-         beside this page. Rerun reports: {} collected, {} passed, {} failed, {} flaky. \
-         Generated {generated}.</footer>\n</main></body></html>",
-        d.reruns.count, d.reruns.success, d.reruns.failure, d.reruns.flaky
-    );
-    html
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Cross-instance parity flakiness" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main {
+                h1 { "Cross-instance parity flakiness" }
+                p.meta {
+                    "Generated " (generated) " by " code { "parity collect" } " · thresholds: "
+                    (d.judgement.thresholds.run_failures) " failing run(s) or an iteration failure rate of "
+                    (threshold)
+                }
+                div class={ "verdict " (verdict_class) } { (d.judgement.to_string()) }
+                h2 { "Trend" }
+                div.panel {
+                    // The chart is SVG this crate drew from numbers; every label in it is escaped there.
+                    (PreEscaped(chart::render(d.trend, d.judgement.thresholds.iter_failure_rate)))
+                    div.legend {
+                        span { span.swatch style={ "background:" (LINE_COLOUR) } {} "success rate (passed / iterations)" }
+                        span {
+                            span.swatch style={ "border-top:2px dashed " (FAIL_COLOUR) ";height:0" } {}
+                            "threshold (" (threshold) " iteration failures)"
+                        }
+                        span { span.swatch style={ "background:" (OK_COLOUR) } {} "run passed" }
+                        span { span.swatch style={ "background:" (FAIL_COLOUR) } {} "run with failed iterations" }
+                    }
+                }
+                (summary_cards(d))
+                (runs_table(d))
+                (skipped_table(d.summary))
+                footer {
+                    "Data: " code { "aggregate_cross.json" } ", " code { "summary.json" } " and "
+                    code { "trend.json" } " beside this page. Rerun reports: " (d.reruns.count) " collected, "
+                    (d.reruns.success) " passed, " (d.reruns.failure) " failed, " (d.reruns.flaky)
+                    " flaky. Generated " (generated) "."
+                }
+            } }
+        }
+    };
+    page.into_string()
 }
 
-fn summary_cards(html: &mut String, d: &Dashboard<'_>) {
+fn card(name: &str, value: String, detail: String, bad: bool) -> Markup {
+    html! {
+        div.card.bad[bad] {
+            div.name { (name) }
+            div.value { (value) }
+            div.detail { (detail) }
+        }
+    }
+}
+
+fn summary_cards(d: &Dashboard<'_>) -> Markup {
     let s = d.summary;
-    html.push_str("<h2>Summary</h2>\n<div class=\"cards\">\n");
-    let mut card = |name: &str, value: String, detail: String, bad: bool| {
-        let _ = writeln!(
-            html,
-            "<div class=\"card{}\"><div class=\"name\">{name}</div><div class=\"value\">{}</div>\
-             <div class=\"detail\">{}</div></div>",
-            if bad { " bad" } else { "" },
-            html_escape(&value),
-            html_escape(&detail)
-        );
-    };
-    if let Some(stale) = &s.stale_read {
-        card(
-            "Stale-read rate",
-            percent(stale.rate),
-            format!("{} iteration(s) of {}{}", stale.iterations, s.iter_total, interval(stale.rate_ci95)),
-            stale.iterations > 0,
-        );
-    }
-    if let Some(infra) = &s.infrastructure {
-        card(
-            "Infrastructure errors",
-            percent(infra.rate),
-            format!("{} iteration(s) of {}{}", infra.iterations, s.iter_total, interval(infra.rate_ci95)),
-            false,
-        );
-    }
-    card(
-        "Failing runs",
-        format!("{} of {}", s.run_failures, s.run_total),
-        format!("{}{}", percent(s.run_failure_rate), interval(s.run_failure_rate_ci95)),
-        d.judgement.runs_exceeded,
-    );
-    card(
-        "Failed iterations",
-        format!("{} of {}", s.iter_failures, s.iter_total),
-        format!("{}{}", percent(s.iter_failure_rate), interval(s.iter_failure_rate_ci95)),
-        d.judgement.rate_exceeded,
-    );
     let streak_detail = match s.current_failing_streak_runs.as_slice() {
         [] => "the latest run passed".to_string(),
         runs => format!(
@@ -170,134 +148,163 @@ fn summary_cards(html: &mut String, d: &Dashboard<'_>) {
             runs.last().map_or("", String::as_str)
         ),
     };
-    card(
-        "Current failing streak",
-        format!("{} run(s)", s.current_failing_streak),
-        streak_detail,
-        s.current_failing_streak > 0,
-    );
-    if let Some(l) = &s.latency_ms {
-        card(
-            "Revoke → inactive latency",
-            format!("p50 {:.1} ms", l.p50),
-            format!("p95 {:.1} ms · max {:.1} ms · {} samples", l.p95, l.max, l.samples),
-            false,
-        );
+    html! {
+        h2 { "Summary" }
+        div.cards {
+            @if let Some(stale) = &s.stale_read {
+                (card(
+                    "Stale-read rate",
+                    percent(stale.rate),
+                    format!("{} iteration(s) of {}{}", stale.iterations, s.iter_total, interval(stale.rate_ci95)),
+                    stale.iterations > 0,
+                ))
+            }
+            @if let Some(infra) = &s.infrastructure {
+                (card(
+                    "Infrastructure errors",
+                    percent(infra.rate),
+                    format!("{} iteration(s) of {}{}", infra.iterations, s.iter_total, interval(infra.rate_ci95)),
+                    false,
+                ))
+            }
+            (card(
+                "Failing runs",
+                format!("{} of {}", s.run_failures, s.run_total),
+                format!("{}{}", percent(s.run_failure_rate), interval(s.run_failure_rate_ci95)),
+                d.judgement.runs_exceeded,
+            ))
+            (card(
+                "Failed iterations",
+                format!("{} of {}", s.iter_failures, s.iter_total),
+                format!("{}{}", percent(s.iter_failure_rate), interval(s.iter_failure_rate_ci95)),
+                d.judgement.rate_exceeded,
+            ))
+            (card(
+                "Current failing streak",
+                format!("{} run(s)", s.current_failing_streak),
+                streak_detail,
+                s.current_failing_streak > 0,
+            ))
+            @if let Some(l) = &s.latency_ms {
+                (card(
+                    "Revoke → inactive latency",
+                    format!("p50 {:.1} ms", l.p50),
+                    format!("p95 {:.1} ms · max {:.1} ms · {} samples", l.p95, l.max, l.samples),
+                    false,
+                ))
+            }
+            @if let Some(stale) = &s.stale_reads {
+                (card(
+                    "Stale reads",
+                    stale.total.to_string(),
+                    format!("in {} iteration(s) of {} run(s)", stale.iterations, stale.runs),
+                    stale.total > 0,
+                ))
+            }
+            (card(
+                "Runs collected",
+                s.run_total.to_string(),
+                match (&s.first_run, &s.last_run) {
+                    (Some(first), Some(last)) => format!("{first} → {last}"),
+                    _ => "none yet".to_string(),
+                },
+                false,
+            ))
+        }
     }
-    if let Some(stale) = &s.stale_reads {
-        card(
-            "Stale reads",
-            stale.total.to_string(),
-            format!("in {} iteration(s) of {} run(s)", stale.iterations, stale.runs),
-            stale.total > 0,
-        );
-    }
-    card(
-        "Runs collected",
-        s.run_total.to_string(),
-        match (&s.first_run, &s.last_run) {
-            (Some(first), Some(last)) => format!("{first} → {last}"),
-            _ => "none yet".to_string(),
-        },
-        false,
-    );
-    html.push_str("</div>\n");
 }
 
 fn interval(ci: Option<Interval>) -> String {
     ci.map(|i| format!(" (95% CI {} – {})", percent(i.low), percent(i.high))).unwrap_or_default()
 }
 
-fn runs_table(html: &mut String, d: &Dashboard<'_>) {
+fn runs_table(d: &Dashboard<'_>) -> Markup {
     let runs = &d.aggregate.runs;
     let shown = runs.len().min(MAX_TABLE_ROWS);
-    let _ = writeln!(html, "<h2>Runs, newest first</h2>");
-    if runs.is_empty() {
-        html.push_str("<p>No cross-instance runs were collected.</p>\n");
-        return;
+    html! {
+        h2 { "Runs, newest first" }
+        @if runs.is_empty() {
+            p { "No cross-instance runs were collected." }
+        } @else {
+            @if shown < runs.len() {
+                p.meta {
+                    "The latest " (shown) " of " (runs.len()) " runs; every run is in "
+                    code { "aggregate_cross.json" } "."
+                }
+            }
+            table {
+                thead { tr {
+                    th { "run" } th { "file" } th { "iterations" } th { "failed" } th { "success" }
+                    th { "stale reads" } th { "latency p50 / max (ms)" } th { "failed iterations" }
+                    th { "raw outputs" }
+                } }
+                tbody {
+                    @for run in runs.iter().rev().take(shown) {
+                        (run_row(run, d.collected_link.as_deref()))
+                    }
+                }
+            }
+        }
     }
-    if shown < runs.len() {
-        let _ = writeln!(
-            html,
-            "<p class=\"meta\">The latest {shown} of {} runs; every run is in <code>aggregate_cross.json</code>.</p>",
-            runs.len()
-        );
-    }
-    html.push_str(
-        "<table><thead><tr><th>run</th><th>file</th><th>iterations</th><th>failed</th><th>success</th>\
-         <th>stale reads</th><th>latency p50 / max (ms)</th><th>failed iterations</th><th>raw outputs</th>\
-         </tr></thead>\n<tbody>\n",
-    );
-    for run in runs.iter().rev().take(shown) {
-        run_row(html, run, d.collected_link.as_deref());
-    }
-    html.push_str("</tbody></table>\n");
 }
 
-fn run_row(html: &mut String, run: &RunRow, collected_link: Option<&str>) {
-    let optional = |v: Option<String>| v.unwrap_or_else(|| "—".to_string());
+fn run_row(run: &RunRow, collected_link: Option<&str>) -> Markup {
     let latency = match (run.latency_ms_p50, run.latency_ms_max) {
         (Some(p50), Some(max)) => format!("{p50:.1} / {max:.1}"),
         _ => "—".to_string(),
     };
-    let failed: String = run
-        .failed_iterations
-        .iter()
-        .map(|f| {
-            format!(
-                "<div>#{}{}<span class=\"reason\">{}</span></div>",
-                f.iteration,
-                f.class.map(|c| format!(" <span class=\"class\">[{c}]</span>")).unwrap_or_default(),
-                f.reason.as_deref().map(|r| format!(": {}", html_escape(r))).unwrap_or_default()
-            )
-        })
-        .collect();
-    let raw = match (&run.raw, collected_link) {
-        (Some(raw), Some(base)) => {
-            let href = link(base, raw);
-            format!("<a href=\"{}\">{}/</a>", html_escape(&href), html_escape(raw))
+    html! {
+        tr class=[run.failed.then_some("failed")] {
+            td { (run.label) }
+            td { code { (run.file) } }
+            td.num { (run.iterations) }
+            td.num.fail[run.failed] { (run.failures) }
+            td.num { (percent(run.success_rate)) }
+            td.num { (run.stale_reads.map_or_else(|| "—".to_string(), |s| s.to_string())) }
+            td.num { (latency) }
+            td {
+                @for f in &run.failed_iterations {
+                    div {
+                        "#" (f.iteration)
+                        @if let Some(class) = f.class { " " span.class { "[" (class) "]" } }
+                        span.reason { @if let Some(reason) = &f.reason { ": " (reason) } }
+                    }
+                }
+            }
+            td {
+                @match (&run.raw, collected_link) {
+                    (Some(raw), Some(base)) => a href=(link(base, raw)) { (raw) "/" },
+                    (Some(raw), None) => code { (raw) "/" },
+                    (None, _) => "—",
+                }
+            }
         }
-        (Some(raw), None) => format!("<code>{}/</code>", html_escape(raw)),
-        (None, _) => "—".to_string(),
-    };
-    let _ = writeln!(
-        html,
-        "<tr{}><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num{}\">{}</td>\
-         <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{latency}</td><td>{failed}</td>\
-         <td>{raw}</td></tr>",
-        if run.failed { " class=\"failed\"" } else { "" },
-        html_escape(&run.label),
-        html_escape(&run.file),
-        run.iterations,
-        if run.failed { " fail" } else { "" },
-        run.failures,
-        percent(run.success_rate),
-        optional(run.stale_reads.map(|s| s.to_string())),
-    );
+    }
 }
 
-fn skipped_table(html: &mut String, summary: &CrossSummary) {
-    if summary.skipped_files.is_empty() {
-        return;
+fn skipped_table(summary: &CrossSummary) -> Markup {
+    html! {
+        @if !summary.skipped_files.is_empty() {
+            h2 { "Skipped files (" (summary.skipped_files.len()) ")" }
+            table {
+                thead { tr { th { "file" } th { "why" } th { "reason" } } }
+                tbody {
+                    @for skipped in &summary.skipped_files {
+                        tr { td { code { (skipped.file) } } td { code { (skipped.code) } } td { (skipped.reason) } }
+                    }
+                }
+            }
+        }
     }
-    let _ = writeln!(html, "<h2>Skipped files ({})</h2>", summary.skipped_files.len());
-    html.push_str("<table><thead><tr><th>file</th><th>why</th><th>reason</th></tr></thead>\n<tbody>\n");
-    for skipped in &summary.skipped_files {
-        let _ = writeln!(
-            html,
-            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
-            html_escape(&skipped.file),
-            html_escape(&skipped.code),
-            html_escape(&skipped.reason)
-        );
-    }
-    html.push_str("</tbody></table>\n");
 }
+
+/// Everything but RFC 3986 unreserved characters is percent-encoded in a link segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// `base` joined with the `/`-separated `rel`, each segment of `rel`
 /// percent-encoded, ending in `/` (a folder).
 fn link(base: &str, rel: &str) -> String {
-    let encoded: Vec<String> = rel.split('/').map(percent_encode).collect();
+    let encoded: Vec<String> = rel.split('/').map(|s| utf8_percent_encode(s, SEGMENT).to_string()).collect();
     let base = base.trim_end_matches('/');
     let joined = encoded.join("/");
     if base.is_empty() || base == "." {
@@ -307,35 +314,15 @@ fn link(base: &str, rel: &str) -> String {
     }
 }
 
-/// Everything but RFC 3986 unreserved characters, as `%XX` of its UTF-8 bytes.
-fn percent_encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
-/// `to` relative to the directory `from`, as a `/`-separated link, each
-/// segment percent-encoded; `None` when the two share no root (another
-/// drive) or a path cannot be resolved.
+/// `to` relative to the directory `from`, as a `/`-separated, percent-encoded
+/// link; `None` when the two share no root (another drive) or a path cannot
+/// be resolved.
 pub fn relative_link(from: &Path, to: &Path) -> Option<String> {
-    let (from, to) = (absolute(from)?, absolute(to)?);
-    let (from, to): (Vec<Component>, Vec<Component>) =
-        (from.components().collect(), to.components().collect());
-    if from.first() != to.first() {
-        return None;
-    }
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut segments: Vec<String> = vec!["..".to_string(); from.len() - common];
-    for part in &to[common..] {
-        segments.push(percent_encode(&part.as_os_str().to_string_lossy()));
-    }
-    Some(if segments.is_empty() { ".".to_string() } else { segments.join("/") })
+    let from = url::Url::from_directory_path(absolute(from)?).ok()?;
+    let to = url::Url::from_directory_path(absolute(to)?).ok()?;
+    let relative = from.make_relative(&to)?;
+    let relative = relative.trim_end_matches('/');
+    Some(if relative.is_empty() { ".".to_string() } else { relative.to_string() })
 }
 
 /// Absolute, symlinks resolved as far as the path exists (the dashboard's

@@ -1,15 +1,17 @@
-//! `parity run --junit FILE`: the run as JUnit XML, one test suite per
-//! scenario group. The smoke's reruns follow Maven Surefire, which CI test
-//! reporters understand: a pass after failures is a passing test case with a
-//! `<flakyFailure>` per failed attempt; failing every attempt is a
-//! `<failure>` (the first attempt) plus a `<rerunFailure>` per rerun.
+//! `parity run --junit FILE`: the run as JUnit XML (written by `quick-junit`,
+//! nextest's own), one test suite per scenario group. The smoke's reruns
+//! follow Maven Surefire, which CI test reporters understand: a pass after
+//! failures is a passing test case with a `<flakyFailure>` per failed
+//! attempt; failing every attempt is a `<failure>` (the first attempt) plus a
+//! `<rerunFailure>` per rerun. Every failure's `type` is its class.
 
-use super::xml::XmlWriter;
 use crate::artifacts::SmokeSummary;
 use crate::scenario::catalog;
 use crate::scenario::cross::IterationResult;
 use crate::scenario::suite::{CheckRecord, CheckStatus};
 use crate::verdict::{Coverage, FailureClass};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use std::time::Duration;
 
 pub const SMOKE_SUITE: &str = "revocation-immediacy";
 pub const CONTRACT_SUITE: &str = "contract";
@@ -47,187 +49,120 @@ pub struct JunitInput<'a> {
     pub errors: &'a [String],
 }
 
-#[derive(Default)]
-struct Counts {
-    tests: usize,
-    failures: usize,
-    errors: usize,
-    skipped: usize,
-    time_s: f64,
-}
-
-impl Counts {
-    fn add(&mut self, other: &Counts) {
-        self.tests += other.tests;
-        self.failures += other.failures;
-        self.errors += other.errors;
-        self.skipped += other.skipped;
-        self.time_s += other.time_s;
-    }
-
-    fn attrs(&self, name: &str, timestamp: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("name", name.to_string()),
-            ("tests", self.tests.to_string()),
-            ("failures", self.failures.to_string()),
-            ("errors", self.errors.to_string()),
-            ("skipped", self.skipped.to_string()),
-            ("time", seconds(self.time_s * 1000.0)),
-            ("timestamp", timestamp.to_string()),
-        ]
-    }
-}
-
 pub fn render(input: &JunitInput<'_>) -> String {
-    let smoke = smoke_counts(input);
-    let contract = contract_counts(input.checks);
-    let cross_not_run = cross_not_run(input.coverage);
-    let cross = cross_counts(input.cross, cross_not_run);
-    let mut total = Counts::default();
-    for c in [&smoke, &contract, &cross] {
-        total.add(c);
+    let timestamp = chrono::DateTime::parse_from_rfc3339(input.timestamp).ok();
+    let suite = |name: &str| {
+        let mut suite = TestSuite::new(name);
+        if let Some(at) = timestamp {
+            suite.set_timestamp(at);
+        }
+        suite.add_properties(coverage_properties(input.coverage));
+        suite
+    };
+    let mut smoke = suite(SMOKE_SUITE);
+    smoke.add_test_case(smoke_case(input));
+    let mut contract = suite(CONTRACT_SUITE);
+    contract.add_test_cases(input.checks.iter().map(check_case));
+    let mut cross = suite(CROSS_SUITE);
+    cross.add_test_cases(input.cross.iter().map(iteration_case));
+    let not_run = input.coverage.not_run.iter().find(|n| n.starts_with("cross-instance"));
+    if let (true, Some(why)) = (input.cross.is_empty(), not_run) {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(message(&format!("not run: {why}")));
+        let mut case = TestCase::new(catalog::CROSS.id, status);
+        case.set_classname(CROSS_SUITE);
+        cross.add_test_case(case);
     }
-    let mut w = XmlWriter::default();
-    w.open("testsuites", &total.attrs("webprofile-parity", input.timestamp));
-
-    w.open("testsuite", &smoke.attrs(SMOKE_SUITE, input.timestamp));
-    coverage_properties(&mut w, input.coverage);
-    smoke_case(&mut w, input);
-    w.close();
-
-    w.open("testsuite", &contract.attrs(CONTRACT_SUITE, input.timestamp));
-    coverage_properties(&mut w, input.coverage);
-    for check in input.checks {
-        check_case(&mut w, check);
+    let mut report = Report::new("webprofile-parity");
+    if let Some(at) = timestamp {
+        report.set_timestamp(at);
     }
-    w.close();
-
-    w.open("testsuite", &cross.attrs(CROSS_SUITE, input.timestamp));
-    coverage_properties(&mut w, input.coverage);
-    for iteration in input.cross {
-        iteration_case(&mut w, iteration);
-    }
-    if let (true, Some(why)) = (input.cross.is_empty(), cross_not_run) {
-        let attrs = [("classname", CROSS_SUITE.to_string()), ("name", catalog::CROSS.id.to_string())];
-        w.open("testcase", &attrs);
-        w.empty("skipped", &[("message", message(&format!("not run: {why}")))]);
-        w.close();
-    }
-    w.close();
-    w.finish()
-}
-
-fn smoke_counts(input: &JunitInput<'_>) -> Counts {
-    let time_s = input.smoke_attempts.iter().map(|a| a.duration_ms as f64).sum::<f64>() / 1000.0;
-    match input.smoke {
-        Some(s) => Counts { tests: 1, failures: usize::from(!s.success), time_s, ..Counts::default() },
-        None => Counts { tests: 1, errors: 1, ..Counts::default() },
-    }
-}
-
-fn contract_counts(checks: &[CheckRecord]) -> Counts {
-    let count = |status| checks.iter().filter(|c| c.status == status).count();
-    Counts {
-        tests: checks.len(),
-        failures: count(CheckStatus::Fail),
-        skipped: count(CheckStatus::Skip),
-        time_s: checks.iter().map(|c| c.duration_ms).sum::<f64>() / 1000.0,
-        ..Counts::default()
-    }
-}
-
-fn cross_counts(iterations: &[IterationResult], not_run: Option<&str>) -> Counts {
-    Counts {
-        tests: iterations.len().max(usize::from(not_run.is_some())),
-        failures: iterations.iter().filter(|i| !i.success).count(),
-        skipped: usize::from(iterations.is_empty() && not_run.is_some()),
-        time_s: iterations.iter().map(|i| i.duration_ms).sum::<f64>() / 1000.0,
-        ..Counts::default()
-    }
-}
-
-/// Why the cross-instance iterations did not run, if none did.
-fn cross_not_run(coverage: &Coverage) -> Option<&str> {
-    coverage.not_run.iter().find(|n| n.starts_with("cross-instance")).map(String::as_str)
+    report.add_test_suites([smoke, contract, cross]);
+    report.to_string().expect("JUnit XML of plain strings serializes")
 }
 
 /// Backend, targets, images and counts: what every suite was run against.
-fn coverage_properties(w: &mut XmlWriter, coverage: &Coverage) {
-    w.open("properties", &[]);
-    let mut property = |name: &str, value: String| {
-        w.empty("property", &[("name", name.to_string()), ("value", value)]);
-    };
-    property("backend", coverage.backend.clone());
-    property("targets", coverage.targets.join(" "));
-    if !coverage.images.is_empty() {
-        property("images", coverage.images.join(" "));
-    }
-    property("exchanges", coverage.exchanges.to_string());
-    for not_run in &coverage.not_run {
-        property("not_run", not_run.clone());
-    }
-    w.close();
-}
-
-fn smoke_case(w: &mut XmlWriter, input: &JunitInput<'_>) {
-    let total_ms = input.smoke_attempts.iter().map(|a| a.duration_ms as f64).sum::<f64>();
-    let attrs = vec![
-        ("classname", SMOKE_SUITE.to_string()),
-        ("name", SMOKE_CASE.to_string()),
-        ("time", seconds(total_ms)),
+fn coverage_properties(coverage: &Coverage) -> Vec<Property> {
+    let mut properties = vec![
+        Property::new("backend", coverage.backend.as_str()),
+        Property::new("targets", coverage.targets.join(" ")),
     ];
-    let class_of = |a: &SmokeAttempt| a.class.map_or_else(|| SMOKE_SUITE.to_string(), |c| c.to_string());
-    let Some(summary) = input.smoke else {
-        w.open("testcase", &attrs);
-        let why = input.errors.first().map_or("the smoke did not run", String::as_str);
-        w.text("error", &[("message", message(&format!("not run: {why}"))), ("type", "not_run".into())], why);
-        w.close();
-        return;
-    };
-    w.open("testcase", &attrs);
-    clause_property(w, catalog::SMOKE.id, catalog::SMOKE.clause);
-    let failed: Vec<&SmokeAttempt> = input.smoke_attempts.iter().filter(|a| !a.passed).collect();
-    if summary.success {
-        for attempt in failed {
-            attempt_element(w, "flakyFailure", attempt, &class_of(attempt));
-        }
-    } else if let Some((first, reruns)) = failed.split_first() {
-        w.text(
-            "failure",
-            &[("message", message(&attempt_message(first))), ("type", class_of(first))],
-            &attempt_detail(first),
-        );
-        for attempt in reruns {
-            attempt_element(w, "rerunFailure", attempt, &class_of(attempt));
-        }
-    } else {
-        let reason = summary.reason.clone().unwrap_or_else(|| "the smoke failed".into());
-        let class = summary.class.map_or_else(|| SMOKE_SUITE.to_string(), |c| c.to_string());
-        w.text("failure", &[("message", message(&reason)), ("type", class)], &reason);
+    if !coverage.images.is_empty() {
+        properties.push(Property::new("images", coverage.images.join(" ")));
     }
-    let out = format!(
-        "{} after {} attempt(s){}; every attempt's trace is in node.parity.out\n",
-        if summary.success { "passed" } else { "failed" },
-        summary.attempts,
-        if summary.flaky { " (flaky)" } else { "" }
-    );
-    w.text("system-out", &[], &out);
-    w.close();
+    properties.push(Property::new("exchanges", coverage.exchanges.to_string()));
+    properties.extend(coverage.not_run.iter().map(|n| Property::new("not_run", n.as_str())));
+    properties
 }
 
-/// `<flakyFailure>` / `<rerunFailure>`: Surefire puts the detail in `<stackTrace>`.
-fn attempt_element(w: &mut XmlWriter, name: &'static str, attempt: &SmokeAttempt, class: &str) {
-    w.open(name, &[("message", message(&attempt_message(attempt))), ("type", class.to_string())]);
-    w.text("stackTrace", &[], &attempt_detail(attempt));
-    w.close();
+/// The check's id and the clause it enforces.
+fn clause_properties(id: &str, clause: &str) -> [Property; 2] {
+    [Property::new("check", id), Property::new("clause", clause)]
 }
 
-/// The check's id and the clause it enforces, as testcase properties.
-fn clause_property(w: &mut XmlWriter, id: &str, clause: &str) {
-    w.open("properties", &[]);
-    w.empty("property", &[("name", "check".to_string()), ("value", id.to_string())]);
-    w.empty("property", &[("name", "clause".to_string()), ("value", clause.to_string())]);
-    w.close();
+fn millis(ms: f64) -> Duration {
+    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
+}
+
+fn smoke_case(input: &JunitInput<'_>) -> TestCase {
+    let total_ms = input.smoke_attempts.iter().map(|a| a.duration_ms as f64).sum::<f64>();
+    let class_of = |a: &SmokeAttempt| a.class.map_or_else(|| SMOKE_SUITE.to_string(), |c| c.to_string());
+    let status = match input.smoke {
+        None => {
+            let why = input.errors.first().map_or("the smoke did not run", String::as_str);
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(message(&format!("not run: {why}"))).set_type("not_run").set_description(why);
+            status
+        }
+        Some(summary) => {
+            let failed: Vec<&SmokeAttempt> = input.smoke_attempts.iter().filter(|a| !a.passed).collect();
+            if summary.success {
+                let mut status = TestCaseStatus::success();
+                status.add_reruns(failed.iter().map(|a| rerun(a, &class_of(a))));
+                status
+            } else {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                match failed.split_first() {
+                    Some((first, reruns)) => {
+                        status
+                            .set_message(message(&attempt_message(first)))
+                            .set_type(class_of(first))
+                            .set_description(attempt_detail(first));
+                        status.add_reruns(reruns.iter().map(|a| rerun(a, &class_of(a))));
+                    }
+                    None => {
+                        let reason = summary.reason.clone().unwrap_or_else(|| "the smoke failed".into());
+                        let class = summary.class.map_or_else(|| SMOKE_SUITE.to_string(), |c| c.to_string());
+                        status.set_message(message(&reason)).set_type(class).set_description(reason);
+                    }
+                }
+                status
+            }
+        }
+    };
+    let mut case = TestCase::new(SMOKE_CASE, status);
+    case.set_classname(SMOKE_SUITE).set_time(millis(total_ms));
+    case.add_properties(clause_properties(catalog::SMOKE.id, catalog::SMOKE.clause));
+    if let Some(summary) = input.smoke {
+        case.set_system_out(format!(
+            "{} after {} attempt(s){}; every attempt's trace is in node.parity.out\n",
+            if summary.success { "passed" } else { "failed" },
+            summary.attempts,
+            if summary.flaky { " (flaky)" } else { "" }
+        ));
+    }
+    case
+}
+
+/// A `<flakyFailure>` or `<rerunFailure>`: Surefire puts the detail in `<stackTrace>`.
+fn rerun(attempt: &SmokeAttempt, class: &str) -> TestRerun {
+    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+    rerun
+        .set_message(message(&attempt_message(attempt)))
+        .set_type(class)
+        .set_stack_trace(attempt_detail(attempt));
+    rerun.set_time(Duration::from_millis(attempt.duration_ms));
+    rerun
 }
 
 fn attempt_message(attempt: &SmokeAttempt) -> String {
@@ -248,66 +183,56 @@ fn attempt_detail(a: &SmokeAttempt) -> String {
     )
 }
 
-fn check_case(w: &mut XmlWriter, check: &CheckRecord) {
-    let attrs = [
-        ("classname", CONTRACT_SUITE.to_string()),
-        ("name", check.name.clone()),
-        ("time", seconds(check.duration_ms)),
-    ];
+fn check_case(check: &CheckRecord) -> TestCase {
     let detail = check.detail.as_deref().unwrap_or("");
-    w.open("testcase", &attrs);
-    clause_property(w, &check.name, &check.clause);
-    match check.status {
-        CheckStatus::Pass => {}
-        CheckStatus::Skip => w.empty("skipped", &[("message", message(detail))]),
-        CheckStatus::Fail => {
-            let class = check.class.unwrap_or(FailureClass::Unknown).to_string();
-            w.text("failure", &[("message", message(detail)), ("type", class)], detail);
+    let status = match check.status {
+        CheckStatus::Pass => TestCaseStatus::success(),
+        CheckStatus::Skip => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(message(detail));
+            status
         }
-    }
-    w.close();
+        CheckStatus::Fail => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let class = check.class.unwrap_or(FailureClass::Unknown).to_string();
+            status.set_message(message(detail)).set_type(class).set_description(detail);
+            status
+        }
+    };
+    let mut case = TestCase::new(check.name.as_str(), status);
+    case.set_classname(CONTRACT_SUITE).set_time(millis(check.duration_ms));
+    case.add_properties(clause_properties(&check.name, &check.clause));
+    case
 }
 
-fn iteration_case(w: &mut XmlWriter, it: &IterationResult) {
-    w.open(
-        "testcase",
-        &[
-            ("classname", CROSS_SUITE.to_string()),
-            ("name", format!("iteration {}", it.iteration)),
-            ("time", seconds(it.duration_ms)),
-        ],
-    );
-    w.open("properties", &[]);
-    let mut property = |name: &str, value: String| {
-        w.empty("property", &[("name", name.to_string()), ("value", value)]);
-    };
-    if let Some(latency) = it.latency_ms {
-        property("latency_ms", format!("{latency:.3}"));
-    }
-    property("check", catalog::CROSS.id.to_string());
-    property("clause", catalog::CROSS.clause.to_string());
-    property("stale_reads", it.stale_reads.to_string());
-    property("polls", it.polls.to_string());
-    if let Some(status) = it.revoke_status {
-        property("revoke_status", status.to_string());
-    }
-    w.close();
-    if !it.success {
+fn iteration_case(it: &IterationResult) -> TestCase {
+    let status = if it.success {
+        TestCaseStatus::success()
+    } else {
         let reason = it.reason.as_deref().unwrap_or("the iteration failed");
         let body = format!(
             "{reason}\nsee cross-instance-iter-{n}.out and cross-instance-introspect-iter-{n}.raw\n",
             n = it.iteration
         );
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         let class = it.class.unwrap_or(FailureClass::Unknown).to_string();
-        w.text("failure", &[("message", message(reason)), ("type", class)], &body);
+        status.set_message(message(reason)).set_type(class).set_description(body);
+        status
+    };
+    let mut case = TestCase::new(format!("iteration {}", it.iteration), status);
+    case.set_classname(CROSS_SUITE).set_time(millis(it.duration_ms));
+    if let Some(latency) = it.latency_ms {
+        case.add_property(Property::new("latency_ms", format!("{latency:.3}")));
+    }
+    case.add_properties(clause_properties(catalog::CROSS.id, catalog::CROSS.clause));
+    case.add_property(Property::new("stale_reads", it.stale_reads.to_string()));
+    case.add_property(Property::new("polls", it.polls.to_string()));
+    if let Some(status) = it.revoke_status {
+        case.add_property(Property::new("revoke_status", status.to_string()));
     }
     let latency = it.latency_ms.map_or_else(|| "none".to_string(), |l| format!("{l:.3}"));
-    w.text(
-        "system-out",
-        &[],
-        &format!("latency_ms={latency} stale_reads={} polls={}\n", it.stale_reads, it.polls),
-    );
-    w.close();
+    case.set_system_out(format!("latency_ms={latency} stale_reads={} polls={}\n", it.stale_reads, it.polls));
+    case
 }
 
 /// The first line, at most [`MESSAGE_MAX`] characters.
@@ -317,11 +242,6 @@ fn message(text: &str) -> String {
         return line.to_string();
     }
     line.chars().take(MESSAGE_MAX - 1).chain(['…']).collect()
-}
-
-/// Milliseconds as JUnit's seconds, three decimals.
-fn seconds(ms: f64) -> String {
-    format!("{:.3}", ms.max(0.0) / 1000.0)
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ pub mod status;
 pub mod step_summary;
 pub mod text;
 pub mod trend;
-pub mod xml;
 
 pub use badge::{BadgeState, BadgeStyle, Colour};
 pub use status::Status;

@@ -2,6 +2,7 @@
 //! `analysis.json`'s contents (appending is `step_summary::append`).
 
 use crate::artifacts::{Analysis, RunStatus};
+use crate::escape::one_line;
 use crate::scenario::suite::CheckStatus;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -76,10 +77,6 @@ pub fn render(analysis: &Analysis) -> String {
     }
     out.push('\n');
     out
-}
-
-fn one_line(text: &str) -> String {
-    text.replace(['\n', '\r'], " ")
 }
 
 #[cfg(test)]

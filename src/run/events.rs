@@ -23,25 +23,45 @@ pub enum Event<'a> {
     /// `--canary`: what caught each fault of the reference, before the real run.
     Canary(&'a CanaryReport),
     /// The stack is up at these URLs.
-    StackUp { backend: &'a str, targets: &'a [String], store: Option<&'a str> },
+    StackUp {
+        backend: &'a str,
+        targets: &'a [String],
+        store: Option<&'a str>,
+    },
     PhaseFinished(&'a Phase),
     /// One try of the smoke ended.
-    SmokeAttempt { attempt: u32, attempts: u32, smoke: &'a Smoke },
+    SmokeAttempt {
+        attempt: u32,
+        attempts: u32,
+        smoke: &'a Smoke,
+    },
     /// Every try of the smoke, judged.
-    SmokeFinished { report: &'a FlakinessReport, smokes: &'a [Smoke] },
+    SmokeFinished {
+        report: &'a FlakinessReport,
+        smokes: &'a [Smoke],
+    },
     SuiteFinished(&'a SuiteReport),
     /// The cross-instance iterations begin (`iterations` of them).
-    CrossStarted { iterations: u32 },
+    CrossStarted {
+        iterations: u32,
+    },
     /// One cross-instance iteration ended (they end in any order).
     IterationFinished(&'a Iteration),
     /// The iterations that finished, in order, and their totals.
-    CrossFinished { results: &'a [IterationResult], totals: &'a CrossTotals },
+    CrossFinished {
+        results: &'a [IterationResult],
+        totals: &'a CrossTotals,
+    },
     /// The services' logs, captured before teardown.
     Logs(&'a [LogFile]),
     /// The verdict and everything needed to read it (`analysis.json`).
     Finished(&'a Analysis),
     /// The tarball was made (or not); the last event, with the verdict sentence.
-    Bundled { root: &'a Path, tarball: &'a Result<PathBuf, String>, verdict: &'a str },
+    Bundled {
+        root: &'a Path,
+        tarball: &'a Result<PathBuf, String>,
+        verdict: &'a str,
+    },
 }
 
 /// A consumer of a run's events.

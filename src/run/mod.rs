@@ -19,7 +19,9 @@ use crate::scenario::cross::{self, CrossTotals, IterationResult};
 use crate::scenario::immediacy;
 use crate::scenario::suite;
 use crate::stack::docker::{self as docker_stack, Chaos};
-use crate::stack::{self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure};
+use crate::stack::{
+    self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
+};
 use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
 use events::{Emitter, Event, Sink};
 use std::path::Path;
@@ -224,8 +226,10 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         store: outcome.store.as_deref(),
     });
     let ctx = TraceContext::new(run.clock);
-    let clients =
-        endpoints.instances.clone().map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
+    let clients = endpoints
+        .instances
+        .clone()
+        .map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
 
     let phase_start = Instant::now();
     let ready =
@@ -244,7 +248,8 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
                 () = scenarios => None,
                 signal = crate::signals::termination() => Some(signal),
             } {
-                run.emitter.warn(&format!("interrupted by {signal}: the scenarios still running were stopped"));
+                run.emitter
+                    .warn(&format!("interrupted by {signal}: the scenarios still running were stopped"));
                 outcome.interrupted = true;
                 let done = std::mem::take(&mut *finished.lock().expect("finished iterations"));
                 if run.found.cross.is_none() && !done.is_empty() {

@@ -63,7 +63,9 @@ impl Sink for ArtifactSink {
                 parity.write_json(names::CROSS_RESULTS_JSON, results),
                 parity.write_text(names::CROSS_OUT, &cross::render_summary(results, totals)),
             ]),
-            Event::Logs(logs) => all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content))),
+            Event::Logs(logs) => {
+                all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content)))
+            }
             Event::Finished(analysis) => all_written([parity.write_json(names::ANALYSIS_JSON, analysis)]),
             _ => Ok(()),
         }
@@ -101,7 +103,9 @@ impl Sink for ConsoleSink {
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
         match event {
             Event::Note(text) | Event::Warning(text) => self.line(text),
-            Event::Canary(report) => self.reporter.print_block(&self.redactor.redact(&crate::canary::render_table(report))),
+            Event::Canary(report) => {
+                self.reporter.print_block(&self.redactor.redact(&crate::canary::render_table(report)))
+            }
             Event::StackUp { backend, targets, store } => self.line(&format!(
                 "stack ({backend}): {}; store: {}",
                 targets.join(" and "),
@@ -161,7 +165,9 @@ impl Sink for ConsoleSink {
             }
             Event::Bundled { root, tarball, verdict } => {
                 match tarball {
-                    Ok(path) => self.line(&format!("artifacts: {} (tarball {})", root.display(), path.display())),
+                    Ok(path) => {
+                        self.line(&format!("artifacts: {} (tarball {})", root.display(), path.display()))
+                    }
                     Err(e) => self.line(&format!("artifacts: {} (no tarball: {e})", root.display())),
                 }
                 self.line(verdict);
@@ -185,7 +191,8 @@ fn phase_lines(analysis: &Analysis) -> Vec<String> {
         ));
     }
     if let Some(c) = analysis.cross.as_ref().filter(|c| c.iterations > 0) {
-        let classes = if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) };
+        let classes =
+            if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) };
         lines.push(format!(
             "cross-instance: {}/{} iterations failed{classes}, {} stale read(s)",
             c.failures, c.iterations, c.stale_reads

@@ -1,0 +1,38 @@
+//! Text from outside — service bodies, file names, container logs — made
+//! safe for where it goes: markup (the SVG badge and chart; HTML pages are
+//! `maud` templates that escape by themselves) and one-line text outputs
+//! (console lines, reports, Markdown), where a control character could
+//! forge a line.
+
+/// Escapes text for HTML and XML alike (`&#39;` is valid in both).
+pub fn markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line: every control character (a newline, a carriage return, an
+/// escape sequence's ESC) becomes a space.
+pub fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_escapes_the_five_and_one_line_flattens_controls() {
+        assert_eq!(markup(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(one_line("a\nparity: forged\r\x1b[31m"), "a parity: forged  [31m");
+    }
+}
