@@ -6,9 +6,7 @@
 //! Without moto the S3 tests print `SKIP … moto not installed` and pass,
 //! unless PARITY_REQUIRE_S3=1 (CI), where its absence fails them.
 
-mod common;
-
-use common::{
+use crate::common::{
     available_or_skip, collect_outputs, collected_fixtures, free_port, parity, python_imports, run_recording,
     text, wait_for_port, KillOnDrop,
 };
@@ -158,7 +156,7 @@ fn read_files(out: &Path) -> Vec<(&'static str, Vec<u8>)> {
 fn assert_no_secrets(seen: &str, out: &Path) {
     for secret in [SECRET_KEY, SESSION_TOKEN] {
         assert!(!seen.contains(secret), "a secret was printed:\n{seen}");
-        common::assert_not_in_files(out, secret);
+        crate::common::assert_not_in_files(out, secret);
     }
 }
 

@@ -1,12 +1,10 @@
 //! `parity run --backend external`: against reference servers started by
 //! hand, and against services that answer in every odd way.
 
-mod common;
-
+use crate::common::*;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use common::*;
 use std::path::Path;
 use std::time::Duration;
 

@@ -2,9 +2,7 @@
 //! repository (`git init --bare`) standing in for github.com, checked by
 //! cloning it as a reader of the Pages branch would.
 
-mod common;
-
-use common::{assert_not_in_files, collect_outputs, collected_fixtures, parity, run_recording, text};
+use crate::common::{assert_not_in_files, collect_outputs, collected_fixtures, parity, run_recording, text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use webprofile_parity::publish::pages::{PagesConfig, PagesTarget};

@@ -5,8 +5,6 @@
 //! Without /usr/bin/chromium the test prints `SKIP: chromium not installed` and passes, unless
 //! PARITY_REQUIRE_BROWSER=1 (CI), where its absence fails.
 
-mod common;
-
 use std::io::BufReader;
 use std::io::Read;
 use std::net::TcpListener;
@@ -22,7 +20,7 @@ const EVIL_ID: &str = "<script>alert(1)<script>";
 
 fn chromium_available(test: &str) -> bool {
     let missing = format!("{CHROMIUM} is not installed (apt-get install chromium)");
-    common::available_or_skip(Path::new(CHROMIUM).is_file(), test, "PARITY_REQUIRE_BROWSER", &missing)
+    crate::common::available_or_skip(Path::new(CHROMIUM).is_file(), test, "PARITY_REQUIRE_BROWSER", &missing)
 }
 
 /// Hosts Chromium itself calls (clock, component updates, sign-in, and in
@@ -151,9 +149,9 @@ fn chromium(profile: &Path, proxy: &RecordingProxy, extra: &[String], url: &str)
 /// The fixture set plus a run whose file name, iteration reason and raw
 /// folder carry markup; `parity collect` over it. Returns the dashboard.
 fn collect_with_a_hostile_name(tmp: &Path) -> PathBuf {
-    let fixtures = common::collected_fixtures();
+    let fixtures = crate::common::collected_fixtures();
     let collected = tmp.join("collected");
-    for file in common::files_under(&fixtures) {
+    for file in crate::common::files_under(&fixtures) {
         let target = collected.join(file.strip_prefix(&fixtures).unwrap());
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(&file, target).unwrap();
@@ -170,7 +168,13 @@ fn collect_with_a_hostile_name(tmp: &Path) -> PathBuf {
     std::fs::write(raw.join("cross-instance-iter-1.out"), "FAIL\n").unwrap();
 
     let out = tmp.join("ci");
-    common::parity().args(["collect", "--src"]).arg(&collected).arg("--out").arg(&out).assert().code(2);
+    crate::common::parity()
+        .args(["collect", "--src"])
+        .arg(&collected)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
     out.join("flakiness/cross/dashboard.html")
 }
 

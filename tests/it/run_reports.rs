@@ -2,9 +2,7 @@
 //! Markdown appended to `$GITHUB_STEP_SUMMARY`, checked against the run's
 //! own `analysis.json` and `cross-instance-results.json`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 

@@ -2,12 +2,10 @@
 //! stand-in for the GitHub REST API: pagination, artifact choice, redirects
 //! to a storage host, zip extraction, re-runs, and a refused token.
 
-mod common;
-
+use crate::common::{files_under, read_json};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{files_under, read_json};
 use serde_json::json;
 use std::io::Write;
 use std::path::Path;
@@ -200,7 +198,7 @@ fn start(runtime: &tokio::runtime::Runtime, refuse: bool) -> Server {
 }
 
 fn collect(server: &Server, out: &Path) -> std::process::Output {
-    common::parity()
+    crate::common::parity()
         .args(["collect", "--out"])
         .arg(out)
         .env("GITHUB_API_URL", format!("http://127.0.0.1:{}", server.api_port))
@@ -211,8 +209,8 @@ fn collect(server: &Server, out: &Path) -> std::process::Output {
 }
 
 fn assert_token_nowhere(out: &Path, output: &std::process::Output) {
-    common::assert_not_in_files(out, TOKEN);
-    let text = common::output_text(output);
+    crate::common::assert_not_in_files(out, TOKEN);
+    let text = crate::common::output_text(output);
     assert!(!text.contains(TOKEN), "token in the output:\n{text}");
 }
 
@@ -280,7 +278,7 @@ fn collect_downloads_the_workflow_runs_artifacts_once() {
             "run_103_cross.json"
         ]
     );
-    assert_eq!(common::read(&collected.join("run_101_cross.json")), CROSS_101);
+    assert_eq!(crate::common::read(&collected.join("run_101_cross.json")), CROSS_101);
     let everything = files_under(tmp.path());
     assert!(everything.iter().all(|p| p.file_name().unwrap() != "evil"), "{everything:#?}");
     assert!(
@@ -334,7 +332,7 @@ fn a_refused_token_is_one_sentence_and_exit_3_after_aggregating_local_files() {
     let server = start(&runtime, true);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    let parity = common::parity_dir(&out);
+    let parity = crate::common::parity_dir(&out);
     std::fs::create_dir_all(&parity).unwrap();
     std::fs::write(parity.join("cross-instance-results.json"), r#"[{"success": true}, {"success": true}]"#)
         .unwrap();
@@ -357,10 +355,10 @@ fn a_refused_token_is_one_sentence_and_exit_3_after_aggregating_local_files() {
 
 #[test]
 fn an_unreachable_api_is_exit_3_after_aggregating() {
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    let output = common::parity()
+    let output = crate::common::parity()
         .args(["collect", "--out"])
         .arg(&out)
         .env("GITHUB_API_URL", format!("http://127.0.0.1:{port}"))

@@ -2,8 +2,6 @@
 //! fixtures/mongo-standin/launch.py. Skips (with a SKIP line) when nx-27017
 //! is not installed, unless PARITY_REQUIRE_MONGO=1.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +12,9 @@ use webprofile_parity::hashing::{self, HashCost};
 use webprofile_parity::reference::{spawn, Faults, ReferenceConfig, RunningInstance};
 use webprofile_parity::store::{MongoStore, StoreError, TokenDoc, TokenStore};
 
-/// The stand-in, or `None` after a SKIP line (see `common::mongo_standin`).
-fn stand_in(test: &str) -> Option<(common::KillOnDrop, String)> {
-    common::mongo_standin(test)
+/// The stand-in, or `None` after a SKIP line (see `crate::common::mongo_standin`).
+fn stand_in(test: &str) -> Option<(crate::common::KillOnDrop, String)> {
+    crate::common::mongo_standin(test)
 }
 
 fn token_doc(user: &str, prefix: &str, scopes: Option<Vec<&str>>, expires: Option<i64>) -> TokenDoc {

@@ -3,13 +3,11 @@
 //! bodies, labels, assignees, draft prefix, no duplicate issue, nothing sent
 //! when nothing should be, and no token or webhook URL anywhere.
 
-mod common;
-
+use crate::common::{assert_not_in_files, collected_fixtures, output_text, parity};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::{assert_not_in_files, collected_fixtures, output_text, parity};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: the binary, artifact readers,
 //! and processes the tests start (reference servers, the MongoDB stand-in).
-#![allow(dead_code)]
 
 use std::io::Read;
 use std::net::TcpListener;

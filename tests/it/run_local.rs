@@ -1,9 +1,7 @@
 //! `parity run` end to end on the embedded stack: artifacts, exit codes,
 //! faults, rerun, redaction, strictness.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use regex::Regex;
 use std::path::Path;
 

@@ -3,9 +3,7 @@
 //! pass, the checks hold against an independent stand-in written from the
 //! spec, and every check can fail (`parity canary`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 fn run_in(out: &Path, args: &[&str]) -> std::process::Output {

@@ -1,8 +1,6 @@
 //! `parity rerun -- CMD`: any command, retried, with the flakiness report.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_command_that_fails_once_is_flaky() {

@@ -1,9 +1,7 @@
 //! `parity collect`, `check`, `status` and `badge` driven as a user would,
 //! on the fixture set in `fixtures/collected/` (see its README).
 
-mod common;
-
-use common::{collected_fixtures as fixtures, parity, read, read_json};
+use crate::common::{collected_fixtures as fixtures, parity, read, read_json};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -21,7 +19,7 @@ fn close(a: &Value, b: f64) -> bool {
 
 /// Copies the fixture set into `dir` (the flat files and `raw/`).
 fn copy_fixtures(dir: &Path) {
-    for file in common::files_under(&fixtures()) {
+    for file in crate::common::files_under(&fixtures()) {
         let target = dir.join(file.strip_prefix(fixtures()).unwrap());
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(&file, target).unwrap();

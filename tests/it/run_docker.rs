@@ -5,9 +5,7 @@
 //!
 //! Without an engine these tests print SKIP, unless PARITY_REQUIRE_DOCKER=1 (CI).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,0 +1,21 @@
+//! The integration tests, one binary: each module drives the real `parity`
+//! binary (and real parts: Docker, MongoDB's wire protocol, HTTP servers,
+//! git, an S3-compatible server, Chromium) the way a user would.
+
+mod common;
+
+mod collect;
+mod collect_github;
+mod compose;
+mod dashboard_browser;
+mod mongo_store;
+mod notify;
+mod publish_pages;
+mod publish_s3;
+mod rerun;
+mod run_docker;
+mod run_external;
+mod run_local;
+mod run_reports;
+mod trust;
+mod workflows;
