@@ -9,7 +9,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// Tokio's clock, so that tests can pause and advance it.
+use tokio::time::Instant;
 
 use super::faults::{Faults, Misbehaviour};
 
@@ -200,6 +202,25 @@ mod tests {
         assert!(StaleMemory::new(&Faults::parse_all(&["revocation-lag=1s"]).unwrap(), None).is_none());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_lag_cache_answers_until_the_lag_has_passed_and_a_local_revoke_evicts() {
+        let cache = LagCache::new(Some(Duration::from_secs(2)));
+        let (key, t) = ([5; 32], token());
+        cache.put(key, Some(t.clone()), cache.epoch());
+        tokio::time::advance(Duration::from_millis(1999)).await;
+        assert!(cache.get(&key).is_some_and(|answer| answer.is_some()), "still within the lag");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(cache.get(&key).is_none(), "the lag has passed");
+
+        cache.put(key, Some(t.clone()), cache.epoch());
+        let before = cache.epoch();
+        cache.evict_token(t.id);
+        assert!(cache.get(&key).is_none());
+        cache.put(key, Some(t), before);
+        assert!(cache.get(&key).is_none(), "an answer looked up before the revoke is not cached");
+        assert!(LagCache::new(None).get(&key).is_none(), "no lag, no cache");
+    }
+
     #[test]
     fn stale_once_answers_the_first_revoked_token_once_and_never_again() {
         let m = memory("stale-once");
@@ -224,11 +245,17 @@ mod tests {
         }
         m.revoked_here(t.id);
         assert!(m.stale_answer(&key).is_none(), "the revoking instance forgets at once");
+    }
 
-        let short = memory("stale-rate=1,stale-for=1ns");
-        short.seen_active(key, &t);
-        std::thread::sleep(Duration::from_millis(1));
-        assert!(short.stale_answer(&key).is_none(), "the window has passed");
+    #[tokio::test(start_paused = true)]
+    async fn stale_rate_ends_when_the_window_has_passed() {
+        let m = memory("stale-rate=1,stale-for=500ms");
+        let (key, t) = ([6; 32], token());
+        m.seen_active(key, &t);
+        tokio::time::advance(Duration::from_millis(499)).await;
+        assert!(m.stale_answer(&key).is_some());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(m.stale_answer(&key).is_none(), "the window has passed");
     }
 
     #[test]

@@ -355,13 +355,13 @@ fn a_refused_token_is_one_sentence_and_exit_3_after_aggregating_local_files() {
 
 #[test]
 fn an_unreachable_api_is_exit_3_after_aggregating() {
-    let port = crate::common::free_port();
+    let dead = crate::common::dead_port();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
     let output = crate::common::parity()
         .args(["collect", "--out"])
         .arg(&out)
-        .env("GITHUB_API_URL", format!("http://127.0.0.1:{port}"))
+        .env("GITHUB_API_URL", dead.url())
         .env("GITHUB_REPOSITORY", "o/r")
         .env("GITHUB_TOKEN", TOKEN)
         .output()

@@ -2,7 +2,6 @@
 //! and processes the tests start (reference servers, the MongoDB stand-in).
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -204,19 +203,52 @@ pub fn tarball_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// How long a helper waits for a server it started before the test fails:
+/// a guard that turns a hang into a failure, never a timing assertion.
+pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
+/// A loopback port held by a socket that never listens: connecting to it is
+/// refused, and nothing else can take the port while the test holds it.
+pub struct DeadPort {
+    _socket: socket2::Socket,
+    pub port: u16,
 }
 
-pub fn wait_for_port(port: u16, within: Duration) -> bool {
+impl DeadPort {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+pub fn dead_port() -> DeadPort {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&any.into()).expect("bind a loopback port");
+    let port = socket.local_addr().unwrap().as_socket().expect("an inet address").port();
+    DeadPort { _socket: socket, port }
+}
+
+/// The port a server given port 0 says it bound, read from its log file (so
+/// no port is picked, released and reused): the first group of `pattern`.
+pub fn port_from_log(log: &Path, pattern: &str) -> u16 {
+    let re = regex::Regex::new(pattern).unwrap();
     let started = Instant::now();
-    while started.elapsed() < within {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(port) = re.captures(&text).and_then(|c| c[1].parse().ok()) {
+            return port;
         }
+        assert!(started.elapsed() < HANG_GUARD, "no `{pattern}` in {}:\n{text}", log.display());
         std::thread::sleep(Duration::from_millis(20));
     }
-    false
+}
+
+/// A fresh log file for a server a test starts.
+pub fn log_file(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("parity-test-{}-{name}-{n}.log", std::process::id()))
 }
 
 /// A child process killed when the test ends, pass or fail.
@@ -229,19 +261,19 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// `parity reference serve` on a free port, ready when this returns.
+/// `parity reference serve` on a port the OS picks, ready when this returns.
 pub fn reference_server(extra: &[&str]) -> (KillOnDrop, String) {
-    let port = free_port();
+    let log = log_file("reference");
     let bin = assert_cmd::cargo::cargo_bin("parity");
     let child = Command::new(bin)
-        .args(["reference", "serve", "--port", &port.to_string(), "--hash-cost", "minimal"])
+        .args(["reference", "serve", "--port", "0", "--hash-cost", "minimal"])
         .args(extra)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("spawn parity reference serve");
     let guard = KillOnDrop(child);
-    assert!(wait_for_port(port, Duration::from_secs(10)), "reference server did not listen on {port}");
+    let port = port_from_log(&log, r"listening on http://127\.0\.0\.1:(\d+)");
     (guard, format!("http://127.0.0.1:{port}"))
 }
 
@@ -253,15 +285,14 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
     if !available_or_skip(python_imports("nx_27017"), test, "PARITY_REQUIRE_MONGO", missing) {
         return None;
     }
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("nx-27017-{port}.log"));
+    let log = log_file("nx-27017");
     // nx-27017 refuses to start while its default pid file names a live
     // process, so parallel stand-ins each need their own.
-    let pid_file = std::env::temp_dir().join(format!("nx-27017-{port}.pid"));
+    let pid_file = log.with_extension("pid");
     let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mongo-standin/launch.py");
     let child = Command::new("python3")
         .arg(launcher)
-        .args(["--db", "memory", "--host", "127.0.0.1", "-p", &port.to_string(), "--log-file"])
+        .args(["--db", "memory", "--host", "127.0.0.1", "-p", "0", "--log-file"])
         .arg(&log)
         .arg("--pid-file")
         .arg(&pid_file)
@@ -271,7 +302,7 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
         .spawn()
         .expect("spawn nx-27017");
     let guard = KillOnDrop(child);
-    assert!(wait_for_port(port, Duration::from_secs(15)), "nx-27017 did not listen on {port}");
+    let port = port_from_log(&log, r"Listening on 127\.0\.0\.1:(\d+)");
     Some((guard, format!("mongodb://127.0.0.1:{port}/sharelatex")))
 }
 

@@ -7,15 +7,15 @@
 //! unless PARITY_REQUIRE_S3=1 (CI), where its absence fails them.
 
 use crate::common::{
-    available_or_skip, collect_outputs, collected_fixtures, free_port, parity, python_imports, run_recording,
-    text, wait_for_port, KillOnDrop,
+    available_or_skip, collect_outputs, collected_fixtures, dead_port, log_file, parity, port_from_log,
+    python_imports, run_recording, text, KillOnDrop, HANG_GUARD,
 };
 use rusty_s3::actions::S3Action as _;
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MOTO_INSTALL: &str = "pip install 'moto[server]==5.2.1'";
 const ACCESS_KEY: &str = "AKIAPARITYTESTKEY";
@@ -52,17 +52,17 @@ fn moto(test: &str) -> Option<Moto> {
     if !available_or_skip(python_imports("moto.server"), test, "PARITY_REQUIRE_S3", &missing) {
         return None;
     }
-    let port = free_port();
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log"))).unwrap();
+    let log_path = log_file("moto");
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
         .expect("spawn moto server");
     let server = KillOnDrop(child);
-    assert!(wait_for_port(port, Duration::from_secs(60)), "moto did not listen on {port}");
+    let port = port_from_log(&log_path, r"Running on http://127\.0\.0\.1:(\d+)");
     Some(Moto { _server: server, endpoint: format!("http://127.0.0.1:{port}") })
 }
 
@@ -269,10 +269,8 @@ fn an_unreachable_endpoint_fails_fast_with_the_key() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
     collect_outputs(&collected_fixtures(), &out);
-    let endpoint = format!("http://127.0.0.1:{}", free_port());
-    let started = Instant::now();
-    let output = publish_cmd(&out, &endpoint, BUCKET).output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(30));
+    let dead = dead_port();
+    let output = publish_cmd(&out, &dead.url(), BUCKET).timeout(HANG_GUARD).output().unwrap();
     assert_eq!(output.status.code(), Some(3));
     let stderr = text(&output.stderr);
     assert!(stderr.contains("publish failed: S3: PUT s3://parity-dash/parity-cross/archives/"), "{stderr}");

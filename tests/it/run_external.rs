@@ -172,8 +172,8 @@ fn a_service_that_hangs_times_out_with_the_duration_in_the_reason() {
 
 #[test]
 fn an_instance_that_never_answers_is_an_infrastructure_error() {
-    let port = free_port(); // nothing listens there
-    let url = format!("http://127.0.0.1:{port}");
+    let dead = dead_port();
+    let url = dead.url();
     let tmp = tempfile::tempdir().unwrap();
     let output = parity()
         .args(["run", "--backend", "external", "--ready-timeout", "300ms", "--instance", &url, "--out"])

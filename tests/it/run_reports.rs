@@ -157,7 +157,8 @@ fn a_stack_that_never_comes_up_is_a_junit_error_and_a_summary_line() {
     let tmp = tempfile::tempdir().unwrap();
     let (out, junit, summary) =
         (tmp.path().join("ci"), tmp.path().join("junit.xml"), tmp.path().join("s.md"));
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let dead = dead_port();
+    let url = dead.url();
     parity()
         .args(["run", "--backend", "external", "--instance", &url, "--ready-timeout", "300ms", "--out"])
         .arg(&out)

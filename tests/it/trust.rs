@@ -17,7 +17,8 @@ fn analysis(out: &Path) -> serde_json::Value {
 #[test]
 fn named_instances_are_tested_never_the_embedded_stack() {
     let tmp = tempfile::tempdir().unwrap();
-    let dead = [format!("http://127.0.0.1:{}", free_port()), format!("http://127.0.0.1:{}", free_port())];
+    let held = [dead_port(), dead_port()];
+    let dead = [held[0].url(), held[1].url()];
     let output =
         run_in(tmp.path(), &["--instance", &dead[0], "--instance", &dead[1], "--ready-timeout", "300ms"]);
     let stderr = text(&output.stderr);
@@ -43,11 +44,12 @@ fn named_instances_are_tested_never_the_embedded_stack() {
 
 #[test]
 fn a_docker_setting_with_an_unreachable_engine_is_exit_3_never_a_fallback() {
+    let held = dead_port();
     let tmp = tempfile::tempdir().unwrap();
     let output = parity()
         .args(["run", "--webprofile-image", "some/webprofile:1", "--out"])
         .arg(tmp.path())
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{}", free_port()))
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{}", held.port))
         .output()
         .unwrap();
     let stderr = text(&output.stderr);

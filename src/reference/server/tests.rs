@@ -8,7 +8,6 @@ use crate::store::TokenDoc;
 use chrono::{DateTime, Utc};
 use mongodb::bson::oid::ObjectId;
 use serde_json::{json, Value};
-use std::time::Instant;
 
 struct Api {
     instance: RunningInstance,
@@ -319,31 +318,26 @@ async fn seeded_error_rate_is_reproducible() {
 async fn latency_fault_delays_api_requests() {
     let faults = Faults { latency: Some(Duration::from_millis(60)), ..Faults::default() };
     let api = Api::start(&MemoryStore::new(), faults).await;
-    let started = Instant::now();
     let rb = api.request(reqwest::Method::GET, "/internal/api/users/u/git-tokens");
     assert_eq!(api.send(rb).await.0, 200);
-    assert!(started.elapsed() >= Duration::from_millis(60));
+    // That the delay makes requests time out is the canary's `latency` case.
     assert!(api.instance.log.lines()[0].ends_with("fault=latency"));
 }
 
+/// The lag's expiry is the cache's own test (with tokio's paused clock).
 #[tokio::test]
 async fn revocation_lag_hides_cross_instance_revokes_only() {
-    let lag = Duration::from_millis(1_500);
-    let faults = Faults { revocation_lag: Some(lag), ..Faults::default() };
+    let faults = Faults { revocation_lag: Some(Duration::from_secs(3600)), ..Faults::default() };
     let store = MemoryStore::new();
     let a = Api::start(&store, faults.clone()).await;
     let b = Api::start(&store, faults).await;
 
     let (id, token) = a.create("u1", json!({})).await;
     assert_eq!(a.introspect(&token).await["active"], true);
-    let revoked_at = Instant::now();
     assert_eq!(b.revoke("u1", &id).await.0, 204);
     assert_eq!(b.introspect(&token).await["active"], false);
     assert_eq!(a.introspect(&token).await["active"], true, "A should answer from its cache");
     assert!(a.instance.log.lines().last().unwrap().ends_with("fault=revocation-lag"));
-    assert!(revoked_at.elapsed() < lag, "test too slow to observe the lag");
-    tokio::time::sleep(lag).await;
-    assert_eq!(a.introspect(&token).await["active"], false);
 
     // A revoke through A itself evicts A's cached answer at once.
     let (id, token) = a.create("u1", json!({})).await;
@@ -379,9 +373,7 @@ async fn shutdown_stops_serving() {
     let url = api.url("/");
     assert_eq!(api.send(api.http.get(&url)).await.0, 404);
     let Api { instance, http } = api;
-    let started = Instant::now();
     instance.shutdown().await;
-    assert!(started.elapsed() < SHUTDOWN_GRACE + Duration::from_secs(1));
     assert!(reqwest::Client::new().get(&url).send().await.is_err());
     drop(http);
 }
