@@ -4,6 +4,8 @@
 
 mod common;
 
+mod architecture;
+
 mod collect;
 mod collect_github;
 mod compose;
