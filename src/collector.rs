@@ -6,7 +6,7 @@ use crate::artifacts::{names as parity_names, ArtifactDir, ArtifactError, FLAKIN
 use crate::flakiness::aggregate::{self, CrossAggregate, RerunAggregate};
 use crate::flakiness::collect::{self, CollectError};
 use crate::flakiness::github::DownloadFailure;
-use crate::flakiness::thresholds::{Judgement, Thresholds, Verdict};
+use crate::flakiness::thresholds::{Assessment, ThresholdVerdict, Thresholds};
 use crate::flakiness::{names, summary, Collection, CrossSummary};
 use crate::redact::Redactor;
 use crate::report::badge::{self, BadgeState, BadgeStyle};
@@ -60,7 +60,7 @@ pub struct CollectOptions {
 
 #[derive(Clone, Debug)]
 pub struct CollectOutcome {
-    pub judgement: Judgement,
+    pub judgement: Assessment,
     pub summary: CrossSummary,
     pub reruns: RerunAggregate,
     /// Where `--copy` put the current results.
@@ -78,7 +78,7 @@ struct Outputs {
     reruns: RerunAggregate,
     aggregate: CrossAggregate,
     summary: CrossSummary,
-    judgement: Judgement,
+    judgement: Assessment,
     status: Status,
     generated_at: DateTime<Utc>,
 }
@@ -202,10 +202,10 @@ pub fn default_status_path(out: &Path) -> PathBuf {
 }
 
 /// `parity check`: the verdict on a summary.
-pub fn check(summary_path: &Path, thresholds: &Thresholds) -> Result<Judgement, NothingToJudge> {
+pub fn check(summary_path: &Path, thresholds: &Thresholds) -> Result<Assessment, NothingToJudge> {
     let summary: CrossSummary = read_json(summary_path).map_err(NothingToJudge)?;
     let judgement = thresholds.judge(&summary);
-    if judgement.verdict == Verdict::NoData {
+    if judgement.verdict == ThresholdVerdict::NoData {
         return Err(NothingToJudge(format!("{} holds no cross-instance runs", summary_path.display())));
     }
     Ok(judgement)
@@ -304,7 +304,7 @@ mod tests {
     fn collect_with_nothing_writes_every_output_and_judges_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let outcome = collect(&options(tmp.path())).unwrap();
-        assert_eq!(outcome.judgement.verdict, Verdict::NoData);
+        assert_eq!(outcome.judgement.verdict, ThresholdVerdict::NoData);
         for name in [
             names::AGGREGATE_JSON,
             names::REPORT_TXT,
@@ -333,7 +333,7 @@ mod tests {
         let copied = outcome.copied.unwrap();
         assert!(copied.ends_with("flakiness/collected/run_local_20240304T050607Z_cross.json"), "{copied:?}");
         assert_eq!(outcome.summary.run_total, 1);
-        assert_eq!(outcome.judgement.verdict, Verdict::Ok);
+        assert_eq!(outcome.judgement.verdict, ThresholdVerdict::Ok);
         // Without --copy the same file counts once, as the latest.
         let again = collect(&options(tmp.path())).unwrap();
         assert_eq!(again.summary.run_total, 2);
@@ -350,7 +350,7 @@ mod tests {
             now: Utc::now(),
         };
         let (status, warnings) = status(&opts).unwrap();
-        assert_eq!(status.verdict, Verdict::NoData);
+        assert_eq!(status.verdict, ThresholdVerdict::NoData);
         assert!(!status.threshold_exceeded);
         assert!(warnings[0].contains("does not exist"), "{warnings:?}");
         assert!(opts.out.is_file());

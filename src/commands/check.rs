@@ -4,7 +4,7 @@ use super::{thresholds, CommandError};
 use crate::cli::CheckArgs;
 use crate::collector;
 use crate::exit::Exit;
-use crate::flakiness::thresholds::Verdict;
+use crate::flakiness::thresholds::ThresholdVerdict;
 use crate::progress::print_stdout;
 
 /// 0 not exceeded, 2 exceeded, 1 nothing to judge.
@@ -14,9 +14,9 @@ pub fn run(args: &CheckArgs) -> Result<Exit, CommandError> {
         Ok(judgement) => {
             print_stdout(&format!("{judgement}\n"));
             match judgement.verdict {
-                Verdict::Exceeded => Exit::ThresholdExceeded,
-                Verdict::Ok => Exit::Ok,
-                Verdict::NoData => Exit::ParityFailure,
+                ThresholdVerdict::Exceeded => Exit::ThresholdExceeded,
+                ThresholdVerdict::Ok => Exit::Ok,
+                ThresholdVerdict::NoData => Exit::ParityFailure,
             }
         }
         Err(nothing) => {

@@ -6,7 +6,7 @@ use crate::cli::CollectArgs;
 use crate::collector::{self, CollectOptions, ReportError};
 use crate::exit::Exit;
 use crate::flakiness::github::{self, DownloadFailure, DownloadReport, GithubSource};
-use crate::flakiness::thresholds::Verdict;
+use crate::flakiness::thresholds::ThresholdVerdict;
 use crate::notify::CollectNotice;
 use crate::progress::{print_stdout, Reporter};
 use crate::report::BadgeStyle;
@@ -101,8 +101,8 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
         return Ok(failed);
     }
     Ok(match outcome.judgement.verdict {
-        Verdict::Exceeded => Exit::ThresholdExceeded,
-        Verdict::Ok | Verdict::NoData => Exit::Ok,
+        ThresholdVerdict::Exceeded => Exit::ThresholdExceeded,
+        ThresholdVerdict::Ok | ThresholdVerdict::NoData => Exit::Ok,
     })
 }
 

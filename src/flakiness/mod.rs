@@ -18,7 +18,7 @@ pub mod thresholds;
 pub use aggregate::{CrossAggregate, RerunAggregate, RunRow};
 pub use collect::{CollectError, Collection, CrossRun, RerunRun, SkippedFile};
 pub use summary::CrossSummary;
-pub use thresholds::{Thresholds, Verdict};
+pub use thresholds::{ThresholdVerdict, Thresholds};
 
 /// Paths under `<out>/flakiness/`, as the runbook spells them.
 pub mod names {

@@ -37,28 +37,28 @@ impl Default for Thresholds {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum ThresholdVerdict {
     /// No runs were collected.
     NoData,
     Ok,
     Exceeded,
 }
 
-impl Verdict {
+impl ThresholdVerdict {
     /// For people: "no data", "ok", "exceeded".
     pub fn name(self) -> &'static str {
         match self {
-            Verdict::NoData => "no data",
-            Verdict::Ok => "ok",
-            Verdict::Exceeded => "exceeded",
+            ThresholdVerdict::NoData => "no data",
+            ThresholdVerdict::Ok => "ok",
+            ThresholdVerdict::Exceeded => "exceeded",
         }
     }
 }
 
 /// A verdict and which comparisons tripped it.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Judgement {
-    pub verdict: Verdict,
+pub struct Assessment {
+    pub verdict: ThresholdVerdict,
     pub run_failures: u64,
     pub run_total: u64,
     pub iter_rate: f64,
@@ -68,7 +68,7 @@ pub struct Judgement {
 }
 
 impl Thresholds {
-    pub fn judge(&self, summary: &CrossSummary) -> Judgement {
+    pub fn judge(&self, summary: &CrossSummary) -> Assessment {
         let iter_rate = if summary.iter_total > 0 {
             rate(summary.iter_failures, summary.iter_total)
         } else {
@@ -78,11 +78,11 @@ impl Thresholds {
         let runs_exceeded = has_data && summary.run_failures >= self.run_failures;
         let rate_exceeded = has_data && iter_rate >= self.iter_failure_rate;
         let verdict = match (has_data, runs_exceeded || rate_exceeded) {
-            (false, _) => Verdict::NoData,
-            (true, true) => Verdict::Exceeded,
-            (true, false) => Verdict::Ok,
+            (false, _) => ThresholdVerdict::NoData,
+            (true, true) => ThresholdVerdict::Exceeded,
+            (true, false) => ThresholdVerdict::Ok,
         };
-        Judgement {
+        Assessment {
             verdict,
             run_failures: summary.run_failures,
             run_total: summary.run_total,
@@ -94,7 +94,7 @@ impl Thresholds {
     }
 }
 
-impl fmt::Display for Judgement {
+impl fmt::Display for Assessment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.thresholds;
         let runs = |f: &mut fmt::Formatter<'_>, op: &str| {
@@ -109,14 +109,14 @@ impl fmt::Display for Judgement {
             )
         };
         match self.verdict {
-            Verdict::NoData => write!(f, "nothing to judge: no cross-instance runs were collected"),
-            Verdict::Ok => {
+            ThresholdVerdict::NoData => write!(f, "nothing to judge: no cross-instance runs were collected"),
+            ThresholdVerdict::Ok => {
                 write!(f, "thresholds not exceeded: ")?;
                 runs(f, "<")?;
                 write!(f, ", ")?;
                 iters(f, "<")
             }
-            Verdict::Exceeded => {
+            ThresholdVerdict::Exceeded => {
                 write!(f, "thresholds exceeded: ")?;
                 runs(f, if self.runs_exceeded { ">=" } else { "<" })?;
                 write!(f, ", ")?;
@@ -158,27 +158,33 @@ mod tests {
     #[test]
     fn both_comparisons_are_inclusive() {
         let t = Thresholds { run_failures: 2, iter_failure_rate: 0.05 };
-        assert_eq!(t.judge(&summary(10, 1, 100, 4)).verdict, Verdict::Ok);
+        assert_eq!(t.judge(&summary(10, 1, 100, 4)).verdict, ThresholdVerdict::Ok);
         let runs = t.judge(&summary(10, 2, 100, 0));
-        assert_eq!((runs.verdict, runs.runs_exceeded, runs.rate_exceeded), (Verdict::Exceeded, true, false));
+        assert_eq!(
+            (runs.verdict, runs.runs_exceeded, runs.rate_exceeded),
+            (ThresholdVerdict::Exceeded, true, false)
+        );
         // 1 in 20 is exactly 0.05.
         let rate = t.judge(&summary(10, 1, 20, 1));
-        assert_eq!((rate.verdict, rate.runs_exceeded, rate.rate_exceeded), (Verdict::Exceeded, false, true));
+        assert_eq!(
+            (rate.verdict, rate.runs_exceeded, rate.rate_exceeded),
+            (ThresholdVerdict::Exceeded, false, true)
+        );
     }
 
     #[test]
     fn defaults_alert_on_the_first_failing_run() {
         let t = Thresholds::default();
-        assert_eq!(t.judge(&summary(5, 0, 25, 0)).verdict, Verdict::Ok);
-        assert_eq!(t.judge(&summary(5, 1, 100, 1)).verdict, Verdict::Exceeded);
-        assert_eq!(t.judge(&summary(0, 0, 0, 0)).verdict, Verdict::NoData);
+        assert_eq!(t.judge(&summary(5, 0, 25, 0)).verdict, ThresholdVerdict::Ok);
+        assert_eq!(t.judge(&summary(5, 1, 100, 1)).verdict, ThresholdVerdict::Exceeded);
+        assert_eq!(t.judge(&summary(0, 0, 0, 0)).verdict, ThresholdVerdict::NoData);
     }
 
     #[test]
     fn the_rate_falls_back_to_the_summary_field_without_counts() {
         let mut s = summary(3, 0, 0, 0);
         s.iter_failure_rate = 0.5;
-        assert_eq!(Thresholds::default().judge(&s).verdict, Verdict::Exceeded);
+        assert_eq!(Thresholds::default().judge(&s).verdict, ThresholdVerdict::Exceeded);
     }
 
     #[test]

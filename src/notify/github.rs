@@ -7,7 +7,7 @@ use super::message::{self, RunContext, RunOutcome};
 use crate::flakiness::github::api::{Api, Page};
 use crate::flakiness::github::{GithubError, GithubSource, DEFAULT_ARTIFACT, DEFAULT_WORKFLOW};
 use crate::flakiness::summary::CrossSummary;
-use crate::flakiness::thresholds::Judgement;
+use crate::flakiness::thresholds::Assessment;
 use crate::redact::Redactor;
 use reqwest::Method;
 use serde::Deserialize;
@@ -194,7 +194,7 @@ impl IssuePolicy {
     pub fn decide(
         &self,
         summary: &CrossSummary,
-        judgement: &Judgement,
+        judgement: &Assessment,
         dashboard_url: Option<&str>,
     ) -> Result<IssuePlan, String> {
         if self.skip {

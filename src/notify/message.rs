@@ -2,7 +2,7 @@
 //! or the collector's summary: pure functions, tested here.
 
 use crate::flakiness::summary::CrossSummary;
-use crate::flakiness::thresholds::{Judgement, Verdict};
+use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
 use crate::verdict::{ClassCounts, FailureClass};
 use serde::Deserialize;
 use std::path::Path;
@@ -217,11 +217,15 @@ pub fn run_markdown(outcome: &RunOutcome, context: &RunContext) -> String {
 
 /// The weekly Slack summary after `parity collect`: an alert prefix when the
 /// cross thresholds are exceeded.
-pub fn collect_slack(summary: &CrossSummary, judgement: &Judgement, dashboard_url: Option<&str>) -> String {
+pub fn collect_slack(summary: &CrossSummary, judgement: &Assessment, dashboard_url: Option<&str>) -> String {
     let head = match judgement.verdict {
-        Verdict::Exceeded => ":rotating_light: *ALERT: webprofile parity cross-instance thresholds exceeded*",
-        Verdict::Ok => ":white_check_mark: *webprofile parity weekly flakiness summary*",
-        Verdict::NoData => ":grey_question: *webprofile parity weekly flakiness summary: no runs collected*",
+        ThresholdVerdict::Exceeded => {
+            ":rotating_light: *ALERT: webprofile parity cross-instance thresholds exceeded*"
+        }
+        ThresholdVerdict::Ok => ":white_check_mark: *webprofile parity weekly flakiness summary*",
+        ThresholdVerdict::NoData => {
+            ":grey_question: *webprofile parity weekly flakiness summary: no runs collected*"
+        }
     };
     let mut lines = vec![head.to_string()];
     lines.extend(cross_metric_lines(summary, judgement));
@@ -231,7 +235,7 @@ pub fn collect_slack(summary: &CrossSummary, judgement: &Judgement, dashboard_ur
     lines.join("\n")
 }
 
-fn cross_metric_lines(summary: &CrossSummary, judgement: &Judgement) -> Vec<String> {
+fn cross_metric_lines(summary: &CrossSummary, judgement: &Assessment) -> Vec<String> {
     let t = &judgement.thresholds;
     let mut lines = Vec::new();
     if let Some(stale) = &summary.stale_read {
@@ -286,7 +290,7 @@ fn cross_metric_lines(summary: &CrossSummary, judgement: &Judgement) -> Vec<Stri
 /// The Markdown body of a flakiness issue (or of the comment on an open one).
 pub fn collect_markdown(
     summary: &CrossSummary,
-    judgement: &Judgement,
+    judgement: &Assessment,
     dashboard_url: Option<&str>,
 ) -> String {
     let mut text = String::from("Cross-instance revocation parity over the collected runs:\n\n");

@@ -10,7 +10,7 @@ pub mod slack;
 pub use message::RunOutcome;
 
 use crate::flakiness::summary::CrossSummary;
-use crate::flakiness::thresholds::Judgement;
+use crate::flakiness::thresholds::Assessment;
 use crate::progress::Reporter;
 
 /// Who is told after `parity collect`, and how.
@@ -27,7 +27,7 @@ pub struct CollectNotice {
 /// Failures are warnings: the collector's exit code stays its own.
 pub async fn after_collect(
     summary: &CrossSummary,
-    judgement: &Judgement,
+    judgement: &Assessment,
     notice: &CollectNotice,
     env: &crate::settings::Env<'_>,
 ) {

@@ -1,11 +1,13 @@
 //! Posting to a Slack incoming webhook (`SLACK_WEBHOOK`): a few bounded
 //! tries, and errors that never contain the webhook URL (it is the secret).
 
+use crate::rerun::Backoff;
 use std::time::Duration;
 
-const ATTEMPTS: u32 = 3;
 const TIMEOUT: Duration = Duration::from_secs(10);
-const FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// Three tries, 0.5 s then 1 s apart.
+const RETRY: Backoff =
+    Backoff { attempts: 3, first: Duration::from_millis(500), max: Duration::from_secs(5) };
 
 pub struct Slack {
     webhook: reqwest::Url,
@@ -40,9 +42,8 @@ impl Slack {
     /// Posts `{"text": …}`; retries transport errors, 429 and 5xx.
     pub async fn post(&self, text: &str) -> Result<(), String> {
         let body = serde_json::json!({ "text": text });
-        let mut pause = FIRST_PAUSE;
         let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
+        for attempt in 1..=RETRY.attempts {
             match self.client.post(self.webhook.clone()).json(&body).send().await {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => {
@@ -56,9 +57,8 @@ impl Slack {
                 // `without_url`: the webhook URL is the secret.
                 Err(e) => last = format!("Slack is unreachable: {}", e.without_url()),
             }
-            if attempt < ATTEMPTS {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+            if attempt < RETRY.attempts {
+                tokio::time::sleep(RETRY.pause(attempt, None)).await;
             }
         }
         Err(last)

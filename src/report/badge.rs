@@ -4,7 +4,7 @@
 //! runs past its half.
 
 use crate::escape::markup;
-use crate::flakiness::thresholds::{Thresholds, Verdict};
+use crate::flakiness::thresholds::{ThresholdVerdict, Thresholds};
 use crate::flakiness::CrossSummary;
 use std::fmt::Write as _;
 use std::str::FromStr;
@@ -39,9 +39,9 @@ impl BadgeState {
         }
         match status.and_then(|s| s.summary.as_ref()).or(summary) {
             Some(s) => match thresholds.judge(s).verdict {
-                Verdict::Exceeded => BadgeState::Alert,
-                Verdict::Ok => BadgeState::Ok,
-                Verdict::NoData => BadgeState::Unknown,
+                ThresholdVerdict::Exceeded => BadgeState::Alert,
+                ThresholdVerdict::Ok => BadgeState::Ok,
+                ThresholdVerdict::NoData => BadgeState::Unknown,
             },
             None => BadgeState::Unknown,
         }

@@ -10,7 +10,7 @@ use super::text::percent;
 use super::trend::Trend;
 use crate::clock::rfc3339;
 use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate, RunRow};
-use crate::flakiness::thresholds::{Judgement, Verdict};
+use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
 use crate::flakiness::CrossSummary;
 use crate::stats::Interval;
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ pub struct Dashboard<'a> {
     pub aggregate: &'a CrossAggregate,
     pub trend: &'a Trend,
     pub reruns: &'a RerunAggregate,
-    pub judgement: &'a Judgement,
+    pub judgement: &'a Assessment,
     pub generated_at: DateTime<Utc>,
     /// The collected directory (where `raw/<id>/` lives) relative to the
     /// dashboard's folder, `/`-separated; `None` when it cannot be reached
@@ -77,9 +77,9 @@ pub fn render(d: &Dashboard<'_>) -> String {
     let generated = rfc3339(&d.generated_at);
     let threshold = percent(d.judgement.thresholds.iter_failure_rate);
     let verdict_class = match d.judgement.verdict {
-        Verdict::Exceeded => "exceeded",
-        Verdict::Ok => "ok",
-        Verdict::NoData => "no_data",
+        ThresholdVerdict::Exceeded => "exceeded",
+        ThresholdVerdict::Ok => "ok",
+        ThresholdVerdict::NoData => "no_data",
     };
     let page = html! {
         (DOCTYPE)

@@ -2,7 +2,7 @@
 //! automation and dashboards to poll.
 
 use crate::clock::rfc3339;
-use crate::flakiness::thresholds::{Judgement, Thresholds, Verdict};
+use crate::flakiness::thresholds::{Assessment, ThresholdVerdict, Thresholds};
 use crate::flakiness::CrossSummary;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ pub struct Status {
     pub infrastructure_rate: f64,
     /// False when there is nothing to judge; see `verdict`.
     pub threshold_exceeded: bool,
-    pub verdict: Verdict,
+    pub verdict: ThresholdVerdict,
     pub thresholds: Thresholds,
     /// From DASH_URL.
     pub dashboard_url: Option<String>,
@@ -31,7 +31,7 @@ pub struct Status {
 
 pub fn status(
     summary: &CrossSummary,
-    judgement: &Judgement,
+    judgement: &Assessment,
     now: DateTime<Utc>,
     dashboard_url: Option<String>,
 ) -> Status {
@@ -41,7 +41,7 @@ pub fn status(
         iter_rate: judgement.iter_rate,
         stale_read_rate: summary.stale_read.as_ref().map_or(0.0, |c| c.rate),
         infrastructure_rate: summary.infrastructure.as_ref().map_or(0.0, |c| c.rate),
-        threshold_exceeded: judgement.verdict == Verdict::Exceeded,
+        threshold_exceeded: judgement.verdict == ThresholdVerdict::Exceeded,
         verdict: judgement.verdict,
         thresholds: judgement.thresholds,
         dashboard_url,

@@ -2,17 +2,17 @@
 
 use super::text::percent;
 use crate::flakiness::aggregate::RerunAggregate;
-use crate::flakiness::thresholds::{Judgement, Verdict};
+use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
 use crate::flakiness::CrossSummary;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Judgement) -> String {
+pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Assessment) -> String {
     let icon = match judgement.verdict {
-        Verdict::Exceeded => "❌",
-        Verdict::Ok => "✅",
-        Verdict::NoData => "❔",
+        ThresholdVerdict::Exceeded => "❌",
+        ThresholdVerdict::Ok => "✅",
+        ThresholdVerdict::NoData => "❔",
     };
     let ci = |i: Option<crate::stats::Interval>| {
         i.map(|i| format!(" (95% CI {}–{})", percent(i.low), percent(i.high))).unwrap_or_default()
@@ -54,7 +54,7 @@ pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Judge
     if !summary.skipped_files.is_empty() {
         let _ = writeln!(out, "| skipped files | {} (see summary.json) |", summary.skipped_files.len());
     }
-    let _ = writeln!(out, "\n**Verdict:** {judgement}\n");
+    let _ = writeln!(out, "\n**ThresholdVerdict:** {judgement}\n");
     out
 }
 
@@ -76,7 +76,7 @@ mod tests {
         let md = render(&summary, &RerunAggregate::default(), &Thresholds::default().judge(&summary));
         assert!(md.starts_with("### ✅ Cross-instance parity flakiness"));
         assert!(md.contains("| failing runs | 0 of 4: 0.00% |"), "{md}");
-        assert!(md.contains("**Verdict:** thresholds not exceeded"), "{md}");
+        assert!(md.contains("**ThresholdVerdict:** thresholds not exceeded"), "{md}");
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("summary.md");
         std::fs::write(&path, "before\n").unwrap();

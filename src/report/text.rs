@@ -2,7 +2,7 @@
 //! `flakiness/cross/report.txt` (cross-instance runs).
 
 use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate};
-use crate::flakiness::thresholds::Judgement;
+use crate::flakiness::thresholds::Assessment;
 use crate::flakiness::CrossSummary;
 use crate::stats::Interval;
 use std::fmt::Write as _;
@@ -27,7 +27,7 @@ pub fn rerun_report(aggregate: &RerunAggregate) -> String {
     out
 }
 
-pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgement: &Judgement) -> String {
+pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgement: &Assessment) -> String {
     let mut out = String::from("cross-instance flakiness\n");
     let _ = writeln!(
         out,

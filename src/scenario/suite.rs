@@ -16,19 +16,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Verdict {
+pub enum CheckOutcome {
     Pass,
     Fail(FailureClass, String),
     Skip(String),
 }
 
-impl Verdict {
-    fn contract(detail: String) -> Verdict {
-        Verdict::Fail(FailureClass::Contract, detail)
+impl CheckOutcome {
+    fn contract(detail: String) -> CheckOutcome {
+        CheckOutcome::Fail(FailureClass::Contract, detail)
     }
 
-    fn call_failed(e: &CallError) -> Verdict {
-        Verdict::Fail(e.class, e.to_string())
+    fn call_failed(e: &CallError) -> CheckOutcome {
+        CheckOutcome::Fail(e.class, e.to_string())
     }
 }
 
@@ -74,12 +74,12 @@ impl SuiteReport {
         self.checks.iter().filter_map(|c| c.class)
     }
 
-    fn record(&mut self, id: &str, started: Instant, verdict: Verdict) {
+    fn record(&mut self, id: &str, started: Instant, verdict: CheckOutcome) {
         let spec = catalog::contract(id);
         let (status, class, detail) = match verdict {
-            Verdict::Pass => (CheckStatus::Pass, None, None),
-            Verdict::Fail(class, d) => (CheckStatus::Fail, Some(class), Some(d)),
-            Verdict::Skip(d) => (CheckStatus::Skip, None, Some(d)),
+            CheckOutcome::Pass => (CheckStatus::Pass, None, None),
+            CheckOutcome::Fail(class, d) => (CheckStatus::Fail, Some(class), Some(d)),
+            CheckOutcome::Skip(d) => (CheckStatus::Skip, None, Some(d)),
         };
         self.checks.push(CheckRecord {
             name: spec.id.to_string(),
@@ -108,19 +108,19 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     let created = client.create_token(trace, &user, &request).await;
     s.record("create_shape", t, create_shape(&created));
     let created = created.ok();
-    let needs_token = || Verdict::Skip("needs the token of create_shape, which failed".into());
+    let needs_token = || CheckOutcome::Skip("needs the token of create_shape, which failed".into());
 
     let t = Instant::now();
     let verdict = match &created {
         Some(c) => match client.introspect(trace, &c.token).await {
             Ok(i) if !i.active => {
-                Verdict::contract("introspect answered active:false for a token just created".into())
+                CheckOutcome::contract("introspect answered active:false for a token just created".into())
             }
             Ok(i) if i.user_id.as_deref().is_some_and(|u| u != user) => {
-                Verdict::contract(format!("introspect answered userId {:?}, expected {user}", i.user_id))
+                CheckOutcome::contract(format!("introspect answered userId {:?}, expected {user}", i.user_id))
             }
-            Ok(_) => Verdict::Pass,
-            Err(e) => Verdict::call_failed(&e),
+            Ok(_) => CheckOutcome::Pass,
+            Err(e) => CheckOutcome::call_failed(&e),
         },
         None => needs_token(),
     };
@@ -137,12 +137,12 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
         let t = Instant::now();
         let verdict = match &created {
             Some(c) => match client.revoke(trace, &user, &c.id).await {
-                Ok(status) if judgement.accepted_revoke_statuses.contains(&status) => Verdict::Pass,
-                Ok(status) => Verdict::Fail(
+                Ok(status) if judgement.accepted_revoke_statuses.contains(&status) => CheckOutcome::Pass,
+                Ok(status) => CheckOutcome::Fail(
                     FailureClass::of_unexpected_status(status),
                     format!("revoke answered {}", last_summary(trace)),
                 ),
-                Err(e) => Verdict::call_failed(&e),
+                Err(e) => CheckOutcome::call_failed(&e),
             },
             None => needs_token(),
         };
@@ -152,8 +152,8 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
             let verdict = match &created {
                 // Active after the revoke returned is a stale read, not a mere contract breach.
                 Some(c) => match expect_active(client.introspect(trace, &c.token).await, false) {
-                    Verdict::Fail(FailureClass::Contract, detail) => {
-                        Verdict::Fail(FailureClass::StaleRead, detail)
+                    CheckOutcome::Fail(FailureClass::Contract, detail) => {
+                        CheckOutcome::Fail(FailureClass::StaleRead, detail)
                     }
                     verdict => verdict,
                 },
@@ -207,57 +207,58 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
 
 /// The create answer's shape. `accessTokenPartial` is the token's hashPrefix
 /// (first 8 hex of SHA-256(token)) in both real services, never its own prefix.
-fn create_shape(created: &Result<CreatedToken, CallError>) -> Verdict {
+fn create_shape(created: &Result<CreatedToken, CallError>) -> CheckOutcome {
     let c = match created {
         Ok(c) => c,
-        Err(e) => return Verdict::call_failed(e),
+        Err(e) => return CheckOutcome::call_failed(e),
     };
     if c.token.len() != 64 || !hashing::is_token_hex(&c.token) {
-        return Verdict::contract(format!("token is not 64 hex characters (length {})", c.token.len()));
+        return CheckOutcome::contract(format!("token is not 64 hex characters (length {})", c.token.len()));
     }
     let expected = hashing::hash_prefix(&c.token.to_ascii_lowercase());
     match &c.access_token_partial {
-        None => Verdict::contract("no accessTokenPartial in the create answer".into()),
-        Some(p) if p.eq_ignore_ascii_case(&expected) => Verdict::Pass,
-        Some(p) if c.token.starts_with(p.as_str()) => Verdict::contract(format!(
+        None => CheckOutcome::contract("no accessTokenPartial in the create answer".into()),
+        Some(p) if p.eq_ignore_ascii_case(&expected) => CheckOutcome::Pass,
+        Some(p) if c.token.starts_with(p.as_str()) => CheckOutcome::contract(format!(
             "accessTokenPartial `{p}` is the token's own first 8 characters; the contract says hashPrefix \
              (first 8 hex of SHA-256(token)): `{expected}`"
         )),
-        Some(p) => Verdict::contract(format!(
+        Some(p) => CheckOutcome::contract(format!(
             "accessTokenPartial `{p}` is not the token's hashPrefix (first 8 hex of SHA-256(token)): `{expected}`"
         )),
     }
 }
 
-fn list_hides_hash(listed: Result<Vec<Value>, CallError>, token_id: &str) -> Verdict {
+fn list_hides_hash(listed: Result<Vec<Value>, CallError>, token_id: &str) -> CheckOutcome {
     let items = match listed {
         Ok(items) => items,
-        Err(e) => return Verdict::call_failed(&e),
+        Err(e) => return CheckOutcome::call_failed(&e),
     };
     let id_of =
         |item: &Value| item.get("_id").or_else(|| item.get("id")).and_then(crate::contract::parse_object_id);
     if !items.iter().any(|item| id_of(item).as_deref() == Some(token_id)) {
-        return Verdict::contract(format!(
+        return CheckOutcome::contract(format!(
             "the created token {token_id} is not in the list of {} item(s)",
             items.len()
         ));
     }
     match items.iter().find(|item| item.get("hash").is_some_and(|h| !h.is_null())) {
-        Some(leaky) => Verdict::contract(format!(
+        Some(leaky) => CheckOutcome::contract(format!(
             "token {} is listed with its hash",
             id_of(leaky).unwrap_or_else(|| "?".into())
         )),
-        None => Verdict::Pass,
+        None => CheckOutcome::Pass,
     }
 }
 
-fn expect_active(answer: Result<Introspection, CallError>, expected: bool) -> Verdict {
+fn expect_active(answer: Result<Introspection, CallError>, expected: bool) -> CheckOutcome {
     match answer {
-        Ok(i) if i.active == expected => Verdict::Pass,
-        Ok(i) => {
-            Verdict::contract(format!("introspect answered active:{}, expected active:{expected}", i.active))
-        }
-        Err(e) => Verdict::call_failed(&e),
+        Ok(i) if i.active == expected => CheckOutcome::Pass,
+        Ok(i) => CheckOutcome::contract(format!(
+            "introspect answered active:{}, expected active:{expected}",
+            i.active
+        )),
+        Err(e) => CheckOutcome::call_failed(&e),
     }
 }
 
@@ -269,10 +270,10 @@ fn exchange_class(ex: &Exchange) -> FailureClass {
     }
 }
 
-fn expect_status(ex: &Exchange, expected: u16) -> Verdict {
+fn expect_status(ex: &Exchange, expected: u16) -> CheckOutcome {
     match ex.status {
-        Some(status) if status == expected => Verdict::Pass,
-        _ => Verdict::Fail(
+        Some(status) if status == expected => CheckOutcome::Pass,
+        _ => CheckOutcome::Fail(
             exchange_class(ex),
             format!("{} {} answered {}, expected HTTP {expected}", ex.method, ex.path, ex.summary()),
         ),
@@ -281,18 +282,18 @@ fn expect_status(ex: &Exchange, expected: u16) -> Verdict {
 
 /// Unauthenticated requests must be turned away: the contract answers 302 to
 /// the login page; 401 and 403 are accepted as rejections too.
-fn rejected(ex: &Exchange, auth: AuthMode) -> Verdict {
+fn rejected(ex: &Exchange, auth: AuthMode) -> CheckOutcome {
     match ex.status {
-        Some(302) if ex.location.as_deref().is_some_and(|l| l.contains("/auth/login")) => Verdict::Pass,
-        Some(401 | 403) => Verdict::Pass,
-        Some(status) if (200..300).contains(&status) => Verdict::contract(match auth {
+        Some(302) if ex.location.as_deref().is_some_and(|l| l.contains("/auth/login")) => CheckOutcome::Pass,
+        Some(401 | 403) => CheckOutcome::Pass,
+        Some(status) if (200..300).contains(&status) => CheckOutcome::contract(match auth {
             AuthMode::ServiceOrigin => format!(
                 "a request with X-Service-Origin and no credentials was let in ({}): anyone can skip authentication",
                 ex.summary()
             ),
             _ => format!("the request was let in without valid credentials ({})", ex.summary()),
         }),
-        _ => Verdict::Fail(
+        _ => CheckOutcome::Fail(
             exchange_class(ex),
             format!(
                 "expected a 302 to /auth/login, got {}{}",
@@ -319,7 +320,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
     for (name, hash, expect_active_answer) in kinds {
         let t = Instant::now();
         let Some(store) = seeder else {
-            s.record(name, t, Verdict::Skip(NO_STORE.into()));
+            s.record(name, t, CheckOutcome::Skip(NO_STORE.into()));
             continue;
         };
         let plaintext = hashing::new_plaintext_token();
@@ -344,7 +345,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
         };
         let verdict = match store.insert(doc).await {
             Ok(()) => expect_active(client.introspect(trace, &plaintext).await, expect_active_answer),
-            Err(e) => Verdict::Fail(
+            Err(e) => CheckOutcome::Fail(
                 FailureClass::Infrastructure,
                 format!("could not seed the token into the store: {e}"),
             ),
@@ -355,30 +356,30 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
 
 /// Another user's token id must answer 404 (the Node service answers 204,
 /// treating it as idempotent: accepted) and must not revoke anything.
-async fn other_users_token(client: &Client, trace: &mut Trace, owner: &str) -> Verdict {
+async fn other_users_token(client: &Client, trace: &mut Trace, owner: &str) -> CheckOutcome {
     let request =
         CreateRequest { label: "parity-suite-owner".into(), scopes: vec!["git".into()], expires_at: None };
     let created = match client.create_token(trace, owner, &request).await {
         Ok(c) => c,
-        Err(e) => return Verdict::Fail(e.class, format!("could not create the owner's token: {e}")),
+        Err(e) => return CheckOutcome::Fail(e.class, format!("could not create the owner's token: {e}")),
     };
     let stranger = fresh_user_id();
     let status = match client.revoke(trace, &stranger, &created.id).await {
         Ok(status) => status,
-        Err(e) => return Verdict::call_failed(&e),
+        Err(e) => return CheckOutcome::call_failed(&e),
     };
     let still_active = client.introspect(trace, &created.token).await;
     match (status, still_active) {
-        (_, Ok(i)) if !i.active => {
-            Verdict::contract(format!("another user's revoke (HTTP {status}) deactivated the owner's token"))
-        }
-        (404 | 204, Ok(_)) => Verdict::Pass,
-        (_, Ok(_)) => Verdict::Fail(
+        (_, Ok(i)) if !i.active => CheckOutcome::contract(format!(
+            "another user's revoke (HTTP {status}) deactivated the owner's token"
+        )),
+        (404 | 204, Ok(_)) => CheckOutcome::Pass,
+        (_, Ok(_)) => CheckOutcome::Fail(
             FailureClass::of_unexpected_status(status),
             format!("revoke by another user answered {}, expected HTTP 404", last_revoke_summary(trace)),
         ),
         (_, Err(e)) => {
-            Verdict::Fail(e.class, format!("the owner's token could not be checked afterwards: {e}"))
+            CheckOutcome::Fail(e.class, format!("the owner's token could not be checked afterwards: {e}"))
         }
     }
 }

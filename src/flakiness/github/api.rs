@@ -4,6 +4,7 @@
 
 use super::link::next_link;
 use super::GithubError;
+use crate::rerun::Backoff;
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER, USER_AGENT};
 use reqwest::{StatusCode, Url};
@@ -62,27 +63,14 @@ impl Page for Artifacts {
     }
 }
 
-/// Retries on 5xx, 429 and transport errors.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Tries in all, the first included.
-    pub attempts: u32,
-    /// The first pause; doubled each retry.
-    pub backoff: Duration,
-    /// The longest pause, `Retry-After` included.
-    pub max_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy { attempts: 4, backoff: Duration::from_millis(500), max_wait: Duration::from_secs(30) }
-    }
-}
+/// Retries on 5xx, 429 and transport errors: four tries, 0.5 s doubled, at most 30 s.
+pub const RETRY: Backoff =
+    Backoff { attempts: 4, first: Duration::from_millis(500), max: Duration::from_secs(30) };
 
 pub struct Api {
     client: reqwest::Client,
     base: Url,
-    retry: RetryPolicy,
+    retry: Backoff,
 }
 
 /// Timeout of one API call; archives get longer (see [`Api::download`]).
@@ -90,7 +78,7 @@ const API_TIMEOUT: Duration = Duration::from_secs(30);
 const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Api {
-    pub fn new(base: Url, token: &str, retry: RetryPolicy) -> Result<Self, GithubError> {
+    pub fn new(base: Url, token: &str, retry: Backoff) -> Result<Self, GithubError> {
         let mut headers = HeaderMap::new();
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| GithubError::BadToken)?;
@@ -253,8 +241,7 @@ impl Api {
     }
 
     fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let backoff = self.retry.backoff.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        retry_after.unwrap_or(backoff).min(self.retry.max_wait)
+        self.retry.pause(attempt, retry_after)
     }
 }
 
@@ -329,7 +316,7 @@ mod tests {
     use super::*;
 
     fn api(base: &str) -> Api {
-        Api::new(Url::parse(base).unwrap(), "ghs_x", RetryPolicy::default()).unwrap()
+        Api::new(Url::parse(base).unwrap(), "ghs_x", RETRY).unwrap()
     }
 
     #[test]
@@ -358,7 +345,7 @@ mod tests {
         assert_eq!(api.pause(3, None), Duration::from_secs(2));
         assert_eq!(api.pause(1, Some(Duration::from_secs(3600))), Duration::from_secs(30));
         assert!(matches!(
-            Api::new(Url::parse("http://a").unwrap(), "bad\ntoken", RetryPolicy::default()),
+            Api::new(Url::parse("http://a").unwrap(), "bad\ntoken", RETRY),
             Err(GithubError::BadToken)
         ));
     }

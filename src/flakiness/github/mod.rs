@@ -15,7 +15,7 @@ pub mod api;
 pub mod extract;
 pub mod link;
 
-pub use api::RetryPolicy;
+pub use api::RETRY;
 
 use crate::progress::Reporter;
 use crate::redact::Redactor;
@@ -77,7 +77,7 @@ pub struct GithubSource {
     pub workflow: String,
     pub artifact_name: String,
     pub days: u32,
-    pub retry: RetryPolicy,
+    pub retry: crate::rerun::Backoff,
 }
 
 impl std::fmt::Debug for GithubSource {
@@ -135,7 +135,7 @@ impl GithubSource {
             workflow: workflow.to_string(),
             artifact_name: artifact_name.to_string(),
             days,
-            retry: RetryPolicy::default(),
+            retry: RETRY,
         })
     }
 
