@@ -118,7 +118,7 @@ fn generate(dir: &Path) -> u64 {
                     last: Some(serde_json::json!({ "active": !success })),
                     class: (!success).then_some(webprofile_parity::verdict::FailureClass::StaleRead),
                     latency_ms: success.then(|| rng.random_range(0.5..30.0)),
-                    stale_reads,
+                    stale_reads: Some(stale_reads),
                     polls: stale_reads + 1,
                     user_id: format!("parity-cross-{run}-{iteration}"),
                     token_id: Some(format!("{:024x}", rng.random::<u64>())),

@@ -15,6 +15,7 @@ pub mod escape;
 pub mod exit;
 pub mod flakiness;
 pub mod hashing;
+pub mod lenient;
 pub mod notify;
 pub mod progress;
 pub mod publish;

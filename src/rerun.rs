@@ -3,6 +3,7 @@
 //! and `parity rerun` (for any command) write.
 
 use crate::clock::{millis, rfc3339};
+use crate::lenient;
 use crate::verdict::{FailureClass, RetryOn};
 use chrono::Utc;
 use maud::{html, PreEscaped, DOCTYPE};
@@ -56,36 +57,58 @@ impl Tried {
     }
 }
 
-/// One try, as `flakiness.json` records it.
+/// One try, as `flakiness.json` records it (fields read leniently, see `lenient`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Attempt {
+    #[serde(default, deserialize_with = "lenient::count_or_zero")]
     pub attempt: u32,
+    #[serde(default, deserialize_with = "lenient::code_or_zero")]
     pub rc: i32,
+    #[serde(default, deserialize_with = "lenient::whole_millis")]
     pub duration_ms: u64,
     /// Why it failed; null when it passed or when the command did not say.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::class")]
     pub class: Option<FailureClass>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient::text", skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-/// `flakiness.json`. `start_ts, end_ts, success, attempts` are the upstream fields.
+/// `flakiness.json`, as `parity run` and `parity rerun` write it and as the
+/// collector reads any producer's: only `success` is required.
+/// `start_ts, end_ts, success, attempts` are the upstream fields.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FlakinessReport {
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub start_ts: String,
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub end_ts: String,
     pub success: bool,
+    #[serde(default, deserialize_with = "lenient::list")]
     pub attempts: Vec<Attempt>,
     /// Passed after failed attempts whose failures could be infrastructure.
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub flaky: bool,
-    /// What was retried ("node parity smoke", or the command line).
+    /// What was retried ("node parity smoke", or the command line); empty when unknown.
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub subject: String,
     /// The class that decided a failure: the first stale read, contract or
     /// harness failure of any attempt, else the last attempt's class.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::class")]
     pub class: Option<FailureClass>,
     #[serde(default)]
     pub retry_on: RetryOn,
+}
+
+impl FlakinessReport {
+    /// When the retries began, if the file said so in RFC 3339.
+    pub fn started(&self) -> Option<chrono::DateTime<Utc>> {
+        chrono::DateTime::parse_from_rfc3339(&self.start_ts).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The classes of the failed attempts that recorded one.
+    pub fn failure_classes(&self) -> impl Iterator<Item = FailureClass> + '_ {
+        self.attempts.iter().filter(|a| a.rc != 0).filter_map(|a| a.class)
+    }
 }
 
 /// Runs `attempt(n)` until it passes, fails in a way the policy does not

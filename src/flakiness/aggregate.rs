@@ -94,8 +94,8 @@ pub fn reruns(collection: &Collection) -> RerunAggregate {
             id: run.id.clone(),
             success: run.record.success,
             flaky: run.record.flaky,
-            attempts: run.record.attempts,
-            subject: run.record.subject.clone(),
+            attempts: run.record.attempts.len() as u32,
+            subject: Some(run.record.subject.clone()).filter(|s| !s.is_empty()),
         })
         .collect();
     let count = |pred: fn(&RerunRow) -> bool| runs.iter().filter(|r| pred(r)).count() as u64;
@@ -104,11 +104,7 @@ pub fn reruns(collection: &Collection) -> RerunAggregate {
         success: count(|r| r.success),
         failure: count(|r| !r.success),
         flaky: count(|r| r.flaky),
-        failure_classes: collection
-            .reruns
-            .iter()
-            .flat_map(|r| r.record.attempt_classes.iter().copied())
-            .collect(),
+        failure_classes: collection.reruns.iter().flat_map(|r| r.record.failure_classes()).collect(),
         skipped_files: collection
             .skipped
             .iter()

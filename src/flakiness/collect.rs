@@ -6,8 +6,10 @@
 //! is not ours and is ignored. A file that cannot be used is a
 //! [`SkippedFile`], never an error.
 
-use super::parse::{self, CrossIteration, RerunRecord, SkipReason};
+use super::parse::{self, SkipReason};
 use crate::clock::UTC_STAMP;
+use crate::rerun::FlakinessReport;
+use crate::scenario::cross::IterationResult;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -61,7 +63,7 @@ pub struct CrossRun {
     /// When the run happened: the UTC stamp in the file name, else the first
     /// iteration's `started_at`.
     pub timestamp: Option<DateTime<Utc>>,
-    pub iterations: Vec<CrossIteration>,
+    pub iterations: Vec<IterationResult>,
     /// `raw/<id>` under the collected directory, when it exists.
     pub raw: Option<String>,
     order: Order,
@@ -72,7 +74,7 @@ pub struct CrossRun {
 pub struct RerunRun {
     pub file: String,
     pub id: String,
-    pub record: RerunRecord,
+    pub record: FlakinessReport,
     order: Order,
 }
 
@@ -263,7 +265,8 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
     match input.kind {
         FileKind::Cross => match parse::parse_cross(&bytes) {
             Ok(iterations) => {
-                let timestamp = named_time.or_else(|| iterations.iter().filter_map(|i| i.started_at).min());
+                let timestamp =
+                    named_time.or_else(|| iterations.iter().filter_map(IterationResult::started).min());
                 Loaded::Cross(CrossRun {
                     order: order(input, timestamp, &id),
                     raw: raw_dirs.contains(&id).then(|| format!("{}/{id}", super::names::RAW_DIR)),
@@ -277,7 +280,7 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
         },
         FileKind::Rerun => match parse::parse_rerun(&bytes) {
             Ok(record) => {
-                let timestamp = named_time.or(record.start_ts);
+                let timestamp = named_time.or_else(|| record.started());
                 Loaded::Rerun(RerunRun {
                     order: order(input, timestamp, &id),
                     file: input.file.clone(),

@@ -1,58 +1,14 @@
-//! Lenient parsing of collected files: cross-instance results (an array of
-//! iterations) and rerun reports (`flakiness.json`).
-//!
-//! Only `success` is required; every other field is optional, and an
-//! optional field of an unexpected type counts as absent, so older and newer
-//! producers both parse. Anything that cannot be used becomes a
-//! [`SkipReason`] — these functions never panic, whatever the bytes.
+//! Reading collected files — cross-instance results (an array of
+//! iterations) and rerun reports (`flakiness.json`) — into the very types
+//! the harness writes them with, whose fields read leniently (see
+//! `lenient`). Only `success` is required, so older and newer producers both
+//! parse. Anything that cannot be used becomes a [`SkipReason`] — these
+//! functions never panic, whatever the bytes.
 
-use crate::verdict::FailureClass;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use crate::rerun::FlakinessReport;
+use crate::scenario::cross::IterationResult;
+use serde_json::Value;
 use std::fmt;
-
-/// One cross-instance iteration, as much of it as the file carried.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CrossIteration {
-    pub iteration: u32,
-    pub success: bool,
-    pub reason: Option<String>,
-    pub revoke_status: Option<u16>,
-    pub latency_ms: Option<f64>,
-    pub stale_reads: Option<u32>,
-    pub polls: Option<u32>,
-    pub started_at: Option<DateTime<Utc>>,
-    /// Why a failed iteration failed; see [`CrossIteration::failure_class`].
-    pub class: Option<FailureClass>,
-}
-
-impl CrossIteration {
-    /// The class of a failed iteration. Files written before classes existed
-    /// carry none: a failure that recorded stale reads was a stale read (the
-    /// harness counted every `active:true` after the revoke); any other is unknown.
-    pub fn failure_class(&self) -> Option<FailureClass> {
-        if self.success {
-            return None;
-        }
-        Some(self.class.unwrap_or(if self.stale_reads.unwrap_or(0) > 0 {
-            FailureClass::StaleRead
-        } else {
-            FailureClass::Unknown
-        }))
-    }
-}
-
-/// One rerun report (`flakiness.json`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RerunRecord {
-    pub success: bool,
-    pub flaky: bool,
-    pub attempts: u32,
-    /// The classes of the failed attempts that recorded one.
-    pub attempt_classes: Vec<FailureClass>,
-    pub start_ts: Option<DateTime<Utc>>,
-    pub subject: Option<String>,
-}
 
 /// Why a file could not be used.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,8 +65,9 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// A cross-instance results file: a non-empty array of iterations.
-pub fn parse_cross(bytes: &[u8]) -> Result<Vec<CrossIteration>, SkipReason> {
+/// A cross-instance results file: a non-empty array of iterations, read
+/// into the type the harness writes them with.
+pub fn parse_cross(bytes: &[u8]) -> Result<Vec<IterationResult>, SkipReason> {
     let items = match parse_json(bytes)? {
         Value::Array(items) => items,
         other => {
@@ -121,35 +78,42 @@ pub fn parse_cross(bytes: &[u8]) -> Result<Vec<CrossIteration>, SkipReason> {
         return Err(SkipReason::ZeroIterations);
     }
     items
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(index, item)| {
             let fields =
                 item.as_object().ok_or(SkipReason::BadEntry { index, problem: "is not an object" })?;
-            iteration(index, fields)
+            if !fields.get("success").is_some_and(Value::is_boolean) {
+                return Err(SkipReason::BadEntry { index, problem: "has no true/false `success`" });
+            }
+            let mut iteration: IterationResult = serde_json::from_value(item)
+                .map_err(|_| SkipReason::BadEntry { index, problem: "cannot be read" })?;
+            if iteration.iteration == 0 {
+                iteration.iteration = u32::try_from(index + 1).unwrap_or(u32::MAX);
+            }
+            Ok(iteration)
         })
         .collect()
 }
 
-/// A rerun report: an object with at least `success`.
-pub fn parse_rerun(bytes: &[u8]) -> Result<RerunRecord, SkipReason> {
+/// A rerun report (`flakiness.json`): an object with at least `success`,
+/// read into the type `parity run` and `parity rerun` write. Upstream
+/// reports carry no `flaky`: it is then a pass after more than one attempt.
+pub fn parse_rerun(bytes: &[u8]) -> Result<FlakinessReport, SkipReason> {
     let value = parse_json(bytes)?;
     let fields = value
         .as_object()
         .ok_or(SkipReason::WrongShape { expected: "a rerun report object", found: kind(&value) })?;
-    let success = fields.get("success").and_then(Value::as_bool).ok_or(SkipReason::MissingSuccess)?;
-    let attempt_list = fields.get("attempts").and_then(Value::as_array);
-    let attempts = attempt_list.map_or(0, |a| saturate(a.len() as u64));
-    let attempt_classes =
-        attempt_list.into_iter().flatten().filter_map(|a| a.get("class").and_then(class)).collect();
-    Ok(RerunRecord {
-        success,
-        flaky: fields.get("flaky").and_then(Value::as_bool).unwrap_or(success && attempts > 1),
-        attempts,
-        attempt_classes,
-        start_ts: fields.get("start_ts").and_then(timestamp),
-        subject: fields.get("subject").and_then(Value::as_str).map(str::to_string),
-    })
+    if !fields.get("success").is_some_and(Value::is_boolean) {
+        return Err(SkipReason::MissingSuccess);
+    }
+    let says_flaky = fields.get("flaky").is_some_and(Value::is_boolean);
+    let mut report: FlakinessReport =
+        serde_json::from_value(value).map_err(|_| SkipReason::MissingSuccess)?;
+    if !says_flaky {
+        report.flaky = report.success && report.attempts.len() > 1;
+    }
+    Ok(report)
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, SkipReason> {
@@ -171,51 +135,6 @@ fn parse_json(bytes: &[u8]) -> Result<Value, SkipReason> {
     })
 }
 
-fn iteration(index: usize, fields: &Map<String, Value>) -> Result<CrossIteration, SkipReason> {
-    let success = fields
-        .get("success")
-        .and_then(Value::as_bool)
-        .ok_or(SkipReason::BadEntry { index, problem: "has no true/false `success`" })?;
-    let fallback_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-    Ok(CrossIteration {
-        iteration: fields
-            .get("iteration")
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(fallback_number),
-        success,
-        reason: match fields.get("reason") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => Some(other.to_string()),
-        },
-        revoke_status: fields.get("revoke_status").and_then(|v| match v {
-            Value::String(s) => s.trim().parse().ok(),
-            v => v.as_u64().and_then(|n| u16::try_from(n).ok()),
-        }),
-        latency_ms: fields.get("latency_ms").and_then(Value::as_f64).filter(|x| x.is_finite() && *x >= 0.0),
-        stale_reads: fields.get("stale_reads").and_then(Value::as_u64).map(saturate),
-        polls: fields.get("polls").and_then(Value::as_u64).map(saturate),
-        started_at: fields.get("started_at").and_then(timestamp),
-        class: fields.get("class").and_then(class),
-    })
-}
-
-/// A class name; one this version does not know reads as `unknown`, never dropped.
-fn class(value: &Value) -> Option<FailureClass> {
-    value
-        .as_str()
-        .map(|name| serde_json::from_value(Value::String(name.to_string())).unwrap_or(FailureClass::Unknown))
-}
-
-fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value.as_str()?).ok().map(|t| t.with_timezone(&Utc))
-}
-
-fn saturate(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -230,6 +149,7 @@ fn kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::FailureClass;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
 
@@ -247,10 +167,10 @@ mod tests {
         assert_eq!(its.len(), 2);
         assert_eq!(its[0].latency_ms, Some(1.5));
         assert_eq!(its[0].stale_reads, Some(0));
-        assert_eq!(its[0].started_at.map(|t| t.to_rfc3339()), Some("2024-01-04T10:00:00+00:00".into()));
+        assert_eq!(its[0].started().map(|t| t.to_rfc3339()), Some("2024-01-04T10:00:00+00:00".into()));
         assert!(!its[1].success);
         assert_eq!(its[1].reason.as_deref(), Some("token still active"));
-        assert_eq!((its[1].latency_ms, its[1].stale_reads, its[1].polls), (None, Some(40), Some(41)));
+        assert_eq!((its[1].latency_ms, its[1].stale_reads, its[1].polls), (None, Some(40), 41));
     }
 
     #[test]
@@ -264,7 +184,7 @@ mod tests {
         assert_eq!(its[1].iteration, 2, "a missing iteration number falls back to the position");
         assert_eq!(its[1].reason.as_deref(), Some(r#"{"code":503}"#));
         assert_eq!(its[1].revoke_status, Some(204));
-        assert_eq!((its[1].latency_ms, its[1].stale_reads, its[1].started_at), (None, None, None));
+        assert_eq!((its[1].latency_ms, its[1].stale_reads, its[1].started()), (None, None, None));
     }
 
     #[test]
@@ -310,7 +230,7 @@ mod tests {
                  {"success": false, "stale_reads": 3}, {"success": false}, {"success": true, "class": null}]"#,
         )
         .unwrap();
-        let classes: Vec<Option<FailureClass>> = its.iter().map(CrossIteration::failure_class).collect();
+        let classes: Vec<Option<FailureClass>> = its.iter().map(IterationResult::failure_class).collect();
         assert_eq!(
             classes,
             [
@@ -325,7 +245,7 @@ mod tests {
             br#"{"success": false, "attempts": [{"rc": 1, "class": "stale-read"}, {"rc": 1, "class": null}]}"#,
         )
         .unwrap();
-        assert_eq!(r.attempt_classes, [FailureClass::StaleRead]);
+        assert_eq!(r.failure_classes().collect::<Vec<_>>(), [FailureClass::StaleRead]);
     }
 
     #[test]
@@ -339,12 +259,12 @@ mod tests {
                             "attempts": [{"attempt": 1, "rc": 1}, {"attempt": 2, "rc": 0}]}"#;
         let r = parse_rerun(upstream).unwrap();
         assert!(r.success && r.flaky, "flaky is derived when absent");
-        assert_eq!(r.attempts, 2);
+        assert_eq!(r.attempts.len(), 2);
         let current = br#"{"start_ts": "a", "end_ts": "b", "success": false, "attempts": [], "flaky": false,
                            "subject": "node parity smoke"}"#;
         let r = parse_rerun(current).unwrap();
         assert!(!r.success && !r.flaky);
-        assert_eq!(r.subject.as_deref(), Some("node parity smoke"));
+        assert_eq!(r.subject, "node parity smoke");
         assert_eq!(parse_rerun(b"[]").unwrap_err().code(), "wrong_shape");
         assert_eq!(parse_rerun(b"{\"attempts\": []}").unwrap_err().code(), "missing_success");
     }

@@ -225,13 +225,14 @@ fn iteration_case(it: &IterationResult) -> TestCase {
         case.add_property(Property::new("latency_ms", format!("{latency:.3}")));
     }
     case.add_properties(clause_properties(catalog::CROSS.id, catalog::CROSS.clause));
-    case.add_property(Property::new("stale_reads", it.stale_reads.to_string()));
+    let stale_reads = it.stale_reads.unwrap_or(0);
+    case.add_property(Property::new("stale_reads", stale_reads.to_string()));
     case.add_property(Property::new("polls", it.polls.to_string()));
     if let Some(status) = it.revoke_status {
         case.add_property(Property::new("revoke_status", status.to_string()));
     }
     let latency = it.latency_ms.map_or_else(|| "none".to_string(), |l| format!("{l:.3}"));
-    case.set_system_out(format!("latency_ms={latency} stale_reads={} polls={}\n", it.stale_reads, it.polls));
+    case.set_system_out(format!("latency_ms={latency} stale_reads={stale_reads} polls={}\n", it.polls));
     case
 }
 
@@ -282,7 +283,7 @@ mod tests {
             last: None,
             class: (!success).then_some(FailureClass::StaleRead),
             latency_ms: Some(300.25),
-            stale_reads: u32::from(!success) * 4,
+            stale_reads: Some(u32::from(!success) * 4),
             polls: 5,
             user_id: "u".into(),
             token_id: None,

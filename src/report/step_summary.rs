@@ -54,7 +54,7 @@ pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Asses
     if !summary.skipped_files.is_empty() {
         let _ = writeln!(out, "| skipped files | {} (see summary.json) |", summary.skipped_files.len());
     }
-    let _ = writeln!(out, "\n**ThresholdVerdict:** {judgement}\n");
+    let _ = writeln!(out, "\n**Verdict:** {judgement}\n");
     out
 }
 
@@ -76,7 +76,7 @@ mod tests {
         let md = render(&summary, &RerunAggregate::default(), &Thresholds::default().judge(&summary));
         assert!(md.starts_with("### ✅ Cross-instance parity flakiness"));
         assert!(md.contains("| failing runs | 0 of 4: 0.00% |"), "{md}");
-        assert!(md.contains("**ThresholdVerdict:** thresholds not exceeded"), "{md}");
+        assert!(md.contains("**Verdict:** thresholds not exceeded"), "{md}");
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("summary.md");
         std::fs::write(&path, "before\n").unwrap();

@@ -4,32 +4,70 @@
 use super::{fresh_user_id, probe_revocation, Judgement, ProbeOutcome, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
+use crate::lenient;
 use crate::stats::percentile;
 use crate::verdict::{ClassCounts, FailureClass};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One element of `cross-instance-results.json`. The first five fields are
-/// the upstream format and must keep their names.
+/// One element of `cross-instance-results.json`, as this harness writes it
+/// and as the collector reads what any version wrote: only `success` is
+/// required, and a field of an odd type reads as absent. The first five
+/// fields are the upstream format and keep their names.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IterationResult {
+    /// 1-based; 0 when a file did not say (the reader numbers by position).
+    #[serde(default, deserialize_with = "lenient::count_or_zero")]
     pub iteration: u32,
     pub success: bool,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient::status")]
     pub revoke_status: Option<u16>,
+    #[serde(default)]
     pub last: Option<Value>,
     /// Why it failed (`stale-read`, `contract`, `infrastructure`, `harness`); null when it passed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::class")]
     pub class: Option<FailureClass>,
     /// From the revoke returning to the first `active:false` on instance 1.
+    #[serde(default, deserialize_with = "lenient::non_negative")]
     pub latency_ms: Option<f64>,
-    pub stale_reads: u32,
+    /// `active:true` answers after the revoke returned (absent in the oldest files).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub stale_reads: Option<u32>,
+    #[serde(default, deserialize_with = "lenient::count_or_zero")]
     pub polls: u32,
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub user_id: String,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub token_id: Option<String>,
+    /// RFC 3339; empty when a file did not say.
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub started_at: String,
+    #[serde(default, deserialize_with = "lenient::non_negative_or_zero")]
     pub duration_ms: f64,
+}
+
+impl IterationResult {
+    /// The class of a failed iteration. Files written before classes existed
+    /// carry none: a failure that recorded stale reads was a stale read (the
+    /// harness counted every `active:true` after the revoke); any other is unknown.
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        if self.success {
+            return None;
+        }
+        Some(self.class.unwrap_or(if self.stale_reads.unwrap_or(0) > 0 {
+            FailureClass::StaleRead
+        } else {
+            FailureClass::Unknown
+        }))
+    }
+
+    /// When it started, if the file said so in RFC 3339.
+    pub fn started(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(&self.started_at).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
 }
 
 /// An iteration's verdict and everything it exchanged.
@@ -91,7 +129,7 @@ async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, c
             last: outcome.last,
             class: outcome.class,
             latency_ms: outcome.latency_ms,
-            stale_reads: outcome.stale_reads,
+            stale_reads: Some(outcome.stale_reads),
             polls: outcome.polls,
             user_id,
             token_id: outcome.created.map(|c| c.id),
@@ -129,7 +167,7 @@ impl CrossTotals {
                 .filter(|r| !r.success)
                 .map(|r| r.class.unwrap_or(FailureClass::Unknown))
                 .collect(),
-            stale_reads: results.iter().map(|r| r.stale_reads).sum(),
+            stale_reads: results.iter().filter_map(|r| r.stale_reads).sum(),
             polls: results.iter().map(|r| r.polls).sum(),
             latency_ms_p50: percentile(&latencies, 0.50),
             latency_ms_p95: percentile(&latencies, 0.95),
@@ -149,7 +187,7 @@ pub fn render_iteration_out(it: &Iteration) -> String {
         r.token_id.as_deref().unwrap_or("-"),
         r.revoke_status.map_or("-".into(), |s| s.to_string()),
         r.polls,
-        r.stale_reads,
+        r.stale_reads.unwrap_or(0),
     );
     if let Some(latency) = r.latency_ms {
         out += &format!("revoke returned → inactive on instance1: {latency:.3} ms\n");
@@ -217,7 +255,7 @@ mod tests {
             last: None,
             class: (!success).then_some(FailureClass::StaleRead),
             latency_ms: latency,
-            stale_reads: stale,
+            stale_reads: Some(stale),
             polls: stale + 1,
             user_id: "u".into(),
             token_id: None,
