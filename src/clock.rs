@@ -45,7 +45,7 @@ impl Clock {
 }
 
 /// How long one phase of a run took (`analysis.json`'s `phases`, `--timings`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Phase {
     pub name: String,
     pub duration_ms: f64,

@@ -7,9 +7,11 @@ use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::CheckRecord;
 use crate::stack::docker::{ChaosEvent, ContainerReport};
 use crate::verdict::{ClassCounts, Coverage, FailureClass, RunStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SmokeSummary {
     pub success: bool,
     pub attempts: u32,
@@ -35,45 +37,71 @@ impl SmokeSummary {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SuiteCounts {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// `analysis.json`, as a run writes it and as `notify github` and `rerun`
+/// read it back (every field but `status` may be missing).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Analysis {
     pub status: RunStatus,
+    #[serde(default)]
     pub exit_code: i32,
     /// The verdict in one sentence, as the console printed it.
+    #[serde(default)]
     pub verdict: String,
     /// What was tested and what was not.
+    #[serde(default)]
     pub coverage: Coverage,
     /// Standing failures per class: a failed smoke (once), failed checks, failed iterations.
+    #[serde(default)]
     pub failure_classes: ClassCounts,
     /// When false, failures were reported but the exit code stayed 0.
+    #[serde(default)]
     pub strict: bool,
+    #[serde(default)]
     pub run_id: String,
+    #[serde(default)]
     pub backend: String,
+    #[serde(default)]
     pub instances: Vec<String>,
+    #[serde(default)]
     pub store: Option<String>,
+    #[serde(default)]
     pub faults: String,
+    #[serde(default)]
     pub started_at: String,
+    #[serde(default)]
     pub finished_at: String,
+    #[serde(default)]
     pub duration_ms: f64,
+    #[serde(default)]
     pub smoke: Option<SmokeSummary>,
+    #[serde(default)]
     pub suite: Option<SuiteCounts>,
+    #[serde(default)]
     pub checks: Vec<CheckRecord>,
+    #[serde(default)]
     pub cross: Option<CrossTotals>,
+    #[serde(default)]
     pub flaky: bool,
+    #[serde(default)]
     pub phases: Vec<Phase>,
     /// The Docker stack's containers as they were at the end (empty for other backends).
+    #[serde(default, deserialize_with = "crate::lenient::list")]
     pub containers: Vec<ContainerReport>,
     /// What `--chaos` did to the Docker stack.
+    #[serde(default, deserialize_with = "crate::lenient::list")]
     pub chaos: Vec<ChaosEvent>,
     /// Infrastructure or artifact errors, each one sentence.
+    #[serde(default)]
     pub errors: Vec<String>,
+    #[serde(default)]
     pub tarball: Option<String>,
 }
 
@@ -85,5 +113,18 @@ impl SuiteCounts {
             failed: report.count(CheckStatus::Fail),
             skipped: report.count(CheckStatus::Skip),
         }
+    }
+}
+
+impl Analysis {
+    /// A run's `analysis.json`; the error says which file and why.
+    pub fn read(path: &Path) -> Result<Analysis, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
+    }
+
+    pub fn passed(&self) -> bool {
+        self.status == RunStatus::Pass
     }
 }

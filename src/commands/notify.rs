@@ -1,10 +1,11 @@
 //! `parity notify github`: after a run, tell GitHub.
 
 use super::CommandError;
+use crate::artifacts::Analysis;
 use crate::artifacts::{names, PARITY_DIR};
 use crate::cli::NotifyGithubArgs;
 use crate::exit::Exit;
-use crate::notify::{github, message::RunContext, RunOutcome};
+use crate::notify::{github, message::RunContext};
 use crate::progress::Reporter;
 use crate::settings::process_env;
 
@@ -12,7 +13,7 @@ use crate::settings::process_env;
 pub async fn github(args: &NotifyGithubArgs) -> Result<Exit, CommandError> {
     let reporter = Reporter::plain();
     let path = args.out.join(PARITY_DIR).join(names::ANALYSIS_JSON);
-    let outcome = RunOutcome::read(&path).map_err(|e| {
+    let outcome = Analysis::read(&path).map_err(|e| {
         CommandError::Usage(format!("{e}; run `parity run --out {}` first", args.out.display()))
     })?;
     let notifier = match github::Notifier::from_env(&process_env, args.dry_run) {

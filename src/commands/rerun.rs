@@ -4,9 +4,9 @@
 
 use super::CommandError;
 use crate::artifacts::{names, ArtifactDir, PARITY_DIR};
+use crate::artifacts::{Analysis, RunStatus};
 use crate::cli::RerunArgs;
 use crate::exit::Exit;
-use crate::notify::RunOutcome;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
 use crate::rerun::{self, RetryPolicy, Tried};
@@ -106,7 +106,7 @@ fn parity_run_out(command: &[String], env: &Env<'_>) -> Option<PathBuf> {
 fn parity_attempt(rc: i32, out: &Path, started: SystemTime) -> Tried {
     let path = out.join(PARITY_DIR).join(names::ANALYSIS_JSON);
     let fresh = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|at| at >= started);
-    let outcome = if fresh { RunOutcome::read(&path).ok() } else { None };
+    let outcome = if fresh { Analysis::read(&path).ok() } else { None };
     let Some(outcome) = outcome else {
         return Tried {
             rc,
@@ -123,10 +123,10 @@ fn parity_attempt(rc: i32, out: &Path, started: SystemTime) -> Tried {
                 (classes.get(FailureClass::Infrastructure) > 0).then_some(FailureClass::Infrastructure)
             })
             .or_else(|| {
-                (outcome.status == "error" && rc == Exit::Infrastructure.code())
+                (outcome.status == RunStatus::Error && rc == Exit::Infrastructure.code())
                     .then_some(FailureClass::Infrastructure)
             });
-    Tried { rc, class, reason: outcome.verdict }
+    Tried { rc, class, reason: Some(outcome.verdict).filter(|v| !v.is_empty()) }
 }
 
 #[cfg(test)]

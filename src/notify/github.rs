@@ -3,7 +3,8 @@
 //! run; after a collection, the flakiness issue the runbook's variables
 //! describe. An open issue from this tool is commented on, never duplicated.
 
-use super::message::{self, RunContext, RunOutcome};
+use super::message::{self, RunContext};
+use crate::artifacts::Analysis;
 use crate::flakiness::github::api::{Api, Page};
 use crate::flakiness::github::{GithubError, GithubSource, DEFAULT_ARTIFACT, DEFAULT_WORKFLOW};
 use crate::flakiness::summary::CrossSummary;
@@ -95,7 +96,7 @@ pub struct RunPlan {
 }
 
 pub fn plan_after_run(
-    outcome: &RunOutcome,
+    outcome: &Analysis,
     context: &RunContext,
     event: &GithubEvent,
     check_name: &str,
@@ -368,8 +369,8 @@ mod tests {
         move |key| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
     }
 
-    fn failed() -> RunOutcome {
-        RunOutcome { status: "fail".into(), ..Default::default() }
+    fn failed() -> Analysis {
+        serde_json::from_str(r#"{"status": "fail"}"#).unwrap()
     }
 
     #[test]
@@ -402,7 +403,7 @@ mod tests {
         assert!(plan.issue.is_none());
         assert_eq!(plan.check_run.as_ref().unwrap()["conclusion"], "failure");
 
-        let passed = RunOutcome { status: "pass".into(), ..Default::default() };
+        let passed: Analysis = serde_json::from_str(r#"{"status": "pass"}"#).unwrap();
         let plan = plan_after_run(&passed, &context, &pr, DEFAULT_CHECK_NAME);
         assert!(plan.pr_comment.is_none() && plan.pr_label.is_none());
         assert_eq!(plan.check_run.unwrap()["conclusion"], "success");

@@ -1,144 +1,62 @@
 //! The words of every notification, built from the run's `analysis.json`
 //! or the collector's summary: pure functions, tested here.
 
+use crate::artifacts::{Analysis, RunStatus};
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
-use crate::verdict::{ClassCounts, FailureClass};
-use serde::Deserialize;
-use std::path::Path;
+use crate::scenario::suite::{CheckRecord, CheckStatus};
 
-/// What a notification needs of a run's `analysis.json`.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct RunOutcome {
-    /// pass, fail or error.
-    pub status: String,
-    #[serde(default)]
-    pub exit_code: i32,
-    #[serde(default)]
-    pub run_id: String,
-    #[serde(default)]
-    pub backend: String,
-    /// The verdict sentence, naming what was tested.
-    #[serde(default)]
-    pub verdict: Option<String>,
-    /// Standing failures per class.
-    #[serde(default)]
-    pub failure_classes: ClassCounts,
-    #[serde(default)]
-    pub smoke: Option<SmokeView>,
-    #[serde(default)]
-    pub checks: Vec<CheckView>,
-    #[serde(default)]
-    pub cross: Option<CrossView>,
-    #[serde(default)]
-    pub errors: Vec<String>,
+/// "Cross-instance: F/T iterations failed", when iterations ran.
+fn cross_line(run: &Analysis) -> Option<String> {
+    run.cross.as_ref().filter(|c| c.iterations > 0).map(|c| {
+        let mut notes = Vec::new();
+        if !c.classes.is_empty() {
+            notes.push(c.classes.describe());
+        }
+        if c.stale_reads > 0 {
+            notes.push(format!("{} stale reads", c.stale_reads));
+        }
+        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+        format!("Cross-instance: {}/{} iterations failed{notes}", c.failures, c.iterations)
+    })
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct SmokeView {
-    pub success: bool,
-    #[serde(default)]
-    pub attempts: u32,
-    #[serde(default)]
-    pub flaky: bool,
-    #[serde(default)]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub class: Option<FailureClass>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct CheckView {
-    pub name: String,
-    pub status: String,
-    #[serde(default)]
-    pub detail: Option<String>,
-    #[serde(default)]
-    pub class: Option<FailureClass>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct CrossView {
-    pub iterations: u32,
-    pub failures: u32,
-    #[serde(default)]
-    pub stale_reads: u32,
-    #[serde(default)]
-    pub classes: ClassCounts,
-}
-
-impl RunOutcome {
-    pub fn read(path: &Path) -> Result<RunOutcome, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
+/// One line per thing that went wrong, most important first.
+fn failure_lines(run: &Analysis) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !run.failure_classes.is_empty() {
+        lines.push(format!("Failures by class: {}", run.failure_classes.describe()));
     }
-
-    /// From the in-memory analysis of the run that just finished.
-    pub fn of(analysis: &crate::artifacts::Analysis) -> RunOutcome {
-        serde_json::to_value(analysis).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+    for error in &run.errors {
+        lines.push(format!("Error: {}", shorten(error, 300)));
     }
-
-    pub fn passed(&self) -> bool {
-        self.status == "pass"
+    if let Some(smoke) = run.smoke.as_ref().filter(|s| !s.success) {
+        let reason = smoke.reason.as_deref().unwrap_or("no reason recorded");
+        lines.push(format!(
+            "Revocation immediacy: FAIL{} after {} attempt(s) — {}",
+            smoke.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
+            smoke.attempts,
+            shorten(reason, 300)
+        ));
     }
-
-    /// "Cross-instance: F/T iterations failed", when iterations ran.
-    pub fn cross_line(&self) -> Option<String> {
-        self.cross.as_ref().map(|c| {
-            let mut notes = Vec::new();
-            if !c.classes.is_empty() {
-                notes.push(c.classes.describe());
-            }
-            if c.stale_reads > 0 {
-                notes.push(format!("{} stale reads", c.stale_reads));
-            }
-            let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
-            format!("Cross-instance: {}/{} iterations failed{notes}", c.failures, c.iterations)
-        })
+    let failed: Vec<&CheckRecord> = run.checks.iter().filter(|c| c.status == CheckStatus::Fail).collect();
+    if !failed.is_empty() {
+        let names: Vec<String> = failed
+            .iter()
+            .take(8)
+            .map(|c| {
+                let class = c.class.map(|c| format!(" [{c}]")).unwrap_or_default();
+                match &c.detail {
+                    Some(d) => format!("{}{class} ({})", c.name, shorten(d, 120)),
+                    None => format!("{}{class}", c.name),
+                }
+            })
+            .collect();
+        let more = failed.len().saturating_sub(8);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        lines.push(format!("Contract suite: {} check(s) failed: {}{more}", failed.len(), names.join("; ")));
     }
-
-    /// One line per thing that went wrong, most important first.
-    pub fn failure_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        if !self.failure_classes.is_empty() {
-            lines.push(format!("Failures by class: {}", self.failure_classes.describe()));
-        }
-        for error in &self.errors {
-            lines.push(format!("Error: {}", shorten(error, 300)));
-        }
-        if let Some(smoke) = self.smoke.as_ref().filter(|s| !s.success) {
-            let reason = smoke.reason.as_deref().unwrap_or("no reason recorded");
-            lines.push(format!(
-                "Revocation immediacy: FAIL{} after {} attempt(s) — {}",
-                smoke.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-                smoke.attempts,
-                shorten(reason, 300)
-            ));
-        }
-        let failed: Vec<&CheckView> = self.checks.iter().filter(|c| c.status == "fail").collect();
-        if !failed.is_empty() {
-            let names: Vec<String> = failed
-                .iter()
-                .take(8)
-                .map(|c| {
-                    let class = c.class.map(|c| format!(" [{c}]")).unwrap_or_default();
-                    match &c.detail {
-                        Some(d) => format!("{}{class} ({})", c.name, shorten(d, 120)),
-                        None => format!("{}{class}", c.name),
-                    }
-                })
-                .collect();
-            let more = failed.len().saturating_sub(8);
-            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-            lines.push(format!(
-                "Contract suite: {} check(s) failed: {}{more}",
-                failed.len(),
-                names.join("; ")
-            ));
-        }
-        lines
-    }
+    lines
 }
 
 /// Where the run happened, for titles and links (GitHub Actions variables).
@@ -171,34 +89,34 @@ impl RunContext {
 }
 
 /// The Slack message after a run that did not pass.
-pub fn run_failure_slack(outcome: &RunOutcome, context: &RunContext) -> String {
-    let title = if outcome.status == "error" {
+pub fn run_failure_slack(outcome: &Analysis, context: &RunContext) -> String {
+    let title = if outcome.status == RunStatus::Error {
         "webprofile parity could not run"
     } else {
         "webprofile parity FAILED"
     };
     let mut lines = vec![format!(":x: *{title}*{}", context.suffix())];
-    lines.extend(outcome.failure_lines());
-    lines.extend(outcome.cross_line());
+    lines.extend(failure_lines(outcome));
+    lines.extend(cross_line(outcome));
     lines.join("\n")
 }
 
 /// The Markdown summary for a PR comment, an issue or a check run.
-pub fn run_markdown(outcome: &RunOutcome, context: &RunContext) -> String {
-    let verdict = match outcome.status.as_str() {
-        "pass" => "✅ parity holds",
-        "incomplete" => "⚠️ no failure, but parity is NOT proven",
-        "error" => "⚠️ the parity run could not be carried out",
-        _ => "❌ parity FAILED",
+pub fn run_markdown(outcome: &Analysis, context: &RunContext) -> String {
+    let verdict = match outcome.status {
+        RunStatus::Pass => "✅ parity holds",
+        RunStatus::Incomplete => "⚠️ no failure, but parity is NOT proven",
+        RunStatus::Error => "⚠️ the parity run could not be carried out",
+        RunStatus::Fail => "❌ parity FAILED",
     };
     let mut text = format!("### webprofile parity: {verdict}\n\n");
-    if let Some(sentence) = &outcome.verdict {
-        text.push_str(&format!("> {}\n\n", shorten(&sentence.replace(['\n', '\r'], " "), 600)));
+    if !outcome.verdict.is_empty() {
+        text.push_str(&format!("> {}\n\n", shorten(&crate::escape::one_line(&outcome.verdict), 600)));
     }
-    for line in outcome.failure_lines() {
+    for line in failure_lines(outcome) {
         text.push_str(&format!("- {line}\n"));
     }
-    if let Some(line) = outcome.cross_line() {
+    if let Some(line) = cross_line(outcome) {
         text.push_str(&format!("- {line}\n"));
     }
     if let Some(smoke) = outcome.smoke.as_ref().filter(|s| s.success && s.flaky) {
@@ -324,7 +242,7 @@ mod tests {
     use super::*;
     use crate::flakiness::thresholds::Thresholds;
 
-    fn failed_run() -> RunOutcome {
+    fn failed_run() -> Analysis {
         serde_json::from_value(serde_json::json!({
             "status": "fail", "exit_code": 1, "run_id": "20261129T010203Z", "backend": "docker",
             "failure_classes": {"stale-read": 3, "contract": 1},

@@ -7,8 +7,6 @@ pub mod github;
 pub mod message;
 pub mod slack;
 
-pub use message::RunOutcome;
-
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::Assessment;
 use crate::progress::Reporter;

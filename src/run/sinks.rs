@@ -7,7 +7,6 @@ use super::events::{Event, Sink};
 use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError};
 use crate::notify::message::RunContext;
 use crate::notify::slack::Slack;
-use crate::notify::RunOutcome;
 use crate::progress::{IterationProgress, Reporter};
 use crate::redact::Redactor;
 use crate::report::junit::{self, JunitInput, SmokeAttempt};
@@ -302,9 +301,8 @@ impl Sink for SlackSink {
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
         if let Event::Finished(analysis) = event {
             if matches!(analysis.status, RunStatus::Fail | RunStatus::Error) {
-                let outcome = RunOutcome::of(analysis);
                 let context = RunContext::from_env(&crate::settings::process_env);
-                let text = crate::notify::message::run_failure_slack(&outcome, &context);
+                let text = crate::notify::message::run_failure_slack(analysis, &context);
                 self.text = Some(self.redactor.redact(&text).into_owned());
             }
         }

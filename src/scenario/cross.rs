@@ -142,7 +142,8 @@ async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, c
 }
 
 /// Totals over a run's iterations, for `analysis.json` and `cross-instance.out`.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct CrossTotals {
     pub iterations: u32,
     pub failures: u32,

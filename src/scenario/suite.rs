@@ -10,7 +10,7 @@ use crate::contract::{
 use crate::hashing;
 use crate::store::{TokenDoc, TokenStore};
 use crate::verdict::FailureClass;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,16 +32,18 @@ impl CheckOutcome {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
+    #[default]
     Pass,
     Fail,
     Skip,
 }
 
 /// One check as it appears in `analysis.json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CheckRecord {
     /// The check's stable id (see `parity checks`).
     pub name: String,

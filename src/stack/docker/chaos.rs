@@ -6,12 +6,12 @@ use super::engine::describe;
 use bollard::models::NetworkDisconnectRequest;
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use bollard::Docker;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChaosKind {
     PauseMongo,
@@ -76,7 +76,7 @@ impl FromStr for ChaosStep {
 }
 
 /// What was done, for `analysis.json`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ChaosEvent {
     pub kind: ChaosKind,
     pub iteration: u32,
