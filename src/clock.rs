@@ -24,7 +24,13 @@ pub struct Stamp {
 
 impl Clock {
     pub fn start() -> Self {
-        Clock { origin: Instant::now(), origin_wall: Utc::now() }
+        Clock::starting_at(Utc::now())
+    }
+
+    /// A clock whose wall time starts at `wall` (now, monotonically): tests
+    /// inject the date; the monotonic offsets stay real.
+    pub fn starting_at(wall: DateTime<Utc>) -> Self {
+        Clock { origin: Instant::now(), origin_wall: wall }
     }
 
     pub fn now(&self) -> Stamp {
@@ -59,6 +65,16 @@ pub fn millis(d: Duration) -> f64 {
 /// The compact UTC stamp of run ids, collected file names and archive
 /// folders: `20261129T010203Z`.
 pub const UTC_STAMP: &str = "%Y%m%dT%H%M%SZ";
+
+/// The stamp in the tarball's name, as the runbook spells it:
+/// `webprofile-parity-20261129010203.tar.gz`.
+pub const TARBALL_STAMP: &str = "%Y%m%d%H%M%S";
+
+/// A run's label for people (dashboard, reports): `2026-11-29 01:02:03`.
+pub const LABEL: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A day, as GitHub's search filters want it: `2026-11-29`.
+pub const DAY: &str = "%Y-%m-%d";
 
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

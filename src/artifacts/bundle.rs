@@ -13,7 +13,7 @@ const FLAKINESS_ENTRIES: [&str; 2] = ["flakiness.json", "ui"];
 
 /// Where the tarball of a run finished at `at` goes.
 pub fn tarball_path(out: &Path, at: DateTime<Utc>) -> PathBuf {
-    out.join(format!("webprofile-parity-{}.tar.gz", at.format("%Y%m%d%H%M%S")))
+    out.join(format!("webprofile-parity-{}.tar.gz", at.format(crate::clock::TARBALL_STAMP)))
 }
 
 pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {

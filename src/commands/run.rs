@@ -3,11 +3,12 @@
 use super::run_options::run_config;
 use super::CommandError;
 use crate::cli::RunArgs;
+use crate::clock::Clock;
 use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::settings::process_env;
 
 pub async fn run(args: RunArgs) -> Result<Exit, CommandError> {
     let config = run_config(&args, &process_env)?;
-    Ok(crate::run::run(config, Reporter::detect()).await)
+    Ok(crate::run::run(config, Clock::start(), Reporter::detect()).await)
 }

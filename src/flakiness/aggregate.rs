@@ -138,7 +138,7 @@ pub fn cross(collection: &Collection) -> CrossAggregate {
             let stale: Vec<u64> =
                 run.iterations.iter().filter_map(|i| i.stale_reads.map(u64::from)).collect();
             let base =
-                run.timestamp.map_or_else(|| run.id.clone(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string());
+                run.timestamp.map_or_else(|| run.id.clone(), |t| t.format(crate::clock::LABEL).to_string());
             RunRow {
                 file: run.file.clone(),
                 id: run.id.clone(),

@@ -89,8 +89,8 @@ struct StackOutcome {
     interrupted: bool,
 }
 
-pub async fn run(config: RunConfig, reporter: Reporter) -> Exit {
-    let clock = Clock::start();
+/// Runs with `clock` (the command passes `Clock::start()`; tests may fix the date).
+pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
     let started = Instant::now();
     let run_id = clock.started_wall().format(crate::clock::UTC_STAMP).to_string();
     let artifact_redactor = artifact_redactor(&config);

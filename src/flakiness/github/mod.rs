@@ -278,7 +278,7 @@ async fn list_runs(
     source: &GithubSource,
     now: DateTime<Utc>,
 ) -> Result<Vec<WorkflowRun>, GithubError> {
-    let since = (now - chrono::Duration::days(i64::from(source.days))).format("%Y-%m-%d").to_string();
+    let since = (now - chrono::Duration::days(i64::from(source.days))).format(crate::clock::DAY).to_string();
     let per_page = PER_PAGE.to_string();
     let url = api.url(
         &format!("repos/{}/actions/workflows/{}/runs", source.repository, encode_segment(&source.workflow)),
