@@ -203,7 +203,11 @@ impl PagesTarget {
     ) -> Result<PagesPublished, PagesError> {
         let mut attempt = 1;
         loop {
-            let work = WorkDir::create()?;
+            // A temporary work tree, removed when dropped.
+            let work = tempfile::Builder::new()
+                .prefix("parity-pages-")
+                .tempdir()
+                .map_err(|source| PagesError::Io { what: "create", path: std::env::temp_dir(), source })?;
             let git = Git { dir: work.path(), env: self.git_env(), redactor: &self.redactor };
             git.run("create a work tree", ["init", "-q", "."])?;
             let created_branch = !self.checkout_branch(&git)?;
@@ -391,42 +395,6 @@ impl Git<'_> {
             None => "killed".to_string(),
         };
         PagesError::Git { what, status, detail: self.redactor.redact(&detail).into_owned() }
-    }
-}
-
-/// A temporary work tree, removed when dropped.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn create() -> Result<WorkDir, PagesError> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!(
-            "parity-pages-{}-{nanos}-{}",
-            std::process::id(),
-            SEQUENCE.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        std::fs::create_dir(&path).map_err(|source| PagesError::Io {
-            what: "create",
-            path: path.clone(),
-            source,
-        })?;
-        Ok(WorkDir(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,48 +1,33 @@
-//! The router, the per-instance state, and the middleware every request
-//! passes: the access log, then faults and authentication.
+//! The router, the per-instance state, and the access log every request
+//! passes before faults and authentication (`auth`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, HeaderMap};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, post};
 use axum::Router;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use sha2::{Digest, Sha256};
 
-use super::errors::ApiError;
+use super::auth::{guard_api, Admin};
 use super::handlers;
 use super::{AccessLog, ReferenceConfig};
 use crate::hashing::{self, HashCost};
 use crate::reference::cache::{LagCache, StaleMemory};
-use crate::reference::faults::{Faults, Misbehaviour};
+use crate::reference::faults::Faults;
 use crate::store::TokenStore;
 
 const BODY_LIMIT: usize = 64 * 1024;
 const MAX_LOGGED_PATH: usize = 200;
 
-/// Standard base64 with or without padding, as HTTP clients send Basic credentials.
-const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
 /// Per-instance state handed to every handler and middleware.
 pub struct Shared {
     pub name: String,
     pub store: Arc<dyn TokenStore>,
-    /// SHA-256 of "user:pass", so comparison time does not depend on how
-    /// many leading bytes of a guess are right.
-    expected_credentials: [u8; 32],
-    /// SHA-256 of "user:", for the any-password fault.
-    expected_user: [u8; 32],
+    pub auth: Admin,
     pub hash_cost: HashCost,
     pub faults: Faults,
     rng: Mutex<SmallRng>,
@@ -55,7 +40,6 @@ pub type AppState = Arc<Shared>;
 
 impl Shared {
     pub fn new(store: Arc<dyn TokenStore>, config: ReferenceConfig, log: AccessLog) -> AppState {
-        let credentials = format!("{}:{}", config.credentials.user, config.credentials.pass);
         let rng = match config.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => SmallRng::from_os_rng(),
@@ -63,8 +47,7 @@ impl Shared {
         Arc::new(Shared {
             name: config.name,
             store,
-            expected_credentials: Sha256::digest(credentials.as_bytes()).into(),
-            expected_user: Sha256::digest(format!("{}:", config.credentials.user).as_bytes()).into(),
+            auth: Admin::new(&config.credentials),
             hash_cost: config.hash_cost,
             lag: LagCache::new(config.faults.revocation_lag),
             stale: StaleMemory::new(&config.faults, config.seed),
@@ -76,44 +59,9 @@ impl Shared {
 
     /// One draw per /internal/api request, whatever the rate, so a seeded
     /// run is reproducible request by request.
-    fn draw_error(&self) -> bool {
+    pub fn draw_error(&self) -> bool {
         let draw: f64 = self.rng.lock().unwrap_or_else(|p| p.into_inner()).random();
         draw < self.faults.error_rate
-    }
-
-    /// The decoded `user:pass` of a Basic Authorization header.
-    fn basic_credentials(headers: &HeaderMap) -> Option<Vec<u8>> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, encoded) = value.trim().split_once(' ')?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        BASIC_BASE64.decode(encoded.trim()).ok()
-    }
-
-    /// Whether the request may pass, and the fault that let it pass when
-    /// the contract would not have.
-    fn admits(&self, headers: &HeaderMap) -> Result<Option<&'static str>, ()> {
-        match Self::basic_credentials(headers) {
-            Some(decoded) if <[u8; 32]>::from(Sha256::digest(&decoded)) == self.expected_credentials => {
-                return Ok(None)
-            }
-            Some(decoded) if self.faults.has(Misbehaviour::AnyPassword) => {
-                let user_part = decoded.iter().position(|&b| b == b':').map(|i| &decoded[..=i]);
-                if user_part.is_some_and(|u| <[u8; 32]>::from(Sha256::digest(u)) == self.expected_user) {
-                    return Ok(Some("any-password"));
-                }
-            }
-            _ => {}
-        }
-        if self.faults.has(Misbehaviour::OpenAccess) && !headers.contains_key(header::AUTHORIZATION) {
-            return Ok(Some("open-access"));
-        }
-        let origin = headers.get("x-service-origin").is_some_and(|v| !v.is_empty());
-        if origin && self.faults.has(Misbehaviour::AuthBypass) {
-            return Ok(Some("auth-bypass"));
-        }
-        Err(())
     }
 }
 
@@ -145,32 +93,6 @@ pub fn mark_faults(mut response: Response, mut faults: Vec<&'static str>) -> Res
     }
     response.extensions_mut().insert(AppliedFaults(faults));
     response
-}
-
-fn is_api_path(path: &str) -> bool {
-    path == "/internal/api" || path.starts_with("/internal/api/")
-}
-
-/// Faults, then authentication, for /internal/api paths only (never for
-/// `GET /`, which readiness probes use).
-async fn guard_api(State(s): State<AppState>, request: Request, next: Next) -> Response {
-    if !is_api_path(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let mut applied = Vec::new();
-    if let Some(latency) = s.faults.latency {
-        tokio::time::sleep(latency).await;
-        applied.push("latency");
-    }
-    if s.draw_error() {
-        applied.push("error-rate");
-        return mark_faults(ApiError::Unavailable.into_response(), applied);
-    }
-    match s.admits(request.headers()) {
-        Ok(fault) => applied.extend(fault),
-        Err(()) => return mark_faults(ApiError::Unauthorized.into_response(), applied),
-    }
-    mark_faults(next.run(request).await, applied)
 }
 
 async fn log_access(State(s): State<AppState>, request: Request, next: Next) -> Response {
@@ -206,9 +128,4 @@ fn loggable_path(path: &str) -> String {
         let cut: String = joined.chars().take(MAX_LOGGED_PATH).collect();
         format!("{cut}...")
     }
-}
-
-#[cfg(test)]
-pub fn decode_basic(encoded: &str) -> Option<Vec<u8>> {
-    BASIC_BASE64.decode(encoded).ok()
 }

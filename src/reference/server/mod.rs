@@ -2,6 +2,7 @@
 //! with optional injected faults.
 
 mod app;
+mod auth;
 mod errors;
 mod handlers;
 #[cfg(test)]

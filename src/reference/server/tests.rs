@@ -1,4 +1,4 @@
-use super::app::decode_basic;
+use super::auth::decode_basic;
 use super::errors::TEXT_PLAIN;
 use super::*;
 use crate::hashing;

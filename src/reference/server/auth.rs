@@ -1,0 +1,108 @@
+//! Authentication, and the faults that act before it: HTTP Basic with the
+//! admin credentials on every /internal/api path (never `GET /`, which
+//! readiness probes use); a 302 to the login page otherwise, unless an
+//! auth fault lets the request in.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use super::app::{mark_faults, AppState};
+use super::errors::ApiError;
+use crate::contract::Credentials;
+use crate::reference::faults::{Faults, Misbehaviour};
+
+/// Standard base64 with or without padding, as HTTP clients send Basic credentials.
+const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// What a request must present.
+pub struct Admin {
+    /// SHA-256 of "user:pass", so comparison time does not depend on how
+    /// many leading bytes of a guess are right.
+    credentials: [u8; 32],
+    /// SHA-256 of "user:", for the any-password fault.
+    user: [u8; 32],
+}
+
+impl Admin {
+    pub fn new(credentials: &Credentials) -> Admin {
+        let both = format!("{}:{}", credentials.user, credentials.pass);
+        Admin {
+            credentials: Sha256::digest(both.as_bytes()).into(),
+            user: Sha256::digest(format!("{}:", credentials.user).as_bytes()).into(),
+        }
+    }
+
+    /// Whether the request may pass, and the fault that let it pass when
+    /// the contract would not have.
+    fn admits(&self, faults: &Faults, headers: &HeaderMap) -> Result<Option<&'static str>, ()> {
+        match basic_credentials(headers) {
+            Some(decoded) if <[u8; 32]>::from(Sha256::digest(&decoded)) == self.credentials => {
+                return Ok(None)
+            }
+            Some(decoded) if faults.has(Misbehaviour::AnyPassword) => {
+                let user_part = decoded.iter().position(|&b| b == b':').map(|i| &decoded[..=i]);
+                if user_part.is_some_and(|u| <[u8; 32]>::from(Sha256::digest(u)) == self.user) {
+                    return Ok(Some("any-password"));
+                }
+            }
+            _ => {}
+        }
+        if faults.has(Misbehaviour::OpenAccess) && !headers.contains_key(header::AUTHORIZATION) {
+            return Ok(Some("open-access"));
+        }
+        let origin = headers.get("x-service-origin").is_some_and(|v| !v.is_empty());
+        if origin && faults.has(Misbehaviour::AuthBypass) {
+            return Ok(Some("auth-bypass"));
+        }
+        Err(())
+    }
+}
+
+/// The decoded `user:pass` of a Basic Authorization header.
+fn basic_credentials(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    BASIC_BASE64.decode(encoded.trim()).ok()
+}
+
+fn is_api_path(path: &str) -> bool {
+    path == "/internal/api" || path.starts_with("/internal/api/")
+}
+
+/// Faults, then authentication, for /internal/api paths only.
+pub async fn guard_api(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let mut applied = Vec::new();
+    if let Some(latency) = s.faults.latency {
+        tokio::time::sleep(latency).await;
+        applied.push("latency");
+    }
+    if s.draw_error() {
+        applied.push("error-rate");
+        return mark_faults(ApiError::Unavailable.into_response(), applied);
+    }
+    match s.auth.admits(&s.faults, request.headers()) {
+        Ok(fault) => applied.extend(fault),
+        Err(()) => return mark_faults(ApiError::Unauthorized.into_response(), applied),
+    }
+    mark_faults(next.run(request).await, applied)
+}
+
+#[cfg(test)]
+pub fn decode_basic(encoded: &str) -> Option<Vec<u8>> {
+    BASIC_BASE64.decode(encoded).ok()
+}
