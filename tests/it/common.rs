@@ -306,6 +306,12 @@ pub fn mongo_standin(test: &str) -> Option<(KillOnDrop, String)> {
     Some((guard, format!("mongodb://127.0.0.1:{port}/sharelatex")))
 }
 
+/// The names of the checks a run's `analysis.json` records as failed, in order.
+pub fn failed_checks(analysis: &serde_json::Value) -> Vec<String> {
+    let checks = analysis["checks"].as_array().cloned().unwrap_or_default();
+    checks.iter().filter(|c| c["status"] == "fail").map(|c| c["name"].as_str().unwrap().to_string()).collect()
+}
+
 /// What every run writes under webprofile-parity/, whatever the backend.
 pub const SPINE_FILES: [&str; 6] = [
     "node.parity.json",

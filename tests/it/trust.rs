@@ -127,16 +127,9 @@ fn create_shape_fails_a_token_prefix_partial_on_both_oracles() {
     let tmp = tempfile::tempdir().unwrap();
     let output = run_in(tmp.path(), &["--instance", &urls[0], "--iterations", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
-    let checks = analysis(tmp.path())["checks"].clone();
-    let failed: Vec<&str> = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["status"] == "fail")
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(failed, ["create_shape"]);
-    assert_eq!(checks[0]["class"], "contract");
+    let run = analysis(tmp.path());
+    assert_eq!(failed_checks(&run), ["create_shape"]);
+    assert_eq!(run["checks"][0]["class"], "contract");
 
     let tmp = tempfile::tempdir().unwrap();
     let output = run_in(
