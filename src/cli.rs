@@ -439,6 +439,12 @@ pub struct DockerArgs {
     #[arg(long = "instance-env", value_name = "KEY=VALUE")]
     pub instance_env: Vec<String>,
 
+    /// Like --instance-env, for a secret (repeatable): the value never appears in output or
+    /// artifacts. Values of --instance-env keys naming a PASSWORD, SECRET, TOKEN or KEY are
+    /// treated as secrets too.
+    #[arg(long = "instance-secret", value_name = "KEY=VALUE")]
+    pub instance_secrets: Vec<String>,
+
     /// Lines of each container's log kept in webprofile.log, webprofile-node2.log and mongo.log.
     #[arg(long, value_name = "N", default_value_t = 500, env = "LOG_TAIL")]
     pub log_tail: u32,

@@ -26,6 +26,12 @@ pub fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// Several lines: control characters other than newline and tab become
+/// spaces (an escape sequence cannot rewrite the terminal).
+pub fn lines(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +40,6 @@ mod tests {
     fn markup_escapes_the_five_and_one_line_flattens_controls() {
         assert_eq!(markup(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
         assert_eq!(one_line("a\nparity: forged\r\x1b[31m"), "a parity: forged  [31m");
+        assert_eq!(lines("a\n\tb\r\x1b"), "a\n\tb  ");
     }
 }

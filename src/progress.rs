@@ -1,7 +1,27 @@
-//! Progress output: a bar on a terminal, plain lines in CI and logs.
+//! The console: progress bars on a terminal, plain lines in CI and logs —
+//! and the only place the process writes to stdout or stderr. Every byte is
+//! redacted (whatever `--no-redact` says: that is for artifacts), text from
+//! outside cannot forge a line, and a closed pipe (`| head`) is not an error.
 
+use crate::escape;
+use crate::redact::Redactor;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
+
+/// One line for the user on stderr: redacted, control characters flattened.
+fn err_line(text: &str) {
+    let text = escape::one_line(&Redactor::enabled().redact(text));
+    let _ = writeln!(std::io::stderr().lock(), "parity: {text}");
+}
+
+/// A line shown above a progress bar (same rules as [`err_line`]).
+fn bar_line(bar: &ProgressBar, text: &str) {
+    bar.println(escape::one_line(&Redactor::enabled().redact(text)));
+}
+
+fn bar_message(bar: &ProgressBar, text: &str) {
+    bar.set_message(escape::one_line(&Redactor::enabled().redact(text)));
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct Reporter {
@@ -20,13 +40,13 @@ impl Reporter {
 
     /// Several lines at once (a table), on stderr.
     pub fn print_block(&self, text: &str) {
-        use std::io::Write as _;
+        let text = escape::lines(&Redactor::enabled().redact(text));
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 
     /// A line for the user, on stderr (stdout stays free for machine output).
     pub fn line(&self, message: impl AsRef<str>) {
-        eprintln!("parity: {}", message.as_ref());
+        err_line(message.as_ref());
     }
 
     pub fn iterations(&self, total: u32, what: &str) -> IterationProgress {
@@ -76,15 +96,15 @@ impl StepProgress {
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
-                bar.set_message(format!("{label}: {detail}"));
+                bar_message(bar, &format!("{label}: {detail}"));
                 if let Some(warning) = warning {
-                    bar.println(format!("parity: warning: {warning}"));
+                    bar_line(bar, &format!("parity: warning: {warning}"));
                 }
             }
             None => {
-                eprintln!("parity: {} {label} ({}/{}): {detail}", self.what, self.done, self.total);
+                err_line(&format!("{} {label} ({}/{}): {detail}", self.what, self.done, self.total));
                 if let Some(warning) = warning {
-                    eprintln!("parity: warning: {warning}");
+                    err_line(&format!("warning: {warning}"));
                 }
             }
         }
@@ -116,16 +136,16 @@ impl IterationProgress {
                 bar.inc(1);
                 bar.set_message(format!("{} failed", self.failures));
                 if !success {
-                    bar.println(format!("  iteration {iteration}: FAIL — {detail}"));
+                    bar_line(bar, &format!("  iteration {iteration}: FAIL — {detail}"));
                 }
             }
-            None => eprintln!(
-                "parity: {} {iteration} ({}/{}): {} {detail}",
+            None => err_line(&format!(
+                "{} {iteration} ({}/{}): {} {detail}",
                 self.what,
                 self.done,
                 self.total,
                 if success { "PASS" } else { "FAIL —" }
-            ),
+            )),
         }
     }
 
@@ -157,7 +177,7 @@ impl Reporter {
             bar
         });
         if bar.is_none() {
-            eprintln!("parity: {what}…");
+            err_line(&format!("{what}…"));
         }
         ActivityProgress { bar, what: what.to_string(), last: String::new() }
     }
@@ -172,23 +192,23 @@ impl ActivityProgress {
         }
         self.last = message.to_string();
         match &self.bar {
-            Some(bar) => bar.set_message(message.to_string()),
-            None if notable => eprintln!("parity: {}: {message}", self.what),
+            Some(bar) => bar_message(bar, message),
+            None if notable => err_line(&format!("{}: {message}", self.what)),
             None => {}
         }
     }
 
     pub fn finish(self, outcome: &str) {
         match self.bar {
-            Some(bar) => bar.finish_with_message(outcome.to_string()),
-            None => eprintln!("parity: {}: {outcome}", self.what),
+            Some(bar) => bar.finish_with_message(escape::one_line(&Redactor::enabled().redact(outcome))),
+            None => err_line(&format!("{}: {outcome}", self.what)),
         }
     }
 }
 
-/// Machine output on stdout; a closed pipe (`| head`) is not an error.
+/// Machine output on stdout (redacted); a closed pipe (`| head`) is not an error.
 pub fn print_stdout(text: &str) {
-    use std::io::Write as _;
+    let text = escape::lines(&Redactor::enabled().redact(text));
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -1,21 +1,62 @@
-//! Secret redaction: the single filter every artifact and log line passes
-//! through before it reaches the disk.
+//! Secret redaction: the one filter every byte the process writes passes
+//! through — console lines, artifacts, reports, payloads.
 //!
 //! What counts as a secret: plaintext tokens (any run of 64 or more hex
-//! digits), HTTP Basic credentials, passwords inside URLs, and literal values
-//! registered at start-up (the admin password, later webhook URLs and API
-//! tokens). `--no-redact` turns it off for local debugging.
+//! digits, named by their `hashPrefix` — the first 8 hex of their SHA-256,
+//! which the service itself exposes — never by any of their own
+//! characters), HTTP Basic and Bearer credentials, URL userinfo, and every
+//! literal registered for the process (the admin password and its Basic
+//! form, webhook URLs, API tokens, AWS keys, marked instance settings). The
+//! registry is process-wide, so a secret learnt anywhere is redacted
+//! everywhere. `--no-redact` turns redaction off for artifacts only.
 
 use regex::Regex;
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 pub const REDACTED: &str = "[REDACTED]";
+
+/// Literals shorter than this are not registered: replacing every "ab" in a
+/// log would destroy it and hide nothing.
+const MIN_SECRET: usize = 4;
 
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
     enabled: bool,
     literals: Vec<String>,
+}
+
+fn registry() -> &'static RwLock<Vec<String>> {
+    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| RwLock::new(Vec::new()))
+}
+
+/// Registers a secret for the whole process: every enabled redactor hides
+/// it from now on. A URL also registers its password and query.
+pub fn register(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET {
+        return;
+    }
+    let mut all = registry().write().unwrap_or_else(|p| p.into_inner());
+    if !all.iter().any(|s| s == secret) {
+        all.push(secret.to_string());
+        // Longest first, so a secret containing another is replaced whole.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Registers HTTP Basic credentials: the password, and `user:pass` as
+/// base64 (unpadded, so that it is found percent-encoded too).
+pub fn register_basic(user: &str, pass: &str) {
+    use base64::Engine as _;
+    register(pass);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    register(encoded.trim_end_matches('='));
+}
+
+fn registered() -> Vec<String> {
+    registry().read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 fn hex_run() -> &'static Regex {
@@ -25,21 +66,24 @@ fn hex_run() -> &'static Regex {
 
 fn basic_credential() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]{4,}").expect("static regex"))
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(basic|bearer)(\s+|%20|\+)[A-Za-z0-9+/=._~%-]{4,}").expect("static regex")
+    })
 }
 
-fn url_password() -> &'static Regex {
+/// The userinfo of a URL (`scheme://user:password@` or `scheme://token@`).
+fn url_userinfo() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(://[^:/@\s]+):[^@/\s]+@").expect("static regex"))
+    RE.get_or_init(|| Regex::new(r"(://)[^/@\s]+@").expect("static regex"))
 }
 
 impl Redactor {
-    /// A redactor that redacts (the default for every run).
+    /// A redactor that redacts (the default everywhere).
     pub fn enabled() -> Self {
         Redactor { enabled: true, literals: Vec::new() }
     }
 
-    /// A redactor that passes everything through (`--no-redact`).
+    /// A redactor that passes everything through (`--no-redact`, artifacts only).
     pub fn disabled() -> Self {
         Redactor::default()
     }
@@ -48,12 +92,12 @@ impl Redactor {
         self.enabled
     }
 
-    /// Registers a literal secret. Values shorter than 4 characters are not
-    /// registered: replacing every "ab" in a log would destroy it and hide nothing.
+    /// Adds a literal secret to this redactor (and, since any secret is a
+    /// secret everywhere, to the process's registry).
     pub fn with_secret(mut self, secret: &str) -> Self {
-        if secret.len() >= 4 && !self.literals.iter().any(|s| s == secret) {
+        register(secret);
+        if secret.len() >= MIN_SECRET && !self.literals.iter().any(|s| s == secret) {
             self.literals.push(secret.to_string());
-            // Longest first, so a secret containing another is replaced whole.
             self.literals.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
         self
@@ -63,18 +107,20 @@ impl Redactor {
         if !self.enabled {
             return Cow::Borrowed(text);
         }
+        let mut literals = registered();
+        literals.extend(self.literals.iter().cloned());
+        literals.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let mut out = Cow::Borrowed(text);
-        for secret in &self.literals {
+        for secret in &literals {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
             }
         }
         out = replace(out, hex_run(), |caps| {
-            let run = &caps[0];
-            format!("[REDACTED-TOKEN {}…]", &run[..8])
+            format!("[REDACTED-TOKEN {}]", crate::hashing::hash_prefix(&caps[0]))
         });
         out = replace(out, basic_credential(), |caps| format!("{} {REDACTED}", &caps[1]));
-        replace(out, url_password(), |caps| format!("{}:{REDACTED}@", &caps[1]))
+        replace(out, url_userinfo(), |caps| format!("{}{REDACTED}@", &caps[1]))
     }
 }
 
@@ -92,10 +138,12 @@ mod tests {
     const TOKEN: &str = "4f1c2d3e4f1c2d3e4f1c2d3e4f1c2d3e4f1c2d3e4f1c2d3e4f1c2d3e4f1c2d3e";
 
     #[test]
-    fn plaintext_tokens_keep_only_their_public_partial() {
+    fn plaintext_tokens_are_named_by_their_hash_prefix_never_their_own_characters() {
         let r = Redactor::enabled();
         let out = r.redact(&format!(r#"{{"token":"{TOKEN}"}}"#)).into_owned();
-        assert_eq!(out, r#"{"token":"[REDACTED-TOKEN 4f1c2d3e…]"}"#);
+        let prefix = crate::hashing::hash_prefix(TOKEN);
+        assert_eq!(out, format!(r#"{{"token":"[REDACTED-TOKEN {prefix}]"}}"#));
+        assert!(!out.contains(&TOKEN[..8]), "{out}");
     }
 
     #[test]
@@ -116,12 +164,26 @@ mod tests {
     }
 
     #[test]
-    fn url_passwords_are_redacted() {
+    fn url_userinfo_is_redacted() {
         let r = Redactor::enabled();
         assert_eq!(
             r.redact("mongodb://admin:s3cret@mongo:27017/sharelatex"),
-            "mongodb://admin:[REDACTED]@mongo:27017/sharelatex"
+            "mongodb://[REDACTED]@mongo:27017/sharelatex"
         );
+        assert_eq!(r.redact("https://x-token@github.com/o/r.git"), "https://[REDACTED]@github.com/o/r.git");
+        assert_eq!(r.redact("see https://example.com/a@b"), "see https://example.com/a@b", "not userinfo");
+    }
+
+    #[test]
+    fn a_registered_secret_is_redacted_by_every_redactor_and_basic_credentials_in_any_form() {
+        register("process-wide-secret-1");
+        assert_eq!(Redactor::enabled().redact("x process-wide-secret-1 y"), "x [REDACTED] y");
+        register_basic("admin", "pa55-w0rd-42");
+        let encoded = "YWRtaW46cGE1NS13MHJkLTQy"; // base64("admin:pa55-w0rd-42")
+        let seen = format!("login?authorization=Basic%20{encoded}%3D%3D and pa55-w0rd-42 and {encoded}");
+        let out = Redactor::enabled().redact(&seen).into_owned();
+        assert!(!out.contains(encoded) && !out.contains("pa55-w0rd-42"), "{out}");
+        assert_eq!(Redactor::disabled().redact("pa55-w0rd-42"), "pa55-w0rd-42", "--no-redact");
     }
 
     #[test]

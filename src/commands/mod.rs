@@ -55,6 +55,7 @@ impl CommandError {
 /// Runs the command; the process's exit code.
 pub async fn dispatch(command: Command) -> i32 {
     let name = command_name(&command);
+    register_secrets(&command);
     let result = match command {
         Command::Run(args) => run::run(*args).await.map(Exit::code),
         // `rerun` exits with the code of the command it ran, whatever it is.
@@ -110,5 +111,74 @@ fn non_empty_path(value: &Option<std::path::PathBuf>) -> Option<std::path::PathB
 fn warn(reporter: Reporter, lines: &[String]) {
     for line in lines {
         reporter.line(format!("warning: {line}"));
+    }
+}
+
+/// Every secret this invocation knows, registered before anything is
+/// written: the process-wide redactor then hides each one in every output.
+fn register_secrets(command: &Command) {
+    use crate::redact::{register, register_basic};
+    const SECRET_VARIABLES: [&str; 6] = [
+        "GITHUB_TOKEN",
+        "SLACK_WEBHOOK",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "GITHUB_PAGES_REMOTE",
+    ];
+    for value in SECRET_VARIABLES.iter().filter_map(|key| crate::settings::process_env(key)) {
+        register_url_userinfo(&value);
+        register(&value);
+    }
+    match command {
+        Command::Run(args) => {
+            register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
+            args.slack_webhook.iter().for_each(|w| register(w));
+            args.mongo_uri.iter().chain(&args.instances).for_each(|u| register_url_userinfo(u));
+            for key in ["INSTANCE1", "INSTANCE2", "TARGET_BASE_URL"] {
+                if let Some(url) = crate::settings::process_env(key) {
+                    register_url_userinfo(&url);
+                }
+            }
+            let docker = &args.docker;
+            for entry in
+                docker.instance_secrets.iter().chain(docker.instance_env.iter().filter(|e| names_a_secret(e)))
+            {
+                if let Some((_, value)) = entry.split_once('=') {
+                    register(value);
+                }
+            }
+        }
+        Command::Reference(ReferenceCommand::Serve(args)) => {
+            register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
+            register_url_userinfo(&args.mongo_uri);
+        }
+        Command::Collect(args) => {
+            args.slack_webhook.iter().for_each(|w| register(w));
+            args.publishing.pages_remote.iter().for_each(|r| register_url_userinfo(r));
+        }
+        Command::Publish(args) => args.targets.pages_remote.iter().for_each(|r| register_url_userinfo(r)),
+        _ => {}
+    }
+}
+
+/// `KEY=VALUE` whose key names a password, secret, token or key.
+fn names_a_secret(entry: &str) -> bool {
+    let key = entry.split_once('=').map_or(entry, |(k, _)| k).to_ascii_uppercase();
+    ["PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL"].iter().any(|word| key.contains(word))
+}
+
+/// A URL's password (or its user, when that is all the userinfo: a token).
+fn register_url_userinfo(text: &str) {
+    let Ok(url) = url::Url::parse(text.trim()) else { return };
+    match url.password() {
+        Some(password) => {
+            crate::redact::register(password);
+            if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
+                crate::redact::register(&decoded);
+            }
+        }
+        None if !url.username().is_empty() => crate::redact::register(url.username()),
+        None => {}
     }
 }

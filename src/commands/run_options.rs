@@ -73,7 +73,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
 }
 
 /// The Docker backend's own settings, by argument id: naming any of them asks for Docker.
-const DOCKER_SETTINGS: [&str; 13] = [
+const DOCKER_SETTINGS: [&str; 14] = [
     "network",
     "mongo_image",
     "mongo_container",
@@ -82,6 +82,7 @@ const DOCKER_SETTINGS: [&str; 13] = [
     "webprofile_context",
     "publish_port",
     "instance_env",
+    "instance_secrets",
     "log_tail",
     "no_cleanup",
     "keep_network",
@@ -190,7 +191,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
             step.kind, step.iteration, args.iterations
         )));
     }
-    for entry in &d.instance_env {
+    for entry in d.instance_env.iter().chain(&d.instance_secrets) {
         if entry.split_once('=').is_none_or(|(key, _)| key.is_empty()) {
             return Err(UsageError(format!("--instance-env `{entry}`: expected KEY=VALUE")));
         }
@@ -217,7 +218,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         image_tag: d.image_tag.clone(),
         webprofile,
         publish_port: d.publish_port,
-        instance_env: d.instance_env.clone(),
+        instance_env: d.instance_env.iter().chain(&d.instance_secrets).cloned().collect(),
         log_tail: d.log_tail,
         keep: if d.no_cleanup {
             Keep::Everything

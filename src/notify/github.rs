@@ -282,7 +282,10 @@ impl Notifier {
     async fn send(&self, method: Method, path: &str, body: Value, what: &str) -> Result<Value, String> {
         let Some(api) = &self.api else {
             let body = serde_json::to_string_pretty(&body).unwrap_or_default();
-            println!("dry run: would {method} /repos/{}/{path}\n{body}", self.repository);
+            crate::progress::print_stdout(&format!(
+                "dry run: would {method} /repos/{}/{path}\n{body}\n",
+                self.repository
+            ));
             return Ok(Value::Null);
         };
         let url = api.url(&format!("repos/{}/{path}", self.repository), &[]);
@@ -345,10 +348,10 @@ impl Notifier {
 
     async fn find_open(&self, plan: &IssuePlan) -> Result<Option<Issue>, String> {
         let Some(api) = &self.api else {
-            println!(
-                "dry run: would look for an open issue labelled `{}` to comment on instead",
+            crate::progress::print_stdout(&format!(
+                "dry run: would look for an open issue labelled `{}` to comment on instead\n",
                 plan.search_label
-            );
+            ));
             return Ok(None);
         };
         let query = [("state", "open"), ("labels", plan.search_label.as_str()), ("per_page", "100")];

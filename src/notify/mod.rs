@@ -64,7 +64,9 @@ pub async fn post_to_slack(
 ) {
     match slack {
         Err(e) => reporter.line(format!("warning: not posting to Slack: {e}")),
-        Ok(_) if dry_run => println!("dry run: would post to Slack:\n{text}"),
+        Ok(_) if dry_run => {
+            crate::progress::print_stdout(&format!("dry run: would post to Slack:\n{text}\n"))
+        }
         Ok(slack) => match slack.post(text).await {
             Ok(()) => reporter.line("posted the summary to Slack"),
             Err(e) => reporter.line(format!("warning: could not post to Slack: {e}")),

@@ -39,7 +39,7 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code = non_test_code(&text);
         let named = graph.entry(top.clone()).or_default();
         for m in path.captures_iter(code).flat_map(names) {
             if m != top && modules.contains(&m) {
@@ -48,6 +48,13 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     graph
+}
+
+/// A file's code before its inline `#[cfg(test)] mod tests { … }` (test
+/// modules in their own `tests.rs` are skipped by name).
+fn non_test_code(text: &str) -> &str {
+    let tests = regex::Regex::new(r"#\[cfg\(test\)\]\s*mod tests\s*\{").unwrap();
+    tests.find(text).map_or(text, |m| &text[..m.start()])
 }
 
 fn top_level_modules(src: &Path) -> BTreeSet<String> {
@@ -99,7 +106,7 @@ fn main_is_a_thin_shell() {
 #[test]
 fn the_reference_never_imports_the_harness() {
     let graph = imports();
-    let allowed = ["clock", "contract", "hashing", "signals", "store"];
+    let allowed = ["clock", "contract", "hashing", "progress", "signals", "store"];
     let named = &graph["reference"];
     assert!(named.iter().all(|m| allowed.contains(&m.as_str())), "reference names {named:?}");
 }
@@ -124,7 +131,7 @@ fn report_renderers_do_no_io_but_appending_the_step_summary() {
     let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report");
     for file in rust_files(&report) {
         let text = std::fs::read_to_string(&file).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code = non_test_code(&text);
         let io = ["std::fs", "File::", "reqwest", "tokio::"];
         let allowed = file.ends_with("step_summary.rs");
         for needle in io {
@@ -171,5 +178,22 @@ fn no_import_cycle_between_top_level_modules() {
     for node in graph.keys() {
         let cycle = visit(node, &graph, &mut state, &mut Vec::new());
         assert!(cycle.is_none(), "import cycle: {}", cycle.unwrap().join(" → "));
+    }
+}
+
+/// One way out: every byte for the console goes through `progress`, which
+/// redacts it; nothing else prints (`main` only says the runtime did not start).
+#[test]
+fn only_the_console_module_prints() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let print = regex::Regex::new(r"\b(e?println!|e?print!|dbg!)\(|std::io::std(out|err)\(").unwrap();
+    for file in rust_files(&src) {
+        let rel = file.strip_prefix(&src).unwrap().to_string_lossy().into_owned();
+        if rel == "progress.rs" || rel == "main.rs" || rel.ends_with("tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = non_test_code(&text);
+        assert!(!print.is_match(code), "{rel} writes to the console around the redactor");
     }
 }

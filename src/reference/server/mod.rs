@@ -9,7 +9,6 @@ mod handlers;
 mod tests;
 
 use std::collections::VecDeque;
-use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -66,7 +65,7 @@ impl AccessLog {
     fn push(&self, line: String) {
         if self.echo_stdout {
             // A closed stdout must not take the server down.
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            crate::progress::print_stdout(&format!("{line}\n"));
         }
         let mut lines = self.locked();
         // Bounded so that a long-running `serve` cannot grow without limit.

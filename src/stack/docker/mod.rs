@@ -247,7 +247,7 @@ impl DockerStack {
     pub async fn teardown(self, reporter: Reporter) -> Vec<String> {
         let s = &self.settings;
         if s.keep == Keep::Everything {
-            reporter.line(self.how_to_reach());
+            reporter.print_block(&format!("parity: {}\n", self.how_to_reach()));
             return Vec::new();
         }
         let docker = &self.docker;
