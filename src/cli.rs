@@ -25,13 +25,57 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let command = Cli::command();
-    let matches = command.clone().try_get_matches_from(args)?;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let matches = command
+        .clone()
+        .try_get_matches_from(args.clone())
+        .map_err(|e| name_the_variable(e, &command, &args))?;
     let mut cli = Cli::from_arg_matches(&matches)?;
     if let (Command::Run(run), Some(("run", run_matches))) = (&mut cli.command, matches.subcommand()) {
         let run_command = command.find_subcommand("run").expect("the run subcommand exists");
         run.named = named_settings(run_command, run_matches);
     }
     Ok(cli)
+}
+
+/// A bad value that came from an environment variable is named by the
+/// variable, not by the flag the user never typed.
+fn name_the_variable(e: clap::Error, command: &clap::Command, args: &[std::ffi::OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(e.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+        return e;
+    }
+    let Some(ContextValue::String(shown)) = e.get(ContextKind::InvalidArg) else { return e };
+    let long = shown.split_whitespace().next().unwrap_or_default().trim_start_matches("--").to_string();
+    let typed = args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == format!("--{long}") || a.starts_with(&format!("--{long}="))
+    });
+    let env = all_arguments(command)
+        .find(|arg| arg.get_long() == Some(long.as_str()))
+        .and_then(|arg| arg.get_env());
+    match env {
+        Some(var) if !typed && std::env::var_os(var).is_some() => {
+            let var = var.to_string_lossy();
+            let message = e.to_string();
+            let message = message.trim_start_matches("error: ").replacen(
+                &format!("'{shown}'"),
+                &format!("{var} (from the environment)"),
+                1,
+            );
+            clap::Error::raw(e.kind(), message)
+        }
+        _ => e,
+    }
+}
+
+/// Every argument of a command and its subcommands.
+fn all_arguments(command: &clap::Command) -> impl Iterator<Item = &clap::Arg> {
+    command.get_arguments().chain(
+        command
+            .get_subcommands()
+            .flat_map(|sub| Box::new(all_arguments(sub)) as Box<dyn Iterator<Item = &clap::Arg>>),
+    )
 }
 
 /// Each argument that got its value from the command line or the

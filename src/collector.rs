@@ -149,7 +149,8 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
         Some(src) => (collect::list_source(src)?, src.clone()),
         None => {
             let listed = collect::list_dir(&collected)?;
-            let inputs = if opts.copy { listed } else { collect::with_latest(listed, &current) };
+            let inputs =
+                if opts.copy { listed } else { collect::with_latest(listed, &current, &mut warnings) };
             (inputs, collected.clone())
         }
     };
@@ -265,11 +266,11 @@ fn read_optional<T: DeserializeOwned>(path: &Path, warnings: &mut Vec<String>) -
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
+    let bytes = crate::files::read_input(path).map_err(|e| match e {
+        crate::files::Refused::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             format!("{} does not exist (run `parity collect` first)", path.display())
         }
-        _ => format!("{} cannot be read: {e}", path.display()),
+        refused => format!("{} {refused}", path.display()),
     })?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{} is not usable: {e}", path.display()))
 }

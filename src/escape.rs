@@ -26,6 +26,17 @@ pub fn one_line(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// At most `max` characters of `text` on one line, for a message. Redacted
+/// before it is cut: a secret cut short would no longer be recognised.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let line = one_line(&crate::redact::Redactor::enabled().redact(text.trim()));
+    if line.chars().count() <= max {
+        line
+    } else {
+        line.chars().take(max).collect::<String>() + "…"
+    }
+}
+
 /// Several lines: control characters other than newline and tab become
 /// spaces (an escape sequence cannot rewrite the terminal).
 pub fn lines(text: &str) -> String {

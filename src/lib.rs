@@ -13,6 +13,7 @@ pub mod commands;
 pub mod contract;
 pub mod escape;
 pub mod exit;
+pub mod files;
 pub mod flakiness;
 pub mod hashing;
 pub mod lenient;

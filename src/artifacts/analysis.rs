@@ -55,6 +55,9 @@ pub struct Analysis {
     /// The verdict in one sentence, as the console printed it.
     #[serde(default)]
     pub verdict: String,
+    /// Where a SIGINT or SIGTERM stopped the run, when one did.
+    #[serde(default)]
+    pub interrupted_in: Option<String>,
     /// What was tested and what was not.
     #[serde(default)]
     pub coverage: Coverage,

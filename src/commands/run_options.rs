@@ -40,7 +40,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
     Ok(RunConfig {
         source,
         backend_note,
-        mongo_uri: args.mongo_uri.clone().filter(|u| !u.is_empty()),
+        mongo_uri: mongo_uri(args.mongo_uri.as_deref())?,
         out: args.out.clone(),
         faults,
         seed: args.instance.seed,
@@ -285,6 +285,19 @@ fn instance_urls(args: &RunArgs, env: &Env<'_>) -> Result<Option<Targets>, Usage
         }
     };
     Ok(Some(Targets { first, second, named_by }))
+}
+
+/// `--mongo-uri` (or PARITY_MONGO_URI): a `mongodb://` or `mongodb+srv://` URL.
+fn mongo_uri(uri: Option<&str>) -> Result<Option<String>, UsageError> {
+    let Some(uri) = uri.map(str::trim).filter(|u| !u.is_empty()) else { return Ok(None) };
+    match url::Url::parse(uri) {
+        Ok(url) if matches!(url.scheme(), "mongodb" | "mongodb+srv") && url.host_str().is_some() => {
+            Ok(Some(uri.to_string()))
+        }
+        _ => Err(UsageError(format!(
+            "--mongo-uri `{uri}` is not a MongoDB URI (expected mongodb://host:port/database)"
+        ))),
+    }
 }
 
 /// `--junit`: a file to write, not a directory.

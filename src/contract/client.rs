@@ -95,6 +95,20 @@ impl Client {
 
     /// Sends one request and records it, whatever the outcome.
     pub async fn send(&self, method: &str, path: &str, auth: AuthMode, body: Option<String>) -> Exchange {
+        self.send_within(method, path, auth, body, None).await
+    }
+
+    /// [`Client::send`], the request given no more than `budget` (the rest of
+    /// a phase's deadline) when that is shorter than `--request-timeout`.
+    pub async fn send_within(
+        &self,
+        method: &str,
+        path: &str,
+        auth: AuthMode,
+        body: Option<String>,
+        budget: Option<Duration>,
+    ) -> Exchange {
+        let timeout = budget.map_or(self.options.request_timeout, |b| b.min(self.options.request_timeout));
         let seq = self.ctx.next_seq();
         let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut request = self.http.request(method_value, format!("{}{}", self.base, path));
@@ -112,6 +126,7 @@ impl Client {
         if let Some(body) = &body {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
         }
+        request = request.timeout(timeout);
         let started = Instant::now();
         let sent = self.ctx.clock.stamp_at(started);
         let mut exchange = Exchange {
@@ -150,22 +165,25 @@ impl Client {
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            exchange.error = Some(format!("body cut off: {}", describe_transport(&e, self)));
+                            exchange.error = Some(format!(
+                                "body cut off: {}",
+                                describe_transport(&e, &self.base, timeout)
+                            ));
                             break;
                         }
                     }
                 }
                 exchange.response_body = String::from_utf8_lossy(&bytes).into_owned();
             }
-            Err(e) => exchange.error = Some(describe_transport(&e, self)),
+            Err(e) => exchange.error = Some(describe_transport(&e, &self.base, timeout)),
         }
         exchange.latency_ms = millis(started.elapsed());
         exchange
     }
 
-    /// `GET /`: any HTTP status means the server is up.
-    pub async fn probe(&self) -> Result<u16, String> {
-        let ex = self.send("GET", "/", AuthMode::None, None).await;
+    /// `GET /` within `budget`: any HTTP status means the server is up.
+    pub async fn probe(&self, budget: Duration) -> Result<u16, String> {
+        let ex = self.send_within("GET", "/", AuthMode::None, None, Some(budget)).await;
         ex.status.ok_or_else(|| ex.error.unwrap_or_else(|| "no response".into()))
     }
 
@@ -216,8 +234,18 @@ impl Client {
     }
 
     pub async fn introspect(&self, trace: &mut Trace, token: &str) -> Result<Introspection, CallError> {
+        self.introspect_within(trace, token, None).await
+    }
+
+    /// [`Client::introspect`] given no more than `budget` (what is left of `--deadline`).
+    pub async fn introspect_within(
+        &self,
+        trace: &mut Trace,
+        token: &str,
+        budget: Option<Duration>,
+    ) -> Result<Introspection, CallError> {
         let body = serde_json::json!({ "token": token }).to_string();
-        let ex = self.send("POST", INTROSPECT_PATH, AuthMode::Basic, Some(body)).await;
+        let ex = self.send_within("POST", INTROSPECT_PATH, AuthMode::Basic, Some(body), budget).await;
         let result = self.expect_status(&ex, "introspect", &[200]).and_then(|body| {
             parse::introspection(&body)
                 .map_err(|detail| self.error("introspect", FailureClass::Contract, detail))
@@ -267,16 +295,12 @@ pub fn tokens_path(user_id: &str) -> String {
     format!("/internal/api/users/{user_id}/git-tokens")
 }
 
-fn describe_transport(e: &reqwest::Error, client: &Client) -> String {
+fn describe_transport(e: &reqwest::Error, base: &str, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!(
-            "timed out after {} waiting for {}",
-            humantime::format_duration(client.options.request_timeout),
-            client.base
-        );
+        return format!("timed out after {} waiting for {base}", humantime::format_duration(timeout));
     }
     if e.is_connect() {
-        return format!("could not connect to {}: {}", client.base, root_cause(e));
+        return format!("could not connect to {base}: {}", root_cause(e));
     }
     format!("{e}: {}", root_cause(e))
 }

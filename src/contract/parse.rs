@@ -53,12 +53,7 @@ fn html_title(html: &str) -> Option<&str> {
 
 /// The first `max` characters of `text` on one line, for messages.
 pub fn snippet(text: &str, max: usize) -> String {
-    let one_line = crate::escape::one_line(text.trim());
-    if one_line.chars().count() <= max {
-        one_line
-    } else {
-        one_line.chars().take(max).collect::<String>() + "…"
-    }
+    crate::escape::excerpt(text, max)
 }
 
 /// A token as returned by create.
@@ -208,6 +203,13 @@ mod tests {
         assert!(i.active);
         assert_eq!(i.user_id.as_deref(), Some("u1"));
         assert_eq!(i.scopes, Some(vec!["git".to_string()]));
+    }
+
+    #[test]
+    fn a_snippet_never_keeps_part_of_a_token() {
+        let token = "ab".repeat(32);
+        let cut = snippet(&format!(r#"{{"token":"{token}"}}"#), 15);
+        assert!(!cut.contains("abab"), "{cut}");
     }
 
     #[test]

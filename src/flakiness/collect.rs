@@ -198,9 +198,17 @@ pub fn list_source(src: &Path) -> Result<Vec<Input>, CollectError> {
     Ok(vec![Input { file, path: src.to_path_buf(), kind }])
 }
 
-/// Adds `current` as `run_local_latest_cross.json`, replacing a file of that name.
-pub fn with_latest(mut inputs: Vec<Input>, current: &Path) -> Vec<Input> {
+/// Adds `current` as `run_local_latest_cross.json`, replacing a collected
+/// file of that name (and saying so).
+pub fn with_latest(mut inputs: Vec<Input>, current: &Path, warnings: &mut Vec<String>) -> Vec<Input> {
     if current.is_file() {
+        if inputs.iter().any(|i| i.file == super::names::LATEST_CROSS) {
+            warnings.push(format!(
+                "the collected {} is set aside: the current results ({}) take its name",
+                super::names::LATEST_CROSS,
+                current.display()
+            ));
+        }
         inputs.retain(|i| i.file != super::names::LATEST_CROSS);
         inputs.push(Input {
             file: super::names::LATEST_CROSS.to_string(),
@@ -256,9 +264,9 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
             reason: format!("{} {reason}", input.file),
         })
     };
-    let bytes = match std::fs::read(&input.path) {
+    let bytes = match crate::files::read_input(&input.path) {
         Ok(bytes) => bytes,
-        Err(e) => return skipped(SkipReason::Unreadable { error: e.to_string() }),
+        Err(refused) => return skipped(SkipReason::Refused { why: refused.to_string() }),
     };
     let id = run_id(&input.file).to_string();
     let named_time = stamp_in_name(&input.file);
@@ -377,9 +385,11 @@ mod tests {
             path: tmp.path().join("old"),
             kind: FileKind::Cross,
         }];
-        let inputs = with_latest(inputs, &current);
+        let mut warnings = Vec::new();
+        let inputs = with_latest(inputs, &current, &mut warnings);
         assert_eq!(inputs.len(), 1);
         assert_eq!(inputs[0].path, current);
+        assert!(warnings[0].contains("run_local_latest_cross.json is set aside"), "{warnings:?}");
     }
 
     #[test]

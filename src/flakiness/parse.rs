@@ -13,14 +13,35 @@ use std::fmt;
 /// Why a file could not be used.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SkipReason {
-    Unreadable { error: String },
+    Unreadable {
+        error: String,
+    },
+    /// Not a regular file, or over the size cap (`files::read_input`).
+    Refused {
+        why: String,
+    },
     Empty,
-    NotUtf8 { offset: usize },
-    Truncated { line: usize, column: usize },
-    Malformed { line: usize, column: usize, message: String },
-    WrongShape { expected: &'static str, found: &'static str },
+    NotUtf8 {
+        offset: usize,
+    },
+    Truncated {
+        line: usize,
+        column: usize,
+    },
+    Malformed {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    WrongShape {
+        expected: &'static str,
+        found: &'static str,
+    },
     ZeroIterations,
-    BadEntry { index: usize, problem: &'static str },
+    BadEntry {
+        index: usize,
+        problem: &'static str,
+    },
     MissingSuccess,
 }
 
@@ -29,6 +50,7 @@ impl SkipReason {
     pub fn code(&self) -> &'static str {
         match self {
             SkipReason::Unreadable { .. } => "unreadable",
+            SkipReason::Refused { .. } => "refused",
             SkipReason::Empty => "empty",
             SkipReason::NotUtf8 { .. } => "not_utf8",
             SkipReason::Truncated { .. } => "truncated",
@@ -45,6 +67,7 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SkipReason::Unreadable { error } => write!(f, "cannot be read: {error}"),
+            SkipReason::Refused { why } => write!(f, "{why}"),
             SkipReason::Empty => write!(f, "is empty"),
             SkipReason::NotUtf8 { offset } => {
                 write!(f, "is not valid UTF-8 (first bad byte at offset {offset})")

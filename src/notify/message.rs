@@ -229,12 +229,7 @@ pub fn collect_markdown(
 }
 
 fn shorten(text: &str, max: usize) -> String {
-    let text = text.trim();
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        text.chars().take(max).collect::<String>() + "…"
-    }
+    crate::escape::excerpt(text, max)
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ fn excerpt(body: &str) -> String {
     if body.is_empty() {
         String::new()
     } else {
-        format!(": {}", body.chars().take(120).collect::<String>())
+        format!(": {}", crate::escape::excerpt(body, 120))
     }
 }
 

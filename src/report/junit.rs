@@ -242,7 +242,7 @@ fn message(text: &str) -> String {
     if line.chars().count() <= MESSAGE_MAX {
         return line.to_string();
     }
-    line.chars().take(MESSAGE_MAX - 1).chain(['…']).collect()
+    crate::escape::excerpt(line, MESSAGE_MAX - 1)
 }
 
 #[cfg(test)]

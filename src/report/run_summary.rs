@@ -92,6 +92,7 @@ mod tests {
             status,
             exit_code: if status == RunStatus::Pass { 0 } else { 1 },
             verdict: "v".into(),
+            interrupted_in: None,
             coverage: Coverage {
                 backend: "local".into(),
                 targets: vec!["http://a".into()],

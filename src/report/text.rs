@@ -1,6 +1,7 @@
 //! The plain-text reports: `flakiness/report.txt` (rerun reports) and
 //! `flakiness/cross/report.txt` (cross-instance runs).
 
+use crate::escape::one_line;
 use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate};
 use crate::flakiness::thresholds::Assessment;
 use crate::flakiness::CrossSummary;
@@ -21,7 +22,7 @@ pub fn rerun_report(aggregate: &RerunAggregate) -> String {
             (true, false) => "PASS",
             (false, _) => "FAIL",
         };
-        let _ = writeln!(out, "  {verdict:<5} {} ({} attempt(s))", run.file, run.attempts);
+        let _ = writeln!(out, "  {verdict:<5} {} ({} attempt(s))", one_line(&run.file), run.attempts);
     }
     skipped_lines(&mut out, aggregate.skipped_files.iter().map(|s| s.reason.as_str()));
     out
@@ -95,21 +96,21 @@ pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgemen
             out,
             "  {} {} {}/{} iterations passed",
             if run.failed { "FAIL" } else { "PASS" },
-            run.label,
+            one_line(&run.label),
             run.iterations - run.failures,
             run.iterations
         );
         if let Some(stale) = run.stale_reads.filter(|s| *s > 0) {
             let _ = write!(out, ", {stale} stale read(s)");
         }
-        let _ = writeln!(out, " ({})", run.file);
+        let _ = writeln!(out, " ({})", one_line(&run.file));
         for failed in &run.failed_iterations {
             let _ = writeln!(
                 out,
                 "      iteration {}{}: {}",
                 failed.iteration,
                 failed.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-                failed.reason.as_deref().unwrap_or("no reason recorded")
+                one_line(failed.reason.as_deref().unwrap_or("no reason recorded"))
             );
         }
     }
@@ -121,7 +122,7 @@ fn skipped_lines<'a>(out: &mut String, reasons: impl ExactSizeIterator<Item = &'
     if reasons.len() > 0 {
         let _ = writeln!(out, "skipped files ({}):", reasons.len());
         for reason in reasons {
-            let _ = writeln!(out, "  {reason}");
+            let _ = writeln!(out, "  {}", one_line(reason));
         }
     }
 }

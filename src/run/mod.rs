@@ -86,7 +86,24 @@ struct StackOutcome {
     containers: Vec<ContainerReport>,
     chaos: Vec<docker_stack::ChaosEvent>,
     failed: bool,
-    interrupted: bool,
+    /// The phase a signal stopped, when one did.
+    interrupted: Option<String>,
+}
+
+impl StackOutcome {
+    /// Says where a signal stopped the run.
+    fn interrupted_in(phase: &str, signal: &str, emitter: &mut Emitter) -> StackOutcome {
+        emitter.warn(&format!("interrupted by {signal} during {phase}"));
+        StackOutcome { interrupted: Some(phase.to_string()), ..StackOutcome::default() }
+    }
+}
+
+/// `future`, unless SIGINT or SIGTERM comes first (`Err` with its name).
+async fn or_signal<F: std::future::Future>(future: F) -> Result<F::Output, &'static str> {
+    tokio::select! {
+        output = future => Ok(output),
+        signal = crate::signals::termination() => Err(signal),
+    }
 }
 
 /// Runs with `clock` (the command passes `Clock::start()`; tests may fix the date).
@@ -104,8 +121,15 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
     let root = parity.root().to_path_buf();
     let emitter = Emitter::new(sinks(&config, parity, flakiness, artifact_redactor, reporter));
     let mut run = Run { config, clock, run_id, emitter, phases: Phases::default(), found: Found::default() };
-    if run.config.canary && !canary_holds(&mut run, reporter).await {
-        return Exit::ParityFailure;
+    if run.config.canary {
+        match or_signal(canary_holds(&mut run, reporter)).await {
+            Ok(true) => {}
+            Ok(false) => return Exit::ParityFailure,
+            Err(signal) => {
+                let stopped = StackOutcome::interrupted_in("the canary", signal, &mut run.emitter);
+                return finish(run, stopped, started, &root).await;
+            }
+        }
     }
     if let Some(note) = run.config.backend_note.clone() {
         run.emitter.note(&note);
@@ -183,7 +207,10 @@ async fn canary_holds(run: &mut Run, reporter: Reporter) -> bool {
 async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     let source = resolve_auto(&run.config.source, &mut run.emitter).await;
     let phase_start = Instant::now();
-    let stack = start_stack(&run.config, &source, &run.run_id, Reporter::detect()).await;
+    let stack = match or_signal(start_stack(&run.config, &source, &run.run_id, Reporter::detect())).await {
+        Ok(stack) => stack,
+        Err(signal) => return StackOutcome::interrupted_in("the stack's start-up", signal, &mut run.emitter),
+    };
     let mut outcome = StackOutcome {
         backend: match &source {
             Source::Local | Source::Auto(_) => "local",
@@ -200,7 +227,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
             let StartFailure { error, logs, containers, phases, teardown_errors } = failure;
             run.phases.0.extend(phases);
             if let stack::StackError::Interrupted(_) = error {
-                outcome.interrupted = true;
+                outcome.interrupted = Some("the stack's start-up".into());
             } else {
                 outcome.failed = true;
             }
@@ -232,25 +259,30 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         .map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
 
     let phase_start = Instant::now();
-    let ready =
-        stack::wait_ready(&[&clients[0], &clients[1]], &endpoints.instances, run.config.ready_timeout).await;
+    let ready = or_signal(stack::wait_ready(
+        &[&clients[0], &clients[1]],
+        &endpoints.instances,
+        run.config.ready_timeout,
+    ))
+    .await;
     run.phase_done("ready", phase_start);
     match ready {
-        Err(e) => {
+        Err(signal) => {
+            run.emitter.warn(&format!("interrupted by {signal} while waiting for the instances to be ready"));
+            outcome.interrupted = Some("readiness".into());
+        }
+        Ok(Err(e)) => {
             outcome.failed = true;
             run.emitter.warn(&format!("the stack never became ready: {e}"));
         }
-        Ok(()) => {
+        Ok(Ok(())) => {
             let finished = Mutex::new(Vec::new());
             let scenarios = run_scenarios(run, &clients, endpoints, chaos.as_deref(), &finished);
             // A signal stops the scenarios; what they finished is kept and written.
-            if let Some(signal) = tokio::select! {
-                () = scenarios => None,
-                signal = crate::signals::termination() => Some(signal),
-            } {
+            if let Err(signal) = or_signal(scenarios).await {
                 run.emitter
                     .warn(&format!("interrupted by {signal}: the scenarios still running were stopped"));
-                outcome.interrupted = true;
+                outcome.interrupted = Some("the scenarios".into());
                 let done = std::mem::take(&mut *finished.lock().expect("finished iterations"));
                 if run.found.cross.is_none() && !done.is_empty() {
                     cross_finished(run, done);
@@ -279,7 +311,7 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         let skipped = s.count(suite::CheckStatus::Skip);
         ((s.checks.len() - skipped) as u32, skipped as u32)
     });
-    let why_not = if stack.interrupted {
+    let why_not = if stack.interrupted.is_some() {
         "interrupted"
     } else if stack.failed {
         "the stack never came up"
@@ -325,9 +357,12 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
 
 /// The verdict and `analysis.json` to every sink, then the tarball.
 async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path) -> Exit {
+    // A signal during teardown ends the run as interrupted too, once the cleanup is done.
+    let interrupted_in =
+        stack.interrupted.clone().or_else(|| crate::signals::received().then(|| "teardown".into()));
     let findings = verdict::Findings {
         strict: run.config.strict,
-        interrupted: stack.interrupted,
+        interrupted: interrupted_in.is_some(),
         stack_failed: stack.failed,
         failures: run.found.failures(),
         coverage: coverage(&run, &stack),
@@ -340,6 +375,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         status,
         exit_code: exit.code(),
         verdict: sentence.clone(),
+        interrupted_in,
         coverage: findings.coverage.clone(),
         failure_classes: findings.failures.clone(),
         strict: run.config.strict,

@@ -7,7 +7,7 @@ use crate::clock::{millis, Stamp};
 use crate::contract::{Client, CreateRequest, CreatedToken, Trace};
 use crate::verdict::FailureClass;
 use serde_json::Value;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Which instance does what.
 #[derive(Clone, Copy)]
@@ -128,7 +128,10 @@ async fn poll_until_inactive(
         format!(" on {}", roles.revoker.name())
     };
     loop {
-        let answer = roles.observer.introspect(&mut out.trace, token).await;
+        // A poll never outlives the deadline, whatever --request-timeout says.
+        let budget =
+            judgement.deadline.saturating_sub(revoke_returned.elapsed()).max(Duration::from_millis(1));
+        let answer = roles.observer.introspect_within(&mut out.trace, token, Some(budget)).await;
         out.polls += 1;
         out.note_last();
         match answer {

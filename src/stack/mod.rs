@@ -156,7 +156,9 @@ pub async fn wait_ready(
     let waits = clients.iter().zip(instances).map(|(client, instance)| async move {
         let mut pause = Duration::from_millis(5);
         loop {
-            let last_error = match client.probe().await {
+            // A probe never outlives the readiness deadline, whatever --request-timeout says.
+            let budget = deadline.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+            let last_error = match client.probe(budget).await {
                 Ok(_) => return Ok(()),
                 Err(e) => e,
             };

@@ -144,7 +144,9 @@ pub fn extract(zip: &[u8], run_id: u64, collected: &Path, limits: Limits) -> Res
             continue;
         }
         if bytes.len() as u64 > cap {
-            extracted.refused.push(format!("entry {name:?} is larger than the {cap} byte cap; not written"));
+            extracted
+                .refused
+                .push(format!("entry {name:?} is too large: more than the {cap} byte cap; not written"));
             continue;
         }
         total += bytes.len() as u64;

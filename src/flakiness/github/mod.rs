@@ -327,9 +327,12 @@ async fn download_run(
             .await
             .map_err(|e| GithubError::Interrupted { what: what.clone(), reason: e.to_string() })??;
     if !extracted.has_results() {
-        return Ok(RunOutcome::NoArtifact(format!(
-            "{what} holds no flakiness.json or cross-instance-results.json"
-        )));
+        let why = if extracted.refused.is_empty() {
+            "holds no flakiness.json or cross-instance-results.json".to_string()
+        } else {
+            format!("holds no usable results: {}", extracted.refused.join("; "))
+        };
+        return Ok(RunOutcome::NoArtifact(format!("{what} {why}")));
     }
     if let Some(created) = run.created_at {
         date_files(collected, &extracted.written, created);
