@@ -271,7 +271,7 @@ mod tests {
         let limits = Limits { entry_bytes: 1000, ..Limits::default() };
         let out = extract(&zip, 1, tmp.path(), limits).unwrap();
         assert_eq!(out.written, [PathBuf::from("run_1.json")]);
-        assert!(out.refused[0].contains("byte cap"), "{:?}", out.refused);
+        assert!(out.refused[0].contains("is too large: more than the 1000 byte cap"), "{:?}", out.refused);
         assert!(matches!(extract(b"not a zip", 1, tmp.path(), limits), Err(ExtractError::NotZip(_))));
     }
 
