@@ -398,6 +398,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub canary: bool,
 
+    /// At most N evidence packets (one per failed smoke attempt, check or iteration, under
+    /// <out>/webprofile-parity/evidence/; replay one with `parity replay`). 0 writes none.
+    #[arg(long, value_name = "N", default_value_t = crate::evidence::DEFAULT_LIMIT, env = "PARITY_EVIDENCE_LIMIT")]
+    pub evidence_limit: u32,
+
     /// Pause between smoke attempts.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub retry_delay: Duration,

@@ -12,6 +12,7 @@ pub mod collector;
 pub mod commands;
 pub mod contract;
 pub mod escape;
+pub mod evidence;
 pub mod exit;
 pub mod files;
 pub mod flakiness;

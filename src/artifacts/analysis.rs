@@ -104,6 +104,9 @@ pub struct Analysis {
     /// Infrastructure or artifact errors, each one sentence.
     #[serde(default)]
     pub errors: Vec<String>,
+    /// The evidence packets under `webprofile-parity/evidence/`.
+    #[serde(default)]
+    pub evidence: crate::evidence::EvidenceIndex,
     #[serde(default)]
     pub tarball: Option<String>,
 }

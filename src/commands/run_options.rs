@@ -69,6 +69,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         timings: args.timings.clone(),
         slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
         canary: args.canary,
+        evidence_limit: args.evidence_limit,
     })
 }
 

@@ -30,3 +30,16 @@ pub use client::{
 };
 pub use exchange::{AuthMode, Exchange, Trace};
 pub use parse::{parse_object_id, Body, CreatedToken, Introspection};
+
+/// The token the first successful create of `trace` minted, if any.
+pub fn created_token_in(trace: &Trace) -> Option<CreatedToken> {
+    trace
+        .exchanges()
+        .iter()
+        .filter(|ex| {
+            ex.method == "POST" && ex.path.ends_with("/git-tokens") && matches!(ex.status, Some(200 | 201))
+        })
+        .find_map(|ex| {
+            parse::created_token(&Body::classify(&ex.response_body, ex.content_type.as_deref())).ok()
+        })
+}

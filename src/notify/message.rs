@@ -21,6 +21,22 @@ fn cross_line(run: &Analysis) -> Option<String> {
     })
 }
 
+/// "Evidence: iteration-4, iteration-5 and 3 more (webprofile-parity/evidence/ in the artifacts)":
+/// the first few packet names, never a local path (it means nothing in CI).
+fn evidence_line(run: &Analysis) -> Option<String> {
+    let packets = &run.evidence.packets;
+    if packets.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = packets.iter().take(3).map(String::as_str).collect();
+    let more = packets.len() - shown.len() + run.evidence.not_written as usize;
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Some(format!(
+        "Evidence: {}{more} (webprofile-parity/evidence/ in the artifacts; `parity replay` reruns one)",
+        shown.join(", ")
+    ))
+}
+
 /// One line per thing that went wrong, most important first.
 fn failure_lines(run: &Analysis) -> Vec<String> {
     let mut lines = Vec::new();
@@ -98,6 +114,7 @@ pub fn run_failure_slack(outcome: &Analysis, context: &RunContext) -> String {
     let mut lines = vec![format!(":x: *{title}*{}", context.suffix())];
     lines.extend(failure_lines(outcome));
     lines.extend(cross_line(outcome));
+    lines.extend(evidence_line(outcome));
     lines.join("\n")
 }
 
@@ -116,7 +133,7 @@ pub fn run_markdown(outcome: &Analysis, context: &RunContext) -> String {
     for line in failure_lines(outcome) {
         text.push_str(&format!("- {line}\n"));
     }
-    if let Some(line) = cross_line(outcome) {
+    for line in cross_line(outcome).into_iter().chain(evidence_line(outcome)) {
         text.push_str(&format!("- {line}\n"));
     }
     if let Some(smoke) = outcome.smoke.as_ref().filter(|s| s.success && s.flaky) {
@@ -249,7 +266,9 @@ mod tests {
                  "class": "contract"}
             ],
             "cross": {"iterations": 5, "failures": 2, "stale_reads": 7, "classes": {"stale-read": 2}},
-            "errors": []
+            "errors": [],
+            "evidence": {"packets": ["smoke-attempt-1", "check-x_service_origin_rejected", "iteration-2",
+                                     "iteration-4"], "not_written": 1}
         }))
         .unwrap()
     }
@@ -271,11 +290,15 @@ mod tests {
             "Contract suite: 1 check(s) failed: x_service_origin_rejected [contract] (HTTP 200 without credentials)"
         ));
         assert!(
-            text.ends_with("Cross-instance: 2/5 iterations failed (2 stale-read; 7 stale reads)"),
+            text.contains("Cross-instance: 2/5 iterations failed (2 stale-read; 7 stale reads)"),
             "{text}"
         );
+        let evidence = "Evidence: smoke-attempt-1, check-x_service_origin_rejected, iteration-2 and 2 more \
+                        (webprofile-parity/evidence/ in the artifacts; `parity replay` reruns one)";
+        assert!(text.ends_with(evidence), "{text}");
         let markdown = run_markdown(&failed_run(), &context);
         assert!(markdown.contains("❌ parity FAILED") && markdown.contains("[Workflow run]("));
+        assert!(markdown.contains(&format!("- {evidence}")), "{markdown}");
     }
 
     #[test]

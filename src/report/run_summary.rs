@@ -131,6 +131,7 @@ mod tests {
             containers: vec![],
             chaos: vec![],
             errors: vec![],
+            evidence: Default::default(),
             tarball: Some("ci/webprofile-parity-20240101000000.tar.gz".into()),
         }
     }

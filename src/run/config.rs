@@ -51,4 +51,6 @@ pub struct RunConfig {
     pub slack_webhook: Option<String>,
     /// `--canary`: prove every check can fail before the real run.
     pub canary: bool,
+    /// `--evidence-limit`: at most this many evidence packets (0: none).
+    pub evidence_limit: u32,
 }

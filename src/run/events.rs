@@ -89,6 +89,11 @@ impl Emitter {
         Emitter { sinks, errors: Vec::new() }
     }
 
+    /// A sink that joins once the run knows more (the evidence sink, once the stack is up).
+    pub fn add(&mut self, sink: Box<dyn Sink>) {
+        self.sinks.push(sink);
+    }
+
     pub fn emit(&mut self, event: Event<'_>) {
         let mut failures = Vec::new();
         for sink in &mut self.sinks {

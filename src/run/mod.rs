@@ -5,6 +5,7 @@
 
 mod config;
 pub mod events;
+mod evidence;
 pub mod sinks;
 
 pub use config::{RunConfig, Source};
@@ -88,6 +89,7 @@ struct StackOutcome {
     failed: bool,
     /// The phase a signal stopped, when one did.
     interrupted: Option<String>,
+    evidence: crate::evidence::EvidenceIndex,
 }
 
 impl StackOutcome {
@@ -257,6 +259,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         .instances
         .clone()
         .map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
+    let evidence = attach_evidence(run, &stack, &clients).await;
 
     let phase_start = Instant::now();
     let ready = or_signal(stack::wait_ready(
@@ -291,6 +294,9 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         }
     }
 
+    if let Some(evidence) = evidence {
+        outcome.evidence = finish_evidence(run, evidence).await;
+    }
     let phase_start = Instant::now();
     run.emitter.emit(Event::Logs(&stack.logs().await));
     outcome.containers = stack.container_reports().await;
@@ -302,6 +308,58 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     }
     run.phase_done("teardown", phase_start);
     outcome
+}
+
+/// The evidence sink, once the stack is up (unless `--evidence-limit 0`).
+async fn attach_evidence(
+    run: &mut Run,
+    stack: &Stack,
+    clients: &[Client; 2],
+) -> Option<evidence::EvidenceHandle> {
+    if run.config.evidence_limit == 0 {
+        return None;
+    }
+    match evidence::attach(&run.config, stack, clients, artifact_redactor(&run.config)).await {
+        Ok((sink, handle)) => {
+            run.emitter.add(Box::new(sink));
+            Some(handle)
+        }
+        Err(e) => {
+            run.emitter.warn(&e);
+            None
+        }
+    }
+}
+
+/// Waits for the packets (each until two seconds after its failure's last
+/// answer) while the stack is still up to be read.
+async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> crate::evidence::EvidenceIndex {
+    let phase_start = Instant::now();
+    let index = match or_signal(handle.finish()).await {
+        Ok((index, errors)) => {
+            errors.iter().for_each(|e| run.emitter.warn(e));
+            index
+        }
+        Err(signal) => {
+            run.emitter.warn(&format!(
+                "interrupted by {signal}: evidence packets still being gathered were dropped"
+            ));
+            crate::evidence::EvidenceIndex::default()
+        }
+    };
+    if !index.packets.is_empty() {
+        let more = match index.not_written {
+            0 => String::new(),
+            n => format!(" ({n} more failure(s) past --evidence-limit have none)"),
+        };
+        run.emitter.note(&format!(
+            "evidence: {} packet(s) under {}{more}",
+            index.packets.len(),
+            run.config.out.join(artifacts::PARITY_DIR).join(crate::evidence::DIR).display()
+        ));
+    }
+    run.phase_done("evidence", phase_start);
+    index
 }
 
 /// What ran and what did not, for the verdict and every report of it.
@@ -396,6 +454,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         containers: stack.containers,
         chaos: stack.chaos,
         errors: run.emitter.errors().to_vec(),
+        evidence: stack.evidence,
         tarball: Some(tarball_path.display().to_string()),
     };
     run.emitter.emit(Event::Finished(&analysis));

@@ -99,12 +99,12 @@ pub async fn run_iterations<BeforeFut>(
 where
     BeforeFut: std::future::Future<Output = ()>,
 {
-    let roles = ProbeRoles { creator: first, revoker: second, observer: first };
+    let roles = roles(first, second);
     let before_start = &before_start;
     let mut done: Vec<Iteration> = stream::iter(1..=schedule.iterations)
         .map(|n| async move {
             before_start(n).await;
-            run_one(roles, n, judgement, clock).await
+            run_iteration(roles, n, judgement, clock).await
         })
         .buffer_unordered(schedule.concurrency.max(1))
         .inspect(|it| on_done(it))
@@ -114,7 +114,19 @@ where
     done
 }
 
-async fn run_one(roles: ProbeRoles<'_>, iteration: u32, judgement: &Judgement, clock: &Clock) -> Iteration {
+/// Who does what in every iteration: the first instance creates and is
+/// polled, the second revokes.
+pub fn roles<'a>(first: &'a Client, second: &'a Client) -> ProbeRoles<'a> {
+    ProbeRoles { creator: first, revoker: second, observer: first }
+}
+
+/// One iteration (`parity replay` runs them one at a time).
+pub async fn run_iteration(
+    roles: ProbeRoles<'_>,
+    iteration: u32,
+    judgement: &Judgement,
+    clock: &Clock,
+) -> Iteration {
     let started: Stamp = clock.now();
     let user_id = fresh_user_id();
     let outcome: ProbeOutcome =

@@ -60,6 +60,20 @@ pub struct CheckRecord {
 pub struct SuiteReport {
     pub checks: Vec<CheckRecord>,
     pub trace: Trace,
+    /// For each check, the range of `trace` its exchanges fill.
+    pub spans: Vec<std::ops::Range<usize>>,
+}
+
+impl SuiteReport {
+    /// A check's own exchanges.
+    pub fn exchanges_of(&self, index: usize) -> Trace {
+        let span = self.spans.get(index).cloned().unwrap_or(0..0);
+        let mut trace = Trace::new();
+        for ex in self.trace.exchanges().get(span).unwrap_or_default() {
+            trace.push(ex.clone());
+        }
+        trace
+    }
 }
 
 impl SuiteReport {
@@ -76,7 +90,10 @@ impl SuiteReport {
         self.checks.iter().filter_map(|c| c.class)
     }
 
-    fn record(&mut self, id: &str, started: Instant, verdict: CheckOutcome) {
+    /// Records a check's outcome; its exchanges are those the trace gained since the last one.
+    fn record(&mut self, id: &str, started: Instant, verdict: CheckOutcome, trace_len: usize) {
+        let from = self.spans.last().map_or(0, |s| s.end);
+        self.spans.push(from..trace_len);
         let spec = catalog::contract(id);
         let (status, class, detail) = match verdict {
             CheckOutcome::Pass => (CheckStatus::Pass, None, None),
@@ -108,7 +125,7 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     let request =
         CreateRequest { label: "parity-suite".into(), scopes: vec!["git".into()], expires_at: None };
     let created = client.create_token(trace, &user, &request).await;
-    s.record("create_shape", t, create_shape(&created));
+    s.record("create_shape", t, create_shape(&created), trace.len());
     let created = created.ok();
     let needs_token = || CheckOutcome::Skip("needs the token of create_shape, which failed".into());
 
@@ -126,14 +143,14 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
         },
         None => needs_token(),
     };
-    s.record("active_after_create", t, verdict);
+    s.record("active_after_create", t, verdict, trace.len());
 
     let t = Instant::now();
     let verdict = match &created {
         Some(c) => list_hides_hash(client.list_tokens(trace, &user).await, &c.id),
         None => needs_token(),
     };
-    s.record("list_hides_hash", t, verdict);
+    s.record("list_hides_hash", t, verdict, trace.len());
 
     for name in ["revoke_returns_204", "revoke_is_idempotent"] {
         let t = Instant::now();
@@ -148,7 +165,7 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
             },
             None => needs_token(),
         };
-        s.record(name, t, verdict);
+        s.record(name, t, verdict, trace.len());
         if name == "revoke_returns_204" {
             let t = Instant::now();
             let verdict = match &created {
@@ -161,13 +178,14 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
                 },
                 None => needs_token(),
             };
-            s.record("inactive_after_revoke", t, verdict);
+            s.record("inactive_after_revoke", t, verdict, trace.len());
         }
     }
 
     let t = Instant::now();
     let unknown = hashing::new_plaintext_token();
-    s.record("unknown_token_inactive", t, expect_active(client.introspect(trace, &unknown).await, false));
+    let verdict = expect_active(client.introspect(trace, &unknown).await, false);
+    s.record("unknown_token_inactive", t, verdict, trace.len());
 
     seeded_checks(&mut s, client, seeder, trace).await;
 
@@ -180,7 +198,7 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
         let ex = client.send("GET", &crate::contract::tokens_path(&user), auth, None).await;
         let verdict = rejected(&ex, auth);
         trace.push(ex);
-        s.record(name, t, verdict);
+        s.record(name, t, verdict, trace.len());
     }
 
     let tokens = crate::contract::tokens_path(&user);
@@ -196,12 +214,12 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
         let ex = client.send(method, &path, AuthMode::Basic, body.map(str::to_owned)).await;
         let verdict = expect_status(&ex, 400);
         trace.push(ex);
-        s.record(name, t, verdict);
+        s.record(name, t, verdict, trace.len());
     }
 
     let t = Instant::now();
     let verdict = other_users_token(client, trace, &user).await;
-    s.record("other_users_token_404", t, verdict);
+    s.record("other_users_token_404", t, verdict, trace.len());
 
     s.trace = std::mem::take(trace);
     s
@@ -322,7 +340,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
     for (name, hash, expect_active_answer) in kinds {
         let t = Instant::now();
         let Some(store) = seeder else {
-            s.record(name, t, CheckOutcome::Skip(NO_STORE.into()));
+            s.record(name, t, CheckOutcome::Skip(NO_STORE.into()), trace.len());
             continue;
         };
         let plaintext = hashing::new_plaintext_token();
@@ -352,7 +370,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
                 format!("could not seed the token into the store: {e}"),
             ),
         };
-        s.record(name, t, verdict);
+        s.record(name, t, verdict, trace.len());
     }
 }
 

@@ -58,6 +58,18 @@ impl LocalStack {
         })
     }
 
+    /// What evidence packets may see: the instances' access logs.
+    pub fn witness(&self) -> super::Witness {
+        super::Witness::Local {
+            logs: self
+                .running
+                .iter()
+                .zip(SERVICES)
+                .map(|(i, service)| (service.to_string(), i.log.clone()))
+                .collect(),
+        }
+    }
+
     /// The instances' access logs as `webprofile.log` and `webprofile-node2.log`.
     pub fn logs(&self) -> Vec<LogFile> {
         let names = ["webprofile.log", "webprofile-node2.log"];

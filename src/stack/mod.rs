@@ -4,10 +4,12 @@
 pub mod docker;
 mod external;
 mod local;
+mod witness;
 
 pub use docker::{ContainerReport, DockerSettings, DockerStack};
 pub use external::ExternalStack;
 pub use local::{LocalOptions, LocalStack};
+pub use witness::{Lines, LogLine, Witness};
 
 use crate::clock::Phase;
 use crate::progress::Reporter;
@@ -104,6 +106,15 @@ impl Stack {
         match self {
             Stack::Docker(s) => s.phases.clone(),
             _ => Vec::new(),
+        }
+    }
+
+    /// What evidence packets may see of the stack while it runs.
+    pub fn witness(&self) -> Witness {
+        match self {
+            Stack::Local(s) => s.witness(),
+            Stack::External(_) => Witness::Blind,
+            Stack::Docker(s) => s.witness(),
         }
     }
 

@@ -62,7 +62,8 @@ impl AccessLog {
         self.locked().iter().cloned().collect()
     }
 
-    fn push(&self, line: String) {
+    /// Appends one line (and echoes it, for `reference serve`).
+    pub fn push(&self, line: String) {
         if self.echo_stdout {
             // A closed stdout must not take the server down.
             crate::progress::print_stdout(&format!("{line}\n"));

@@ -4,7 +4,7 @@
 
 pub mod chaos;
 pub mod clean;
-mod containers;
+pub(crate) mod containers;
 mod context;
 pub mod engine;
 mod images;
@@ -12,7 +12,7 @@ pub mod owner;
 mod resources;
 
 pub use chaos::{Chaos, ChaosEvent, ChaosStep};
-pub use containers::ContainerReport;
+pub use containers::{ContainerReport, Service};
 pub use engine::DockerError;
 
 use super::{Endpoints, Instance, LogFile, StackError, StartFailure};
@@ -25,7 +25,7 @@ use crate::store::MongoStore;
 use crate::store::TokenStore;
 use bollard::Docker;
 use chaos::ChaosTargets;
-use containers::{ContainerPlan, Service};
+use containers::ContainerPlan;
 use owner::Owner;
 use resources::NetworkUse;
 use std::path::PathBuf;
@@ -231,6 +231,17 @@ impl DockerStack {
             Some(LogFile { file_name: service.log_file(), content })
         });
         futures::future::join_all(tails).await.into_iter().flatten().collect()
+    }
+
+    /// What evidence packets may see of this stack while it runs.
+    pub fn witness(&self) -> super::Witness {
+        let containers = self
+            .resources
+            .containers
+            .iter()
+            .map(|service| (*service, self.settings.container_name(*service), self.settings.image(*service)))
+            .collect();
+        super::Witness::Docker { docker: self.docker.clone(), containers }
     }
 
     pub async fn container_reports(&self) -> Vec<ContainerReport> {

@@ -1,0 +1,163 @@
+//! The run's evidence sink: a packet per failed smoke attempt, contract check
+//! and cross-instance iteration, gathered while the stack still runs.
+
+use super::events::{Event, Sink};
+use super::RunConfig;
+use crate::artifacts::ArtifactDir;
+use crate::contract::Client;
+use crate::evidence::{
+    self, Case, Collector, EvidenceIndex, Failure, Parameters, RecordedImage, ReplaySpec, Scene,
+};
+use crate::redact::Redactor;
+use crate::scenario::suite::CheckStatus;
+use crate::stack::{ContainerReport, Stack};
+use crate::verdict::FailureClass;
+use std::sync::{Arc, Mutex};
+
+type Shared = Arc<Mutex<Option<Collector>>>;
+
+/// Hands each failure the run reports to the collector.
+pub struct EvidenceSink {
+    collector: Shared,
+    /// Creator, revoker and observer of every cross-instance iteration.
+    roles: [String; 3],
+}
+
+/// Lets the run wait for the packets before the stack goes down.
+pub struct EvidenceHandle(Shared);
+
+impl EvidenceHandle {
+    /// Waits for every packet; what was written and what went wrong.
+    pub async fn finish(self) -> (EvidenceIndex, Vec<String>) {
+        let collector = self.0.lock().expect("evidence collector").take();
+        match collector {
+            Some(collector) => collector.finish().await,
+            None => (EvidenceIndex::default(), Vec::new()),
+        }
+    }
+}
+
+/// The sink and its handle for a stack that is up.
+pub async fn attach(
+    config: &RunConfig,
+    stack: &Stack,
+    clients: &[Client; 2],
+    redactor: Redactor,
+) -> Result<(EvidenceSink, EvidenceHandle), String> {
+    let root = config.out.join(crate::artifacts::PARITY_DIR).join(evidence::DIR);
+    let dir = ArtifactDir::create(&root, redactor).map_err(|e| format!("no evidence packets: {e}"))?;
+    let instances: Vec<(String, String)> =
+        clients.iter().map(|c| (c.name().to_string(), c.base_url().to_string())).collect();
+    let template = template(config, stack, &instances, &stack.container_reports().await);
+    let scene = Scene {
+        dir,
+        witness: stack.witness(),
+        store: stack.endpoints().store.clone(),
+        instances,
+        template,
+        chaos: stack.chaos(),
+        replay_hint: format!("parity replay {}/<dir>", root.display()),
+    };
+    let shared: Shared = Arc::new(Mutex::new(Some(Collector::new(scene, config.evidence_limit))));
+    let roles = crate::scenario::cross::roles(&clients[0], &clients[1]);
+    let roles = [roles.creator, roles.revoker, roles.observer].map(|c| c.name().to_string());
+    Ok((EvidenceSink { collector: shared.clone(), roles }, EvidenceHandle(shared)))
+}
+
+/// Everything a replay needs that is the same for every failure of the run.
+fn template(
+    config: &RunConfig,
+    stack: &Stack,
+    instances: &[(String, String)],
+    containers: &[ContainerReport],
+) -> ReplaySpec {
+    let judgement = &config.judgement;
+    ReplaySpec {
+        format: evidence::spec::FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        case: Case::Smoke { attempt: 0 },
+        class: FailureClass::Unknown,
+        reason: String::new(),
+        backend: stack.backend_name().to_string(),
+        targets: instances.iter().map(|(_, url)| url.clone()).collect(),
+        images: containers
+            .iter()
+            .map(|c| RecordedImage {
+                service: c.service.clone(),
+                image: c.image.clone(),
+                id: c.image_id.clone(),
+            })
+            .collect(),
+        faults: if config.faults.is_empty() { Vec::new() } else { vec![config.faults.describe()] },
+        seed: config.seed,
+        hash_cost: config.hash_cost.to_string(),
+        parameters: Parameters {
+            deadline_ms: judgement.deadline.as_millis() as u64,
+            poll_interval_ms: judgement.poll_interval.as_millis() as u64,
+            require_immediate: judgement.require_immediate,
+            accepted_revoke_statuses: judgement.accepted_revoke_statuses.clone(),
+            request_timeout_ms: config.client.request_timeout.as_millis() as u64,
+        },
+    }
+}
+
+impl EvidenceSink {
+    fn failures(&self, event: &Event<'_>) -> Vec<Failure> {
+        let class = |c: Option<FailureClass>| c.unwrap_or(FailureClass::Unknown);
+        match event {
+            Event::SmokeAttempt { attempt, smoke, .. } if !smoke.report.success => {
+                let case = Case::Smoke { attempt: *attempt };
+                vec![Failure {
+                    name: case.name(),
+                    case,
+                    class: class(smoke.report.class),
+                    reason: smoke.report.reason.clone().unwrap_or_default(),
+                    trace: smoke.trace.clone(),
+                }]
+            }
+            Event::SuiteFinished(report) => report
+                .checks
+                .iter()
+                .enumerate()
+                .filter(|(_, check)| check.status == CheckStatus::Fail)
+                .map(|(i, check)| {
+                    let case = Case::Check { check: check.name.clone() };
+                    Failure {
+                        name: case.name(),
+                        case,
+                        class: class(check.class),
+                        reason: check.detail.clone().unwrap_or_default(),
+                        trace: report.exchanges_of(i),
+                    }
+                })
+                .collect(),
+            Event::IterationFinished(it) if !it.result.success => {
+                let [creator, revoker, observer] = self.roles.clone();
+                let case = Case::Iteration { iteration: it.result.iteration, creator, revoker, observer };
+                vec![Failure {
+                    name: case.name(),
+                    case,
+                    class: class(it.result.class),
+                    reason: it.result.reason.clone().unwrap_or_default(),
+                    trace: it.trace.clone(),
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Sink for EvidenceSink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
+        let failures = self.failures(event);
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let mut collector = self.collector.lock().expect("evidence collector");
+        // After the handle has finished, the stack is going down: nothing more to gather.
+        if let Some(collector) = collector.as_mut() {
+            failures.into_iter().for_each(|f| collector.record(f));
+        }
+        Ok(())
+    }
+}
