@@ -155,6 +155,29 @@ pub enum Command {
         (Exit::ParityFailure, Some("a fault escaped a check that names it, or the clean reference raised a failure")),
     ]))]
     Canary(CanaryArgs),
+    /// Rerun exactly the case of an evidence packet N times on a fresh stack (the recorded
+    /// images, or the targets given) and report how often it fails the same way.
+    #[command(after_help = replay_help())]
+    Replay(Box<ReplayArgs>),
+    /// Print an evidence packet for a human: what failed, and the timeline.
+    Explain(ExplainArgs),
+}
+
+fn replay_help() -> String {
+    format!(
+        "Examples:\n  parity replay ci/webprofile-parity/evidence/iteration-417\n  \
+         parity replay ci/webprofile-parity/evidence/iteration-417 --times 100 --webprofile-image my/fix:dev\n  \
+         parity replay PACKET --no-cleanup     # stop at the first reproduction, leave the stack up\n\n\
+         A try reproduces the failure when the case fails with the recorded class (stale-read, contract, …). \
+         Each try that fails gets its own evidence packet under <out>/evidence/. The report is \
+         <out>/replay-report.json (rate and Wilson 95% interval) and <out>/replay.out.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("the case never failed that way")),
+            (Exit::ParityFailure, Some("it reproduced at least once")),
+            (Exit::Infrastructure, Some("the stack could not be had (a recorded image gone, no engine, never ready)")),
+            (Exit::Usage, Some("the packet's replay.json is missing or corrupt, or the flags conflict")),
+        ])
+    )
 }
 
 fn rerun_help() -> String {
@@ -308,6 +331,68 @@ pub struct NotifyGithubArgs {
     /// Print every request that would be sent; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The evidence packet: a folder under <out>/webprofile-parity/evidence/ (or its replay.json).
+    #[arg(value_name = "PACKET")]
+    pub packet: PathBuf,
+
+    /// How many times to run the case.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub times: u32,
+
+    /// Where the replay's report, packets and the services' logs go.
+    #[arg(long, value_name = "DIR", default_value = "ci/replay")]
+    pub out: PathBuf,
+
+    /// Where the services come from (default: the recorded backend).
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+
+    /// Replay on this service instead (twice for two instances); implies --backend external.
+    #[arg(long = "instance", value_name = "URL")]
+    pub instances: Vec<String>,
+
+    /// MongoDB of external services, to read the token from in each packet.
+    #[arg(long, value_name = "URI", env = "PARITY_MONGO_URI")]
+    pub mongo_uri: Option<String>,
+
+    /// Replay on this webprofile image instead of the recorded one (Docker).
+    #[arg(long, value_name = "IMAGE")]
+    pub webprofile_image: Option<String>,
+
+    /// Replay on this MongoDB image instead of the recorded one (Docker).
+    #[arg(long, value_name = "IMAGE")]
+    pub mongo_image: Option<String>,
+
+    /// Replay without the recorded --fault specs of the reference instances.
+    #[arg(long)]
+    pub no_faults: bool,
+
+    /// Stop at the first reproduction and leave the stack up for hands-on debugging (Docker:
+    /// the containers stay, `parity clean` removes them; embedded: until Ctrl-C).
+    #[arg(long)]
+    pub no_cleanup: bool,
+
+    /// How long to wait for GET / to answer on both instances.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+
+    /// Write artifacts without redaction (the console always redacts).
+    #[arg(long)]
+    pub no_redact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The evidence packet folder (under <out>/webprofile-parity/evidence/).
+    #[arg(value_name = "PACKET")]
+    pub packet: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -23,6 +23,7 @@ pub mod progress;
 pub mod publish;
 pub mod redact;
 pub mod reference;
+pub mod replay;
 pub mod report;
 pub mod rerun;
 pub mod run;

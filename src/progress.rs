@@ -207,6 +207,39 @@ impl ActivityProgress {
 }
 
 /// Machine output on stdout (redacted); a closed pipe (`| head`) is not an error.
+/// How a line of [`print_tinted`] is shown on a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tint {
+    Plain,
+    Bold,
+    Red,
+    Dim,
+    Cyan,
+}
+
+/// Lines on stdout, each tinted when stdout is a terminal (and `NO_COLOR`
+/// is unset), plain otherwise; redacted and flattened like every output.
+pub fn print_tinted(lines: &[(Tint, String)]) {
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut text = String::new();
+    for (tint, line) in lines {
+        let line = escape::one_line(&Redactor::enabled().redact(line));
+        let code = match tint {
+            Tint::Plain => None,
+            Tint::Bold => Some("1"),
+            Tint::Red => Some("31"),
+            Tint::Dim => Some("2"),
+            Tint::Cyan => Some("36"),
+        };
+        match code.filter(|_| colour) {
+            Some(code) => text.push_str(&format!("\x1b[{code}m{line}\x1b[0m\n")),
+            None => text.push_str(&format!("{line}\n")),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 pub fn print_stdout(text: &str) {
     let text = escape::lines(&Redactor::enabled().redact(text));
     let mut out = std::io::stdout().lock();

@@ -2,7 +2,7 @@
 //! through — console lines, artifacts, reports, payloads.
 //!
 //! What counts as a secret: plaintext tokens (any run of 64 or more hex
-//! digits, named by their `hashPrefix` — the first 8 hex of their SHA-256,
+//! digits not written as a `sha256:` digest, named by their `hashPrefix` — the first 8 hex of their SHA-256,
 //! which the service itself exposes — never by any of their own
 //! characters), HTTP Basic and Bearer credentials, URL userinfo, and every
 //! literal registered for the process (the admin password and its Basic
@@ -61,7 +61,7 @@ fn registered() -> Vec<String> {
 
 fn hex_run() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"[0-9a-fA-F]{64,}").expect("static regex"))
+    RE.get_or_init(|| Regex::new(r"(sha256:)?[0-9a-fA-F]{64,}").expect("static regex"))
 }
 
 fn basic_credential() -> &'static Regex {
@@ -116,8 +116,10 @@ impl Redactor {
                 out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
             }
         }
-        out = replace(out, hex_run(), |caps| {
-            format!("[REDACTED-TOKEN {}]", crate::hashing::hash_prefix(&caps[0]))
+        out = replace(out, hex_run(), |caps| match caps.get(1) {
+            // A content digest (an image id), not a token: `parity replay` needs it as it was.
+            Some(_) => caps[0].to_string(),
+            None => format!("[REDACTED-TOKEN {}]", crate::hashing::hash_prefix(&caps[0])),
         });
         out = replace(out, basic_credential(), |caps| format!("{} {REDACTED}", &caps[1]));
         replace(out, url_userinfo(), |caps| format!("{}{REDACTED}@", &caps[1]))
@@ -147,10 +149,10 @@ mod tests {
     }
 
     #[test]
-    fn object_ids_and_short_hex_are_kept() {
+    fn object_ids_short_hex_and_image_digests_are_kept() {
         let r = Redactor::enabled();
-        let text = "id 6b0a7daf0123456789abcdef partial 4f1c2d3e";
-        assert_eq!(r.redact(text), text);
+        let text = format!("id 6b0a7daf0123456789abcdef partial 4f1c2d3e image sha256:{TOKEN}");
+        assert_eq!(r.redact(&text), text);
     }
 
     #[test]

@@ -37,6 +37,16 @@ impl SmokeSummary {
     }
 }
 
+/// The evidence packets of a run (see `crate::evidence`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct EvidenceIndex {
+    /// Folder names under `webprofile-parity/evidence/`, in the order the failures were seen.
+    pub packets: Vec<String>,
+    /// Failures past `--evidence-limit`, without a packet.
+    pub not_written: u32,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SuiteCounts {
@@ -106,7 +116,7 @@ pub struct Analysis {
     pub errors: Vec<String>,
     /// The evidence packets under `webprofile-parity/evidence/`.
     #[serde(default)]
-    pub evidence: crate::evidence::EvidenceIndex,
+    pub evidence: EvidenceIndex,
     #[serde(default)]
     pub tarball: Option<String>,
 }

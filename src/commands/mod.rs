@@ -8,9 +8,11 @@ mod check;
 mod checks;
 mod clean;
 mod collect;
+mod explain;
 mod notify;
 mod publish;
 mod reference;
+mod replay;
 mod rerun;
 mod run;
 mod run_options;
@@ -70,6 +72,8 @@ pub async fn dispatch(command: Command) -> i32 {
         Command::Notify(NotifyCommand::Github(args)) => notify::github(&args).await.map(Exit::code),
         Command::Checks(args) => Ok(checks::run(&args).code()),
         Command::Canary(args) => Ok(canary::run(&args).await.code()),
+        Command::Replay(args) => replay::run(*args).await.map(Exit::code),
+        Command::Explain(args) => explain::run(&args).map(Exit::code),
     };
     result.unwrap_or_else(|e| {
         e.report(Reporter::plain(), name);
@@ -91,6 +95,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Notify(_) => "notify github",
         Command::Checks(_) => "checks",
         Command::Canary(_) => "canary",
+        Command::Replay(_) => "replay",
+        Command::Explain(_) => "explain",
     }
 }
 
@@ -152,6 +158,10 @@ fn register_secrets(command: &Command) {
         Command::Reference(ReferenceCommand::Serve(args)) => {
             register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
             register_url_userinfo(&args.mongo_uri);
+        }
+        Command::Replay(args) => {
+            register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
+            args.mongo_uri.iter().chain(&args.instances).for_each(|u| register_url_userinfo(u));
         }
         Command::Collect(args) => {
             args.slack_webhook.iter().for_each(|w| register(w));

@@ -10,7 +10,7 @@ mod timeline;
 
 pub use spec::{Case, Parameters, RecordedImage, ReplaySpec};
 
-use crate::artifacts::ArtifactDir;
+use crate::artifacts::{ArtifactDir, EvidenceIndex};
 use crate::contract::Trace;
 use crate::stack::docker::{Chaos, ContainerReport};
 use crate::stack::Witness;
@@ -69,16 +69,6 @@ pub struct StackState {
     pub faults: String,
     /// The `--chaos` steps applied so far.
     pub chaos: Vec<crate::stack::docker::ChaosEvent>,
-}
-
-/// The packets of a run, for `analysis.json`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct EvidenceIndex {
-    /// Folder names under `webprofile-parity/evidence/`, in the order the failures were seen.
-    pub packets: Vec<String>,
-    /// Failures past `--evidence-limit`, without a packet.
-    pub not_written: u32,
 }
 
 /// Gathers a packet per failure on its own task, so the run goes on meanwhile.

@@ -42,7 +42,7 @@ pub struct RecordedImage {
 }
 
 /// How the case was judged and run.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Parameters {
     pub deadline_ms: u64,
@@ -50,6 +50,20 @@ pub struct Parameters {
     pub require_immediate: bool,
     pub accepted_revoke_statuses: Vec<u16>,
     pub request_timeout_ms: u64,
+}
+
+/// What a packet that does not say was judged by: `parity run`'s defaults.
+impl Default for Parameters {
+    fn default() -> Self {
+        let judgement = crate::scenario::Judgement::default();
+        Parameters {
+            deadline_ms: judgement.deadline.as_millis() as u64,
+            poll_interval_ms: judgement.poll_interval.as_millis() as u64,
+            require_immediate: judgement.require_immediate,
+            accepted_revoke_statuses: judgement.accepted_revoke_statuses,
+            request_timeout_ms: 5_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

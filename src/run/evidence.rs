@@ -3,11 +3,9 @@
 
 use super::events::{Event, Sink};
 use super::RunConfig;
-use crate::artifacts::ArtifactDir;
+use crate::artifacts::{ArtifactDir, EvidenceIndex};
 use crate::contract::Client;
-use crate::evidence::{
-    self, Case, Collector, EvidenceIndex, Failure, Parameters, RecordedImage, ReplaySpec, Scene,
-};
+use crate::evidence::{self, Case, Collector, Failure, Parameters, RecordedImage, ReplaySpec, Scene};
 use crate::redact::Redactor;
 use crate::scenario::suite::CheckStatus;
 use crate::stack::{ContainerReport, Stack};
@@ -46,22 +44,39 @@ pub async fn attach(
 ) -> Result<(EvidenceSink, EvidenceHandle), String> {
     let root = config.out.join(crate::artifacts::PARITY_DIR).join(evidence::DIR);
     let dir = ArtifactDir::create(&root, redactor).map_err(|e| format!("no evidence packets: {e}"))?;
+    let hint = format!("parity replay {}/<dir>", root.display());
+    let scene = scene(config, stack, clients, dir, hint).await;
+    let shared: Shared = Arc::new(Mutex::new(Some(Collector::new(scene, config.evidence_limit))));
+    Ok((EvidenceSink { collector: shared.clone(), roles: roles(clients) }, EvidenceHandle(shared)))
+}
+
+/// What every packet of a stack shares; packets go to `dir`, and
+/// `replay_hint` says how to replay one (`<dir>` stands for its folder).
+pub async fn scene(
+    config: &RunConfig,
+    stack: &Stack,
+    clients: &[Client; 2],
+    dir: ArtifactDir,
+    replay_hint: String,
+) -> Scene {
     let instances: Vec<(String, String)> =
         clients.iter().map(|c| (c.name().to_string(), c.base_url().to_string())).collect();
     let template = template(config, stack, &instances, &stack.container_reports().await);
-    let scene = Scene {
+    Scene {
         dir,
         witness: stack.witness(),
         store: stack.endpoints().store.clone(),
         instances,
         template,
         chaos: stack.chaos(),
-        replay_hint: format!("parity replay {}/<dir>", root.display()),
-    };
-    let shared: Shared = Arc::new(Mutex::new(Some(Collector::new(scene, config.evidence_limit))));
+        replay_hint,
+    }
+}
+
+/// Creator, revoker and observer of every cross-instance iteration, by name.
+pub fn roles(clients: &[Client; 2]) -> [String; 3] {
     let roles = crate::scenario::cross::roles(&clients[0], &clients[1]);
-    let roles = [roles.creator, roles.revoker, roles.observer].map(|c| c.name().to_string());
-    Ok((EvidenceSink { collector: shared.clone(), roles }, EvidenceHandle(shared)))
+    [roles.creator, roles.revoker, roles.observer].map(|c| c.name().to_string())
 }
 
 /// Everything a replay needs that is the same for every failure of the run.
@@ -101,55 +116,54 @@ fn template(
     }
 }
 
-impl EvidenceSink {
-    fn failures(&self, event: &Event<'_>) -> Vec<Failure> {
-        let class = |c: Option<FailureClass>| c.unwrap_or(FailureClass::Unknown);
-        match event {
-            Event::SmokeAttempt { attempt, smoke, .. } if !smoke.report.success => {
-                let case = Case::Smoke { attempt: *attempt };
-                vec![Failure {
-                    name: case.name(),
-                    case,
-                    class: class(smoke.report.class),
-                    reason: smoke.report.reason.clone().unwrap_or_default(),
-                    trace: smoke.trace.clone(),
-                }]
-            }
-            Event::SuiteFinished(report) => report
-                .checks
-                .iter()
-                .enumerate()
-                .filter(|(_, check)| check.status == CheckStatus::Fail)
-                .map(|(i, check)| {
-                    let case = Case::Check { check: check.name.clone() };
-                    Failure {
-                        name: case.name(),
-                        case,
-                        class: class(check.class),
-                        reason: check.detail.clone().unwrap_or_default(),
-                        trace: report.exchanges_of(i),
-                    }
-                })
-                .collect(),
-            Event::IterationFinished(it) if !it.result.success => {
-                let [creator, revoker, observer] = self.roles.clone();
-                let case = Case::Iteration { iteration: it.result.iteration, creator, revoker, observer };
-                vec![Failure {
-                    name: case.name(),
-                    case,
-                    class: class(it.result.class),
-                    reason: it.result.reason.clone().unwrap_or_default(),
-                    trace: it.trace.clone(),
-                }]
-            }
-            _ => Vec::new(),
+/// The failures an event reports, each with its case.
+pub fn failures_of(event: &Event<'_>, roles: &[String; 3]) -> Vec<Failure> {
+    let class = |c: Option<FailureClass>| c.unwrap_or(FailureClass::Unknown);
+    match event {
+        Event::SmokeAttempt { attempt, smoke, .. } if !smoke.report.success => {
+            let case = Case::Smoke { attempt: *attempt };
+            vec![Failure {
+                name: case.name(),
+                case,
+                class: class(smoke.report.class),
+                reason: smoke.report.reason.clone().unwrap_or_default(),
+                trace: smoke.trace.clone(),
+            }]
         }
+        Event::SuiteFinished(report) => report
+            .checks
+            .iter()
+            .enumerate()
+            .filter(|(_, check)| check.status == CheckStatus::Fail)
+            .map(|(i, check)| {
+                let case = Case::Check { check: check.name.clone() };
+                Failure {
+                    name: case.name(),
+                    case,
+                    class: class(check.class),
+                    reason: check.detail.clone().unwrap_or_default(),
+                    trace: report.exchanges_of(i),
+                }
+            })
+            .collect(),
+        Event::IterationFinished(it) if !it.result.success => {
+            let [creator, revoker, observer] = roles.clone();
+            let case = Case::Iteration { iteration: it.result.iteration, creator, revoker, observer };
+            vec![Failure {
+                name: case.name(),
+                case,
+                class: class(it.result.class),
+                reason: it.result.reason.clone().unwrap_or_default(),
+                trace: it.trace.clone(),
+            }]
+        }
+        _ => Vec::new(),
     }
 }
 
 impl Sink for EvidenceSink {
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
-        let failures = self.failures(event);
+        let failures = failures_of(event, &self.roles);
         if failures.is_empty() {
             return Ok(());
         }

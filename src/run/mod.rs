@@ -5,7 +5,7 @@
 
 mod config;
 pub mod events;
-mod evidence;
+pub(crate) mod evidence;
 pub mod sinks;
 
 pub use config::{RunConfig, Source};
@@ -89,7 +89,7 @@ struct StackOutcome {
     failed: bool,
     /// The phase a signal stopped, when one did.
     interrupted: Option<String>,
-    evidence: crate::evidence::EvidenceIndex,
+    evidence: artifacts::EvidenceIndex,
 }
 
 impl StackOutcome {
@@ -101,7 +101,7 @@ impl StackOutcome {
 }
 
 /// `future`, unless SIGINT or SIGTERM comes first (`Err` with its name).
-async fn or_signal<F: std::future::Future>(future: F) -> Result<F::Output, &'static str> {
+pub(crate) async fn or_signal<F: std::future::Future>(future: F) -> Result<F::Output, &'static str> {
     tokio::select! {
         output = future => Ok(output),
         signal = crate::signals::termination() => Err(signal),
@@ -333,7 +333,7 @@ async fn attach_evidence(
 
 /// Waits for the packets (each until two seconds after its failure's last
 /// answer) while the stack is still up to be read.
-async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> crate::evidence::EvidenceIndex {
+async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> artifacts::EvidenceIndex {
     let phase_start = Instant::now();
     let index = match or_signal(handle.finish()).await {
         Ok((index, errors)) => {
@@ -344,7 +344,7 @@ async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> cra
             run.emitter.warn(&format!(
                 "interrupted by {signal}: evidence packets still being gathered were dropped"
             ));
-            crate::evidence::EvidenceIndex::default()
+            artifacts::EvidenceIndex::default()
         }
     };
     if !index.packets.is_empty() {
@@ -512,7 +512,7 @@ fn write_timings(path: &Path, phases: &[Phase]) -> Result<(), String> {
         .map_err(|e| format!("cannot write the timings to {}: {e}", path.display()))
 }
 
-async fn start_stack(
+pub(crate) async fn start_stack(
     config: &RunConfig,
     source: &Source,
     run_id: &str,

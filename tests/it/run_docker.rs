@@ -16,9 +16,9 @@ const REFERENCE_TAG: &str = "webprofile-parity-reference:test";
 
 /// The images the tests run: the reference webprofile built from this very
 /// binary, and the MongoDB stand-in.
-struct Images {
-    reference: String,
-    mongo: String,
+pub(crate) struct Images {
+    pub(crate) reference: String,
+    pub(crate) mongo: String,
 }
 
 /// One Docker test at a time: they share two cores, and readiness deadlines
@@ -60,7 +60,7 @@ fn images(test: &str) -> Option<&'static Images> {
 }
 
 /// Names of one test's stack, so tests never collide with each other or a user's stack.
-struct Stack {
+pub(crate) struct Stack {
     prefix: String,
 }
 
@@ -70,6 +70,11 @@ impl Stack {
     }
 
     fn args(&self, images: &Images) -> Vec<String> {
+        self.args_with(&images.reference, &images.mongo)
+    }
+
+    /// The stack's names, with these images.
+    pub(crate) fn args_with(&self, webprofile: &str, mongo: &str) -> Vec<String> {
         [
             "--network",
             &format!("{}net", self.prefix),
@@ -78,9 +83,9 @@ impl Stack {
             "--image-tag",
             &format!("{}wp", self.prefix),
             "--webprofile-image",
-            &images.reference,
+            webprofile,
             "--mongo-image",
-            &images.mongo,
+            mongo,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -88,7 +93,7 @@ impl Stack {
     }
 
     /// Containers and networks of this stack that still exist.
-    fn leftovers(&self) -> Vec<String> {
+    pub(crate) fn leftovers(&self) -> Vec<String> {
         let list = |args: &[&str]| {
             let out = Command::new("docker").args(args).output().expect("docker CLI");
             String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
@@ -113,17 +118,17 @@ impl Stack {
 
 /// One Docker test: its images, its stack's names, a scratch directory, and
 /// the lock that keeps Docker tests one at a time.
-struct DockerTest {
-    images: &'static Images,
-    stack: Stack,
-    tmp: tempfile::TempDir,
-    out: std::path::PathBuf,
+pub(crate) struct DockerTest {
+    pub(crate) images: &'static Images,
+    pub(crate) stack: Stack,
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) out: std::path::PathBuf,
     _one_at_a_time: MutexGuard<'static, ()>,
 }
 
 impl DockerTest {
     /// `None` (after a SKIP line) when no engine answers.
-    fn start(name: &str) -> Option<DockerTest> {
+    pub(crate) fn start(name: &str) -> Option<DockerTest> {
         let images = images(name)?;
         let lock = docker_lock();
         let tmp = tempfile::tempdir().unwrap();
@@ -131,11 +136,11 @@ impl DockerTest {
         Some(DockerTest { images, stack: Stack::new(name), tmp, out, _one_at_a_time: lock })
     }
 
-    fn run(&self, extra: &[&str]) -> assert_cmd::assert::Assert {
+    pub(crate) fn run(&self, extra: &[&str]) -> assert_cmd::assert::Assert {
         docker_run(&self.stack, self.images, &self.out, extra)
     }
 
-    fn dir(&self) -> std::path::PathBuf {
+    pub(crate) fn dir(&self) -> std::path::PathBuf {
         parity_dir(&self.out)
     }
 }
@@ -150,7 +155,7 @@ fn docker_run(stack: &Stack, images: &Images, out: &Path, extra: &[&str]) -> ass
         .assert()
 }
 
-fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+pub(crate) fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
 }
 

@@ -137,6 +137,23 @@ pub async fn usable_for_auto(settings: &DockerSettings) -> Result<(), String> {
     }
 }
 
+/// The images of `settings` the engine does not have: an image recorded by
+/// an earlier run may have been removed since (`parity replay`).
+pub async fn absent_images(settings: &DockerSettings) -> Result<Vec<String>, DockerError> {
+    let docker = engine::connect(Duration::from_secs(5)).await?;
+    let mut absent = Vec::new();
+    for service in Service::ALL {
+        if service != Service::Mongo && matches!(settings.webprofile, WebprofileSource::Context(_)) {
+            continue; // built by the run
+        }
+        let image = settings.image(service);
+        if !absent.contains(&image) && docker.inspect_image(&image).await.is_err() {
+            absent.push(image);
+        }
+    }
+    Ok(absent)
+}
+
 /// A running Docker stack.
 pub struct DockerStack {
     pub endpoints: Endpoints,

@@ -1,0 +1,254 @@
+//! `parity replay PACKET`: the packet's `replay.json` and the flags resolved
+//! into the library's [`ReplayConfig`]. The recorded case, images, faults and
+//! judgement win over the environment; only flags change them.
+
+use super::CommandError;
+use crate::cli::{Backend, ReplayArgs};
+use crate::clock::Clock;
+use crate::contract::{ClientOptions, Credentials};
+use crate::evidence::ReplaySpec;
+use crate::exit::Exit;
+use crate::hashing::HashCost;
+use crate::progress::Reporter;
+use crate::reference::faults::Faults;
+use crate::replay::ReplayConfig;
+use crate::rerun::RetryPolicy;
+use crate::run::{RunConfig, Source};
+use crate::scenario::Judgement;
+use crate::stack::docker::{DockerSettings, Keep, WebprofileSource};
+use crate::verdict::RetryOn;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A packet's replay.json is a few kilobytes; anything past this is not one.
+const SPEC_CAP: u64 = 1024 * 1024;
+
+pub async fn run(args: ReplayArgs) -> Result<Exit, CommandError> {
+    crate::signals::install();
+    let (spec, packet) = read_spec(&args.packet)?;
+    let config = replay_config(&args, spec, packet)?;
+    if let Source::Docker(settings) = &config.run.source {
+        refuse_absent_images(settings, &args).await?;
+    }
+    Ok(crate::replay::replay(config, Clock::start(), Reporter::detect()).await)
+}
+
+/// The packet's `replay.json` (PACKET may name the folder or the file).
+fn read_spec(packet: &Path) -> Result<(ReplaySpec, PathBuf), CommandError> {
+    let (folder, file) = if packet.is_dir() {
+        (packet.to_path_buf(), packet.join("replay.json"))
+    } else {
+        (packet.parent().map(Path::to_path_buf).unwrap_or_default(), packet.to_path_buf())
+    };
+    let usage = |why: String| CommandError::Usage(format!("{}: {why}", file.display()));
+    let bytes = crate::files::read_capped(&file, SPEC_CAP).map_err(|e| match e {
+        crate::files::Refused::Io(io) if io.kind() == std::io::ErrorKind::NotFound => usage(
+            "not found: PACKET is an evidence packet folder (<out>/webprofile-parity/evidence/<case>)".into(),
+        ),
+        other => usage(other.to_string()),
+    })?;
+    let spec: ReplaySpec =
+        serde_json::from_slice(&bytes).map_err(|e| usage(format!("not a packet's replay.json: {e}")))?;
+    Ok((spec, folder))
+}
+
+fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result<ReplayConfig, CommandError> {
+    let mut caveats = spec.caveats();
+    let usage = |m: String| CommandError::Usage(m);
+    if let crate::evidence::Case::Check { check } = &spec.case {
+        if !crate::scenario::catalog::all().any(|c| &c.id == check) {
+            return Err(usage(format!(
+                "the packet's check `{check}` is not one this version runs (`parity checks` lists them)"
+            )));
+        }
+    }
+    let faults = if args.no_faults || spec.faults.is_empty() {
+        if args.no_faults && !spec.faults.is_empty() {
+            caveats.push(format!("--no-faults: without the recorded faults ({})", spec.faults.join(", ")));
+        }
+        Faults::default()
+    } else {
+        Faults::parse_all(&spec.faults).map_err(|e| usage(format!("the packet's faults: {e}")))?
+    };
+    let hash_cost = spec.hash_cost.parse::<HashCost>().unwrap_or_else(|_| {
+        caveats.push(format!("hash cost `{}` is unknown here; the default is used", spec.hash_cost));
+        HashCost::default()
+    });
+    let credentials =
+        Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() };
+    let source = source(args, &spec, &faults, hash_cost, &credentials, &mut caveats)?;
+    let p = &spec.parameters;
+    let millis_or = |ms: u64, default: Duration| if ms == 0 { default } else { Duration::from_millis(ms) };
+    let defaults = Judgement::default();
+    let judgement = Judgement {
+        deadline: millis_or(p.deadline_ms, defaults.deadline),
+        poll_interval: millis_or(p.poll_interval_ms, defaults.poll_interval),
+        require_immediate: p.require_immediate,
+        accepted_revoke_statuses: if p.accepted_revoke_statuses.is_empty() {
+            defaults.accepted_revoke_statuses
+        } else {
+            p.accepted_revoke_statuses.clone()
+        },
+    };
+    let run = RunConfig {
+        source,
+        backend_note: None,
+        mongo_uri: args.mongo_uri.clone().filter(|u| !u.trim().is_empty()),
+        out: args.out.clone(),
+        faults,
+        seed: spec.seed,
+        hash_cost,
+        strict: true,
+        iterations: 1,
+        concurrency: 1,
+        judgement,
+        retry: RetryPolicy { attempts: 1, delay: Duration::ZERO, retry_on: RetryOn::default() },
+        client: ClientOptions {
+            credentials,
+            request_timeout: millis_or(p.request_timeout_ms, Duration::from_secs(5)),
+        },
+        ready_timeout: args.ready_timeout,
+        redact: !args.no_redact,
+        junit: None,
+        step_summary: None,
+        timings: None,
+        slack_webhook: None,
+        canary: false,
+        evidence_limit: args.times,
+    };
+    Ok(ReplayConfig { run, packet, spec, times: args.times, keep_up: args.no_cleanup, caveats })
+}
+
+/// The recorded backend, unless the flags name another; what differs becomes a caveat.
+fn source(
+    args: &ReplayArgs,
+    spec: &ReplaySpec,
+    faults: &Faults,
+    hash_cost: HashCost,
+    credentials: &Credentials,
+    caveats: &mut Vec<String>,
+) -> Result<Source, CommandError> {
+    let recorded = match spec.backend.as_str() {
+        "docker" => Some(Backend::Docker),
+        "local" => Some(Backend::Local),
+        "external" => Some(Backend::External),
+        _ => None,
+    };
+    let backend = match (args.backend, args.instances.is_empty()) {
+        (None | Some(Backend::External), false) => Backend::External,
+        (Some(other), false) => {
+            return Err(CommandError::Usage(format!(
+                "--instance names services to replay on, which needs --backend external, not {other:?}"
+            )))
+        }
+        (Some(Backend::Auto), true) | (None, true) => recorded.ok_or_else(|| {
+            CommandError::Usage(format!(
+                "the packet's backend `{}` is not one this version knows: give --backend local, docker or \
+                 external (with --instance)",
+                spec.backend
+            ))
+        })?,
+        (Some(backend), true) => backend,
+    };
+    if backend != Backend::Docker && (args.webprofile_image.is_some() || args.mongo_image.is_some()) {
+        return Err(CommandError::Usage(
+            "--webprofile-image and --mongo-image replay on Docker: give --backend docker (or leave the recorded \
+             backend)"
+                .into(),
+        ));
+    }
+    if Some(backend) != recorded {
+        caveats.push(format!("recorded on the {} backend, replayed on {backend:?}", spec.backend));
+    }
+    match backend {
+        Backend::Local | Backend::Auto => Ok(Source::Local),
+        Backend::External => {
+            let targets =
+                if args.instances.is_empty() { spec.targets.clone() } else { args.instances.clone() };
+            if !faults.is_empty() {
+                caveats.push(
+                    "the recorded faults were injected into the reference; external services run as they are"
+                        .into(),
+                );
+            }
+            match targets.as_slice() {
+                [one] => Ok(Source::External { first: one.clone(), second: one.clone() }),
+                [first, second, ..] => Ok(Source::External { first: first.clone(), second: second.clone() }),
+                [] => Err(CommandError::Usage("no services to replay on: give --instance URL".into())),
+            }
+        }
+        Backend::Docker => {
+            Ok(Source::Docker(Box::new(docker_settings(args, spec, faults, hash_cost, credentials, caveats))))
+        }
+    }
+}
+
+/// Fresh containers from the recorded images (by id when the packet has it),
+/// under names of their own so that a stack another run kept up is left alone.
+fn docker_settings(
+    args: &ReplayArgs,
+    spec: &ReplaySpec,
+    faults: &Faults,
+    hash_cost: HashCost,
+    credentials: &Credentials,
+    caveats: &mut Vec<String>,
+) -> DockerSettings {
+    let recorded = |service: &str| {
+        spec.images
+            .iter()
+            .find(|i| i.service == service)
+            .map(|i| i.id.clone().unwrap_or_else(|| i.image.clone()))
+    };
+    let mut pick = |given: &Option<String>, service: &str, default: &str| match (given, recorded(service)) {
+        (Some(image), recorded) => {
+            caveats.push(format!(
+                "{service} from {image} instead of the recorded {}",
+                recorded.as_deref().unwrap_or("(none recorded)")
+            ));
+            image.clone()
+        }
+        (None, Some(image)) => image,
+        (None, None) => default.to_string(),
+    };
+    let webprofile = pick(&args.webprofile_image, "webprofile", "webprofile-api-parity");
+    let mongo = pick(&args.mongo_image, "mongo", "mongo:6.0.5");
+    DockerSettings {
+        network: "webprofile-parity-replay-net".into(),
+        mongo_image: mongo,
+        mongo_container: "webprofile-parity-replay-mongo".into(),
+        image_tag: "webprofile-parity-replay".into(),
+        webprofile: WebprofileSource::Image(webprofile),
+        publish_port: false,
+        instance_env: Vec::new(),
+        log_tail: 500,
+        keep: if args.no_cleanup { Keep::Everything } else { Keep::Nothing },
+        keep_image: false,
+        chaos: Vec::new(),
+        credentials: credentials.clone(),
+        fault_specs: if faults.is_empty() { Vec::new() } else { vec![faults.describe()] },
+        seed: spec.seed,
+        hash_cost,
+        ready_timeout: args.ready_timeout,
+    }
+}
+
+/// A recorded image the engine no longer has is exit 3, named, with the way out.
+async fn refuse_absent_images(settings: &DockerSettings, args: &ReplayArgs) -> Result<(), CommandError> {
+    let absent = crate::stack::docker::absent_images(settings)
+        .await
+        .map_err(|e| CommandError::Infrastructure(e.to_string()))?;
+    if absent.is_empty() {
+        return Ok(());
+    }
+    let given = args.webprofile_image.is_some() || args.mongo_image.is_some();
+    Err(CommandError::Infrastructure(format!(
+        "the Docker engine does not have {}: {}",
+        absent.join(", "),
+        if given {
+            "build or load it first"
+        } else {
+            "the recorded image was removed since the run; give --webprofile-image IMAGE (and --mongo-image IMAGE) \
+             to replay on another"
+        }
+    )))
+}
