@@ -27,9 +27,8 @@ struct Backend {
     rounds: usize,
     with_packets: Side,
     without_packets: Side,
-    /// Median with − median without.
+    /// Median with − median without (mostly the wait for the last window to close).
     cost_s: f64,
-    cost_ms_per_packet: f64,
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -84,8 +83,7 @@ fn measure(backend: &str, args: &[String], rounds: usize) -> Backend {
     with.wall_s_median = median(&with.wall_s);
     without.wall_s_median = median(&without.wall_s);
     let cost_s = with.wall_s_median - without.wall_s_median;
-    let cost_ms_per_packet = cost_s * 1000.0 / with.packets.max(1) as f64;
-    Backend { backend: backend.into(), rounds, with_packets: with, without_packets: without, cost_s, cost_ms_per_packet }
+    Backend { backend: backend.into(), rounds, with_packets: with, without_packets: without, cost_s }
 }
 
 fn docker_args() -> Option<Vec<String>> {
@@ -100,7 +98,8 @@ fn docker_args() -> Option<Vec<String>> {
         assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let reference = recipe("reference.sh", &[env!("CARGO_BIN_EXE_parity"), "webprofile-parity-reference:bench"]);
+    let reference =
+        recipe("reference.sh", &[env!("CARGO_BIN_EXE_parity"), "webprofile-parity-reference:bench"]);
     let mongo = recipe("mongo-standin.sh", &[]);
     let args = ["--backend", "docker", "--webprofile-image", &reference, "--mongo-image", &mongo]
         .map(str::to_string)

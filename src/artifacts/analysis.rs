@@ -37,7 +37,7 @@ impl SmokeSummary {
     }
 }
 
-/// The evidence packets of a run (see `crate::evidence`).
+/// The evidence packets of a run (written by the evidence module).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct EvidenceIndex {

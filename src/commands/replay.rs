@@ -56,7 +56,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
     let mut caveats = spec.caveats();
     let usage = |m: String| CommandError::Usage(m);
     if let crate::evidence::Case::Check { check } = &spec.case {
-        if !crate::scenario::catalog::all().any(|c| &c.id == check) {
+        if !crate::scenario::catalog::all().any(|c| c.id == check) {
             return Err(usage(format!(
                 "the packet's check `{check}` is not one this version runs (`parity checks` lists them)"
             )));
