@@ -86,13 +86,25 @@ pub struct ReplayReport {
 impl ReplayReport {
     fn new(config: &ReplayConfig) -> ReplayReport {
         ReplayReport {
-            packet: config.packet.display().to_string(),
-            case: config.spec.case.clone(),
-            class: config.spec.class,
+            caveats: config.caveats.clone(),
+            ..ReplayReport::before_any_try(
+                &config.packet,
+                config.spec.case.clone(),
+                config.spec.class,
+                config.times,
+            )
+        }
+    }
+
+    fn before_any_try(packet: &std::path::Path, case: Case, class: FailureClass, times: u32) -> ReplayReport {
+        ReplayReport {
+            packet: packet.display().to_string(),
+            case,
+            class,
             backend: String::new(),
             targets: Vec::new(),
-            caveats: config.caveats.clone(),
-            times: config.times,
+            caveats: Vec::new(),
+            times,
             tries: Vec::new(),
             reproduced: 0,
             failed_otherwise: 0,
@@ -434,29 +446,9 @@ mod tests {
     use super::*;
 
     fn report() -> ReplayReport {
-        ReplayReport {
-            packet: "p".into(),
-            case: Case::Iteration {
-                iteration: 4,
-                creator: "a".into(),
-                revoker: "b".into(),
-                observer: "a".into(),
-            },
-            class: FailureClass::StaleRead,
-            backend: "local".into(),
-            targets: vec![],
-            caveats: vec![],
-            times: 3,
-            tries: vec![],
-            reproduced: 0,
-            failed_otherwise: 0,
-            rate: None,
-            interval_95: None,
-            verdict: String::new(),
-            exit_code: 0,
-            error: None,
-            evidence: EvidenceIndex::default(),
-        }
+        let case =
+            Case::Iteration { iteration: 4, creator: "a".into(), revoker: "b".into(), observer: "a".into() };
+        ReplayReport::before_any_try(std::path::Path::new("p"), case, FailureClass::StaleRead, 3)
     }
 
     fn attempt(n: u32, outcome: TryOutcome) -> Try {

@@ -76,7 +76,6 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
     });
     let credentials =
         Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() };
-    let source = source(args, &spec, &faults, hash_cost, &credentials, &mut caveats)?;
     let p = &spec.parameters;
     let millis_or = |ms: u64, default: Duration| if ms == 0 { default } else { Duration::from_millis(ms) };
     let defaults = Judgement::default();
@@ -90,8 +89,8 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
             p.accepted_revoke_statuses.clone()
         },
     };
-    let run = RunConfig {
-        source,
+    let mut run = RunConfig {
+        source: Source::Local,
         backend_note: None,
         mongo_uri: args.mongo_uri.clone().filter(|u| !u.trim().is_empty()),
         out: args.out.clone(),
@@ -116,6 +115,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         canary: false,
         evidence_limit: args.times,
     };
+    run.source = source(args, &spec, &run, &mut caveats)?;
     Ok(ReplayConfig { run, packet, spec, times: args.times, keep_up: args.no_cleanup, caveats })
 }
 
@@ -123,9 +123,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
 fn source(
     args: &ReplayArgs,
     spec: &ReplaySpec,
-    faults: &Faults,
-    hash_cost: HashCost,
-    credentials: &Credentials,
+    run: &RunConfig,
     caveats: &mut Vec<String>,
 ) -> Result<Source, CommandError> {
     let recorded = match spec.backend.as_str() {
@@ -165,7 +163,7 @@ fn source(
         Backend::External => {
             let targets =
                 if args.instances.is_empty() { spec.targets.clone() } else { args.instances.clone() };
-            if !faults.is_empty() {
+            if !run.faults.is_empty() {
                 caveats.push(
                     "the recorded faults were injected into the reference; external services run as they are"
                         .into(),
@@ -177,9 +175,7 @@ fn source(
                 [] => Err(CommandError::Usage("no services to replay on: give --instance URL".into())),
             }
         }
-        Backend::Docker => {
-            Ok(Source::Docker(Box::new(docker_settings(args, spec, faults, hash_cost, credentials, caveats))))
-        }
+        Backend::Docker => Ok(Source::Docker(Box::new(docker_settings(args, spec, run, caveats)))),
     }
 }
 
@@ -188,9 +184,7 @@ fn source(
 fn docker_settings(
     args: &ReplayArgs,
     spec: &ReplaySpec,
-    faults: &Faults,
-    hash_cost: HashCost,
-    credentials: &Credentials,
+    run: &RunConfig,
     caveats: &mut Vec<String>,
 ) -> DockerSettings {
     let recorded = |service: &str| {
@@ -224,10 +218,10 @@ fn docker_settings(
         keep: if args.no_cleanup { Keep::Everything } else { Keep::Nothing },
         keep_image: false,
         chaos: Vec::new(),
-        credentials: credentials.clone(),
-        fault_specs: if faults.is_empty() { Vec::new() } else { vec![faults.describe()] },
+        credentials: run.client.credentials.clone(),
+        fault_specs: if run.faults.is_empty() { Vec::new() } else { vec![run.faults.describe()] },
         seed: spec.seed,
-        hash_cost,
+        hash_cost: run.hash_cost,
         ready_timeout: args.ready_timeout,
     }
 }

@@ -5,7 +5,8 @@
 //! real Docker engine with a faulty image.
 
 use crate::common::*;
-use crate::run_docker::{stderr_of, DockerTest};
+use crate::run_docker::DockerTest;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -56,6 +57,20 @@ fn assert_packet_files(packet: &Path, with_store: bool) {
     assert_eq!(found, expected, "{}", packet.display());
 }
 
+/// `parity run --out OUT ARGS…` that must find failures (exit 1); its analysis.json.
+fn failing_run(out: &Path, args: &[&str]) -> Value {
+    let run = parity()
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .timeout(Duration::from_secs(240))
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", output_text(&run));
+    read_json(&parity_dir(out).join("analysis.json"))
+}
+
 fn replay(packet: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     parity()
         .arg("replay")
@@ -73,9 +88,9 @@ fn the_smoke_and_a_contract_check_get_packets_that_replay_on_the_embedded_stack(
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
     let secret = "evidence-Adm1n-pass";
-    let run = parity()
-        .args([
-            "run",
+    let analysis = failing_run(
+        &out,
+        &[
             "--backend",
             "local",
             "--iterations",
@@ -84,14 +99,10 @@ fn the_smoke_and_a_contract_check_get_packets_that_replay_on_the_embedded_stack(
             "minimal",
             "--admin-pass",
             secret,
-        ])
-        .args(["--fault", "stale-once,list-hash", "--out"])
-        .arg(&out)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1), "{}", output_text(&run));
-    let analysis = read_json(&parity_dir(&out).join("analysis.json"));
+            "--fault",
+            "stale-once,list-hash",
+        ],
+    );
     assert_eq!(
         analysis["evidence"]["packets"],
         serde_json::json!(["smoke-attempt-1", "check-list_hides_hash"]),
@@ -230,25 +241,10 @@ fn an_external_service_gets_packets_without_logs_and_the_limit_holds() {
     let (_standin, [first, second]) = spec_standin(&["--stale-once"]);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
-    let run = parity()
-        .args([
-            "run",
-            "--instance",
-            &first,
-            "--instance",
-            &second,
-            "--iterations",
-            "2",
-            "--evidence-limit",
-            "1",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1), "{}", output_text(&run));
-    let analysis = read_json(&parity_dir(&out).join("analysis.json"));
+    let analysis = failing_run(
+        &out,
+        &["--instance", &first, "--instance", &second, "--iterations", "2", "--evidence-limit", "1"],
+    );
     assert_eq!(analysis["evidence"]["packets"], serde_json::json!(["smoke-attempt-1"]), "{analysis}");
     let packet = evidence_dir(&out).join("smoke-attempt-1");
     assert_packet_files(&packet, false);
@@ -292,30 +288,15 @@ fn docker_iterations_with_a_lagging_image_get_full_packets_and_replay_reproduces
         &t.tmp.path().join("mongo"),
     );
     let secret = "evidence-d0cker-pass";
-    let run = parity()
-        .args([
-            "run",
-            "--backend",
-            "docker",
-            "--iterations",
-            "2",
-            "--hash-cost",
-            "minimal",
-            "--admin-pass",
-            secret,
-        ])
-        .arg("--out")
-        .arg(&t.out)
-        .args(t.stack.args_with(&lagging, &chatty_mongo))
-        .timeout(Duration::from_secs(240))
-        .assert()
-        .code(1);
-    let analysis = read_json(&t.dir().join("analysis.json"));
+    let mut args =
+        vec!["--backend", "docker", "--iterations", "2", "--hash-cost", "minimal", "--admin-pass", secret];
+    let images = t.stack.args_with(&lagging, &chatty_mongo);
+    args.extend(images.iter().map(String::as_str));
+    let analysis = failing_run(&t.out, &args);
     assert_eq!(
         analysis["evidence"]["packets"],
         serde_json::json!(["iteration-1", "iteration-2"]),
-        "{}",
-        stderr_of(&run)
+        "{analysis}"
     );
 
     let evidence = evidence_dir(&t.out);

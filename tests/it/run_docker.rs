@@ -155,7 +155,7 @@ fn docker_run(stack: &Stack, images: &Images, out: &Path, extra: &[&str]) -> ass
         .assert()
 }
 
-pub(crate) fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
+fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stderr).into_owned()
 }
 
