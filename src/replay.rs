@@ -338,13 +338,7 @@ async fn tries(
             break;
         }
     }
-    let (index, errors) = match run::or_signal(collector.finish()).await {
-        Ok(done) => done,
-        Err(signal) => {
-            interrupted = interrupted.or(Some(signal));
-            (EvidenceIndex::default(), vec!["evidence packets still being gathered were dropped".into()])
-        }
-    };
+    let (index, errors) = collector.finish().await;
     errors.iter().for_each(|e| reporter.line(e));
     report.evidence = index;
     interrupted

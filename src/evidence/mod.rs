@@ -17,6 +17,7 @@ use crate::stack::Witness;
 use crate::store::TokenStore;
 use crate::verdict::FailureClass;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -30,6 +31,8 @@ pub const MARGIN: Duration = Duration::from_secs(2);
 pub const LOG_CAP: usize = 256 * 1024;
 /// Packets written per run unless `--evidence-limit` says otherwise.
 pub const DEFAULT_LIMIT: u32 = 100;
+/// How long the run waits for its packets in all, the last window included.
+pub const PATIENCE: Duration = Duration::from_secs(15);
 /// Packets gathered at once (each reads the logs of every container).
 const GATHERING_AT_ONCE: usize = 8;
 
@@ -76,6 +79,8 @@ pub struct Collector {
     scene: Arc<Scene>,
     gate: Arc<Semaphore>,
     tasks: JoinSet<Result<(), String>>,
+    /// The packet each task gathers, until it is done.
+    pending: HashMap<tokio::task::Id, String>,
     limit: u32,
     index: EvidenceIndex,
 }
@@ -86,6 +91,7 @@ impl Collector {
             scene: Arc::new(scene),
             gate: Arc::new(Semaphore::new(GATHERING_AT_ONCE)),
             tasks: JoinSet::new(),
+            pending: HashMap::new(),
             limit,
             index: EvidenceIndex::default(),
         }
@@ -97,21 +103,96 @@ impl Collector {
             self.index.not_written += 1;
             return;
         }
-        self.index.packets.push(failure.name.clone());
+        let name = failure.name.clone();
+        self.index.packets.push(name.clone());
         let (scene, gate) = (self.scene.clone(), self.gate.clone());
-        self.tasks.spawn(async move { packet::gather(&scene, gate, failure).await });
+        let task = self.tasks.spawn(async move { packet::gather(&scene, gate, failure).await });
+        self.pending.insert(task.id(), name);
     }
 
-    /// Waits for every packet (each until its window has passed); the errors, one sentence each.
+    /// Waits for every packet (each until its window has passed), but no
+    /// longer than [`PATIENCE`] in all — even after a signal, so that what
+    /// was seen is kept. The index lists the packets written; the errors say
+    /// what went wrong, one sentence each.
     pub async fn finish(mut self) -> (EvidenceIndex, Vec<String>) {
         let mut errors = Vec::new();
-        while let Some(done) = self.tasks.join_next().await {
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => errors.push(e),
-                Err(e) => errors.push(format!("an evidence packet could not be gathered: {e}")),
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next_with_id()).await {
+                Ok(None) => break,
+                Ok(Some(Ok((id, written)))) => {
+                    let name = self.pending.remove(&id).unwrap_or_default();
+                    if let Err(e) = written {
+                        errors.push(e);
+                        self.index.packets.retain(|p| *p != name);
+                    }
+                }
+                Ok(Some(Err(e))) => {
+                    let name = self.pending.remove(&e.id()).unwrap_or_default();
+                    errors.push(format!("evidence packet {name} could not be gathered: {e}"));
+                    self.index.packets.retain(|p| *p != name);
+                }
+                Err(_) => {
+                    self.tasks.abort_all();
+                    let late: Vec<String> = self.pending.drain().map(|(_, name)| name).collect();
+                    errors.push(format!(
+                        "evidence packet(s) {} took longer than {} and were dropped",
+                        late.join(", "),
+                        humantime::format_duration(PATIENCE)
+                    ));
+                    self.index.packets.retain(|p| !late.contains(p));
+                    break;
+                }
             }
         }
         (self.index, errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+
+    fn failure(n: u32) -> Failure {
+        let case = Case::Smoke { attempt: n };
+        Failure {
+            name: case.name(),
+            case,
+            class: FailureClass::StaleRead,
+            reason: "stale".into(),
+            trace: Trace::new(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn packets_up_to_the_limit_are_written_and_the_rest_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let scene = Scene {
+            dir: ArtifactDir::create(tmp.path(), Redactor::enabled()).unwrap(),
+            witness: Witness::Blind,
+            store: None,
+            instances: vec![("instance1".into(), "http://127.0.0.1:1".into())],
+            template: serde_json::from_str(
+                r#"{"case": {"kind": "smoke", "attempt": 0}, "class": "unknown"}"#,
+            )
+            .unwrap(),
+            chaos: None,
+            replay_hint: "parity replay here/<dir>".into(),
+        };
+        let mut collector = Collector::new(scene, 2);
+        (1..=3).for_each(|n| collector.record(failure(n)));
+        let (index, errors) = collector.finish().await;
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(index.packets, ["smoke-attempt-1", "smoke-attempt-2"]);
+        assert_eq!(index.not_written, 1);
+        let readme = std::fs::read_to_string(tmp.path().join("smoke-attempt-2/README.txt")).unwrap();
+        assert!(readme.contains("Replay it: parity replay here/smoke-attempt-2"), "{readme}");
+        assert!(!tmp.path().join("smoke-attempt-2/store.json").exists(), "no store, no store.json");
+        let spec: ReplaySpec = serde_json::from_str(
+            &std::fs::read_to_string(tmp.path().join("smoke-attempt-2/replay.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!((spec.case, spec.class), (Case::Smoke { attempt: 2 }, FailureClass::StaleRead));
     }
 }

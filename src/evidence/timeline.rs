@@ -198,4 +198,28 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn log_lines_naming_the_failures_user_are_marked() {
+        let mut trace = Trace::new();
+        let mut create = exchange(1, "2026-01-01T00:00:10Z", 1.0, 500, "");
+        create.path = "/internal/api/users/5f0c0ffee0000000000000aa/git-tokens".into();
+        trace.push(create);
+        let line = |text: &str| LogLine {
+            at: at("2026-01-01T00:00:10.5Z"),
+            source: "webprofile".into(),
+            text: text.into(),
+        };
+        let logs = Lines {
+            lines: vec![
+                line("POST /internal/api/users/5f0c0ffee0000000000000aa/git-tokens 500"),
+                line("GET / 404"),
+            ],
+            cut: true,
+        };
+        let text = render("x", &trace, &logs, (at("2026-01-01T00:00:08Z"), at("2026-01-01T00:00:12Z")), "s");
+        assert!(text.contains("log lines stop at 256 KiB"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("* ") && l.ends_with("git-tokens 500")), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("  ") && l.ends_with("GET / 404")), "{text}");
+    }
 }

@@ -335,18 +335,9 @@ async fn attach_evidence(
 /// answer) while the stack is still up to be read.
 async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> artifacts::EvidenceIndex {
     let phase_start = Instant::now();
-    let index = match or_signal(handle.finish()).await {
-        Ok((index, errors)) => {
-            errors.iter().for_each(|e| run.emitter.warn(e));
-            index
-        }
-        Err(signal) => {
-            run.emitter.warn(&format!(
-                "interrupted by {signal}: evidence packets still being gathered were dropped"
-            ));
-            artifacts::EvidenceIndex::default()
-        }
-    };
+    // Not raced against a signal: the wait is bounded, and what was seen is worth keeping.
+    let (index, errors) = handle.finish().await;
+    errors.iter().for_each(|e| run.emitter.warn(e));
     if !index.packets.is_empty() {
         let more = match index.not_written {
             0 => String::new(),
