@@ -235,6 +235,7 @@ async fn catches(
         faults,
         seed: Some(1),
         hash_cost: HashCost::Minimal,
+        flavor: Default::default(),
         mongo_uri: None,
     })
     .await

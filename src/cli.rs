@@ -5,6 +5,7 @@
 use crate::exit::{self, Exit};
 use crate::flakiness::thresholds;
 use crate::hashing::HashCost;
+use crate::reference::Flavor;
 use crate::report::badge::{self, Colour};
 use crate::verdict::RetryOn;
 use clap::parser::ValueSource;
@@ -630,6 +631,12 @@ pub struct InstanceArgs {
     /// service) or `minimal` (measure the harness, not argon2).
     #[arg(long, value_name = "COST", default_value = "default", env = "PARITY_HASH_COST", value_parser = |s: &str| s.parse::<HashCost>())]
     pub hash_cost: HashCost,
+
+    /// Which service the reference instances answer like: `go` (the contract) or `node`
+    /// (the Node dialect of webprofile-api.md: 201 on create, bare ids, hashPrefix in
+    /// introspection, JSON `token required`, 204 for an unknown id, empty 500s).
+    #[arg(long, value_enum, value_name = "FLAVOR", default_value_t = Flavor::Go, env = "PARITY_FLAVOR")]
+    pub flavor: Flavor,
 }
 
 #[derive(Debug, Args, Clone)]

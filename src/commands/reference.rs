@@ -33,12 +33,14 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
         credentials: Credentials { user: args.credentials.admin_user, pass: args.credentials.admin_pass },
         hash_cost: args.instance.hash_cost,
         faults,
+        flavor: args.instance.flavor,
         seed: args.instance.seed,
     };
     // The bound address, not the asked one: `--port 0` picks a free port, and tests read it here.
     reporter.line(format!(
-        "reference webprofile `{}` listening on http://{bound} (store: {}, faults: {})",
+        "reference webprofile `{}` listening on http://{bound} ({} dialect, store: {}, faults: {})",
         config.name,
+        config.flavor,
         store.describe(),
         config.faults.describe()
     ));

@@ -11,6 +11,7 @@ use crate::exit::Exit;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
+use crate::reference::Flavor;
 use crate::replay::ReplayConfig;
 use crate::rerun::RetryPolicy;
 use crate::run::{RunConfig, Source};
@@ -74,6 +75,14 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         caveats.push(format!("hash cost `{}` is unknown here; the default is used", spec.hash_cost));
         HashCost::default()
     });
+    let flavor = if spec.flavor.is_empty() {
+        Flavor::Go
+    } else {
+        spec.flavor.parse::<Flavor>().unwrap_or_else(|e| {
+            caveats.push(format!("{e}; the go dialect is used"));
+            Flavor::Go
+        })
+    };
     let credentials =
         Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() };
     let p = &spec.parameters;
@@ -97,6 +106,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         faults,
         seed: spec.seed,
         hash_cost,
+        flavor,
         strict: true,
         iterations: 1,
         concurrency: 1,
@@ -222,6 +232,7 @@ fn docker_settings(
         fault_specs: if run.faults.is_empty() { Vec::new() } else { vec![run.faults.describe()] },
         seed: spec.seed,
         hash_cost: run.hash_cost,
+        flavor: run.flavor,
         ready_timeout: args.ready_timeout,
     }
 }

@@ -45,6 +45,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         faults,
         seed: args.instance.seed,
         hash_cost: args.instance.hash_cost,
+        flavor: args.instance.flavor,
         strict: resolve_strict(args, env)?,
         iterations: args.iterations,
         concurrency: usize::from(args.concurrency),
@@ -237,6 +238,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         fault_specs: if faults.is_empty() { Vec::new() } else { args.instance.faults.clone() },
         seed: args.instance.seed,
         hash_cost: args.instance.hash_cost,
+        flavor: args.instance.flavor,
         ready_timeout: args.ready_timeout,
     })
 }

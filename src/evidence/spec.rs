@@ -92,6 +92,9 @@ pub struct ReplaySpec {
     pub seed: Option<u64>,
     #[serde(default)]
     pub hash_cost: String,
+    /// The reference instances' dialect (`go` when absent).
+    #[serde(default)]
+    pub flavor: String,
     #[serde(default)]
     pub parameters: Parameters,
 }

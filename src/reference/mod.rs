@@ -5,7 +5,9 @@
 
 pub mod cache;
 pub mod faults;
+pub mod flavor;
 pub mod server;
 
 pub use faults::Faults;
+pub use flavor::Flavor;
 pub use server::{serve_forever, spawn, AccessLog, ReferenceConfig, RunningInstance};

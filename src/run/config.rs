@@ -4,6 +4,7 @@
 use crate::contract::ClientOptions;
 use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
+use crate::reference::Flavor;
 use crate::rerun::RetryPolicy;
 use crate::scenario::Judgement;
 use crate::stack::docker::DockerSettings;
@@ -33,6 +34,8 @@ pub struct RunConfig {
     pub faults: Faults,
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
+    /// The embedded instances' dialect (`--flavor`).
+    pub flavor: Flavor,
     pub strict: bool,
     pub iterations: u32,
     pub concurrency: usize,

@@ -106,6 +106,7 @@ fn template(
         faults: if config.faults.is_empty() { Vec::new() } else { vec![config.faults.describe()] },
         seed: config.seed,
         hash_cost: config.hash_cost.to_string(),
+        flavor: config.flavor.to_string(),
         parameters: Parameters {
             deadline_ms: judgement.deadline.as_millis() as u64,
             poll_interval_ms: judgement.poll_interval.as_millis() as u64,

@@ -520,6 +520,7 @@ pub(crate) async fn start_stack(
             faults: config.faults.clone(),
             seed: config.seed,
             hash_cost: config.hash_cost,
+            flavor: config.flavor,
             mongo_uri: config.mongo_uri.clone(),
         })
         .await

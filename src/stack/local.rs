@@ -5,6 +5,7 @@ use super::{Endpoints, Instance, LogFile, StackError};
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
+use crate::reference::Flavor;
 use crate::reference::server::{self, ReferenceConfig, RunningInstance};
 use crate::store::MemoryStore;
 use crate::store::MongoStore;
@@ -18,6 +19,7 @@ pub struct LocalOptions {
     pub faults: Faults,
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
+    pub flavor: Flavor,
     pub mongo_uri: Option<String>,
 }
 
@@ -42,6 +44,7 @@ impl LocalStack {
                 credentials: options.credentials.clone(),
                 hash_cost: options.hash_cost,
                 faults: options.faults.clone(),
+                flavor: options.flavor,
                 // Each instance draws its own fault sequence, reproducibly.
                 seed: options.seed.map(|s| s.wrapping_add(index as u64)),
             };

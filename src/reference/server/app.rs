@@ -18,6 +18,7 @@ use super::{AccessLog, ReferenceConfig};
 use crate::hashing::{self, HashCost};
 use crate::reference::cache::{LagCache, StaleMemory};
 use crate::reference::faults::Faults;
+use crate::reference::flavor::Flavor;
 use crate::store::TokenStore;
 
 const BODY_LIMIT: usize = 64 * 1024;
@@ -30,6 +31,7 @@ pub struct Shared {
     pub auth: Admin,
     pub hash_cost: HashCost,
     pub faults: Faults,
+    pub flavor: Flavor,
     rng: Mutex<SmallRng>,
     pub lag: LagCache,
     pub stale: Option<StaleMemory>,
@@ -52,9 +54,15 @@ impl Shared {
             lag: LagCache::new(config.faults.revocation_lag),
             stale: StaleMemory::new(&config.faults, config.seed),
             faults: config.faults,
+            flavor: config.flavor,
             rng: Mutex::new(rng),
             log,
         })
+    }
+
+    /// A handler's result in this instance's dialect.
+    pub fn answer(&self, result: Result<Response, super::errors::ApiError>) -> Response {
+        result.unwrap_or_else(|e| e.respond(self.flavor))
     }
 
     /// One draw per /internal/api request, whatever the rate, so a seeded

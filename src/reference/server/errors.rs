@@ -1,16 +1,20 @@
-//! Every answer the server gives other than a success, as a type, and the
-//! Go service's way of writing bodies (text/plain, trailing newline).
+//! Every answer the server gives other than a success, as a type, and each
+//! dialect's way of writing bodies: the Go service's text/plain with a
+//! trailing newline, the Node service's JSON messages and empty 500s.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::reference::flavor::Flavor;
 use crate::store::StoreError;
 
 pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 
 pub enum ApiError {
     BadRequest(&'static str),
+    /// Introspection without a usable `token`.
+    TokenRequired,
     InvalidTokenFormat,
     NotFound,
     Unauthorized,
@@ -25,10 +29,31 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer in a dialect: the Node service sends `token required` as a
+    /// JSON message and its server errors with an empty body.
+    pub fn respond(self, flavor: Flavor) -> Response {
+        match (flavor, self) {
+            (Flavor::Node, ApiError::TokenRequired) => {
+                let mut response = json(&serde_json::json!({"message": "token required"}));
+                *response.status_mut() = StatusCode::BAD_REQUEST;
+                response
+            }
+            (Flavor::Node, ApiError::Store(e)) => {
+                tracing::error!("token store: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+            (Flavor::Node, ApiError::Internal(_)) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            (_, error) => error.into_response(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::BadRequest(message) => text(StatusCode::BAD_REQUEST, message),
+            ApiError::TokenRequired => text(StatusCode::BAD_REQUEST, "token required"),
             ApiError::InvalidTokenFormat => {
                 let mut response = json_text(&serde_json::json!({"message": "invalid token format"}));
                 *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -64,6 +89,14 @@ pub fn json_text<T: Serialize>(value: &T) -> Response {
             body.push('\n');
             (StatusCode::OK, [(header::CONTENT_TYPE, TEXT_PLAIN)], body).into_response()
         }
+        Err(_) => ApiError::Internal("could not encode response").into_response(),
+    }
+}
+
+/// JSON as the Node service (Express) sends it: application/json, no trailing newline.
+pub fn json<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response(),
         Err(_) => ApiError::Internal("could not encode response").into_response(),
     }
 }

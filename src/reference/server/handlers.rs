@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::app::{mark_faults, AppState};
-use super::errors::{json_text, text, ApiError};
+use super::errors::{json, json_text, text, ApiError};
 use crate::hashing;
 use crate::reference::cache::{ActiveToken, TokenKey};
 use crate::reference::faults::{Misbehaviour, Partial};
+use crate::reference::flavor::Flavor;
 use crate::store::{TokenDoc, TokenStore};
 
 #[derive(Deserialize, Default)]
@@ -35,13 +36,14 @@ struct Created {
     access_token_partial: String,
 }
 
-pub async fn create_token(
-    State(s): State<AppState>,
-    Path(user_id): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+pub async fn create_token(State(s): State<AppState>, Path(user_id): Path<String>, body: Bytes) -> Response {
+    let answer = create(&s, user_id, &body).await;
+    s.answer(answer)
+}
+
+async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, ApiError> {
     let mut applied = Vec::new();
-    let body = match serde_json::from_slice::<Option<CreateBody>>(&body) {
+    let body = match serde_json::from_slice::<Option<CreateBody>>(body) {
         Ok(body) => body.unwrap_or_default(),
         Err(_) if s.faults.has(Misbehaviour::LenientCreate) => {
             applied.push("lenient-create");
@@ -85,8 +87,27 @@ pub async fn create_token(
         }
         None => hash_prefix,
     };
-    let created = Created { id: format!("ObjectID(\"{}\")", id.to_hex()), access_token_partial, token };
-    Ok(mark_faults(json_text(&created), applied))
+    let created = Created { id: created_id(s.flavor, id), access_token_partial, token };
+    Ok(mark_faults(created_response(s.flavor, &created), applied))
+}
+
+/// The Go service wraps the id (`ObjectID("…")`); the Node service sends it bare.
+fn created_id(flavor: Flavor, id: ObjectId) -> String {
+    match flavor {
+        Flavor::Go => format!("ObjectID(\"{}\")", id.to_hex()),
+        Flavor::Node => id.to_hex(),
+    }
+}
+
+fn created_response(flavor: Flavor, created: &Created) -> Response {
+    match flavor {
+        Flavor::Go => json_text(created),
+        Flavor::Node => {
+            let mut response = json(created);
+            *response.status_mut() = StatusCode::CREATED;
+            response
+        }
+    }
 }
 
 /// MongoDB keeps milliseconds; truncating here keeps both stores identical.
@@ -110,11 +131,13 @@ struct Listed<'a> {
     expires_at: Option<String>,
 }
 
-pub async fn list_tokens(
-    State(s): State<AppState>,
-    Path(user_id): Path<String>,
-) -> Result<Response, ApiError> {
-    let docs = s.store.list(&user_id).await?;
+pub async fn list_tokens(State(s): State<AppState>, Path(user_id): Path<String>) -> Response {
+    let answer = list(&s, &user_id).await;
+    s.answer(answer)
+}
+
+async fn list(s: &AppState, user_id: &str) -> Result<Response, ApiError> {
+    let docs = s.store.list(user_id).await?;
     let leak = s.faults.has(Misbehaviour::ListHash);
     let listed: Vec<Listed<'_>> = docs
         .iter()
@@ -137,8 +160,13 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(s): State<AppState>,
     Path((user_id, token_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let Ok(id) = ObjectId::parse_str(&token_id) else {
+) -> Response {
+    let answer = revoke(&s, user_id, &token_id).await;
+    s.answer(answer)
+}
+
+async fn revoke(s: &AppState, user_id: String, token_id: &str) -> Result<Response, ApiError> {
+    let Ok(id) = ObjectId::parse_str(token_id) else {
         if s.faults.has(Misbehaviour::BadId404) {
             return Ok(mark_faults(ApiError::NotFound.into_response(), vec!["bad-id-404"]));
         }
@@ -169,6 +197,10 @@ pub async fn revoke_token(
         }
     }
     if !s.store.revoke(&owner, id).await? {
+        if s.flavor == Flavor::Node {
+            // The Node service treats an unknown (or another user's) id as already revoked.
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         return Err(ApiError::NotFound);
     }
     s.lag.evict_token(id);
@@ -195,13 +227,16 @@ enum Introspection<'a> {
         scopes: &'a Option<Vec<String>>,
         #[serde(rename = "expiresAt")]
         expires_at: Option<String>,
+        /// Only in the Node dialect.
+        #[serde(rename = "hashPrefix", skip_serializing_if = "Option::is_none")]
+        hash_prefix: Option<&'a str>,
     },
     Inactive {
         active: bool,
     },
 }
 
-fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool) -> Response {
+fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool, hash_prefix: Option<&str>) -> Response {
     let body = match answer {
         // Expiry is re-checked here too, since a cached answer can outlive it.
         Some(t) if ignore_expiry || t.expires_at.is_none_or(|at| at > Utc::now()) => Introspection::Active {
@@ -209,6 +244,7 @@ fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool) -> 
             user_id: &t.user_id,
             scopes: &t.scopes,
             expires_at: t.expires_at.as_ref().map(crate::clock::rfc3339),
+            hash_prefix,
         },
         _ => Introspection::Inactive { active: false },
     };
@@ -217,10 +253,10 @@ fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool) -> 
 
 fn requested_token(body: &[u8]) -> Result<String, ApiError> {
     let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| ApiError::BadRequest("token required"))?;
+        serde_json::from_slice(body).map_err(|_| ApiError::TokenRequired)?;
     let token = match value.get("token").and_then(|t| t.as_str()) {
         Some(t) if !t.is_empty() => t,
-        _ => return Err(ApiError::BadRequest("token required")),
+        _ => return Err(ApiError::TokenRequired),
     };
     if !hashing::is_token_hex(token) {
         return Err(ApiError::InvalidTokenFormat);
@@ -228,28 +264,35 @@ fn requested_token(body: &[u8]) -> Result<String, ApiError> {
     Ok(token.to_string())
 }
 
-pub async fn introspect(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn introspect(State(s): State<AppState>, body: Bytes) -> Response {
+    let answer = introspect_token(&s, &body).await;
+    s.answer(answer)
+}
+
+async fn introspect_token(s: &AppState, body: &[u8]) -> Result<Response, ApiError> {
     let faults = &s.faults;
-    let token = match requested_token(&body) {
+    let token = match requested_token(body) {
         Ok(token) => token,
         Err(_) if faults.has(Misbehaviour::LenientIntrospect) => {
-            return Ok(mark_faults(introspection_response(None, false), vec!["lenient-introspect"]));
+            return Ok(mark_faults(introspection_response(None, false, None), vec!["lenient-introspect"]));
         }
         Err(e) => return Err(e),
     };
     if faults.has(Misbehaviour::NeverActive) {
-        return Ok(mark_faults(introspection_response(None, false), vec!["never-active"]));
+        return Ok(mark_faults(introspection_response(None, false, None), vec!["never-active"]));
     }
+    let prefix = hashing::hash_prefix(&token);
+    let hash_prefix = (s.flavor == Flavor::Node).then_some(prefix.as_str());
     let ignore_expiry = faults.has(Misbehaviour::IgnoreExpiry);
     let key: TokenKey = Sha256::digest(token.as_bytes()).into();
     if let Some(cached) = s.lag.get(&key) {
         return Ok(mark_faults(
-            introspection_response(cached.as_ref(), ignore_expiry),
+            introspection_response(cached.as_ref(), ignore_expiry, hash_prefix),
             vec!["revocation-lag"],
         ));
     }
     let epoch = s.lag.epoch();
-    let answer = look_up(&s, &token).await?;
+    let answer = look_up(s, &token).await?;
     s.lag.put(key, answer.clone(), epoch);
     let mut applied = Vec::new();
     let answer = match (&s.stale, answer) {
@@ -273,7 +316,7 @@ pub async fn introspect(State(s): State<AppState>, body: Bytes) -> Result<Respon
     if ignore_expiry && answer.as_ref().is_some_and(|t| t.expires_at.is_some_and(|at| at <= Utc::now())) {
         applied.push("ignore-expiry");
     }
-    Ok(mark_faults(introspection_response(answer.as_ref(), ignore_expiry), applied))
+    Ok(mark_faults(introspection_response(answer.as_ref(), ignore_expiry, hash_prefix), applied))
 }
 
 /// The active token this plaintext belongs to, verified against each candidate's hash.

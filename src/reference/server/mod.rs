@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::faults::Faults;
+use super::flavor::Flavor;
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::store::TokenStore;
@@ -32,6 +33,8 @@ pub struct ReferenceConfig {
     pub credentials: Credentials,
     pub hash_cost: HashCost,
     pub faults: Faults,
+    /// Which service's dialect the answers follow.
+    pub flavor: Flavor,
     /// Seeds the error-rate RNG, for reproducible runs.
     pub seed: Option<u64>,
 }
@@ -43,6 +46,7 @@ impl Default for ReferenceConfig {
             credentials: Credentials::default(),
             hash_cost: HashCost::default(),
             faults: Faults::default(),
+            flavor: Flavor::Go,
             seed: None,
         }
     }
@@ -156,8 +160,9 @@ pub async fn serve_forever(
 
 fn announce(config: &ReferenceConfig, store: &dyn TokenStore, addr: SocketAddr) {
     tracing::info!(
-        "{} listening on {addr} (store: {}, hash cost: {}, faults: {})",
+        "{} listening on {addr} ({} dialect, store: {}, hash cost: {}, faults: {})",
         config.name,
+        config.flavor,
         store.describe(),
         config.hash_cost,
         config.faults.describe()

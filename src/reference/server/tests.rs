@@ -1,6 +1,7 @@
 use super::auth::decode_basic;
 use super::errors::TEXT_PLAIN;
 use super::*;
+use crate::reference::Flavor;
 use crate::hashing;
 use crate::reference::faults::Misbehaviour;
 use crate::store::MemoryStore;
@@ -489,4 +490,51 @@ async fn revoke_faults_change_only_the_revoke() {
     let (id, _) = strict.create("u1", json!({})).await;
     assert_eq!(strict.revoke("u1", &id).await.0, 200);
     assert_eq!(strict.revoke("u1", &id).await.0, 404);
+}
+
+/// Each row of the spec's Node dialect table, answered by `--flavor node`.
+#[tokio::test]
+async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
+    let store = MemoryStore::new();
+    let config = ReferenceConfig { hash_cost: HashCost::Minimal, flavor: Flavor::Node, ..ReferenceConfig::default() };
+    let api = Api::start_with(&store, config).await;
+    let path = "/internal/api/users/u1/git-tokens";
+    let response = api.request(reqwest::Method::POST, path).json(&json!({"label": "x"})).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(ObjectId::parse_str(&id).is_ok(), "bare id expected, got {id}");
+    let token = created["token"].as_str().unwrap();
+
+    let active = api.introspect(token).await;
+    assert_eq!(active["hashPrefix"], json!(hashing::hash_prefix(token)), "{active}");
+    assert_eq!(active["active"], json!(true));
+
+    let introspect = "/internal/api/tokens/introspect";
+    let response = api.request(reqwest::Method::POST, introspect).body("{}").send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"message": "token required"}));
+
+    assert_eq!(api.revoke("someone-else", &id).await, (204, String::new()));
+    assert_eq!(api.introspect(token).await["active"], json!(true), "another user's revoke changed nothing");
+    assert_eq!(api.revoke("u1", &ObjectId::new().to_hex()).await.0, 204);
+    assert_eq!(api.revoke("u1", &id).await.0, 204);
+    assert_eq!(api.introspect(token).await, json!({"active": false}));
+    // What the table does not name answers as the Go service does.
+    assert_eq!(api.revoke("u1", "not-an-id").await, (400, "invalid token id\n".into()));
+}
+
+#[tokio::test]
+async fn go_flavor_keeps_the_contract_answers() {
+    let store = MemoryStore::new();
+    let api = Api::start(&store, Faults::default()).await;
+    let (_, token) = api.create("u1", json!({})).await;
+    assert!(api.introspect(&token).await.get("hashPrefix").is_none());
+    let introspect = "/internal/api/tokens/introspect";
+    let (status, body) = api.send(api.request(reqwest::Method::POST, introspect).body("{}")).await;
+    assert_eq!((status, body.as_str()), (400, "token required\n"));
+    assert_eq!(api.revoke("u1", &ObjectId::new().to_hex()).await.0, 404);
 }

@@ -20,6 +20,7 @@ use crate::clock::millis;
 use crate::clock::Phase;
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
+use crate::reference::Flavor;
 use crate::progress::Reporter;
 use crate::store::MongoStore;
 use crate::store::TokenStore;
@@ -69,6 +70,8 @@ pub struct DockerSettings {
     pub fault_specs: Vec<String>,
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
+    /// Passed on as PARITY_FLAVOR when not the default.
+    pub flavor: Flavor,
     pub ready_timeout: Duration,
 }
 
@@ -112,6 +115,9 @@ impl DockerSettings {
         }
         if self.hash_cost != HashCost::default() {
             env.push(format!("PARITY_HASH_COST={}", self.hash_cost));
+        }
+        if self.flavor != Flavor::Go {
+            env.push(format!("PARITY_FLAVOR={}", self.flavor));
         }
         env.extend(self.instance_env.iter().cloned());
         env
