@@ -162,6 +162,33 @@ pub enum Command {
     Replay(Box<ReplayArgs>),
     /// Print an evidence packet for a human: what failed, and the timeline.
     Explain(ExplainArgs),
+    /// Differential parity: the same scripted traffic to a reference build and a candidate
+    /// build, compared exchange by exchange; noise learned from the reference, known
+    /// differences accepted by rules.
+    #[command(after_help = diff_help())]
+    Diff(Box<DiffArgs>),
+}
+
+fn diff_help() -> String {
+    format!(
+        "Examples:\n  parity diff --reference http://node:3900 --candidate http://go-shim:3900\n  \
+         parity diff --reference http://a1:3900 --reference http://a2:3900 \\\n              \
+         --candidate http://b1:3900 --candidate http://b2:3900 --rules ci/parity-diff.toml\n  \
+         parity diff --backend docker --reference-image webprofile:node --candidate-image webprofile:go\n\n\
+         Each step runs on the reference twice (what differs there is noise) and on the candidate once. \
+         Values minted per side (ids, tokens, hash prefixes, timestamps, user ids) become placeholders \
+         (<main.id>, <timestamp>), so a candidate that revokes the id its create returned compares equal. \
+         A rules file (--rules, default ./parity-diff.toml when present) accepts known differences; \
+         docs/diff.md documents it and the --scenario format, and ci/parity-diff.toml is the example \
+         for the Node service → Go shim.\n\n\
+         Writes <out>/webprofile-parity/diff/{{diff.json, diff.txt, diff.html, junit.xml}}.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("every difference is noise or accepted by a rule")),
+            (Exit::ParityFailure, Some("a difference no rule accepts")),
+            (Exit::Infrastructure, Some("a side is unreachable (named; nothing written), or the stack could not be had")),
+            (Exit::Usage, Some("bad rules or scenario file (with line and column), bad flags")),
+        ])
+    )
 }
 
 fn replay_help() -> String {
@@ -600,6 +627,89 @@ pub struct DockerArgs {
     /// KIND one of pause-mongo, stop-mongo, pause-node2, kill-node2, disconnect-node2.
     #[arg(long = "chaos", value_name = "KIND@N")]
     pub chaos: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The reference build's instance (repeatable, or comma-separated: a second instance
+    /// adds the cross-instance steps).
+    #[arg(long = "reference", value_name = "URL", env = "PARITY_REFERENCE", value_delimiter = ',')]
+    pub reference: Vec<String>,
+
+    /// The candidate build's instance (repeatable, or comma-separated).
+    #[arg(long = "candidate", value_name = "URL", env = "PARITY_CANDIDATE", value_delimiter = ',')]
+    pub candidate: Vec<String>,
+
+    /// `external` (the URLs given) or `docker`: start --reference-image and --candidate-image,
+    /// two containers each, on one shared MongoDB.
+    #[arg(long, value_enum, default_value_t = DiffBackend::External)]
+    pub backend: DiffBackend,
+
+    /// The reference build's image (--backend docker).
+    #[arg(long, value_name = "IMAGE")]
+    pub reference_image: Option<String>,
+
+    /// The candidate build's image (--backend docker).
+    #[arg(long, value_name = "IMAGE")]
+    pub candidate_image: Option<String>,
+
+    /// MongoDB image for --backend docker.
+    #[arg(long, value_name = "IMAGE", default_value = "mongo:6.0.5", env = "MONGO_IMAGE")]
+    pub mongo_image: String,
+
+    /// Leave the Docker stack up afterwards (`parity clean` removes it).
+    #[arg(long)]
+    pub no_cleanup: bool,
+
+    /// The reference's HTTP Basic credentials, USER:PASS (default: the admin settings).
+    #[arg(long, value_name = "USER:PASS", hide_env_values = true)]
+    pub reference_auth: Option<String>,
+
+    /// The candidate's HTTP Basic credentials, USER:PASS (default: the admin settings).
+    #[arg(long, value_name = "USER:PASS", hide_env_values = true)]
+    pub candidate_auth: Option<String>,
+
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+
+    /// Steps that add to or replace the built-in sequence (JSON; see docs/diff.md).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+
+    /// Accepted differences (TOML; default ./parity-diff.toml when present).
+    #[arg(long, value_name = "FILE", env = "PARITY_DIFF_RULES")]
+    pub rules: Option<PathBuf>,
+
+    /// The MongoDB both builds read: enables the expired-token step.
+    #[arg(long, value_name = "URI", env = "PARITY_MONGO_URI")]
+    pub mongo_uri: Option<String>,
+
+    /// Both builds read one store: enables the cross-implementation steps (minted by one,
+    /// revoked by the other). Implied by --backend docker.
+    #[arg(long)]
+    pub shared_store: bool,
+
+    /// Where to write: <out>/webprofile-parity/diff/.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// Per-request budget.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Wait at most this long for the Docker stack to answer.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+
+    /// Write tokens and credentials as they are (local debugging only).
+    #[arg(long)]
+    pub no_redact: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffBackend {
+    External,
+    Docker,
 }
 
 #[derive(Debug, Args)]

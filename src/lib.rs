@@ -11,6 +11,7 @@ pub mod clock;
 pub mod collector;
 pub mod commands;
 pub mod contract;
+pub mod diff;
 pub mod escape;
 pub mod evidence;
 pub mod exit;

@@ -8,6 +8,8 @@ mod check;
 mod checks;
 mod clean;
 mod collect;
+mod diff;
+mod diff_docker;
 mod explain;
 mod notify;
 mod publish;
@@ -74,6 +76,7 @@ pub async fn dispatch(command: Command) -> i32 {
         Command::Canary(args) => Ok(canary::run(&args).await.code()),
         Command::Replay(args) => replay::run(*args).await.map(Exit::code),
         Command::Explain(args) => explain::run(&args).map(Exit::code),
+        Command::Diff(args) => diff::run(*args).await.map(Exit::code),
     };
     result.unwrap_or_else(|e| {
         e.report(Reporter::plain(), name);
@@ -97,6 +100,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Canary(_) => "canary",
         Command::Replay(_) => "replay",
         Command::Explain(_) => "explain",
+        Command::Diff(_) => "diff",
     }
 }
 
@@ -162,6 +166,15 @@ fn register_secrets(command: &Command) {
         Command::Replay(args) => {
             register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
             args.mongo_uri.iter().chain(&args.instances).for_each(|u| register_url_userinfo(u));
+        }
+        Command::Diff(args) => {
+            register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
+            for auth in args.reference_auth.iter().chain(&args.candidate_auth) {
+                if let Some((user, pass)) = auth.split_once(':') {
+                    register_basic(user, pass);
+                }
+            }
+            args.mongo_uri.iter().chain(&args.reference).chain(&args.candidate).for_each(|u| register_url_userinfo(u));
         }
         Command::Collect(args) => {
             args.slack_webhook.iter().for_each(|w| register(w));

@@ -234,6 +234,7 @@ fn docker_settings(
         hash_cost: run.hash_cost,
         flavor: run.flavor,
         ready_timeout: args.ready_timeout,
+        shared_mongo: false,
     }
 }
 

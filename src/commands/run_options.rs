@@ -240,6 +240,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         hash_cost: args.instance.hash_cost,
         flavor: args.instance.flavor,
         ready_timeout: args.ready_timeout,
+        shared_mongo: false,
     })
 }
 

@@ -1,19 +1,22 @@
 //! The HTTP client: straight from the process, one pooled connection set per
 //! instance, no redirects followed (a 302 to the login page is an answer).
 
-use super::exchange::{AuthMode, Exchange, Trace};
+use super::exchange::{AuthMode, BodyDigest, Exchange, Trace};
 use super::parse::{self, Body, CreatedToken, Introspection};
 use crate::clock::{millis, Clock};
 use crate::contract::Credentials;
 use crate::verdict::FailureClass;
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bodies longer than this are cut in the trace (the service never sends that much).
 const MAX_RECORDED_BODY: usize = 64 * 1024;
+/// A body is hashed up to this many bytes, then no longer read.
+const MAX_HASHED_BODY: u64 = 8 * 1024 * 1024;
 
 /// What all clients of one run share: the clock and the exchange counter.
 #[derive(Clone, Debug)]
@@ -144,6 +147,7 @@ impl Client {
             truncated: false,
             latency_ms: 0.0,
             error: None,
+            digest: BodyDigest::default(),
         };
         match request.send().await {
             Ok(mut response) => {
@@ -153,17 +157,24 @@ impl Client {
                 exchange.content_type = header(reqwest::header::CONTENT_TYPE);
                 exchange.location = header(reqwest::header::LOCATION);
                 let mut bytes = Vec::new();
+                let mut hasher = Sha256::new();
+                let mut read: u64 = 0;
                 loop {
                     match response.chunk().await {
                         Ok(Some(chunk)) => {
+                            hasher.update(&chunk);
+                            read += chunk.len() as u64;
                             let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
                             bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                            if chunk.len() > room {
-                                exchange.truncated = true;
+                            exchange.truncated |= chunk.len() > room;
+                            if read >= MAX_HASHED_BODY {
                                 break;
                             }
                         }
-                        Ok(None) => break,
+                        Ok(None) => {
+                            exchange.digest.complete = true;
+                            break;
+                        }
                         Err(e) => {
                             exchange.error = Some(format!(
                                 "body cut off: {}",
@@ -173,6 +184,10 @@ impl Client {
                         }
                     }
                 }
+                exchange.digest.bytes = read;
+                exchange.digest.sha256 = hex::encode(hasher.finalize());
+                // An invalid sequence, not one merely cut at the end of what was kept.
+                exchange.digest.binary = std::str::from_utf8(&bytes).is_err_and(|e| e.error_len().is_some());
                 exchange.response_body = String::from_utf8_lossy(&bytes).into_owned();
             }
             Err(e) => exchange.error = Some(describe_transport(&e, &self.base, timeout)),

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// How a request authenticated itself. The credential itself is never recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
     /// HTTP Basic with the configured admin credentials.
@@ -39,6 +39,22 @@ pub struct Exchange {
     pub latency_ms: f64,
     /// Transport failure: timeout, refused connection, reset.
     pub error: Option<String>,
+    /// Size and SHA-256 of the whole body (read further than what is kept,
+    /// up to a bound): how `parity diff` compares bodies too big or too binary to show.
+    #[serde(skip)]
+    pub digest: BodyDigest,
+}
+
+/// What identifies a response body without keeping it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BodyDigest {
+    /// Bytes read (all of them when `complete`).
+    pub bytes: u64,
+    pub sha256: String,
+    /// False when the body went on past the bound and was not read to its end.
+    pub complete: bool,
+    /// The body is not valid UTF-8 (shown lossily, compared by hash).
+    pub binary: bool,
 }
 
 impl Exchange {

@@ -28,8 +28,8 @@ impl Default for Credentials {
 pub use client::{
     tokens_path, CallError, Client, ClientOptions, CreateRequest, TraceContext, INTROSPECT_PATH,
 };
-pub use exchange::{AuthMode, Exchange, Trace};
-pub use parse::{parse_object_id, Body, CreatedToken, Introspection};
+pub use exchange::{AuthMode, BodyDigest, Exchange, Trace};
+pub use parse::{created_token, parse_object_id, Body, CreatedToken, Introspection};
 
 /// The token the first successful create of `trace` minted, if any.
 pub fn created_token_in(trace: &Trace) -> Option<CreatedToken> {

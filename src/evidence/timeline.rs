@@ -145,6 +145,7 @@ mod tests {
             truncated: false,
             latency_ms,
             error: None,
+            digest: Default::default(),
         }
     }
 

@@ -73,12 +73,20 @@ pub struct DockerSettings {
     /// Passed on as PARITY_FLAVOR when not the default.
     pub flavor: Flavor,
     pub ready_timeout: Duration,
+    /// The MongoDB container `mongo_container` already runs on the network
+    /// (another build's stack, `parity diff`): start only the two instances.
+    pub shared_mongo: bool,
 }
 
 impl DockerSettings {
     /// MongoDB, first and second webprofile container, in that order.
     pub fn container_names(&self) -> [String; 3] {
         Service::ALL.map(|s| self.container_name(s))
+    }
+
+    /// The services this stack starts: all three, or the instances only beside a shared MongoDB.
+    fn services(&self) -> Vec<Service> {
+        Service::ALL.into_iter().filter(|s| !(self.shared_mongo && *s == Service::Mongo)).collect()
     }
 
     fn container_name(&self, service: Service) -> String {
@@ -148,7 +156,7 @@ pub async fn usable_for_auto(settings: &DockerSettings) -> Result<(), String> {
 pub async fn absent_images(settings: &DockerSettings) -> Result<Vec<String>, DockerError> {
     let docker = engine::connect(Duration::from_secs(5)).await?;
     let mut absent = Vec::new();
-    for service in Service::ALL {
+    for service in settings.services() {
         if service != Service::Mongo && matches!(settings.webprofile, WebprofileSource::Context(_)) {
             continue; // built by the run
         }
@@ -192,10 +200,13 @@ impl DockerStack {
             .map_err(|e| StartFailure::from(StackError::from(e)))?;
         let owner = Owner::current(run_id);
         let [mongo, first, second] = settings.container_names();
+        let mongo = match settings.shared_mongo {
+            true => format!("beside the shared {mongo}"),
+            false => format!("{mongo} ({})", settings.image(Service::Mongo)),
+        };
         reporter.line(format!(
-            "starting the Docker stack on network {}: {mongo} ({}), {first} and {second} ({})",
+            "starting the Docker stack on network {}: {mongo}, {first} and {second} ({})",
             settings.network,
-            settings.image(Service::Mongo),
             match &settings.webprofile {
                 WebprofileSource::Image(image) => image.clone(),
                 WebprofileSource::Context(dir) => format!("built from {}", dir.display()),
@@ -377,7 +388,7 @@ async fn bring_up(
 ) -> Result<Endpoints, DockerError> {
     let mut phase = Instant::now();
 
-    let clears = Service::ALL.map(|s| {
+    let clears = settings.services().into_iter().map(|s| {
         let name = settings.container_name(s);
         async move { resources::clear_container_name(docker, owner, &name, reporter).await }
     });
@@ -385,7 +396,14 @@ async fn bring_up(
     resources.network = Some(resources::ensure_network(docker, owner, &settings.network, reporter).await?);
     timed("network", phases, &mut phase);
 
-    let mongo_image = images::ensure(docker, &settings.mongo_image, "--mongo-image (MONGO_IMAGE)", reporter);
+    let mongo_image = async {
+        match settings.shared_mongo {
+            true => Ok(()),
+            false => {
+                images::ensure(docker, &settings.mongo_image, "--mongo-image (MONGO_IMAGE)", reporter).await.map(|_| ())
+            }
+        }
+    };
     let webprofile_image = async {
         match &settings.webprofile {
             WebprofileSource::Image(image) => {
@@ -402,9 +420,10 @@ async fn bring_up(
     mongo_image?;
     timed("images", phases, &mut phase);
 
-    let plans: Vec<ContainerPlan> = Service::ALL
-        .iter()
-        .map(|&service| ContainerPlan {
+    let plans: Vec<ContainerPlan> = settings
+        .services()
+        .into_iter()
+        .map(|service| ContainerPlan {
             service,
             name: settings.container_name(service),
             image: settings.image(service),
@@ -419,7 +438,7 @@ async fn bring_up(
         })
         .collect();
     // Recorded before creation: an interruption mid-create must not leak them.
-    resources.containers = Service::ALL.to_vec();
+    resources.containers = settings.services();
     // All three start at once: the instances' drivers wait for Mongo themselves.
     let starts = plans.iter().map(|plan| containers::create_and_start(docker, &settings.network, plan));
     futures::future::try_join_all(starts).await?;
@@ -428,6 +447,9 @@ async fn bring_up(
     let deadline = settings.ready_timeout;
     let mongo_name = settings.container_name(Service::Mongo);
     let mongo_ready = async {
+        if settings.shared_mongo {
+            return Ok(None);
+        }
         let port = containers::published_port(docker, &mongo_name, Service::Mongo).await?;
         let uri = format!("mongodb://127.0.0.1:{port}/sharelatex?directConnection=true");
         let store = containers::wait_until(docker, &mongo_name, deadline, || {
@@ -437,7 +459,7 @@ async fn bring_up(
             }
         })
         .await?;
-        Ok::<_, DockerError>((port, store, millis(phase.elapsed())))
+        Ok::<_, DockerError>(Some((port, store, millis(phase.elapsed()))))
     };
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -466,19 +488,26 @@ async fn bring_up(
         Ok::<_, DockerError>((first, second, millis(phase.elapsed())))
     };
     let (mongo, instances) = tokio::join!(mongo_ready, instances_ready);
-    let (mongo_port, store, mongo_ms) = mongo?;
+    let mongo = mongo?;
     let (first, second, instances_ms) = instances?;
     // Both waits run at once from the same start; each phase is its own wait.
-    phases.push(Phase { name: "mongo ready".into(), duration_ms: mongo_ms });
+    if let Some((_, _, mongo_ms)) = &mongo {
+        phases.push(Phase { name: "mongo ready".into(), duration_ms: *mongo_ms });
+    }
     phases.push(Phase { name: "instances ready".into(), duration_ms: instances_ms });
 
-    let store: Arc<dyn TokenStore> = Arc::new(store);
     let [one, two] = placeholder_instances();
-    Ok(Endpoints {
-        instances: [Instance { url: first, ..one }, Instance { url: second, ..two }],
-        store_description: Some(format!(
-            "mongodb://127.0.0.1:{mongo_port}/sharelatex (container {mongo_name})"
-        )),
-        store: Some(store),
+    let instances = [Instance { url: first, ..one }, Instance { url: second, ..two }];
+    Ok(match mongo {
+        Some((mongo_port, store, _)) => Endpoints {
+            instances,
+            store_description: Some(format!("mongodb://127.0.0.1:{mongo_port}/sharelatex (container {mongo_name})")),
+            store: Some(Arc::new(store) as Arc<dyn TokenStore>),
+        },
+        None => Endpoints {
+            instances,
+            store_description: Some(format!("shared: container {mongo_name}")),
+            store: None,
+        },
     })
 }

@@ -1,0 +1,89 @@
+//! `parity diff --backend docker`: both builds, two containers each, on one
+//! network and one MongoDB (the shim and the service it replaces share a
+//! database), so the cross-implementation steps run: a token minted by one
+//! build is revoked by the other and introspected on both.
+
+use super::diff::{compare_and_write, credentials, Plan};
+use super::CommandError;
+use crate::cli::DiffArgs;
+use crate::contract::Credentials;
+use crate::diff::SideSpec;
+use crate::exit::Exit;
+use crate::hashing::HashCost;
+use crate::progress::Reporter;
+use crate::reference::Flavor;
+use crate::stack::docker::{DockerSettings, DockerStack, Keep, WebprofileSource};
+use std::time::Duration;
+
+const NETWORK: &str = "webprofile-parity-diff-net";
+const MONGO: &str = "webprofile-parity-diff-mongo";
+
+pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit, CommandError> {
+    let usage = |flag: &str| CommandError::Usage(format!("--backend docker needs {flag} IMAGE"));
+    let reference_image = args.reference_image.clone().filter(|i| !i.is_empty()).ok_or_else(|| usage("--reference-image"))?;
+    let candidate_image = args.candidate_image.clone().filter(|i| !i.is_empty()).ok_or_else(|| usage("--candidate-image"))?;
+    if !args.reference.is_empty() || !args.candidate.is_empty() {
+        return Err(CommandError::Usage(
+            "--backend docker starts the builds from --reference-image and --candidate-image; \
+             --reference/--candidate URLs name running services (--backend external)"
+                .into(),
+        ));
+    }
+    let reference_credentials = credentials(args.reference_auth.as_deref(), "--reference", args)?;
+    let candidate_credentials = credentials(args.candidate_auth.as_deref(), "--candidate", args)?;
+    let run_id = format!("diff-{}", chrono::Utc::now().format(crate::clock::UTC_STAMP));
+    let reference_settings = settings(args, "reference", reference_image, &reference_credentials, false);
+    let candidate_settings = settings(args, "candidate", candidate_image, &candidate_credentials, true);
+    let reference = DockerStack::start(reference_settings, &run_id, reporter)
+        .await
+        .map_err(|f| CommandError::Infrastructure(format!("the reference stack: {}", f.error)))?;
+    let candidate = match DockerStack::start(candidate_settings, &run_id, reporter).await {
+        Ok(stack) => stack,
+        Err(failure) => {
+            reference.teardown(reporter).await;
+            return Err(CommandError::Infrastructure(format!("the candidate stack: {}", failure.error)));
+        }
+    };
+    let urls = |stack: &DockerStack| stack.endpoints.instances.iter().map(|i| i.url.clone()).collect();
+    let config = plan.config(
+        SideSpec { urls: urls(&reference), credentials: reference_credentials },
+        SideSpec { urls: urls(&candidate), credentials: candidate_credentials },
+        reference.endpoints.store.clone(),
+        true,
+        args,
+    );
+    let outcome = compare_and_write(config, &args.out, reporter).await;
+    // The candidate first: the reference's stack owns the network and MongoDB.
+    candidate.teardown(reporter).await;
+    reference.teardown(reporter).await;
+    outcome
+}
+
+fn settings(
+    args: &DiffArgs,
+    side: &str,
+    image: String,
+    credentials: &Credentials,
+    shared_mongo: bool,
+) -> DockerSettings {
+    DockerSettings {
+        network: NETWORK.into(),
+        mongo_image: args.mongo_image.clone(),
+        mongo_container: MONGO.into(),
+        image_tag: format!("webprofile-parity-diff-{side}"),
+        webprofile: WebprofileSource::Image(image),
+        publish_port: false,
+        instance_env: Vec::new(),
+        log_tail: 500,
+        keep: if args.no_cleanup { Keep::Everything } else { Keep::Nothing },
+        keep_image: true,
+        chaos: Vec::new(),
+        credentials: credentials.clone(),
+        fault_specs: Vec::new(),
+        seed: None,
+        hash_cost: HashCost::default(),
+        flavor: Flavor::Go,
+        ready_timeout: args.ready_timeout.max(Duration::from_secs(1)),
+        shared_mongo,
+    }
+}

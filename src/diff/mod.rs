@@ -1,0 +1,368 @@
+//! Differential parity: the same scripted traffic to a reference build and a
+//! candidate build, compared exchange by exchange. As Twitter's Diffy does,
+//! the reference runs the script twice: what it shows against itself is
+//! noise, reported apart; what is left is either accepted by a rule (known
+//! differences as data) or a difference.
+//!
+//! Three lanes run in lockstep, each with its own users and tokens: the
+//! reference, the reference again, the candidate. Step k runs on all three
+//! at once before step k+1.
+
+pub mod compare;
+pub mod normalize;
+pub mod render;
+pub mod report;
+pub mod rules;
+pub mod scenario;
+pub mod script;
+
+use crate::clock::{millis, Clock};
+use crate::contract::{self, Client, ClientOptions, Credentials, Exchange, TraceContext};
+use crate::hashing;
+use crate::redact::Redactor;
+use crate::store::{TokenDoc, TokenStore};
+use normalize::{Placeholders, Shape};
+use report::{Counts, DiffReport, ExchangeView, Judged, NoiseNote, StepResult, Timing, Verdict};
+use rules::{RuleUse, Rules};
+use script::{Needs, On, Save, Step};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One build under comparison: its instances' base URLs and credentials.
+#[derive(Clone, Debug)]
+pub struct SideSpec {
+    pub urls: Vec<String>,
+    pub credentials: Credentials,
+}
+
+pub struct DiffConfig {
+    pub reference: SideSpec,
+    pub candidate: SideSpec,
+    pub request_timeout: Duration,
+    pub steps: Vec<Step>,
+    pub rules: Rules,
+    pub scenario_file: Option<String>,
+    /// Where expired tokens are seeded (the store both builds read).
+    pub store: Option<Arc<dyn TokenStore>>,
+    /// Both builds read one store, so a token minted by one is known to the other.
+    pub shared_store: bool,
+    pub redact: bool,
+}
+
+/// A side did not answer before the script started.
+#[derive(Debug, thiserror::Error)]
+#[error("the {side} at {url} is unreachable: {detail}")]
+pub struct Unreachable {
+    pub side: &'static str,
+    pub url: String,
+    pub detail: String,
+}
+
+struct Side {
+    clients: Vec<Client>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LaneRole {
+    Reference,
+    ReferenceAgain,
+    Candidate,
+}
+
+struct Lane {
+    role: LaneRole,
+    bindings: BTreeMap<String, String>,
+    placeholders: Placeholders,
+}
+
+impl Lane {
+    fn new(role: LaneRole) -> Lane {
+        let mut lane = Lane { role, bindings: BTreeMap::new(), placeholders: Placeholders::default() };
+        lane.bind("user", crate::scenario::fresh_user_id());
+        lane.bind("other_user", crate::scenario::fresh_user_id());
+        lane.bind("unknown_token", hashing::new_plaintext_token());
+        lane
+    }
+
+    fn bind(&mut self, name: &str, value: String) {
+        self.placeholders.learn(name, &value);
+        self.bindings.insert(name.to_string(), value);
+    }
+
+    /// Bound for templates, but not a placeholder: `raw_id` holds `id`, which is one.
+    fn bind_only(&mut self, name: &str, value: String) {
+        self.bindings.insert(name.to_string(), value);
+    }
+
+    fn expand(&self, template: &str) -> Result<String, String> {
+        script::expand(template, |name| self.bindings.get(name).cloned())
+    }
+
+    /// After a create: its id, token and hashPrefix under the save's name.
+    fn save_created(&mut self, name: &str, exchange: &Exchange) {
+        let body = contract::Body::classify(&exchange.response_body, exchange.content_type.as_deref());
+        if let Ok(created) = contract::created_token(&body) {
+            self.bind(&format!("{name}.id"), created.id);
+            self.bind_only(&format!("{name}.raw_id"), created.raw_id);
+            self.bind(&format!("{name}.prefix"), hashing::hash_prefix(&created.token));
+            self.bind(&format!("{name}.token"), created.token);
+        }
+    }
+}
+
+/// Runs the script on both sides and judges every pair.
+pub async fn run(config: DiffConfig, clock: Clock, reporter: crate::progress::Reporter) -> Result<DiffReport, Unreachable> {
+    let started_at = crate::clock::rfc3339(&chrono::Utc::now());
+    let ctx = TraceContext::new(clock);
+    let side = |spec: &SideSpec, name: &str| Side {
+        clients: spec
+            .urls
+            .iter()
+            .enumerate()
+            .map(|(i, url)| {
+                let options =
+                    ClientOptions { credentials: spec.credentials.clone(), request_timeout: config.request_timeout };
+                Client::new(&format!("{name}{}", i + 1), url, options, ctx.clone())
+            })
+            .collect(),
+    };
+    let reference = side(&config.reference, "reference");
+    let candidate = side(&config.candidate, "candidate");
+    for (name, s) in [("reference", &reference), ("candidate", &candidate)] {
+        for client in &s.clients {
+            client.probe(config.request_timeout).await.map_err(|detail| Unreachable {
+                side: name,
+                url: Redactor::enabled().redact(client.base_url()).into_owned(),
+                detail,
+            })?;
+        }
+    }
+    let redactor = if config.redact { Redactor::enabled() } else { Redactor::disabled() };
+    let mut lanes = [LaneRole::Reference, LaneRole::ReferenceAgain, LaneRole::Candidate].map(Lane::new);
+    let wall = Instant::now();
+    let mut services_ms = 0.0;
+    let mut results = Vec::new();
+    let mut progress = reporter.steps(config.steps.len() as u64, "diff steps");
+    for step in &config.steps {
+        let unmet = unmet_need(step, &config, &reference, &candidate);
+        let result = match unmet {
+            Some(why) => skipped(step, why),
+            None => {
+                let (result, slowest) =
+                    run_step(step, &mut lanes, &reference, &candidate, &config, &redactor).await;
+                services_ms += slowest;
+                result
+            }
+        };
+        progress.step(&step.name, result.verdict.name(), None);
+        results.push(result);
+    }
+    progress.finish();
+    let wall_ms = millis(wall.elapsed());
+    let mut uses: Vec<RuleUse> = config
+        .rules
+        .rules
+        .iter()
+        .map(|r| RuleUse { name: r.name.clone(), reason: r.reason.clone(), line: r.line, matched: 0 })
+        .collect();
+    for judged in results.iter().flat_map(|s| &s.differences) {
+        if let Some(u) = uses.iter_mut().find(|u| Some(&u.name) == judged.rule.as_ref()) {
+            u.matched += 1;
+        }
+    }
+    let counts = count(&results);
+    let pairs = counts.exchange_pairs.max(1) as f64;
+    Ok(DiffReport {
+        format: report::FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        reference: config.reference.urls.iter().map(|u| redactor.redact(u).into_owned()).collect(),
+        candidate: config.candidate.urls.iter().map(|u| redactor.redact(u).into_owned()).collect(),
+        rules_file: config.rules.file.clone(),
+        scenario_file: config.scenario_file.clone(),
+        counts,
+        steps: results,
+        stale_rules: uses.iter().filter(|u| u.matched == 0).map(|u| u.name.clone()).collect(),
+        rules: uses,
+        timing: Timing { wall_ms, services_ms, harness_ms_per_pair: (wall_ms - services_ms).max(0.0) / pairs },
+    })
+}
+
+fn unmet_need(step: &Step, config: &DiffConfig, reference: &Side, candidate: &Side) -> Option<String> {
+    match step.needs {
+        Needs::Nothing => None,
+        Needs::SecondInstance if reference.clients.len() < 2 || candidate.clients.len() < 2 => Some(format!(
+            "needs a second instance on both sides (reference has {}, candidate {}): give --reference and \
+             --candidate twice",
+            reference.clients.len(),
+            candidate.clients.len()
+        )),
+        Needs::Store if config.store.is_none() => {
+            Some("needs a store to seed an expired token into: give --mongo-uri".into())
+        }
+        Needs::SharedStore if !config.shared_store => Some(
+            "needs both builds on one store (--shared-store, or the Docker backend's shared MongoDB)".into(),
+        ),
+        _ => None,
+    }
+}
+
+fn skipped(step: &Step, why: String) -> StepResult {
+    StepResult {
+        name: step.name.clone(),
+        verdict: Verdict::Skipped,
+        on: step.on,
+        instance: step.instance,
+        needs: step.needs,
+        skipped: Some(why),
+        differences: Vec::new(),
+        noise: Vec::new(),
+        reference: None,
+        reference_again: None,
+        candidate: None,
+    }
+}
+
+/// One step on the three lanes at once; its result and the slowest lane's latency.
+async fn run_step(
+    step: &Step,
+    lanes: &mut [Lane; 3],
+    reference: &Side,
+    candidate: &Side,
+    config: &DiffConfig,
+    redactor: &Redactor,
+) -> (StepResult, f64) {
+    if let (Some(Save::SeededExpired(name)), Some(store)) = (&step.save, &config.store) {
+        for lane in lanes.iter_mut() {
+            if let Err(e) = seed_expired(lane, name, store.as_ref()).await {
+                return (skipped(step, format!("could not seed the expired token: {e}")), 0.0);
+            }
+        }
+    }
+    let mut requests = Vec::new();
+    for lane in lanes.iter() {
+        let expanded = lane.expand(&step.path).and_then(|path| {
+            let body = step.body.as_deref().map(|b| lane.expand(b)).transpose()?;
+            Ok((path, body))
+        });
+        match expanded {
+            Ok(request) => requests.push(request),
+            Err(missing) => {
+                let why = format!("needs `{{{missing}}}`, which an earlier step did not give in the {} lane", lane_name(lane.role));
+                return (skipped(step, why), 0.0);
+            }
+        }
+    }
+    let client_for = |role: LaneRole| {
+        let side = match (step.on, role) {
+            (On::Reference, _) | (On::Own, LaneRole::Reference | LaneRole::ReferenceAgain) => reference,
+            (On::Candidate, _) | (On::Own, LaneRole::Candidate) => candidate,
+        };
+        &side.clients[(step.instance - 1).min(side.clients.len() - 1)]
+    };
+    let sends = lanes.iter().zip(requests).map(|(lane, (path, body))| {
+        let client = client_for(lane.role);
+        async move { (client.send(&step.method, &path, step.auth, body).await, client.base_url().to_string()) }
+    });
+    let answers: Vec<(Exchange, String)> = futures::future::join_all(sends).await;
+    if let Some(Save::Created(name)) = &step.save {
+        for (lane, (exchange, _)) in lanes.iter_mut().zip(&answers) {
+            lane.save_created(name, exchange);
+        }
+    }
+    let slowest = answers.iter().map(|(e, _)| e.latency_ms).fold(0.0, f64::max);
+    let [a, b, c] = lanes;
+    let shapes = [
+        Shape::of(&answers[0].0, &mut a.placeholders),
+        Shape::of(&answers[1].0, &mut b.placeholders),
+        Shape::of(&answers[2].0, &mut c.placeholders),
+    ];
+    let raw = |i: usize| Shape::of(&answers[i].0, &mut Placeholders::verbatim());
+    let unexplained: Vec<String> = compare::differences(&shapes[0], &shapes[1]).into_iter().map(|d| d.path).collect();
+    let mut noise: Vec<NoiseNote> = compare::differences(&raw(0), &raw(1))
+        .into_iter()
+        .filter(|d| !unexplained.contains(&d.path))
+        .map(|d| NoiseNote { kind: a.placeholders.kind_of(&d.reference).to_string(), path: d.path })
+        .collect();
+    noise.extend(unexplained.iter().map(|p| NoiseNote { path: p.clone(), kind: "unexplained".into() }));
+    let differences: Vec<Judged> = compare::differences(&shapes[0], &shapes[2])
+        .into_iter()
+        .map(|d| {
+            if unexplained.contains(&d.path) {
+                return Judged { difference: d, verdict: Verdict::Noise, rule: None };
+            }
+            match config.rules.accepting(&step.name, &d, &shapes[0], &shapes[2]) {
+                Some(i) => Judged { difference: d, verdict: Verdict::Accepted, rule: Some(config.rules.rules[i].name.clone()) },
+                None => Judged { difference: d, verdict: Verdict::Different, rule: None },
+            }
+        })
+        .collect();
+    let verdict = differences.iter().map(|d| d.verdict).max().unwrap_or(Verdict::Same);
+    let view = |i: usize| Some(ExchangeView::of(&answers[i].0, &answers[i].1, redactor));
+    let result = StepResult {
+        name: step.name.clone(),
+        verdict,
+        on: step.on,
+        instance: step.instance,
+        needs: step.needs,
+        skipped: None,
+        differences,
+        noise,
+        reference: view(0),
+        reference_again: view(1),
+        candidate: view(2),
+    };
+    (result, slowest)
+}
+
+fn lane_name(role: LaneRole) -> &'static str {
+    match role {
+        LaneRole::Reference => "reference",
+        LaneRole::ReferenceAgain => "reference-again",
+        LaneRole::Candidate => "candidate",
+    }
+}
+
+/// An expired argon2id token of the lane's user, straight into the store.
+async fn seed_expired(lane: &mut Lane, name: &str, store: &dyn TokenStore) -> Result<(), String> {
+    let plaintext = hashing::new_plaintext_token();
+    let hash = {
+        let p = plaintext.clone();
+        tokio::task::spawn_blocking(move || hashing::hash_argon2id(&p, hashing::HashCost::Minimal))
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    let now = chrono::Utc::now();
+    let doc = TokenDoc {
+        id: mongodb::bson::oid::ObjectId::new(),
+        user_id: lane.bindings.get("user").cloned().unwrap_or_default(),
+        label: "parity-diff-expired".into(),
+        hash,
+        hash_prefix: hashing::hash_prefix(&plaintext),
+        algorithm: "argon2id".into(),
+        scopes: Some(vec!["git".into()]),
+        active: true,
+        created_at: now,
+        expires_at: Some(now - chrono::Duration::hours(1)),
+    };
+    store.insert(doc).await.map_err(|e| e.to_string())?;
+    lane.bind(&format!("{name}.prefix"), hashing::hash_prefix(&plaintext));
+    lane.bind(&format!("{name}.token"), plaintext);
+    Ok(())
+}
+
+fn count(results: &[StepResult]) -> Counts {
+    let mut c = Counts { steps: results.len(), ..Counts::default() };
+    for r in results {
+        match r.verdict {
+            Verdict::Same => c.same += 1,
+            Verdict::Noise => c.noise += 1,
+            Verdict::Accepted => c.accepted += 1,
+            Verdict::Different => c.different += 1,
+            Verdict::Skipped => c.skipped += 1,
+        }
+    }
+    c.exchange_pairs = c.steps - c.skipped;
+    c
+}

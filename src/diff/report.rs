@@ -1,0 +1,198 @@
+//! `diff.json`: every exchange pair, its verdict and both sides (redacted).
+
+use super::compare::Difference;
+use super::rules::RuleUse;
+use super::script::{Needs, On};
+use crate::contract::{AuthMode, Exchange};
+use serde::Serialize;
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Same,
+    /// Every difference is one the reference shows against itself.
+    Noise,
+    /// Every difference left is accepted by a rule.
+    Accepted,
+    Different,
+    /// Not run: what it needs is missing (a second instance, a store, a value an earlier step did not give).
+    Skipped,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Same => "same",
+            Verdict::Noise => "noise",
+            Verdict::Accepted => "accepted",
+            Verdict::Different => "different",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
+/// One difference and how it was judged.
+#[derive(Clone, Debug, Serialize)]
+pub struct Judged {
+    #[serde(flatten)]
+    pub difference: Difference,
+    pub verdict: Verdict,
+    /// The accepting rule's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// A field where the reference differed from itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NoiseNote {
+    pub path: String,
+    /// `id`, `token`, `hash prefix`, `timestamp`, `user id` (placeholders make them compare),
+    /// or `unexplained` (differences there are noise, not findings).
+    pub kind: String,
+}
+
+/// One side's exchange as reported: redacted, the body kept as text.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExchangeView {
+    pub instance: String,
+    pub url: String,
+    pub method: String,
+    pub path: String,
+    pub auth: AuthMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+    pub body_bytes: u64,
+    pub body_sha256: String,
+    pub truncated: bool,
+    pub binary: bool,
+    pub error: Option<String>,
+    pub latency_ms: f64,
+}
+
+impl ExchangeView {
+    pub fn of(exchange: &Exchange, url: &str, redact: &crate::redact::Redactor) -> ExchangeView {
+        let r = |t: &str| redact.redact(t).into_owned();
+        ExchangeView {
+            instance: exchange.instance.clone(),
+            url: r(url),
+            method: exchange.method.clone(),
+            path: r(&exchange.path),
+            auth: exchange.auth,
+            request_body: exchange.request_body.as_deref().map(r),
+            status: exchange.status,
+            content_type: exchange.content_type.as_deref().map(r),
+            location: exchange.location.as_deref().map(r),
+            body: r(&exchange.response_body),
+            body_bytes: exchange.digest.bytes,
+            body_sha256: exchange.digest.sha256.clone(),
+            truncated: exchange.truncated || !exchange.digest.complete,
+            binary: exchange.digest.binary,
+            error: exchange.error.as_deref().map(r),
+            latency_ms: exchange.latency_ms,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    pub name: String,
+    pub verdict: Verdict,
+    pub on: On,
+    pub instance: usize,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub needs: Needs,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub differences: Vec<Judged>,
+    pub noise: Vec<NoiseNote>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ExchangeView>,
+    /// The reference's second answer, from which noise is learned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_again: Option<ExchangeView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<ExchangeView>,
+}
+
+fn is_nothing(needs: &Needs) -> bool {
+    *needs == Needs::Nothing
+}
+
+impl StepResult {
+    pub fn differences_with(&self, verdict: Verdict) -> impl Iterator<Item = &Judged> {
+        self.differences.iter().filter(move |d| d.verdict == verdict)
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub steps: usize,
+    /// Steps run: each is one compared exchange pair.
+    pub exchange_pairs: usize,
+    pub same: usize,
+    pub noise: usize,
+    pub accepted: usize,
+    pub different: usize,
+    pub skipped: usize,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timing {
+    pub wall_ms: f64,
+    /// Sum over steps of the slowest lane's latency: the services' own time.
+    pub services_ms: f64,
+    /// (wall − services) per compared pair: what the harness adds.
+    pub harness_ms_per_pair: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffReport {
+    pub format: u32,
+    pub tool_version: String,
+    pub started_at: String,
+    pub reference: Vec<String>,
+    pub candidate: Vec<String>,
+    /// The rules file used, if any.
+    pub rules_file: Option<String>,
+    pub scenario_file: Option<String>,
+    pub counts: Counts,
+    pub steps: Vec<StepResult>,
+    pub rules: Vec<RuleUse>,
+    /// Rules that never matched: remove or fix them.
+    pub stale_rules: Vec<String>,
+    pub timing: Timing,
+}
+
+impl DiffReport {
+    /// Exit 1 when any pair is different.
+    pub fn passed(&self) -> bool {
+        self.counts.different == 0
+    }
+
+    pub fn headline(&self) -> String {
+        let c = &self.counts;
+        let verdict = if self.passed() { "no difference" } else { "DIFFERENT" };
+        format!(
+            "diff: {verdict} — {} pair(s) compared: {} same, {} noise only, {} accepted by rule, {} different; \
+             {} skipped{}",
+            c.exchange_pairs,
+            c.same,
+            c.noise,
+            c.accepted,
+            c.different,
+            c.skipped,
+            if self.stale_rules.is_empty() {
+                String::new()
+            } else {
+                format!("; {} rule(s) never matched: {}", self.stale_rules.len(), self.stale_rules.join(", "))
+            }
+        )
+    }
+}
