@@ -185,7 +185,10 @@ fn diff_help() -> String {
         exit::help(&[
             (Exit::Ok, Some("every difference is noise or accepted by a rule")),
             (Exit::ParityFailure, Some("a difference no rule accepts")),
-            (Exit::Infrastructure, Some("a side is unreachable (named; nothing written), or the stack could not be had")),
+            (
+                Exit::Infrastructure,
+                Some("a side is unreachable (named; nothing written), or the stack could not be had")
+            ),
             (Exit::Usage, Some("bad rules or scenario file (with line and column), bad flags")),
         ])
     )

@@ -27,7 +27,9 @@ pub async fn run(args: DiffArgs) -> Result<Exit, CommandError> {
     let candidate = side(&args.candidate, "--candidate", args.candidate_auth.as_deref(), &args)?;
     let store = match args.mongo_uri.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(uri) => Some(Arc::new(
-            MongoStore::connect(uri).await.map_err(|e| CommandError::Infrastructure(format!("--mongo-uri: {e}")))?,
+            MongoStore::connect(uri)
+                .await
+                .map_err(|e| CommandError::Infrastructure(format!("--mongo-uri: {e}")))?,
         ) as Arc<dyn TokenStore>),
         None => None,
     };
@@ -92,7 +94,8 @@ pub fn load_rules(given: Option<&Path>) -> Result<Rules, CommandError> {
 fn read(path: &Path, flag: &str) -> Result<String, CommandError> {
     let bytes = crate::files::read_input(path)
         .map_err(|e| CommandError::Usage(format!("{flag} {}: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| CommandError::Usage(format!("{flag} {}: not UTF-8 text", path.display())))
+    String::from_utf8(bytes)
+        .map_err(|_| CommandError::Usage(format!("{flag} {}: not UTF-8 text", path.display())))
 }
 
 fn side(urls: &[String], flag: &str, auth: Option<&str>, args: &DiffArgs) -> Result<SideSpec, CommandError> {
@@ -116,16 +119,25 @@ pub fn credentials(auth: Option<&str>, flag: &str, args: &DiffArgs) -> Result<Cr
     match auth.filter(|a| !a.is_empty()) {
         Some(auth) => {
             let (user, pass) = auth.split_once(':').ok_or_else(|| {
-                CommandError::Usage(format!("{flag}-auth takes USER:PASS (the password is redacted everywhere)"))
+                CommandError::Usage(format!(
+                    "{flag}-auth takes USER:PASS (the password is redacted everywhere)"
+                ))
             })?;
             Ok(Credentials { user: user.into(), pass: pass.into() })
         }
-        None => Ok(Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() }),
+        None => Ok(Credentials {
+            user: args.credentials.admin_user.clone(),
+            pass: args.credentials.admin_pass.clone(),
+        }),
     }
 }
 
 /// Runs the comparison, writes the four files, prints the verdict.
-pub async fn compare_and_write(config: DiffConfig, out: &Path, reporter: Reporter) -> Result<Exit, CommandError> {
+pub async fn compare_and_write(
+    config: DiffConfig,
+    out: &Path,
+    reporter: Reporter,
+) -> Result<Exit, CommandError> {
     reporter.line(format!(
         "diff: reference {} vs candidate {}: {} steps, each twice on the reference",
         config.reference.urls.join(" "),

@@ -20,8 +20,10 @@ const MONGO: &str = "webprofile-parity-diff-mongo";
 
 pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit, CommandError> {
     let usage = |flag: &str| CommandError::Usage(format!("--backend docker needs {flag} IMAGE"));
-    let reference_image = args.reference_image.clone().filter(|i| !i.is_empty()).ok_or_else(|| usage("--reference-image"))?;
-    let candidate_image = args.candidate_image.clone().filter(|i| !i.is_empty()).ok_or_else(|| usage("--candidate-image"))?;
+    let reference_image =
+        args.reference_image.clone().filter(|i| !i.is_empty()).ok_or_else(|| usage("--reference-image"))?;
+    let candidate_image =
+        args.candidate_image.clone().filter(|i| !i.is_empty()).ok_or_else(|| usage("--candidate-image"))?;
     if !args.reference.is_empty() || !args.candidate.is_empty() {
         return Err(CommandError::Usage(
             "--backend docker starts the builds from --reference-image and --candidate-image; \

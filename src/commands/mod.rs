@@ -174,7 +174,11 @@ fn register_secrets(command: &Command) {
                     register_basic(user, pass);
                 }
             }
-            args.mongo_uri.iter().chain(&args.reference).chain(&args.candidate).for_each(|u| register_url_userinfo(u));
+            args.mongo_uri
+                .iter()
+                .chain(&args.reference)
+                .chain(&args.candidate)
+                .for_each(|u| register_url_userinfo(u));
         }
         Command::Collect(args) => {
             args.slack_webhook.iter().for_each(|w| register(w));

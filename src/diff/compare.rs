@@ -29,7 +29,9 @@ pub fn differences(reference: &Shape, candidate: &Shape) -> Vec<Difference> {
     field("location", json!(reference.location), json!(candidate.location));
     match (&reference.body, &candidate.body) {
         (BodyShape::Json(a), BodyShape::Json(b)) => json_differences("body", a, b, &mut found),
-        (a, b) if a != b => found.push(Difference { path: "body".into(), reference: shown(a), candidate: shown(b) }),
+        (a, b) if a != b => {
+            found.push(Difference { path: "body".into(), reference: shown(a), candidate: shown(b) })
+        }
         _ => {}
     }
     found
@@ -102,7 +104,10 @@ mod tests {
     #[test]
     fn json_bodies_differ_by_path_with_absent_keys_marked() {
         let a = shape(200, json!({"active": true, "scopes": ["git"], "userId": "<user>"}));
-        let b = shape(201, json!({"active": "true", "scopes": ["git", "api"], "userId": "<user>", "hashPrefix": "<p>"}));
+        let b = shape(
+            201,
+            json!({"active": "true", "scopes": ["git", "api"], "userId": "<user>", "hashPrefix": "<p>"}),
+        );
         let paths: Vec<(String, Value, Value)> =
             differences(&a, &b).into_iter().map(|d| (d.path, d.reference, d.candidate)).collect();
         assert_eq!(

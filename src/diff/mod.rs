@@ -112,7 +112,11 @@ impl Lane {
 }
 
 /// Runs the script on both sides and judges every pair.
-pub async fn run(config: DiffConfig, clock: Clock, reporter: crate::progress::Reporter) -> Result<DiffReport, Unreachable> {
+pub async fn run(
+    config: DiffConfig,
+    clock: Clock,
+    reporter: crate::progress::Reporter,
+) -> Result<DiffReport, Unreachable> {
     let started_at = crate::clock::rfc3339(&chrono::Utc::now());
     let ctx = TraceContext::new(clock);
     let side = |spec: &SideSpec, name: &str| Side {
@@ -121,8 +125,10 @@ pub async fn run(config: DiffConfig, clock: Clock, reporter: crate::progress::Re
             .iter()
             .enumerate()
             .map(|(i, url)| {
-                let options =
-                    ClientOptions { credentials: spec.credentials.clone(), request_timeout: config.request_timeout };
+                let options = ClientOptions {
+                    credentials: spec.credentials.clone(),
+                    request_timeout: config.request_timeout,
+                };
                 Client::new(&format!("{name}{}", i + 1), url, options, ctx.clone())
             })
             .collect(),
@@ -185,7 +191,11 @@ pub async fn run(config: DiffConfig, clock: Clock, reporter: crate::progress::Re
         steps: results,
         stale_rules: uses.iter().filter(|u| u.matched == 0).map(|u| u.name.clone()).collect(),
         rules: uses,
-        timing: Timing { wall_ms, services_ms, harness_ms_per_pair: (wall_ms - services_ms).max(0.0) / pairs },
+        timing: Timing {
+            wall_ms,
+            services_ms,
+            harness_ms_per_pair: (wall_ms - services_ms).max(0.0) / pairs,
+        },
     })
 }
 
@@ -249,7 +259,10 @@ async fn run_step(
         match expanded {
             Ok(request) => requests.push(request),
             Err(missing) => {
-                let why = format!("needs `{{{missing}}}`, which an earlier step did not give in the {} lane", lane_name(lane.role));
+                let why = format!(
+                    "needs `{{{missing}}}`, which an earlier step did not give in the {} lane",
+                    lane_name(lane.role)
+                );
                 return (skipped(step, why), 0.0);
             }
         }
@@ -279,7 +292,8 @@ async fn run_step(
         Shape::of(&answers[2].0, &mut c.placeholders),
     ];
     let raw = |i: usize| Shape::of(&answers[i].0, &mut Placeholders::verbatim());
-    let unexplained: Vec<String> = compare::differences(&shapes[0], &shapes[1]).into_iter().map(|d| d.path).collect();
+    let unexplained: Vec<String> =
+        compare::differences(&shapes[0], &shapes[1]).into_iter().map(|d| d.path).collect();
     let mut noise: Vec<NoiseNote> = compare::differences(&raw(0), &raw(1))
         .into_iter()
         .filter(|d| !unexplained.contains(&d.path))
@@ -293,7 +307,11 @@ async fn run_step(
                 return Judged { difference: d, verdict: Verdict::Noise, rule: None };
             }
             match config.rules.accepting(&step.name, &d, &shapes[0], &shapes[2]) {
-                Some(i) => Judged { difference: d, verdict: Verdict::Accepted, rule: Some(config.rules.rules[i].name.clone()) },
+                Some(i) => Judged {
+                    difference: d,
+                    verdict: Verdict::Accepted,
+                    rule: Some(config.rules.rules[i].name.clone()),
+                },
                 None => Judged { difference: d, verdict: Verdict::Different, rule: None },
             }
         })

@@ -7,6 +7,9 @@ use crate::contract::{Body, Exchange};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+/// The shortest leading cut of a known value taken for that value's.
+const MIN_CUT: usize = 6;
+
 /// Bodies larger than this are compared by size and hash, not by content.
 pub const MAX_COMPARED_BODY: u64 = 64 * 1024;
 
@@ -51,6 +54,15 @@ impl Placeholders {
         if out != text {
             return out;
         }
+        // A cut of a minted value (a token's first characters sent as its
+        // "partial") is that value's, not noise.
+        if text.len() >= MIN_CUT {
+            if let Some((_, name)) =
+                self.known.iter().find(|(v, _)| v.len() > text.len() && v.starts_with(text))
+            {
+                return format!("{}[..{}]>", name.trim_end_matches('>'), text.len());
+            }
+        }
         match minted_kind(text) {
             Some(kind) => {
                 if let Some(name) = self.unnamed.get(text) {
@@ -58,7 +70,8 @@ impl Placeholders {
                 }
                 let n = self.counters.entry(kind).or_insert(0);
                 *n += 1;
-                let name = if kind == "timestamp" { "<timestamp>".to_string() } else { format!("<{kind}#{n}>") };
+                let name =
+                    if kind == "timestamp" { "<timestamp>".to_string() } else { format!("<{kind}#{n}>") };
                 self.unnamed.insert(text.to_string(), name.clone());
                 name
             }
@@ -164,7 +177,10 @@ pub enum BodyShape {
     Json(Value),
     Text(String),
     /// Binary or large bodies: size and SHA-256 only.
-    Digest { bytes: u64, sha256: String },
+    Digest {
+        bytes: u64,
+        sha256: String,
+    },
 }
 
 /// A response reduced to what the contract cares about.
@@ -183,10 +199,17 @@ pub struct Shape {
 impl Shape {
     pub fn of(exchange: &Exchange, placeholders: &mut Placeholders) -> Shape {
         let digest = &exchange.digest;
-        let large = exchange.truncated || !digest.complete && digest.bytes > 0 || digest.bytes > MAX_COMPARED_BODY;
+        let large =
+            exchange.truncated || !digest.complete && digest.bytes > 0 || digest.bytes > MAX_COMPARED_BODY;
         let (class, body) = if digest.binary || large {
             let class = if large { ContentClass::Large } else { ContentClass::Binary };
-            (class, BodyShape::Digest { bytes: digest.bytes, sha256: digest.sha256.clone() })
+            (
+                class,
+                BodyShape::Digest {
+                    bytes: digest.bytes,
+                    sha256: super::report::sha256_label(&digest.sha256),
+                },
+            )
         } else {
             match Body::classify(&exchange.response_body, exchange.content_type.as_deref()) {
                 Body::Empty => (ContentClass::Empty, BodyShape::Empty),
@@ -251,5 +274,14 @@ mod tests {
         let list = json!([{"_id": "bbbbbbbbbbbbbbbbbbbbbbbb"}, {"_id": "aaaaaaaaaaaaaaaaaaaaaaaa"}]);
         assert_eq!(p.value(&list), json!([{"_id": "<a>"}, {"_id": "<b>"}]));
         assert_eq!(p.value(&json!(["b", "a"])), json!(["b", "a"]), "other arrays keep their order");
+    }
+
+    #[test]
+    fn a_leading_cut_of_a_known_value_is_named_after_it() {
+        let mut p = Placeholders::default();
+        let token = "4f1c2d3e".repeat(8);
+        p.learn("main.token", &token);
+        assert_eq!(p.string(&token[..8]), "<main.token[..8]>");
+        assert_eq!(p.string("4f1c2"), "4f1c2", "too short to say");
     }
 }

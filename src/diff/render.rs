@@ -41,11 +41,11 @@ fn judged_line(d: &Judged) -> String {
 /// A body as shown: escaped, cut, binary and large bodies by size and hash.
 fn shown_body(view: &ExchangeView) -> String {
     if view.binary || view.truncated {
-        let what = if view.binary { "binary body" } else { "large body" };
+        let what = if view.truncated { "large body" } else { "binary body" };
         return format!(
-            "[{what}: {} bytes{}, sha256 {}]",
+            "[{what}: {} bytes{}, {}]",
             view.body_bytes,
-            if view.truncated { " or more" } else { "" },
+            if view.body_complete { "" } else { " or more" },
             view.body_sha256
         );
     }

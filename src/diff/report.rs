@@ -69,7 +69,10 @@ pub struct ExchangeView {
     pub body: String,
     pub body_bytes: u64,
     pub body_sha256: String,
+    /// `body` is cut: the answer was longer than what is kept.
     pub truncated: bool,
+    /// `body_bytes` and `body_sha256` cover the whole body (it was read to its end).
+    pub body_complete: bool,
     pub binary: bool,
     pub error: Option<String>,
     pub latency_ms: f64,
@@ -90,12 +93,22 @@ impl ExchangeView {
             location: exchange.location.as_deref().map(r),
             body: r(&exchange.response_body),
             body_bytes: exchange.digest.bytes,
-            body_sha256: exchange.digest.sha256.clone(),
-            truncated: exchange.truncated || !exchange.digest.complete,
+            body_sha256: sha256_label(&exchange.digest.sha256),
+            truncated: exchange.truncated,
+            body_complete: exchange.digest.complete,
             binary: exchange.digest.binary,
             error: exchange.error.as_deref().map(r),
             latency_ms: exchange.latency_ms,
         }
+    }
+}
+
+/// `sha256:<hex>`: a content digest, which no reader mistakes for a token.
+pub fn sha256_label(hex: &str) -> String {
+    if hex.is_empty() {
+        String::new()
+    } else {
+        format!("sha256:{hex}")
     }
 }
 

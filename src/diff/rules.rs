@@ -121,7 +121,13 @@ impl Rules {
     }
 
     /// The index of the first rule that accepts this difference.
-    pub fn accepting(&self, step: &str, d: &Difference, reference: &Shape, candidate: &Shape) -> Option<usize> {
+    pub fn accepting(
+        &self,
+        step: &str,
+        d: &Difference,
+        reference: &Shape,
+        candidate: &Shape,
+    ) -> Option<usize> {
         self.rules.iter().position(|r| r.accepts(step, d, reference, candidate))
     }
 }
@@ -133,12 +139,17 @@ impl Rule {
         }
         let path = d.path.as_str();
         let both_in = |set: &[u16]| {
-            [&d.reference, &d.candidate].iter().all(|v| v.as_u64().is_some_and(|s| set.iter().any(|&x| u64::from(x) == s)))
+            [&d.reference, &d.candidate]
+                .iter()
+                .all(|v| v.as_u64().is_some_and(|s| set.iter().any(|&x| u64::from(x) == s)))
         };
-        let media_in = |shape: &Shape| shape.media_type().is_some_and(|m| self.content_types.iter().any(|c| c == m));
+        let media_in =
+            |shape: &Shape| shape.media_type().is_some_and(|m| self.content_types.iter().any(|c| c == m));
         (path == "status" && !self.statuses.is_empty() && both_in(&self.statuses))
             || (path == "content-type" && media_in(reference) && media_in(candidate))
-            || (self.unwrap_object_id && path.starts_with("body") && same_object_id(&d.reference, &d.candidate))
+            || (self.unwrap_object_id
+                && path.starts_with("body")
+                && same_object_id(&d.reference, &d.candidate))
             || (self.error_message
                 && matches!(path, "body" | "content-class" | "content-type")
                 && same_message(&reference.body, &candidate.body))
@@ -260,7 +271,10 @@ content_types = ["text/plain", "application/json"]
         assert_eq!(at("create", &d("status", json!(200), json!(500))), None, "a status outside the set");
         assert_eq!(at("x", &d("body.id", json!("ObjectID(\"<main.id>\")"), json!("<main.id>"))), Some(1));
         assert_eq!(at("x", &d("body.id", json!("ObjectID(\"<a>\")"), json!("<b>"))), None);
-        assert_eq!(at("x", &d("body", json!("token required"), json!({"message": "token required"}))), Some(2));
+        assert_eq!(
+            at("x", &d("body", json!("token required"), json!({"message": "token required"}))),
+            Some(2)
+        );
         assert_eq!(at("x", &d("content-type", json!("text/plain"), json!("application/json"))), Some(2));
     }
 

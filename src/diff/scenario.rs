@@ -62,9 +62,8 @@ fn first() -> usize {
 /// The built-in steps with the file's applied. Errors name the file and,
 /// for JSON errors, the line and column.
 pub fn apply(file_name: &str, text: &str, builtin: Vec<Step>) -> Result<Vec<Step>, String> {
-    let file: ScenarioFile = serde_json::from_str(text).map_err(|e| {
-        format!("{file_name}: line {}, column {}: {e}", e.line(), e.column())
-    })?;
+    let file: ScenarioFile = serde_json::from_str(text)
+        .map_err(|e| format!("{file_name}: line {}, column {}: {e}", e.line(), e.column()))?;
     let mut steps = if file.replace { Vec::new() } else { builtin };
     for spec in file.steps {
         let after = spec.after.clone();
@@ -93,7 +92,10 @@ pub fn apply(file_name: &str, text: &str, builtin: Vec<Step>) -> Result<Vec<Step
 fn into_step(spec: StepSpec) -> Result<Step, String> {
     let name = spec.name.trim().to_string();
     if name.is_empty() || name.chars().any(|c| c.is_control() || c == '/') {
-        return Err(format!("step name `{}` must be non-empty, without `/` or control characters", spec.name));
+        return Err(format!(
+            "step name `{}` must be non-empty, without `/` or control characters",
+            spec.name
+        ));
     }
     let method = spec.method.trim().to_ascii_uppercase();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
@@ -150,11 +152,19 @@ mod tests {
     fn bad_files_say_where() {
         let e = apply("s.json", "{\"steps\": [\n  {\"name\": 1}]}", script::builtin()).unwrap_err();
         assert!(e.starts_with("s.json: line 2, column"), "{e}");
-        let e = apply("s.json", r#"{"replace": true, "steps": [{"name": "x", "method": "GET", "path": "/{main.id}"}]}"#, vec![])
-            .unwrap_err();
+        let e = apply(
+            "s.json",
+            r#"{"replace": true, "steps": [{"name": "x", "method": "GET", "path": "/{main.id}"}]}"#,
+            vec![],
+        )
+        .unwrap_err();
         assert!(e.contains("main.id"), "{e}");
-        let e = apply("s.json", r#"{"steps": [{"name": "x", "method": "GET", "path": "/", "after": "nope"}]}"#, vec![])
-            .unwrap_err();
+        let e = apply(
+            "s.json",
+            r#"{"steps": [{"name": "x", "method": "GET", "path": "/", "after": "nope"}]}"#,
+            vec![],
+        )
+        .unwrap_err();
         assert!(e.contains("`nope`"), "{e}");
     }
 }

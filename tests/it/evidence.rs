@@ -5,7 +5,7 @@
 //! real Docker engine with a faulty image.
 
 use crate::common::*;
-use crate::run_docker::DockerTest;
+use crate::run_docker::{derived_image, DockerTest};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -254,15 +254,6 @@ fn an_external_service_gets_packets_without_logs_and_the_limit_holds() {
     // Replayed on the recorded targets: stale once means never again.
     let again = replay(&packet, &tmp.path().join("r"), &["--times", "3"]);
     assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
-}
-
-/// A local image built FROM another with a Dockerfile of two lines.
-fn derived_image(tag: &str, dockerfile: &str, dir: &Path) -> String {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    let built = Command::new("docker").args(["build", "-q", "-t", tag]).arg(dir).output().unwrap();
-    assert!(built.status.success(), "docker build {tag}: {}", String::from_utf8_lossy(&built.stderr));
-    tag.to_string()
 }
 
 fn replay_leftovers() -> String {

@@ -10,6 +10,7 @@ mod collect;
 mod collect_github;
 mod compose;
 mod dashboard_browser;
+mod diff;
 mod evidence;
 mod hostile;
 mod mongo_store;

@@ -118,6 +118,15 @@ impl Stack {
 
 /// One Docker test: its images, its stack's names, a scratch directory, and
 /// the lock that keeps Docker tests one at a time.
+/// A local image built FROM another with a Dockerfile of two lines.
+pub(crate) fn derived_image(tag: &str, dockerfile: &str, dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let built = Command::new("docker").args(["build", "-q", "-t", tag]).arg(dir).output().unwrap();
+    assert!(built.status.success(), "docker build {tag}: {}", String::from_utf8_lossy(&built.stderr));
+    tag.to_string()
+}
+
 pub(crate) struct DockerTest {
     pub(crate) images: &'static Images,
     pub(crate) stack: Stack,

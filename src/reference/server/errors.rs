@@ -96,7 +96,8 @@ pub fn json_text<T: Serialize>(value: &T) -> Response {
 /// JSON as the Node service (Express) sends it: application/json, no trailing newline.
 pub fn json<T: Serialize>(value: &T) -> Response {
     match serde_json::to_string(value) {
-        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response(),
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body)
+            .into_response(),
         Err(_) => ApiError::Internal("could not encode response").into_response(),
     }
 }

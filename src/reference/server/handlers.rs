@@ -236,7 +236,11 @@ enum Introspection<'a> {
     },
 }
 
-fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool, hash_prefix: Option<&str>) -> Response {
+fn introspection_response(
+    answer: Option<&ActiveToken>,
+    ignore_expiry: bool,
+    hash_prefix: Option<&str>,
+) -> Response {
     let body = match answer {
         // Expiry is re-checked here too, since a cached answer can outlive it.
         Some(t) if ignore_expiry || t.expires_at.is_none_or(|at| at > Utc::now()) => Introspection::Active {
@@ -252,8 +256,7 @@ fn introspection_response(answer: Option<&ActiveToken>, ignore_expiry: bool, has
 }
 
 fn requested_token(body: &[u8]) -> Result<String, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| ApiError::TokenRequired)?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ApiError::TokenRequired)?;
     let token = match value.get("token").and_then(|t| t.as_str()) {
         Some(t) if !t.is_empty() => t,
         _ => return Err(ApiError::TokenRequired),

@@ -1,9 +1,9 @@
 use super::auth::decode_basic;
 use super::errors::TEXT_PLAIN;
 use super::*;
-use crate::reference::Flavor;
 use crate::hashing;
 use crate::reference::faults::Misbehaviour;
+use crate::reference::Flavor;
 use crate::store::MemoryStore;
 use crate::store::TokenDoc;
 use chrono::{DateTime, Utc};
@@ -496,10 +496,12 @@ async fn revoke_faults_change_only_the_revoke() {
 #[tokio::test]
 async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     let store = MemoryStore::new();
-    let config = ReferenceConfig { hash_cost: HashCost::Minimal, flavor: Flavor::Node, ..ReferenceConfig::default() };
+    let config =
+        ReferenceConfig { hash_cost: HashCost::Minimal, flavor: Flavor::Node, ..ReferenceConfig::default() };
     let api = Api::start_with(&store, config).await;
     let path = "/internal/api/users/u1/git-tokens";
-    let response = api.request(reqwest::Method::POST, path).json(&json!({"label": "x"})).send().await.unwrap();
+    let response =
+        api.request(reqwest::Method::POST, path).json(&json!({"label": "x"})).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
     assert!(content_type.starts_with("application/json"), "{content_type}");

@@ -20,8 +20,8 @@ use crate::clock::millis;
 use crate::clock::Phase;
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
-use crate::reference::Flavor;
 use crate::progress::Reporter;
+use crate::reference::Flavor;
 use crate::store::MongoStore;
 use crate::store::TokenStore;
 use bollard::Docker;
@@ -393,15 +393,19 @@ async fn bring_up(
         async move { resources::clear_container_name(docker, owner, &name, reporter).await }
     });
     futures::future::try_join_all(clears).await?;
-    resources.network = Some(resources::ensure_network(docker, owner, &settings.network, reporter).await?);
+    resources.network = Some(match settings.shared_mongo {
+        // The stack that runs the shared MongoDB made the network and removes it.
+        true => resources::join_network(docker, &settings.network).await?,
+        false => resources::ensure_network(docker, owner, &settings.network, reporter).await?,
+    });
     timed("network", phases, &mut phase);
 
     let mongo_image = async {
         match settings.shared_mongo {
             true => Ok(()),
-            false => {
-                images::ensure(docker, &settings.mongo_image, "--mongo-image (MONGO_IMAGE)", reporter).await.map(|_| ())
-            }
+            false => images::ensure(docker, &settings.mongo_image, "--mongo-image (MONGO_IMAGE)", reporter)
+                .await
+                .map(|_| ()),
         }
     };
     let webprofile_image = async {
@@ -501,7 +505,9 @@ async fn bring_up(
     Ok(match mongo {
         Some((mongo_port, store, _)) => Endpoints {
             instances,
-            store_description: Some(format!("mongodb://127.0.0.1:{mongo_port}/sharelatex (container {mongo_name})")),
+            store_description: Some(format!(
+                "mongodb://127.0.0.1:{mongo_port}/sharelatex (container {mongo_name})"
+            )),
             store: Some(Arc::new(store) as Arc<dyn TokenStore>),
         },
         None => Endpoints {

@@ -96,6 +96,12 @@ pub enum NetworkUse {
 
 /// Creates the network, after reaping a stale one of the same name; a network
 /// parity did not create is used as is.
+/// A network another stack of this run created: used, never removed.
+pub async fn join_network(docker: &Docker, name: &str) -> Result<NetworkUse, DockerError> {
+    docker.inspect_network(name, None).await.map_err(DockerError::api(format!("inspect network {name}")))?;
+    Ok(NetworkUse::Borrowed)
+}
+
 pub async fn ensure_network(
     docker: &Docker,
     owner: &Owner,

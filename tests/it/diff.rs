@@ -1,0 +1,400 @@
+//! `parity diff`: the reference server's two dialects diffed for real, the
+//! independent Python stand-in as a second oracle, faults found with both
+//! exchanges, the shipped rules file, bad input, a shared MongoDB and Docker.
+
+use crate::common::*;
+use crate::run_docker::{derived_image, DockerTest};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn rules_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/parity-diff.toml")
+}
+
+fn diff_dir(out: &Path) -> PathBuf {
+    out.join("webprofile-parity/diff")
+}
+
+/// `parity diff` run in `cwd` (so no ./parity-diff.toml is picked up by accident).
+fn diff(cwd: &Path, args: &[&str]) -> std::process::Output {
+    parity()
+        .current_dir(cwd)
+        .arg("diff")
+        .args(["--out", "ci"])
+        .args(args)
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap()
+}
+
+/// (step, path) of every difference judged `different`.
+fn different(report: &Value) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    for step in report["steps"].as_array().unwrap() {
+        for d in step["differences"].as_array().unwrap() {
+            if d["verdict"] == "different" {
+                found.insert((
+                    step["name"].as_str().unwrap().to_string(),
+                    d["path"].as_str().unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+fn pairs(list: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// Every row of the spec's Node dialect table the script reaches, as (step, field).
+fn node_dialect_table() -> BTreeSet<(String, String)> {
+    let create = ["status", "content-type", "body.id"];
+    let mut expected: Vec<(&str, &str)> = Vec::new();
+    for step in ["create", "create-other-user"] {
+        expected.extend(create.iter().map(|p| (step, *p)));
+    }
+    expected.extend([
+        ("introspect-active", "body.hashPrefix"),
+        ("introspect-other-users-token", "body.hashPrefix"),
+        ("revoke-other-users-token", "status"),
+        ("revoke-other-users-token", "content-class"),
+        ("revoke-other-users-token", "content-type"),
+        ("revoke-other-users-token", "body"),
+        ("introspect-missing-token", "content-class"),
+        ("introspect-missing-token", "content-type"),
+        ("introspect-missing-token", "body"),
+    ]);
+    pairs(&expected)
+}
+
+/// No run of 64 hex digits but a `sha256:` content digest.
+fn assert_no_token(text: &str, file: &str) {
+    for found in regex::Regex::new("[0-9a-f]{64}").unwrap().find_iter(text) {
+        assert!(
+            text[..found.start()].ends_with("sha256:"),
+            "a plaintext token in {file}: {}",
+            found.as_str()
+        );
+    }
+}
+
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}"))
+}
+
+#[test]
+fn go_against_go_has_no_difference_and_learns_ids_tokens_and_timestamps_as_noise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_a, reference) = reference_server(&[]);
+    let (_b, candidate) = reference_server(&[]);
+    let output = diff(tmp.path(), &["--reference", &reference, "--candidate", &candidate]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let dir = diff_dir(&tmp.path().join("ci"));
+    let report = read_json(&dir.join("diff.json"));
+    assert_eq!(report["counts"]["different"], 0, "{}", read(&dir.join("diff.txt")));
+    assert_eq!(different(&report), BTreeSet::new());
+    assert!(report["counts"]["same"].as_u64().unwrap() >= 15, "{}", report["counts"]);
+    let kinds: BTreeSet<String> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["noise"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap().to_string()))
+        .collect();
+    for kind in ["id", "token", "timestamp", "user id", "hash prefix"] {
+        assert!(kinds.contains(kind), "no {kind} noise learned: {kinds:?}");
+    }
+    assert!(!kinds.contains("unexplained"), "{kinds:?}");
+    // One instance per side: the cross-instance and cross-implementation steps say why they did not run.
+    let skipped = step(&report, "cross-revoke-on-2");
+    assert_eq!(skipped["verdict"], "skipped");
+    assert!(skipped["skipped"].as_str().unwrap().contains("second instance"), "{skipped}");
+    // JUnit: one case per step.
+    let junit = read(&dir.join("junit.xml"));
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+    assert_eq!(cases, report["steps"].as_array().unwrap().len());
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("failure")).count(), 0);
+    for file in ["diff.json", "diff.txt", "diff.html", "junit.xml"] {
+        assert_no_token(&read(&dir.join(file)), file);
+    }
+}
+
+#[test]
+fn go_against_node_shows_exactly_the_node_dialect_table_and_the_shipped_rules_accept_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_a, go) = reference_server(&[]);
+    let (_b, node) = reference_server(&["--flavor", "node"]);
+    let output = diff(tmp.path(), &["--reference", &go, "--candidate", &node]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert_eq!(different(&report), node_dialect_table());
+    let text = read(&diff_dir(&tmp.path().join("ci")).join("diff.txt"));
+    let first = text.find("== DIFFERENCES").expect("differences section");
+    assert!(first < text.find("== SAME").unwrap(), "differences come first");
+    assert!(text.contains("<<< 201 [application/json"), "both responses shown: {text:.2000}");
+
+    // The shipped rules accept every row, each rule matched at least once.
+    let rules = rules_file();
+    let output =
+        diff(tmp.path(), &["--reference", &node, "--candidate", &go, "--rules", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert_eq!(report["counts"]["different"], 0);
+    assert_eq!(report["counts"]["accepted"], 6, "{}", report["counts"]);
+    assert_eq!(report["stale_rules"], serde_json::json!([]), "{}", report["rules"]);
+
+    // ./parity-diff.toml is read by default.
+    std::fs::copy(&rules, tmp.path().join("parity-diff.toml")).unwrap();
+    let output = diff(tmp.path(), &["--reference", &go, "--candidate", &node]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+}
+
+/// The second oracle: the Python stand-in, written from the spec alone, in
+/// its Go and Node dialects differs exactly as the reference's two flavors do.
+#[test]
+fn the_spec_standin_in_its_two_dialects_differs_by_the_same_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_go, go) = spec_standin(&[]);
+    let (_node, node) = spec_standin(&["--node-dialect"]);
+    let output = diff(tmp.path(), &["--reference", &go[0], "--candidate", &node[0]]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert_eq!(different(&report), node_dialect_table());
+    let rules = rules_file();
+    let output = diff(
+        tmp.path(),
+        &["--reference", &go[0], "--candidate", &node[0], "--rules", rules.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+}
+
+#[test]
+fn faulty_builds_are_reported_different_on_exactly_those_steps_with_both_exchanges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_clean, clean) = reference_server(&[]);
+    let (_status, revoke_200) = reference_server(&["--fault", "revoke-status=200"]);
+    let output = diff(tmp.path(), &["--reference", &clean, "--candidate", &revoke_200]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let dir = diff_dir(&tmp.path().join("ci"));
+    let report = read_json(&dir.join("diff.json"));
+    assert_eq!(different(&report), pairs(&[("revoke", "status"), ("revoke-again", "status")]));
+    let revoke = step(&report, "revoke");
+    assert_eq!(revoke["reference"]["status"], 204);
+    assert_eq!(revoke["candidate"]["status"], 200);
+    let text = read(&dir.join("diff.txt"));
+    assert!(text.contains("status: reference 204 ≠ candidate 200"), "{text:.1500}");
+    assert!(text.contains("<<< 204") && text.contains("<<< 200"), "both responses in diff.txt");
+
+    // The faulty build as the reference: its own answers are no noise, so the step still differs.
+    let (_partial, partial) = reference_server(&["--fault", "partial=token-prefix"]);
+    let output = diff(tmp.path(), &["--reference", &partial, "--candidate", &clean]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let report = read_json(&dir.join("diff.json"));
+    assert_eq!(
+        different(&report),
+        pairs(&[("create", "body.accessTokenPartial"), ("create-other-user", "body.accessTokenPartial")])
+    );
+    let partial = &step(&report, "create")["differences"][0];
+    assert_eq!(
+        (partial["reference"].as_str(), partial["candidate"].as_str()),
+        (Some("<main.token[..8]>"), Some("<main.prefix>"))
+    );
+}
+
+#[test]
+fn an_unreachable_side_is_exit_3_with_nothing_written_and_bad_files_are_64_with_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_a, reference) = reference_server(&[]);
+    let dead = dead_port();
+    let output = diff(tmp.path(), &["--reference", &reference, "--candidate", &dead.url()]);
+    assert_eq!(output.status.code(), Some(3), "{}", output_text(&output));
+    assert!(output_text(&output).contains(&format!("the candidate at {} is unreachable", dead.url())));
+    assert!(!tmp.path().join("ci").exists(), "nothing half-written");
+
+    let bad_rules = tmp.path().join("bad.toml");
+    std::fs::write(&bad_rules, "[[accept]]\nreason = \"x\"\nstatuses = [200, \"201\"]\n").unwrap();
+    let output = diff(
+        tmp.path(),
+        &["--reference", &reference, "--candidate", &reference, "--rules", bad_rules.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(64), "{}", output_text(&output));
+    assert!(output_text(&output).contains("bad.toml: line 3, column"), "{}", output_text(&output));
+
+    let bad_scenario = tmp.path().join("bad.json");
+    std::fs::write(&bad_scenario, "{\"steps\": [\n  {\"name\": \"x\", \"method\": \"GET\"\n]}").unwrap();
+    let output = diff(
+        tmp.path(),
+        &["--reference", &reference, "--candidate", &reference, "--scenario", bad_scenario.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(64), "{}", output_text(&output));
+    assert!(output_text(&output).contains("bad.json: line 3, column"), "{}", output_text(&output));
+    assert!(!tmp.path().join("ci").exists());
+}
+
+#[test]
+fn a_scenario_adds_steps_and_a_stale_rule_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_a, reference) = reference_server(&[]);
+    let scenario = tmp.path().join("scenario.json");
+    std::fs::write(
+        &scenario,
+        r#"{"steps": [{"name": "list-after-revoke", "after": "revoke", "method": "GET",
+                      "path": "/internal/api/users/{user}/git-tokens"}]}"#,
+    )
+    .unwrap();
+    let rules = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[accept]]\nname = \"never\"\nreason = \"nothing differs here\"\nstatuses = [418]\n",
+    )
+    .unwrap();
+    let output = diff(
+        tmp.path(),
+        &[
+            "--reference",
+            &reference,
+            "--candidate",
+            &reference,
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    let names: Vec<&str> =
+        report["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let at = names.iter().position(|n| *n == "revoke").unwrap();
+    assert_eq!(names[at + 1], "list-after-revoke");
+    assert_eq!(
+        step(&report, "list-after-revoke")["reference"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("\"active\":false"),
+        true
+    );
+    assert_eq!(report["stale_rules"], serde_json::json!(["never"]));
+    assert!(output_text(&output).contains("never matched: never"), "{}", output_text(&output));
+}
+
+/// The hostile stand-in's bodies: huge and binary, compared by size and hash, shown escaped.
+fn odd_bodies(seed: &str) -> (KillOnDrop, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/odd_bodies.py");
+    let mut child =
+        Command::new("python3").arg(script).arg(seed).stdout(Stdio::piped()).spawn().expect("python3");
+    let line = std::io::BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    (KillOnDrop(child), line.strip_prefix("listening ").unwrap().to_string())
+}
+
+#[test]
+fn huge_and_binary_bodies_are_compared_by_size_and_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_a, a) = odd_bodies("a");
+    let (_b, b) = odd_bodies("b");
+    let output = diff(tmp.path(), &["--reference", &a, "--candidate", &b]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let dir = diff_dir(&tmp.path().join("ci"));
+    let report = read_json(&dir.join("diff.json"));
+    let introspect = step(&report, "introspect-unknown-token");
+    let body = &introspect["differences"].as_array().unwrap().iter().find(|d| d["path"] == "body").unwrap();
+    assert_eq!(body["reference"]["bytes"], 2 * 1024 * 1024, "{body}");
+    assert_ne!(body["reference"]["sha256"], body["candidate"]["sha256"]);
+    let list = step(&report, "list");
+    assert_eq!(list["reference"]["binary"], true);
+    let paths: Vec<&str> =
+        list["differences"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["body"]);
+    let text = read(&dir.join("diff.txt"));
+    assert!(text.contains("[binary body: 64 bytes, sha256:"), "{text:.3000}");
+    assert!(text.contains("[large body: 2097152 bytes"), "{text:.3000}");
+    assert!(!text.contains('\u{0}'), "control bytes are escaped");
+}
+
+#[test]
+fn two_flavors_on_one_mongodb_revoke_each_others_tokens_and_expired_tokens_compare() {
+    let Some((_mongo, uri)) =
+        mongo_standin("two_flavors_on_one_mongodb_revoke_each_others_tokens_and_expired_tokens_compare")
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let serve =
+        |flavor: &str| reference_server(&["--store", "mongo", "--mongo-uri", &uri, "--flavor", flavor]);
+    let (_g1, go1) = serve("go");
+    let (_g2, go2) = serve("go");
+    let (_n1, node1) = serve("node");
+    let (_n2, node2) = serve("node");
+    let rules = rules_file();
+    let output = diff(
+        tmp.path(),
+        &[
+            "--reference",
+            &go1,
+            "--reference",
+            &go2,
+            "--candidate",
+            &node1,
+            "--candidate",
+            &node2,
+            "--mongo-uri",
+            &uri,
+            "--shared-store",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert_eq!(report["counts"]["skipped"], 0, "every step ran: {}", report["counts"]);
+    // Minted by the reference, revoked by the candidate, inactive on both.
+    for name in
+        ["impl-introspect-reference-token-on-reference", "impl-introspect-reference-token-on-candidate"]
+    {
+        let s = step(&report, name);
+        assert!(s["candidate"]["body"].as_str().unwrap().contains("\"active\":false"), "{s}");
+    }
+    assert_eq!(step(&report, "impl-revoke-reference-token")["candidate"]["status"], 204);
+    let expired = step(&report, "introspect-expired");
+    assert_eq!(expired["verdict"], "same");
+    assert!(expired["candidate"]["body"].as_str().unwrap().contains("\"active\":false"));
+}
+
+#[test]
+fn docker_builds_share_one_mongodb_and_diff_clean_with_the_shipped_rules() {
+    let Some(t) = DockerTest::start("diff") else { return };
+    let node = derived_image(
+        "ptest-diff-node:1",
+        &format!("FROM {}\nENV PARITY_FLAVOR=node\n", t.images.reference),
+        &t.tmp.path().join("node"),
+    );
+    let rules = rules_file();
+    let output = parity()
+        .current_dir(t.tmp.path())
+        .args(["diff", "--backend", "docker", "--out", "ci", "--mongo-image", &t.images.mongo])
+        .args(["--reference-image", &t.images.reference, "--candidate-image", &node])
+        .args(["--rules", rules.to_str().unwrap()])
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&t.tmp.path().join("ci")).join("diff.json"));
+    assert_eq!(report["counts"]["skipped"], 0, "every step ran: {}", report["counts"]);
+    assert_eq!(step(&report, "introspect-expired")["verdict"], "same");
+    assert_eq!(report["counts"]["different"], 0);
+    assert_eq!(step(&report, "impl-revoke-candidate-token")["reference"]["status"], 204);
+    let leftovers = Command::new("docker")
+        .args(["ps", "-a", "--filter", "name=webprofile-parity-diff", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&leftovers.stdout).trim(), "", "containers left behind");
+}
