@@ -519,6 +519,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = crate::evidence::DEFAULT_LIMIT, env = "PARITY_EVIDENCE_LIMIT")]
     pub evidence_limit: u32,
 
+    /// A reference build to diff the tested instances against, exchange by exchange
+    /// (repeatable; see `parity diff --help`): a phase of the run, its files under
+    /// <out>/webprofile-parity/diff/, a difference no rule accepts fails the run.
+    #[arg(long = "reference", value_name = "URL", env = "PARITY_REFERENCE", value_delimiter = ',')]
+    pub reference: Vec<String>,
+
+    /// The reference's HTTP Basic credentials, USER:PASS (default: the admin settings).
+    #[arg(long, value_name = "USER:PASS", hide_env_values = true)]
+    pub reference_auth: Option<String>,
+
+    /// Accepted differences for --reference (TOML; default ./parity-diff.toml when present).
+    #[arg(long, value_name = "FILE", env = "PARITY_DIFF_RULES")]
+    pub diff_rules: Option<PathBuf>,
+
     /// Pause between smoke attempts.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub retry_delay: Duration,

@@ -117,6 +117,9 @@ pub struct Analysis {
     /// The evidence packets under `webprofile-parity/evidence/`.
     #[serde(default)]
     pub evidence: EvidenceIndex,
+    /// `--reference`: the differential phase, its files under `webprofile-parity/diff/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<DiffSummary>,
     #[serde(default)]
     pub tarball: Option<String>,
 }
@@ -143,4 +146,23 @@ impl Analysis {
     pub fn passed(&self) -> bool {
         self.status == RunStatus::Pass
     }
+}
+
+/// What the differential phase of a run found (`diff/diff.json` has every pair).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DiffSummary {
+    pub reference: Vec<String>,
+    pub rules_file: Option<String>,
+    pub pairs: usize,
+    pub same: usize,
+    pub noise: usize,
+    pub accepted: usize,
+    pub different: usize,
+    pub skipped: usize,
+    /// The steps that differ, in order.
+    pub different_steps: Vec<String>,
+    pub stale_rules: Vec<String>,
+    /// Why the phase did not run (the reference unreachable).
+    pub error: Option<String>,
 }

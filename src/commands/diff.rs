@@ -23,8 +23,9 @@ pub async fn run(args: DiffArgs) -> Result<Exit, CommandError> {
     if args.backend == DiffBackend::Docker {
         return super::diff_docker::run(&args, plan, reporter).await;
     }
-    let reference = side(&args.reference, "--reference", args.reference_auth.as_deref(), &args)?;
-    let candidate = side(&args.candidate, "--candidate", args.candidate_auth.as_deref(), &args)?;
+    let admin = admin(&args);
+    let reference = side(&args.reference, "--reference", args.reference_auth.as_deref(), &admin)?;
+    let candidate = side(&args.candidate, "--candidate", args.candidate_auth.as_deref(), &admin)?;
     let store = match args.mongo_uri.as_deref().filter(|u| !u.trim().is_empty()) {
         Some(uri) => Some(Arc::new(
             MongoStore::connect(uri)
@@ -98,7 +99,17 @@ fn read(path: &Path, flag: &str) -> Result<String, CommandError> {
         .map_err(|_| CommandError::Usage(format!("{flag} {}: not UTF-8 text", path.display())))
 }
 
-fn side(urls: &[String], flag: &str, auth: Option<&str>, args: &DiffArgs) -> Result<SideSpec, CommandError> {
+pub fn admin(args: &DiffArgs) -> Credentials {
+    Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() }
+}
+
+/// One side's URLs (http(s), at least one) and credentials.
+pub fn side(
+    urls: &[String],
+    flag: &str,
+    auth: Option<&str>,
+    admin: &Credentials,
+) -> Result<SideSpec, CommandError> {
     let urls: Vec<String> = urls.iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();
     if urls.is_empty() {
         return Err(CommandError::Usage(format!(
@@ -112,10 +123,11 @@ fn side(urls: &[String], flag: &str, auth: Option<&str>, args: &DiffArgs) -> Res
             return Err(CommandError::Usage(format!("{flag} `{url}`: not an http(s) URL")));
         }
     }
-    Ok(SideSpec { urls, credentials: credentials(auth, flag, args)? })
+    Ok(SideSpec { urls, credentials: credentials(auth, flag, admin)? })
 }
 
-pub fn credentials(auth: Option<&str>, flag: &str, args: &DiffArgs) -> Result<Credentials, CommandError> {
+/// `--<side>-auth USER:PASS`, else the admin settings.
+pub fn credentials(auth: Option<&str>, flag: &str, admin: &Credentials) -> Result<Credentials, CommandError> {
     match auth.filter(|a| !a.is_empty()) {
         Some(auth) => {
             let (user, pass) = auth.split_once(':').ok_or_else(|| {
@@ -125,10 +137,7 @@ pub fn credentials(auth: Option<&str>, flag: &str, args: &DiffArgs) -> Result<Cr
             })?;
             Ok(Credentials { user: user.into(), pass: pass.into() })
         }
-        None => Ok(Credentials {
-            user: args.credentials.admin_user.clone(),
-            pass: args.credentials.admin_pass.clone(),
-        }),
+        None => Ok(admin.clone()),
     }
 }
 
@@ -170,12 +179,8 @@ pub fn write(report: &DiffReport, out: &Path) -> Result<PathBuf, String> {
 }
 
 fn print_summary(report: &DiffReport, dir: &Path, reporter: Reporter) {
-    for step in report.steps.iter().filter(|s| s.verdict == diff::report::Verdict::Different) {
-        let paths: Vec<&str> = step
-            .differences_with(diff::report::Verdict::Different)
-            .map(|d| d.difference.path.as_str())
-            .collect();
-        reporter.line(format!("diff: {} differs in {}", step.name, paths.join(", ")));
+    for line in render::difference_lines(report) {
+        reporter.line(line);
     }
     reporter.line(format!("diff: written to {} (differences first in diff.txt)", dir.display()));
     reporter.line(report.headline());

@@ -3,7 +3,7 @@
 //! database), so the cross-implementation steps run: a token minted by one
 //! build is revoked by the other and introspected on both.
 
-use super::diff::{compare_and_write, credentials, Plan};
+use super::diff::{admin, compare_and_write, credentials, Plan};
 use super::CommandError;
 use crate::cli::DiffArgs;
 use crate::contract::Credentials;
@@ -31,8 +31,8 @@ pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit
                 .into(),
         ));
     }
-    let reference_credentials = credentials(args.reference_auth.as_deref(), "--reference", args)?;
-    let candidate_credentials = credentials(args.candidate_auth.as_deref(), "--candidate", args)?;
+    let reference_credentials = credentials(args.reference_auth.as_deref(), "--reference", &admin(args))?;
+    let candidate_credentials = credentials(args.candidate_auth.as_deref(), "--candidate", &admin(args))?;
     let run_id = format!("diff-{}", chrono::Utc::now().format(crate::clock::UTC_STAMP));
     let reference_settings = settings(args, "reference", reference_image, &reference_credentials, false);
     let candidate_settings = settings(args, "candidate", candidate_image, &candidate_credentials, true);

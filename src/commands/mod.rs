@@ -8,7 +8,7 @@ mod check;
 mod checks;
 mod clean;
 mod collect;
-mod diff;
+pub(crate) mod diff;
 mod diff_docker;
 mod explain;
 mod notify;
@@ -144,7 +144,14 @@ fn register_secrets(command: &Command) {
         Command::Run(args) => {
             register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);
             args.slack_webhook.iter().for_each(|w| register(w));
-            args.mongo_uri.iter().chain(&args.instances).for_each(|u| register_url_userinfo(u));
+            args.mongo_uri
+                .iter()
+                .chain(&args.instances)
+                .chain(&args.reference)
+                .for_each(|u| register_url_userinfo(u));
+            if let Some((user, pass)) = args.reference_auth.as_deref().and_then(|a| a.split_once(':')) {
+                register_basic(user, pass);
+            }
             for key in ["INSTANCE1", "INSTANCE2", "TARGET_BASE_URL"] {
                 if let Some(url) = crate::settings::process_env(key) {
                     register_url_userinfo(&url);

@@ -124,6 +124,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         slack_webhook: None,
         canary: false,
         evidence_limit: args.times,
+        diff: None,
     };
     run.source = source(args, &spec, &run, &mut caveats)?;
     Ok(ReplayConfig { run, packet, spec, times: args.times, keep_up: args.no_cleanup, caveats })

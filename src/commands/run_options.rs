@@ -8,7 +8,7 @@ use crate::contract::ClientOptions;
 use crate::contract::Credentials;
 use crate::reference::faults::Faults;
 use crate::rerun::RetryPolicy;
-use crate::run::{RunConfig, Source};
+use crate::run::{DiffPhase, RunConfig, Source};
 use crate::scenario::Judgement;
 use crate::settings::{self, Env};
 use crate::stack::docker::{ChaosStep, DockerSettings, Keep, WebprofileSource};
@@ -71,7 +71,23 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
         canary: args.canary,
         evidence_limit: args.evidence_limit,
+        diff: diff_phase(args)?,
     })
+}
+
+/// `--reference`: the build to diff the tested instances against, and the rules.
+fn diff_phase(args: &RunArgs) -> Result<Option<DiffPhase>, UsageError> {
+    let given: Vec<String> = args.reference.iter().filter(|u| !u.trim().is_empty()).cloned().collect();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let admin =
+        Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() };
+    let to_usage = |e: CommandError| UsageError(e.to_string());
+    let reference =
+        super::diff::side(&given, "--reference", args.reference_auth.as_deref(), &admin).map_err(to_usage)?;
+    let rules = super::diff::load_rules(args.diff_rules.as_deref()).map_err(to_usage)?;
+    Ok(Some(DiffPhase { reference, rules }))
 }
 
 /// The Docker backend's own settings, by argument id: naming any of them asks for Docker.

@@ -38,6 +38,20 @@ fn judged_line(d: &Judged) -> String {
     ))
 }
 
+/// One console line per step that differs: which fields.
+pub fn difference_lines(report: &DiffReport) -> Vec<String> {
+    report
+        .steps
+        .iter()
+        .filter(|s| s.verdict == Verdict::Different)
+        .map(|s| {
+            let paths: Vec<&str> =
+                s.differences_with(Verdict::Different).map(|d| d.difference.path.as_str()).collect();
+            format!("diff: {} differs in {}", s.name, paths.join(", "))
+        })
+        .collect()
+}
+
 /// A body as shown: escaped, cut, binary and large bodies by size and hash.
 fn shown_body(view: &ExchangeView) -> String {
     if view.binary || view.truncated {

@@ -56,4 +56,13 @@ pub struct RunConfig {
     pub canary: bool,
     /// `--evidence-limit`: at most this many evidence packets (0: none).
     pub evidence_limit: u32,
+    /// `--reference`: diff the tested instances against this build.
+    pub diff: Option<DiffPhase>,
+}
+
+/// The differential phase of a run: the reference build and the accepted differences.
+#[derive(Clone, Debug)]
+pub struct DiffPhase {
+    pub reference: crate::diff::SideSpec,
+    pub rules: crate::diff::rules::Rules,
 }

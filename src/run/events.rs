@@ -52,6 +52,8 @@ pub enum Event<'a> {
         results: &'a [IterationResult],
         totals: &'a CrossTotals,
     },
+    /// `--reference`: every exchange pair compared with the reference build.
+    DiffFinished(&'a crate::diff::report::DiffReport),
     /// The services' logs, captured before teardown.
     Logs(&'a [LogFile]),
     /// The verdict and everything needed to read it (`analysis.json`).

@@ -8,7 +8,7 @@ pub mod events;
 pub(crate) mod evidence;
 pub mod sinks;
 
-pub use config::{RunConfig, Source};
+pub use config::{DiffPhase, RunConfig, Source};
 
 use crate::artifacts::{self, Analysis, ArtifactDir, SmokeSummary, SuiteCounts};
 use crate::clock::{millis, rfc3339, Clock, Phase};
@@ -39,6 +39,8 @@ struct Found {
     smoke: Option<SmokeSummary>,
     suite: Option<suite::SuiteReport>,
     cross: Option<CrossTotals>,
+    /// `--reference`: the differential phase.
+    diff: Option<artifacts::DiffSummary>,
     /// Requests sent to the service by the scenarios.
     exchanges: u64,
 }
@@ -55,6 +57,13 @@ impl Found {
         }
         if let Some(cross) = &self.cross {
             classes.merge(&cross.classes);
+        }
+        if let Some(diff) = &self.diff {
+            // A difference no rule accepts is the candidate answering outside the contract it replaces.
+            (0..diff.different).for_each(|_| classes.add(FailureClass::Contract));
+            if diff.error.is_some() {
+                classes.add(FailureClass::Infrastructure);
+            }
         }
         classes
     }
@@ -290,6 +299,12 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
                 if run.found.cross.is_none() && !done.is_empty() {
                     cross_finished(run, done);
                 }
+            } else if let Some(phase) = run.config.diff.clone() {
+                if let Err(signal) = or_signal(diff_against_reference(run, phase, endpoints)).await {
+                    run.emitter
+                        .warn(&format!("interrupted by {signal} during the diff against the reference"));
+                    outcome.interrupted = Some("the diff".into());
+                }
             }
         }
     }
@@ -374,6 +389,13 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
     if found.suite.is_none() {
         not_run.push(format!("contract suite: {why_not}"));
     }
+    match (&run.config.diff, &found.diff) {
+        (Some(_), None) => not_run.push(format!("diff against the reference: {why_not}")),
+        (Some(_), Some(d)) if d.error.is_some() => {
+            not_run.push(format!("diff against the reference: {}", d.error.as_deref().unwrap_or_default()))
+        }
+        _ => {}
+    }
     let iterations = found.cross.as_ref().map_or(0, |c| c.iterations);
     if run.config.iterations == 0 {
         not_run.push("cross-instance: --iterations 0".to_string());
@@ -400,6 +422,7 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         checks_skipped,
         iterations,
         exchanges: found.exchanges,
+        diff_pairs: found.diff.as_ref().map_or(0, |d| d.pairs as u32),
         not_run,
     }
 }
@@ -446,6 +469,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         chaos: stack.chaos,
         errors: run.emitter.errors().to_vec(),
         evidence: stack.evidence,
+        diff: run.found.diff.clone(),
         tarball: Some(tarball_path.display().to_string()),
     };
     run.emitter.emit(Event::Finished(&analysis));
@@ -602,6 +626,65 @@ async fn run_scenarios(
     run.phase_done(&format!("cross ({iterations} iterations)"), phase_start);
     let results = std::mem::take(&mut *finished.lock().expect("finished iterations"));
     cross_finished(run, results);
+}
+
+/// `--reference`: the tested instances are the candidate, diffed exchange by
+/// exchange against the reference build.
+async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &stack::Endpoints) {
+    let phase_start = Instant::now();
+    let config = crate::diff::DiffConfig {
+        reference: phase.reference,
+        candidate: crate::diff::SideSpec {
+            urls: endpoints.instances.iter().map(|i| i.url.clone()).collect(),
+            credentials: run.config.client.credentials.clone(),
+        },
+        request_timeout: run.config.client.request_timeout,
+        steps: crate::diff::script::builtin(),
+        rules: phase.rules,
+        scenario_file: None,
+        store: None,
+        shared_store: false,
+        redact: run.config.redact,
+    };
+    let reference = config.reference.urls.clone();
+    match crate::diff::run(config, run.clock, Reporter::detect()).await {
+        Ok(report) => {
+            run.found.exchanges += 3 * report.counts.exchange_pairs as u64;
+            run.emitter.emit(Event::DiffFinished(&report));
+            run.found.diff = Some(diff_summary(&report));
+        }
+        Err(unreachable) => {
+            run.emitter.warn(&format!("diff not run: {unreachable}"));
+            run.found.diff = Some(artifacts::DiffSummary {
+                reference,
+                error: Some(unreachable.to_string()),
+                ..artifacts::DiffSummary::default()
+            });
+        }
+    }
+    run.phase_done("diff", phase_start);
+}
+
+fn diff_summary(report: &crate::diff::report::DiffReport) -> artifacts::DiffSummary {
+    let c = &report.counts;
+    artifacts::DiffSummary {
+        reference: report.reference.clone(),
+        rules_file: report.rules_file.clone(),
+        pairs: c.exchange_pairs,
+        same: c.same,
+        noise: c.noise,
+        accepted: c.accepted,
+        different: c.different,
+        skipped: c.skipped,
+        different_steps: report
+            .steps
+            .iter()
+            .filter(|s| s.verdict == crate::diff::report::Verdict::Different)
+            .map(|s| s.name.clone())
+            .collect(),
+        stale_rules: report.stale_rules.clone(),
+        error: None,
+    }
 }
 
 /// The iterations that finished, in order, to the sinks and the findings.

@@ -65,6 +65,12 @@ impl Sink for ArtifactSink {
             Event::Logs(logs) => {
                 all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content)))
             }
+            Event::DiffFinished(report) => all_written([
+                parity.write_json("diff/diff.json", report),
+                parity.write_text("diff/diff.txt", &crate::diff::render::text(report)),
+                parity.write_text("diff/diff.html", &crate::diff::render::html(report)),
+                parity.write_text("diff/junit.xml", &crate::diff::render::junit(report)),
+            ]),
             Event::Finished(analysis) => all_written([parity.write_json(names::ANALYSIS_JSON, analysis)]),
             _ => Ok(()),
         }
@@ -153,6 +159,12 @@ impl Sink for ConsoleSink {
                 if let Some(progress) = self.progress.take() {
                     progress.finish();
                 }
+            }
+            Event::DiffFinished(report) => {
+                for line in crate::diff::render::difference_lines(report) {
+                    self.line(&line);
+                }
+                self.line(&report.headline());
             }
             Event::Finished(analysis) => {
                 if let Some(path) = &self.junit {

@@ -39,13 +39,15 @@ pub struct Coverage {
     pub iterations: u32,
     /// Requests sent to the service, every one traced.
     pub exchanges: u64,
+    /// Exchange pairs compared with the reference (`--reference`).
+    pub diff_pairs: u32,
     /// Phases that did not run, each with why ("cross-instance: --iterations 0").
     pub not_run: Vec<String>,
 }
 
 impl Coverage {
     fn tested_anything(&self) -> bool {
-        self.smoke_attempts > 0 || self.checks > 0 || self.iterations > 0
+        self.smoke_attempts > 0 || self.checks > 0 || self.iterations > 0 || self.diff_pairs > 0
     }
 
     /// "local (http://127.0.0.1:1, http://127.0.0.1:2): smoke 1 attempt, 15 checks
@@ -81,6 +83,9 @@ impl Coverage {
         }
         if self.iterations > 0 {
             what.push(format!("{} cross-instance iterations", self.iterations));
+        }
+        if self.diff_pairs > 0 {
+            what.push(format!("{} exchange pairs diffed against the reference", self.diff_pairs));
         }
         what.push(format!("{} exchanges", self.exchanges));
         format!("{backend}{targets}: {}", what.join(", "))

@@ -398,3 +398,58 @@ fn docker_builds_share_one_mongodb_and_diff_clean_with_the_shipped_rules() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&leftovers.stdout).trim(), "", "containers left behind");
 }
+
+#[test]
+fn run_with_a_reference_diffs_as_a_phase_with_its_files_in_the_tarball_and_its_verdict_in_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_go, go) = reference_server(&[]);
+    let out = tmp.path().join("ci");
+    let run = |extra: &[&str]| {
+        parity()
+            .current_dir(tmp.path())
+            .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "2", "--out", "ci"])
+            .args(["--reference", &go])
+            .args(extra)
+            .timeout(HANG_GUARD)
+            .output()
+            .unwrap()
+    };
+    // The embedded instances in the Node dialect differ from a Go reference: the run fails on contract.
+    let output = run(&["--flavor", "node"]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let analysis = read_json(&parity_dir(&out).join("analysis.json"));
+    assert_eq!(analysis["diff"]["different"], 6, "{}", analysis["diff"]);
+    assert_eq!(analysis["failure_classes"]["contract"], 6);
+    assert!(analysis["verdict"].as_str().unwrap().contains("exchange pairs diffed against the reference"));
+    let entries: Vec<String> = tarball_entries(&tarball(&out)).into_iter().map(|(name, _)| name).collect();
+    for file in ["diff.json", "diff.txt", "diff.html", "junit.xml"] {
+        assert!(
+            entries.iter().any(|e| e.ends_with(&format!("webprofile-parity/diff/{file}"))),
+            "{file}: {entries:?}"
+        );
+    }
+
+    // With the shipped rules the same run passes.
+    let rules = rules_file();
+    let output = run(&["--flavor", "node", "--diff-rules", rules.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_eq!(read_json(&parity_dir(&out).join("analysis.json"))["diff"]["accepted"], 6);
+
+    // An unreachable reference: nothing was compared, and the run says so. The other phases
+    // ran, so it is not "nothing tested" (3) but an infrastructure failure (1), which
+    // `parity rerun` retries.
+    let dead = dead_port();
+    let output = parity()
+        .current_dir(tmp.path())
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "1", "--out", "ci"])
+        .args(["--reference", &dead.url()])
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let analysis = read_json(&parity_dir(&out).join("analysis.json"));
+    assert_eq!(analysis["failure_classes"], serde_json::json!({"infrastructure": 1}));
+    assert!(analysis["diff"]["error"].as_str().unwrap().contains("unreachable"), "{}", analysis["diff"]);
+    let not_run = analysis["coverage"]["not_run"].to_string();
+    assert!(not_run.contains("diff against the reference"), "{not_run}");
+}
