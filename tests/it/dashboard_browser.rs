@@ -290,3 +290,41 @@ fn the_dashboard_renders_offline_fetches_nothing_and_shows_markup_as_text() {
         "the recording proxy did not see the control page's request: {requests:?}"
     );
 }
+
+/// `parity diff`'s page: opened offline, it shows the verdict and both sides,
+/// a request path carrying markup as text, and fetches nothing.
+#[test]
+fn the_diff_page_renders_offline_with_markup_as_text() {
+    if !chromium_available("the_diff_page_renders_offline_with_markup_as_text") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_go, go) = crate::common::reference_server(&[]);
+    let (_node, node) = crate::common::reference_server(&["--flavor", "node"]);
+    let scenario = tmp.path().join("scenario.json");
+    std::fs::write(
+        &scenario,
+        r#"{"steps": [{"name": "markup", "method": "GET", "path": "/internal/api/<img src=x onerror=alert(3)>"}]}"#,
+    )
+    .unwrap();
+    crate::common::parity()
+        .current_dir(tmp.path())
+        .args(["diff", "--out", "ci", "--reference", &go, "--candidate", &node])
+        .arg("--scenario")
+        .arg(&scenario)
+        .timeout(crate::common::HANG_GUARD)
+        .assert()
+        .code(1);
+    let page = tmp.path().join("ci/webprofile-parity/diff/diff.html");
+    let proxy = RecordingProxy::start();
+    let output = chromium(&tmp.path().join("profile"), &proxy, &["--dump-dom".to_string()], &file_url(&page));
+    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains("Differential parity: reference vs candidate"), "not the diff page: {dom:.300}");
+    assert!(dom.contains("DIFFERENT"), "the verdict is shown");
+    assert!(dom.contains("data-verdict=\"different\""), "a differing step is shown");
+    assert!(dom.contains("&lt;img src=x onerror=alert(3)&gt;"), "the request path as text");
+    assert!(!dom.to_ascii_lowercase().contains("<img"), "an injected <img> element exists");
+    let requests = proxy.page_requests();
+    assert!(requests.is_empty(), "the page made network requests: {requests:?}");
+}
