@@ -149,7 +149,8 @@ pub async fn run(
     let wall = Instant::now();
     let mut services_ms = 0.0;
     let mut results = Vec::new();
-    let mut progress = reporter.steps(config.steps.len() as u64, "diff steps");
+    // A spinner on a terminal; in CI only the outcome (the differences follow it).
+    let mut progress = reporter.activity("diff: comparing step by step");
     for step in &config.steps {
         let unmet = unmet_need(step, &config, &reference, &candidate);
         let result = match unmet {
@@ -161,10 +162,10 @@ pub async fn run(
                 result
             }
         };
-        progress.step(&step.name, result.verdict.name(), None);
+        progress.status(&format!("{}: {}", step.name, result.verdict.name()), false);
         results.push(result);
     }
-    progress.finish();
+    progress.finish(&format!("{} steps", config.steps.len()));
     let wall_ms = millis(wall.elapsed());
     let mut uses: Vec<RuleUse> = config
         .rules
