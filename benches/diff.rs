@@ -47,7 +47,8 @@ fn median(values: &[f64]) -> f64 {
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let rules_path = concat!(env!("CARGO_MANIFEST_DIR"), "/ci/parity-diff.toml");
-    let rules = Rules::parse(rules_path, &std::fs::read_to_string(rules_path).expect("rules")).expect("rules parse");
+    let rules =
+        Rules::parse(rules_path, &std::fs::read_to_string(rules_path).expect("rules")).expect("rules parse");
     let (per_pair, walls, services, pairs, different) = runtime.block_on(async {
         let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
         let go = [instance(Flavor::Go, store.clone()).await, instance(Flavor::Go, store.clone()).await];
@@ -70,7 +71,8 @@ fn main() {
                 shared_store: true,
                 redact: true,
             };
-            let report = diff::run(config, Clock::start(), Reporter::plain()).await.expect("both sides answer");
+            let report =
+                diff::run(config, Clock::start(), Reporter::plain()).await.expect("both sides answer");
             per_pair.push(report.timing.harness_ms_per_pair);
             walls.push(report.timing.wall_ms);
             services.push(report.timing.services_ms);

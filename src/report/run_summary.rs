@@ -132,6 +132,7 @@ mod tests {
             chaos: vec![],
             errors: vec![],
             evidence: Default::default(),
+            diff: None,
             tarball: Some("ci/webprofile-parity-20240101000000.tar.gz".into()),
         }
     }
