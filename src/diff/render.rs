@@ -256,13 +256,7 @@ pub fn html(report: &DiffReport) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "webprofile differential parity" }
-                style { (STYLE) }
-            }
+            (crate::report::offline_head("webprofile differential parity", STYLE))
             body { main {
                 h1 { "Differential parity: reference vs candidate" }
                 p.meta { "Reference: " (report.reference.join(" ")) }

@@ -84,13 +84,7 @@ pub fn render(d: &Dashboard<'_>) -> String {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Cross-instance parity flakiness" }
-                style { (PreEscaped(STYLE)) }
-            }
+            (super::offline_head("Cross-instance parity flakiness", STYLE))
             body { main {
                 h1 { "Cross-instance parity flakiness" }
                 p.meta {

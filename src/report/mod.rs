@@ -14,5 +14,19 @@ pub mod text;
 pub mod trend;
 
 pub use badge::{BadgeState, BadgeStyle, Colour};
+
+/// The `<head>` of a self-contained page: inline CSS only, and a
+/// Content-Security-Policy that forbids every fetch.
+pub fn offline_head(title: &str, style: &'static str) -> maud::Markup {
+    maud::html! {
+        head {
+            meta charset="utf-8";
+            meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            style { (maud::PreEscaped(style)) }
+        }
+    }
+}
 pub use status::Status;
 pub use trend::Trend;
