@@ -448,3 +448,48 @@ fn run_with_a_reference_diffs_as_a_phase_with_its_files_in_the_tarball_and_its_v
     let not_run = analysis["coverage"]["not_run"].to_string();
     assert!(not_run.contains("diff against the reference"), "{not_run}");
 }
+
+#[test]
+fn per_side_credentials_are_used_and_never_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_r, reference) = reference_server(&["--admin-user", "ref-admin", "--admin-pass", "r3f-secret-pass"]);
+    let (_c, candidate) =
+        reference_server(&["--admin-user", "cand-admin", "--admin-pass", "c4nd-secret-pass"]);
+    let output = diff(
+        tmp.path(),
+        &[
+            "--reference",
+            &reference,
+            "--candidate",
+            &candidate,
+            "--reference-auth",
+            "ref-admin:r3f-secret-pass",
+            "--candidate-auth",
+            "cand-admin:c4nd-secret-pass",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert_eq!(
+        step(&report, "list")["candidate"]["status"],
+        200,
+        "the candidate's own credentials let it in"
+    );
+    for secret in ["r3f-secret-pass", "c4nd-secret-pass"] {
+        assert!(!output_text(&output).contains(secret));
+        assert_not_in_files(tmp.path(), secret);
+    }
+    // The wrong side's credentials are turned away: the diff sees it.
+    let output = diff(
+        tmp.path(),
+        &[
+            "--reference",
+            &reference,
+            "--candidate",
+            &candidate,
+            "--reference-auth",
+            "ref-admin:r3f-secret-pass",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+}
