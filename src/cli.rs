@@ -190,6 +190,10 @@ fn diff_help() -> String {
                 Some("a side is unreachable (named; nothing written), or the stack could not be had")
             ),
             (Exit::Usage, Some("bad rules or scenario file (with line and column), bad flags")),
+            (
+                Exit::Interrupted,
+                Some("SIGINT/SIGTERM: the diff stops, nothing is written, a Docker stack is removed")
+            ),
         ])
     )
 }

@@ -153,9 +153,16 @@ pub async fn compare_and_write(
         config.candidate.urls.join(" "),
         config.steps.len()
     ));
-    let report = diff::run(config, Clock::start(), reporter)
-        .await
-        .map_err(|e| CommandError::Infrastructure(e.to_string()))?;
+    let report = tokio::select! {
+        report = diff::run(config, Clock::start(), reporter) => {
+            report.map_err(|e| CommandError::Infrastructure(e.to_string()))?
+        }
+        signal = crate::signals::termination() => {
+            // The Docker stack, if any, is still removed by the caller.
+            reporter.line(format!("interrupted by {signal}: the diff stopped, nothing written"));
+            return Ok(Exit::Interrupted);
+        }
+    };
     let dir = write(&report, out).map_err(CommandError::Infrastructure)?;
     print_summary(&report, &dir, reporter);
     Ok(if report.passed() { Exit::Ok } else { Exit::ParityFailure })
