@@ -127,3 +127,64 @@ fn the_parity_job_runs_on_pull_requests_and_nightly_and_honours_the_strict_toggl
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ci/workflows/parity.yml")).unwrap();
     assert!(text.contains("secrets.SLACK_WEBHOOK") && text.contains("secrets.GITHUB_TOKEN"));
 }
+
+fn action() -> Yaml {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    YamlLoader::load_from_str(&text).expect("action.yml is valid YAML").remove(0)
+}
+
+/// Every GitHub action used, in the templates and in action.yml, is on a
+/// major that runs on Node 24: Node 20 left GitHub's runners on 2026-09-23.
+/// (actionlint in `.ci/run` checks the templates; it does not read a
+/// composite action's own steps, so this does for both.)
+#[test]
+fn every_action_used_runs_on_node_24() {
+    let minimum = [("actions/checkout", 5), ("actions/upload-artifact", 6), ("actions/download-artifact", 7)];
+    let action = action();
+    let mut uses: Vec<(String, String)> = Vec::new();
+    for (path, doc) in workflows() {
+        for step in steps(&doc) {
+            uses.extend(step["uses"].as_str().map(|u| (path.display().to_string(), u.to_string())));
+        }
+    }
+    for step in action["runs"]["steps"].as_vec().expect("composite steps") {
+        uses.extend(step["uses"].as_str().map(|u| ("action.yml".to_string(), u.to_string())));
+    }
+    assert!(uses.iter().any(|(file, _)| file == "action.yml"), "action.yml uploads with an action");
+    for (file, used) in uses {
+        let (name, version) = used.split_once('@').unwrap_or_else(|| panic!("{file}: {used} has no version"));
+        let major: u32 = version.trim_start_matches('v').split('.').next().unwrap().parse().unwrap();
+        if let Some((_, min)) = minimum.iter().find(|(n, _)| *n == name) {
+            assert!(major >= *min, "{file}: {used} runs on Node 20; use v{min} or later");
+        }
+    }
+}
+
+/// The composite action: a composite of shell steps, its inputs mapped onto
+/// `parity run` flags that exist, the artifacts uploaded under the runbook's name.
+#[test]
+fn the_action_maps_its_inputs_onto_parity_run_flags_that_exist() {
+    let action = action();
+    assert_eq!(action["runs"]["using"].as_str(), Some("composite"));
+    let run = Cli::command().find_subcommand("run").unwrap().clone();
+    let script: String = action["runs"]["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(script.contains("cargo install --locked --path"), "installs from source with cargo");
+    let flags = regex::Regex::new(r"cmd(?:\+)?=\((?:parity run )?([^)]*)\)").unwrap();
+    let mut seen = 0;
+    for caps in flags.captures_iter(&script) {
+        for flag in caps[1].split_whitespace().filter_map(|w| w.strip_prefix("--")) {
+            seen += 1;
+            assert!(run.get_arguments().any(|a| a.get_long() == Some(flag)), "`parity run` has no --{flag}");
+        }
+    }
+    assert!(seen >= 8, "only {seen} flags found in {script}");
+    let upload =
+        action["runs"]["steps"].as_vec().unwrap().iter().find(|s| s["uses"].as_str().is_some()).unwrap();
+    assert_eq!(upload["with"]["name"].as_str(), Some("webprofile-parity-artifacts"));
+}
