@@ -167,6 +167,22 @@ pub enum Command {
     /// differences accepted by rules.
     #[command(after_help = diff_help())]
     Diff(Box<DiffArgs>),
+    /// Print a shell completion script: `parity completions bash > /etc/bash_completion.d/parity`.
+    #[command(
+        after_help = "Examples:\n  parity completions bash > ~/.local/share/bash-completion/completions/parity\n  \
+        parity completions zsh > \"${fpath[1]}/_parity\"\n  \
+        parity completions fish > ~/.config/fish/completions/parity.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `parity man > /usr/local/share/man/man1/parity.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 fn diff_help() -> String {

@@ -8,6 +8,7 @@ mod check;
 mod checks;
 mod clean;
 mod collect;
+mod completions;
 pub(crate) mod diff;
 mod diff_docker;
 mod explain;
@@ -77,6 +78,8 @@ pub async fn dispatch(command: Command) -> i32 {
         Command::Replay(args) => replay::run(*args).await.map(Exit::code),
         Command::Explain(args) => explain::run(&args).map(Exit::code),
         Command::Diff(args) => diff::run(*args).await.map(Exit::code),
+        Command::Completions(args) => completions::completions(&args).map(Exit::code),
+        Command::Man => completions::man().map(Exit::code),
     };
     result.unwrap_or_else(|e| {
         e.report(Reporter::plain(), name);
@@ -101,6 +104,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Replay(_) => "replay",
         Command::Explain(_) => "explain",
         Command::Diff(_) => "diff",
+        Command::Completions(_) => "completions",
+        Command::Man => "man",
     }
 }
 

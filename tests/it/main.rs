@@ -13,6 +13,7 @@ mod dashboard_browser;
 mod diff;
 mod evidence;
 mod hostile;
+mod install;
 mod mongo_store;
 mod notify;
 mod publish_pages;
