@@ -589,3 +589,68 @@ fn backend_auto_takes_docker_when_docker_settings_are_named_and_never_falls_back
         );
     }
 }
+
+/// A TCP front to the local engine's socket on one of this machine's
+/// non-loopback addresses: what a remote engine looks like to the harness.
+/// This machine's first IPv4 address that is not loopback (`hostname -I`).
+fn non_loopback_ipv4() -> String {
+    let out = Command::new("hostname").arg("-I").output().expect("hostname -I");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
+        .find(|a| !a.is_loopback())
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+/// Its `HOST:PORT`; it serves until the test process ends.
+fn tcp_front() -> String {
+    use std::os::unix::net::UnixStream;
+    let ip = non_loopback_ipv4();
+    assert!(!ip.is_empty(), "this machine has no non-loopback IPv4 address");
+    let listener = std::net::TcpListener::bind((ip.as_str(), 0)).expect("bind the TCP front");
+    let address = format!("{ip}:{}", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else { continue };
+            let (mut client_in, mut engine_out) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_in, &mut engine_out);
+                let _ = engine_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut engine_in, mut client_out) = (engine, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut engine_in, &mut client_out);
+                let _ = client_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn a_run_through_a_tcp_engine_endpoint_reaches_the_containers_at_the_engines_host() {
+    let Some(t) = DockerTest::start("tcp") else { return };
+    let front = tcp_front();
+    let host = front.split(':').next().unwrap().to_string();
+    parity()
+        .env("DOCKER_HOST", format!("tcp://{front}"))
+        .args(["run", "--backend", "docker", "--iterations", "2", "--hash-cost", "minimal", "--out"])
+        .arg(&t.out)
+        .args(t.stack.args(t.images))
+        .timeout(Duration::from_secs(180))
+        .assert()
+        .code(0);
+    let analysis = read_json(&t.dir().join("analysis.json"));
+    let instances = analysis["instances"].as_array().unwrap();
+    assert!(
+        instances.iter().all(|i| i.as_str().unwrap().starts_with(&format!("http://{host}:"))),
+        "published ports reached at the engine's host {host}: {instances:?}"
+    );
+    assert!(
+        analysis["store"].as_str().unwrap().starts_with(&format!("mongodb://{host}:")),
+        "{}",
+        analysis["store"]
+    );
+    assert!(t.stack.leftovers().is_empty(), "left behind: {:?}", t.stack.leftovers());
+}

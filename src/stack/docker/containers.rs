@@ -56,12 +56,12 @@ pub struct ContainerPlan {
     pub image: String,
     pub env: Vec<String>,
     pub labels: HashMap<String, String>,
-    /// Host port on 127.0.0.1; `None` for an ephemeral one.
+    /// Host port (on loopback, or every interface of a remote engine); `None` for an ephemeral one.
     pub host_port: Option<u16>,
 }
 
 /// Creates and starts the container on `network`, publishing its port on
-/// loopback only.
+/// loopback only (on every interface of a remote engine: the harness is elsewhere).
 pub async fn create_and_start(
     docker: &Docker,
     network: &str,
@@ -69,7 +69,7 @@ pub async fn create_and_start(
 ) -> Result<(), DockerError> {
     let port = format!("{}/tcp", plan.service.port());
     let binding = PortBinding {
-        host_ip: Some("127.0.0.1".into()),
+        host_ip: Some(super::engine::binding_ip().into()),
         host_port: Some(plan.host_port.map(|p| p.to_string()).unwrap_or_default()),
     };
     let body = ContainerCreateBody {

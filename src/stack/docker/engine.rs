@@ -72,6 +72,33 @@ pub fn engine_address() -> String {
         .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
 }
 
+/// Where published ports are reached: the engine's host for a remote engine
+/// (`DOCKER_HOST=tcp://HOST:PORT`, `https://`, `ssh://`), loopback for the local socket.
+pub fn published_host() -> String {
+    remote_host(&engine_address()).unwrap_or_else(|| "127.0.0.1".to_string())
+}
+
+/// The interface published ports bind to: every one on a remote engine (the
+/// harness is elsewhere), loopback only on the local one.
+pub fn binding_ip() -> &'static str {
+    match remote_host(&engine_address()) {
+        Some(_) => "0.0.0.0",
+        None => "127.0.0.1",
+    }
+}
+
+/// The host part of a network DOCKER_HOST (`[::1]` keeps its brackets, for URLs).
+fn remote_host(address: &str) -> Option<String> {
+    let rest = ["tcp://", "http://", "https://", "ssh://"].iter().find_map(|s| address.strip_prefix(s))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or(v6)),
+        None => authority.split(':').next().unwrap_or(authority).to_string(),
+    };
+    (!host.is_empty()).then_some(host)
+}
+
 /// Connects to the engine (DOCKER_HOST or the local socket), agrees on an API
 /// version and pings it, all within `patience`.
 pub async fn connect(patience: Duration) -> Result<Docker, DockerError> {
@@ -105,6 +132,15 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("unix:///nowhere.sock") && text.contains("--backend local"), "{text}");
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn published_ports_are_reached_at_a_remote_engines_host() {
+        assert_eq!(remote_host("tcp://10.1.2.3:2376"), Some("10.1.2.3".into()));
+        assert_eq!(remote_host("https://docker.example:2376/"), Some("docker.example".into()));
+        assert_eq!(remote_host("ssh://me@build-box"), Some("build-box".into()));
+        assert_eq!(remote_host("tcp://[fd00::1]:2375"), Some("[fd00::1]".into()));
+        assert_eq!(remote_host("unix:///var/run/docker.sock"), None);
     }
 
     #[test]

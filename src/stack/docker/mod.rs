@@ -455,7 +455,7 @@ async fn bring_up(
             return Ok(None);
         }
         let port = containers::published_port(docker, &mongo_name, Service::Mongo).await?;
-        let uri = format!("mongodb://127.0.0.1:{port}/sharelatex?directConnection=true");
+        let uri = format!("mongodb://{}:{port}/sharelatex?directConnection=true", engine::published_host());
         let store = containers::wait_until(docker, &mongo_name, deadline, || {
             let uri = uri.clone();
             async move {
@@ -475,7 +475,7 @@ async fn bring_up(
         let http = http.clone();
         async move {
             let port = containers::published_port(docker, &name, service).await?;
-            let url = format!("http://127.0.0.1:{port}");
+            let url = format!("http://{}:{port}", engine::published_host());
             containers::wait_until(docker, &name, deadline, || {
                 let http = http.clone();
                 let url = url.clone();
@@ -506,7 +506,8 @@ async fn bring_up(
         Some((mongo_port, store, _)) => Endpoints {
             instances,
             store_description: Some(format!(
-                "mongodb://127.0.0.1:{mongo_port}/sharelatex (container {mongo_name})"
+                "mongodb://{}:{mongo_port}/sharelatex (container {mongo_name})",
+                engine::published_host()
             )),
             store: Some(Arc::new(store) as Arc<dyn TokenStore>),
         },
