@@ -124,6 +124,7 @@ fn generate(dir: &Path) -> u64 {
                     token_id: Some(format!("{:024x}", rng.random::<u64>())),
                     started_at: (at + Duration::milliseconds(i64::from(iteration) * 40)).to_rfc3339(),
                     duration_ms: rng.random_range(5.0..60.0),
+                    ..IterationResult::default()
                 }
             })
             .collect();

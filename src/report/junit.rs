@@ -289,6 +289,7 @@ mod tests {
             token_id: None,
             started_at: "2024-01-01T00:00:00Z".into(),
             duration_ms: 310.0,
+            ..IterationResult::default()
         }
     }
 

@@ -208,6 +208,7 @@ fn phase_lines(analysis: &Analysis) -> Vec<String> {
             "cross-instance: {}/{} iterations failed{classes}, {} stale read(s)",
             c.failures, c.iterations, c.stale_reads
         ));
+        lines.extend(cross::render_matrix(&c.matrix));
     }
     lines
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 /// and as the collector reads what any version wrote: only `success` is
 /// required, and a field of an odd type reads as absent. The first five
 /// fields are the upstream format and keep their names.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct IterationResult {
     /// 1-based; 0 when a file did not say (the reader numbers by position).
     #[serde(default, deserialize_with = "lenient::count_or_zero")]
@@ -30,9 +30,23 @@ pub struct IterationResult {
     /// Why it failed (`stale-read`, `contract`, `infrastructure`, `harness`); null when it passed.
     #[serde(default, deserialize_with = "lenient::class")]
     pub class: Option<FailureClass>,
-    /// From the revoke returning to the first `active:false` on instance 1.
+    /// From the revoke returning to the first `active:false` on the observer
+    /// being seen: an upper bound (it includes that poll's own round trip).
+    /// Kept for the runbook's readers; `stale_ms` and `visible_by_ms` say more.
     #[serde(default, deserialize_with = "lenient::non_negative")]
     pub latency_ms: Option<f64>,
+    /// Staleness proven: invocation of the last `active:true` read less the
+    /// revoke's completion; 0 when no read was stale.
+    #[serde(default, deserialize_with = "lenient::non_negative")]
+    pub stale_ms: Option<f64>,
+    /// Completion of the first `active:false` read less the revoke's completion.
+    #[serde(default, deserialize_with = "lenient::non_negative")]
+    pub visible_by_ms: Option<f64>,
+    /// The instance that revoked, and the one polled.
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
+    pub revoker: String,
+    #[serde(default, deserialize_with = "lenient::text_or_empty")]
+    pub observer: String,
     /// `active:true` answers after the revoke returned (absent in the oldest files).
     #[serde(default, deserialize_with = "lenient::count")]
     pub stale_reads: Option<u32>,
@@ -141,6 +155,10 @@ pub async fn run_iteration(
             last: outcome.last,
             class: outcome.class,
             latency_ms: outcome.latency_ms,
+            stale_ms: outcome.stale_ms,
+            visible_by_ms: outcome.visible_by_ms,
+            revoker: roles.revoker.name().to_string(),
+            observer: roles.observer.name().to_string(),
             stale_reads: Some(outcome.stale_reads),
             polls: outcome.polls,
             user_id,
@@ -166,6 +184,64 @@ pub struct CrossTotals {
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p95: Option<f64>,
     pub latency_ms_max: Option<f64>,
+    /// Per (revoker, observer) pair: staleness proven and visibility bound.
+    pub matrix: Vec<PairLatency>,
+}
+
+/// One cell of the latency matrix: iterations where `revoker` revoked and
+/// `observer` was polled.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct PairLatency {
+    pub revoker: String,
+    pub observer: String,
+    pub iterations: u32,
+    pub stale_reads: u32,
+    /// Iterations with at least one stale read.
+    pub stale_iterations: u32,
+    pub stale_ms: Percentiles,
+    pub visible_by_ms: Percentiles,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Percentiles {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Percentiles {
+    fn of(mut values: Vec<f64>) -> Percentiles {
+        values.sort_by(f64::total_cmp);
+        Percentiles {
+            p50: percentile(&values, 0.50),
+            p95: percentile(&values, 0.95),
+            p99: percentile(&values, 0.99),
+            max: values.last().copied(),
+        }
+    }
+}
+
+/// The matrix, pairs in name order.
+fn matrix(results: &[IterationResult]) -> Vec<PairLatency> {
+    let mut pairs: std::collections::BTreeMap<(String, String), Vec<&IterationResult>> = Default::default();
+    for r in results.iter().filter(|r| !r.revoker.is_empty() && !r.observer.is_empty()) {
+        pairs.entry((r.revoker.clone(), r.observer.clone())).or_default().push(r);
+    }
+    pairs
+        .into_iter()
+        .map(|((revoker, observer), rs)| PairLatency {
+            revoker,
+            observer,
+            iterations: rs.len() as u32,
+            stale_reads: rs.iter().filter_map(|r| r.stale_reads).sum(),
+            stale_iterations: rs.iter().filter(|r| r.stale_reads.unwrap_or(0) > 0).count() as u32,
+            stale_ms: Percentiles::of(rs.iter().filter_map(|r| r.stale_ms).collect()),
+            visible_by_ms: Percentiles::of(rs.iter().filter_map(|r| r.visible_by_ms).collect()),
+        })
+        .collect()
 }
 
 impl CrossTotals {
@@ -185,6 +261,7 @@ impl CrossTotals {
             latency_ms_p50: percentile(&latencies, 0.50),
             latency_ms_p95: percentile(&latencies, 0.95),
             latency_ms_max: latencies.last().copied(),
+            matrix: matrix(results),
         }
     }
 }
@@ -252,7 +329,37 @@ pub fn render_summary(results: &[IterationResult], totals: &CrossTotals) -> Stri
         out += &format!(", revoke→inactive p50 {p50:.3} ms, max {max:.3} ms");
     }
     out += "\n";
+    for line in render_matrix(&totals.matrix) {
+        out += &line;
+        out += "\n";
+    }
     out
+}
+
+/// One line per (revoker, observer) pair: stale reads, staleness proven
+/// (`stale_ms`) and the visibility bound (`visible_by_ms`), p50/p99/max.
+pub fn render_matrix(matrix: &[PairLatency]) -> Vec<String> {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    matrix
+        .iter()
+        .map(|p| {
+            format!(
+                "  revoked on {} → read on {}: {} iteration(s), {} stale read(s) in {}; stale_ms p50/p99/max {}/{}/{}; \
+                 visible_by_ms p50/p99/max {}/{}/{}",
+                p.revoker,
+                p.observer,
+                p.iterations,
+                p.stale_reads,
+                p.stale_iterations,
+                ms(p.stale_ms.p50),
+                ms(p.stale_ms.p99),
+                ms(p.stale_ms.max),
+                ms(p.visible_by_ms.p50),
+                ms(p.visible_by_ms.p99),
+                ms(p.visible_by_ms.max),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -268,6 +375,10 @@ mod tests {
             last: None,
             class: (!success).then_some(FailureClass::StaleRead),
             latency_ms: latency,
+            stale_ms: Some(if stale > 0 { 5.0 * f64::from(n) } else { 0.0 }),
+            visible_by_ms: latency,
+            revoker: "instance2".into(),
+            observer: "instance1".into(),
             stale_reads: Some(stale),
             polls: stale + 1,
             user_id: "u".into(),
@@ -289,5 +400,10 @@ mod tests {
         assert_eq!((t.iterations, t.failures, t.stale_reads, t.polls), (4, 2, 40, 44));
         assert_eq!(t.latency_ms_p50, Some(2.0));
         assert_eq!(t.latency_ms_max, Some(800.0));
+        let [cell] = t.matrix.as_slice() else { panic!("one pair: {:?}", t.matrix) };
+        assert_eq!((cell.revoker.as_str(), cell.observer.as_str()), ("instance2", "instance1"));
+        assert_eq!((cell.iterations, cell.stale_reads, cell.stale_iterations), (4, 40, 1));
+        assert_eq!((cell.stale_ms.max, cell.visible_by_ms.max), (Some(10.0), Some(800.0)));
+        assert_eq!(cell.stale_ms.p50, Some(0.0), "no stale read is 0 ms of proven staleness");
     }
 }

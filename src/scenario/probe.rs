@@ -30,8 +30,16 @@ pub struct ProbeOutcome {
     pub revoke_status: Option<u16>,
     pub revoke_returned: Option<Stamp>,
     pub first_inactive: Option<Stamp>,
-    /// From the revoke returning to the first `active:false`.
+    /// From the revoke returning to the first `active:false` being seen: an
+    /// upper bound, as it includes that poll's own round trip.
     pub latency_ms: Option<f64>,
+    /// Staleness proven, judged as Jepsen judges a stale read: the invocation
+    /// of the last read that still said `active:true`, less the revoke's
+    /// completion; 0 when no read was stale.
+    pub stale_ms: Option<f64>,
+    /// The completion of the first `active:false` read, less the revoke's
+    /// completion: by then the revoke was visible (an upper bound).
+    pub visible_by_ms: Option<f64>,
     pub stale_reads: u32,
     pub polls: u32,
     /// The last introspection answer (JSON when it was JSON).
@@ -122,6 +130,9 @@ async fn poll_until_inactive(
     revoke_returned: Instant,
 ) -> ProbeOutcome {
     let observer = roles.observer.name();
+    // The revoke's completion, on the trace's monotonic clock.
+    let revoke_completed_ms = out.revoke_returned.map(|s| s.mono_ms);
+    let mut last_stale_invoked_ms: Option<f64> = None;
     let across = if roles.revoker.name() == observer {
         String::new()
     } else {
@@ -139,6 +150,11 @@ async fn poll_until_inactive(
                 let latency = millis(revoke_returned.elapsed());
                 out.latency_ms = Some(latency);
                 out.first_inactive = out.trace.last().map(|ex| ex.sent);
+                if let (Some(revoked), Some(read)) = (revoke_completed_ms, out.trace.last()) {
+                    out.visible_by_ms =
+                        Some(round3((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
+                    out.stale_ms = Some(staleness(Some(revoked), last_stale_invoked_ms).unwrap_or(0.0));
+                }
                 if out.stale_reads > 0 && judgement.require_immediate {
                     let reason = format!(
                         "stale read: {observer} still answered active:true {} time(s) for {latency:.1} ms after the revoke{across} returned",
@@ -149,8 +165,12 @@ async fn poll_until_inactive(
                 out.success = true;
                 return out;
             }
-            Ok(_) => out.stale_reads += 1,
+            Ok(_) => {
+                out.stale_reads += 1;
+                last_stale_invoked_ms = out.trace.last().map(|ex| ex.sent.mono_ms);
+            }
             Err(e) => {
+                out.stale_ms = staleness(revoke_completed_ms, last_stale_invoked_ms);
                 // A stale read already seen is the finding, whatever broke afterwards.
                 let class = if out.stale_reads > 0 && judgement.require_immediate {
                     FailureClass::StaleRead
@@ -166,6 +186,7 @@ async fn poll_until_inactive(
         }
         let elapsed = revoke_returned.elapsed();
         if elapsed >= judgement.deadline {
+            out.stale_ms = staleness(revoke_completed_ms, last_stale_invoked_ms);
             let reason = format!(
                 "token still active on {observer} {} after the revoke{across} returned ({} polls, every one active:true)",
                 humantime::format_duration(judgement.deadline),
@@ -176,6 +197,16 @@ async fn poll_until_inactive(
         let remaining = judgement.deadline - elapsed;
         tokio::time::sleep(judgement.poll_interval.min(remaining)).await;
     }
+}
+
+/// How long a stale read proves the revoke was not yet visible; `None`
+/// without the revoke's completion or without any stale read.
+fn staleness(revoke_completed_ms: Option<f64>, last_stale_invoked_ms: Option<f64>) -> Option<f64> {
+    Some(round3((last_stale_invoked_ms? - revoke_completed_ms?).max(0.0)))
+}
+
+fn round3(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 fn statuses(list: &[u16]) -> String {

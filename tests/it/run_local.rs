@@ -338,3 +338,55 @@ fn sigint_mid_iterations_still_writes_what_was_gathered() {
     assert!(parity_dir(out).join("webprofile.log").is_file());
     tarball(out);
 }
+
+/// Staleness is judged from each read's invocation and completion: a stale
+/// iteration proves `stale_ms` > 0, a clean one proves nothing (0), and
+/// stale_ms ≤ visible_by_ms (reads are sequential: the last stale one was
+/// invoked before the first fresh one completed). The matrix
+/// has the one pair this stack runs, with every iteration in it.
+#[test]
+fn stale_ms_and_visible_by_ms_bound_each_iteration_and_the_matrix_counts_the_pair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+    let args = [
+        "--hash-cost",
+        "minimal",
+        "--iterations",
+        "12",
+        "--fault",
+        "stale-rate=0.5,stale-for=150ms",
+        "--seed",
+        "7",
+    ];
+    run_local(&out, &args).code(1);
+    let dir = parity_dir(&out);
+    let results = read_json(&dir.join("cross-instance-results.json"));
+    let results = results.as_array().unwrap();
+    let (mut stale, mut clean) = (0, 0);
+    for r in results {
+        let stale_ms = r["stale_ms"].as_f64().expect("stale_ms");
+        let visible = r["visible_by_ms"].as_f64().expect("visible_by_ms");
+        assert!(r["latency_ms"].as_f64().is_some(), "latency_ms kept for the runbook's readers: {r}");
+        assert!(stale_ms < visible, "{r}");
+        assert_eq!((r["revoker"].as_str(), r["observer"].as_str()), (Some("instance2"), Some("instance1")));
+        if r["stale_reads"].as_u64().unwrap() > 0 {
+            assert!(stale_ms > 0.0, "a stale read proves staleness: {r}");
+            stale += 1;
+        } else {
+            assert_eq!(stale_ms, 0.0, "{r}");
+            clean += 1;
+        }
+    }
+    assert!(
+        stale > 0 && clean > 0,
+        "the seeded fault makes some iterations stale ({stale}) and not others ({clean})"
+    );
+    let analysis = read_json(&dir.join("analysis.json"));
+    let matrix = analysis["cross"]["matrix"].as_array().unwrap();
+    assert_eq!(matrix.len(), 1, "{matrix:?}");
+    assert_eq!(matrix[0]["iterations"], 12);
+    assert_eq!(matrix[0]["stale_iterations"], stale);
+    assert!(matrix[0]["stale_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(read(&dir.join("cross-instance.out"))
+        .contains("revoked on instance2 → read on instance1: 12 iteration(s)"));
+}
