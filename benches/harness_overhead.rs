@@ -138,8 +138,8 @@ async fn measure() -> Figures {
         )
         .await;
         let seconds = started.elapsed().as_secs_f64();
-        assert!(done.iter().all(|it| it.result.success), "an iteration failed");
-        let mean_ms = done.iter().map(|it| it.result.duration_ms).sum::<f64>() / done.len() as f64;
+        assert!(done.iter().all(|r| r.success), "an iteration failed");
+        let mean_ms = done.iter().map(|r| r.duration_ms).sum::<f64>() / done.len() as f64;
         iterations.push(IterationRate {
             concurrency,
             iterations: ITERATIONS_PER_LEVEL,

@@ -278,8 +278,8 @@ async fn catches(
         |_| {},
     )
     .await;
-    if let Some(failed) = iterations.iter().find(|it| !it.result.success) {
-        caught.push(catch(&catalog::CROSS, failed.result.class));
+    if let Some(failed) = iterations.iter().find(|r| !r.success) {
+        caught.push(catch(&catalog::CROSS, failed.class));
     }
     stack.shutdown().await;
     Ok(caught)

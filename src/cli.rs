@@ -494,6 +494,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS")]
     pub iterations: u32,
 
+    /// Per-iteration files (`cross-instance-*-iter-N.*`) for every failed iteration and
+    /// for this many passing ones (the first to finish); `all` keeps every one. Every
+    /// exchange of every iteration is in cross-instance-trace.jsonl.gz either way.
+    #[arg(long, value_name = "N|all", default_value = "100", env = "PARITY_KEEP_PASSING", value_parser = parse_keep_passing)]
+    pub keep_passing: KeepPassing,
+
     /// Iterations in flight at once.
     #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -1089,6 +1095,20 @@ fn parse_retry_on(text: &str) -> Result<RetryOn, String> {
 
 fn parse_colour(text: &str) -> Result<Colour, String> {
     text.parse()
+}
+
+/// `--keep-passing`: a count, or `all` (`None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepPassing(pub Option<u32>);
+
+fn parse_keep_passing(text: &str) -> Result<KeepPassing, String> {
+    match text.trim() {
+        "all" => Ok(KeepPassing(None)),
+        n => n
+            .parse::<u32>()
+            .map(|n| KeepPassing(Some(n)))
+            .map_err(|_| format!("`{n}` is neither a count nor `all`")),
+    }
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -29,6 +29,8 @@ pub mod names {
     pub const FLAKINESS_UI: &str = "ui/index.html";
     /// `parity run --canary`: the detection table as JSON.
     pub const CANARY_JSON: &str = "canary.json";
+    /// Every exchange of every cross-instance iteration, one JSON object a line, gzip.
+    pub const CROSS_TRACE: &str = "cross-instance-trace.jsonl.gz";
 
     pub fn cross_create(n: u32) -> String {
         format!("cross-instance-create-iter-{n}.json")
@@ -59,7 +61,46 @@ pub struct ArtifactDir {
     redactor: Redactor,
 }
 
+/// A gzip-compressed JSON-lines file written as the run goes: every line
+/// redacted, nothing kept in memory.
+pub struct JsonLines {
+    path: PathBuf,
+    encoder: flate2::write::GzEncoder<std::io::BufWriter<std::fs::File>>,
+    redactor: Redactor,
+}
+
+impl JsonLines {
+    pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), ArtifactError> {
+        use std::io::Write as _;
+        let line = serde_json::to_string(value).expect("artifact structs serialize");
+        let line = self.redactor.redact(&line);
+        let fail = |source| ArtifactError { path: self.path.clone(), source };
+        self.encoder.write_all(line.as_bytes()).map_err(fail)?;
+        self.encoder.write_all(b"\n").map_err(fail)
+    }
+
+    /// Ends the gzip stream and flushes the file.
+    pub fn finish(self) -> Result<PathBuf, ArtifactError> {
+        use std::io::Write as _;
+        let path = self.path;
+        let fail = |source| ArtifactError { path: path.clone(), source };
+        let mut file = self.encoder.finish().map_err(fail)?;
+        file.flush().map_err(fail)?;
+        Ok(path)
+    }
+}
+
 impl ArtifactDir {
+    /// Opens (truncates) a streamed, compressed JSON-lines file.
+    pub fn json_lines(&self, name: &str) -> Result<JsonLines, ArtifactError> {
+        let path = self.path(name);
+        let file =
+            std::fs::File::create(&path).map_err(|source| ArtifactError { path: path.clone(), source })?;
+        let encoder =
+            flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+        Ok(JsonLines { path, encoder, redactor: self.redactor.clone() })
+    }
+
     /// Creates `dir` (and parents).
     pub fn create(dir: &Path, redactor: Redactor) -> Result<Self, ArtifactError> {
         std::fs::create_dir_all(dir).map_err(|source| ArtifactError { path: dir.to_path_buf(), source })?;

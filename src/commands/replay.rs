@@ -125,6 +125,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         canary: false,
         evidence_limit: args.times,
         diff: None,
+        keep_passing: None,
     };
     run.source = source(args, &spec, &run, &mut caveats)?;
     Ok(ReplayConfig { run, packet, spec, times: args.times, keep_up: args.no_cleanup, caveats })

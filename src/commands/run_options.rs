@@ -72,6 +72,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         canary: args.canary,
         evidence_limit: args.evidence_limit,
         diff: diff_phase(args)?,
+        keep_passing: args.keep_passing.0,
     })
 }
 

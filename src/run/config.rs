@@ -58,6 +58,9 @@ pub struct RunConfig {
     pub evidence_limit: u32,
     /// `--reference`: diff the tested instances against this build.
     pub diff: Option<DiffPhase>,
+    /// `--keep-passing`: per-iteration files for at most this many passing
+    /// iterations (`None`: all of them); failed ones always have theirs.
+    pub keep_passing: Option<u32>,
 }
 
 /// The differential phase of a run: the reference build and the accepted differences.

@@ -179,7 +179,7 @@ fn sinks(
     reporter: Reporter,
 ) -> Vec<Box<dyn Sink>> {
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(sinks::ArtifactSink { parity, flakiness }),
+        Box::new(sinks::ArtifactSink::new(parity, flakiness, config.keep_passing)),
         Box::new(sinks::ConsoleSink {
             reporter,
             redactor: console_redactor(config),

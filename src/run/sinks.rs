@@ -4,7 +4,7 @@
 //! Slack always redact.
 
 use super::events::{Event, Sink};
-use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError};
+use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError, JsonLines};
 use crate::notify::message::RunContext;
 use crate::notify::slack::Slack;
 use crate::progress::{IterationProgress, Reporter};
@@ -33,6 +33,61 @@ fn all_written(results: impl IntoIterator<Item = Result<PathBuf, ArtifactError>>
 pub struct ArtifactSink {
     pub parity: ArtifactDir,
     pub flakiness: ArtifactDir,
+    /// `--keep-passing`: per-iteration files for this many passing iterations
+    /// (every failed one has them); `None` keeps them all.
+    pub keep_passing: Option<u32>,
+    passing_kept: u32,
+    /// `cross-instance-trace.jsonl.gz`, open while the iterations run.
+    trace: Option<JsonLines>,
+}
+
+impl ArtifactSink {
+    pub fn new(parity: ArtifactDir, flakiness: ArtifactDir, keep_passing: Option<u32>) -> Self {
+        ArtifactSink { parity, flakiness, keep_passing, passing_kept: 0, trace: None }
+    }
+
+    /// Every exchange of the iteration into the streamed trace, and its own
+    /// four files when it failed or is among the first passing ones kept.
+    fn iteration(&mut self, it: &Iteration) -> Result<(), String> {
+        let mut errors = Vec::new();
+        if let Some(trace) = &mut self.trace {
+            for exchange in it.trace.exchanges() {
+                if let Err(e) = trace.write(&TraceLine { iteration: it.result.iteration, exchange }) {
+                    errors.push(e.to_string());
+                    break;
+                }
+            }
+        }
+        let keep = !it.result.success || self.keep_passing.is_none_or(|limit| self.passing_kept < limit);
+        if keep {
+            if it.result.success {
+                self.passing_kept += 1;
+            }
+            if let Err(e) = all_written(iteration_files(&self.parity, it)) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn finish_trace(&mut self) -> Result<(), String> {
+        match self.trace.take() {
+            Some(trace) => trace.finish().map(|_| ()).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One line of `cross-instance-trace.jsonl.gz`: the iteration, then the exchange.
+#[derive(serde::Serialize)]
+struct TraceLine<'a> {
+    iteration: u32,
+    #[serde(flatten)]
+    exchange: &'a crate::contract::Exchange,
 }
 
 impl Sink for ArtifactSink {
@@ -57,11 +112,19 @@ impl Sink for ArtifactSink {
             Event::SuiteFinished(report) => {
                 all_written([parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(report))])
             }
-            Event::IterationFinished(it) => all_written(iteration_files(parity, it)),
-            Event::CrossFinished { results, totals } => all_written([
-                parity.write_json(names::CROSS_RESULTS_JSON, results),
-                parity.write_text(names::CROSS_OUT, &cross::render_summary(results, totals)),
-            ]),
+            Event::CrossStarted { .. } => {
+                self.trace = Some(parity.json_lines(names::CROSS_TRACE).map_err(|e| e.to_string())?);
+                Ok(())
+            }
+            Event::IterationFinished(it) => self.iteration(it),
+            Event::CrossFinished { results, totals } => {
+                let trace = self.finish_trace();
+                all_written([
+                    self.parity.write_json(names::CROSS_RESULTS_JSON, results),
+                    self.parity.write_text(names::CROSS_OUT, &cross::render_summary(results, totals)),
+                ])
+                .and(trace)
+            }
             Event::Logs(logs) => {
                 all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content)))
             }
@@ -71,7 +134,11 @@ impl Sink for ArtifactSink {
                 parity.write_text("diff/diff.html", &crate::diff::render::html(report)),
                 parity.write_text("diff/junit.xml", &crate::diff::render::junit(report)),
             ]),
-            Event::Finished(analysis) => all_written([parity.write_json(names::ANALYSIS_JSON, analysis)]),
+            Event::Finished(analysis) => {
+                // Still open when the iterations were interrupted before any finished.
+                let trace = self.finish_trace();
+                all_written([self.parity.write_json(names::ANALYSIS_JSON, analysis)]).and(trace)
+            }
             _ => Ok(()),
         }
     }

@@ -100,7 +100,8 @@ pub struct Schedule {
 
 /// Runs the scheduled iterations, awaiting `before_start(n)` before
 /// iteration n (where `--chaos` strikes) and calling `on_done` as each
-/// finishes. Results come back in iteration order.
+/// finishes. Results come back in iteration order; each trace is dropped
+/// once `on_done` has seen it, so memory does not grow with the traces.
 pub async fn run_iterations<BeforeFut>(
     first: &Client,
     second: &Client,
@@ -109,22 +110,25 @@ pub async fn run_iterations<BeforeFut>(
     schedule: Schedule,
     before_start: impl Fn(u32) -> BeforeFut,
     mut on_done: impl FnMut(&Iteration),
-) -> Vec<Iteration>
+) -> Vec<IterationResult>
 where
     BeforeFut: std::future::Future<Output = ()>,
 {
     let roles = roles(first, second);
     let before_start = &before_start;
-    let mut done: Vec<Iteration> = stream::iter(1..=schedule.iterations)
+    let mut done: Vec<IterationResult> = stream::iter(1..=schedule.iterations)
         .map(|n| async move {
             before_start(n).await;
             run_iteration(roles, n, judgement, clock).await
         })
         .buffer_unordered(schedule.concurrency.max(1))
-        .inspect(|it| on_done(it))
+        .map(|it| {
+            on_done(&it);
+            it.result
+        })
         .collect()
         .await;
-    done.sort_by_key(|it| it.result.iteration);
+    done.sort_by_key(|r| r.iteration);
     done
 }
 

@@ -390,3 +390,71 @@ fn stale_ms_and_visible_by_ms_bound_each_iteration_and_the_matrix_counts_the_pai
     assert!(read(&dir.join("cross-instance.out"))
         .contains("revoked on instance2 → read on instance1: 12 iteration(s)"));
 }
+
+/// Artifacts scale with failures, not iterations: per-iteration files only
+/// for failed iterations and the first `--keep-passing` passing ones, while
+/// the streamed trace holds every exchange of every iteration.
+#[test]
+fn keep_passing_bounds_the_per_iteration_files_and_the_trace_holds_every_exchange() {
+    use std::collections::BTreeMap;
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+    let args = [
+        "--hash-cost",
+        "minimal",
+        "--iterations",
+        "1000",
+        "--keep-passing",
+        "10",
+        "--poll-interval",
+        "1ms",
+        "--fault",
+        "stale-rate=0.01,stale-for=5ms",
+        "--seed",
+        "3",
+        "--evidence-limit",
+        "0",
+    ];
+    run_local(&out, &args).code(1);
+    let dir = parity_dir(&out);
+    let results = read_json(&dir.join("cross-instance-results.json"));
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 1000);
+    let failed: Vec<u64> =
+        results.iter().filter(|r| r["success"] == false).map(|r| r["iteration"].as_u64().unwrap()).collect();
+    let first_passing: Vec<u64> = results
+        .iter()
+        .filter(|r| r["success"] == true)
+        .map(|r| r["iteration"].as_u64().unwrap())
+        .take(10)
+        .collect();
+    assert!(!failed.is_empty(), "the seeded fault fails some iterations");
+    let mut kept: Vec<u64> = files_under(&dir)
+        .iter()
+        .filter_map(|p| {
+            p.file_name()?.to_str()?.strip_prefix("cross-instance-iter-")?.strip_suffix(".out")?.parse().ok()
+        })
+        .collect();
+    kept.sort();
+    let mut expected: Vec<u64> = failed.iter().chain(&first_passing).copied().collect();
+    expected.sort();
+    assert_eq!(kept, expected, "files only for the failures and the first 10 passing");
+    for n in &kept {
+        assert!(dir.join(format!("cross-instance-introspect-iter-{n}.raw")).is_file());
+    }
+
+    let trace = std::fs::File::open(dir.join("cross-instance-trace.jsonl.gz")).unwrap();
+    let mut lines_of: BTreeMap<u64, u64> = BTreeMap::new();
+    for line in std::io::BufReader::new(flate2::read::GzDecoder::new(trace)).lines() {
+        let line: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        *lines_of.entry(line["iteration"].as_u64().unwrap()).or_default() += 1;
+        assert!(line["method"].is_string() && line["path"].is_string(), "{line}");
+    }
+    assert_eq!(lines_of.len(), 1000, "every iteration is in the trace");
+    for r in results {
+        let n = r["iteration"].as_u64().unwrap();
+        // create, introspect before, revoke, then every poll.
+        assert_eq!(lines_of[&n], 3 + r["polls"].as_u64().unwrap(), "iteration {n}: {r}");
+    }
+}
