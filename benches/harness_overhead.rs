@@ -127,14 +127,15 @@ async fn measure() -> Figures {
     let mut iterations = Vec::new();
     for concurrency in [1usize, 4, 16] {
         let started = Instant::now();
-        let done = cross::run_iterations(
+        let mut done = Vec::new();
+        cross::run_iterations(
             &traced,
             &second,
             &judgement,
             &clock,
             cross::Schedule { iterations: ITERATIONS_PER_LEVEL, concurrency },
             |_| async {},
-            |_| {},
+            |it| done.push(it.result),
         )
         .await;
         let seconds = started.elapsed().as_secs_f64();

@@ -268,14 +268,15 @@ async fn catches(
     }
     let schedule =
         cross::Schedule { iterations: options.iterations, concurrency: options.iterations as usize };
-    let iterations = cross::run_iterations(
+    let mut iterations = Vec::new();
+    cross::run_iterations(
         &clients[0],
         &clients[1],
         &options.judgement,
         &clock,
         schedule,
         |_| async {},
-        |_| {},
+        |it| iterations.push(it.result),
     )
     .await;
     if let Some(failed) = iterations.iter().find(|r| !r.success) {

@@ -126,6 +126,25 @@ impl ArtifactDir {
         Ok(path)
     }
 
+    /// Writes a JSON array one element a line (each redacted), streamed: no
+    /// document-sized string is built, however many elements there are.
+    pub fn write_json_array<T: Serialize>(&self, name: &str, items: &[T]) -> Result<PathBuf, ArtifactError> {
+        use std::io::Write as _;
+        let path = self.path(name);
+        let fail = |source| ArtifactError { path: path.clone(), source };
+        let file = std::fs::File::create(&path).map_err(fail)?;
+        let mut out = std::io::BufWriter::new(file);
+        out.write_all(b"[").map_err(fail)?;
+        for (i, item) in items.iter().enumerate() {
+            let line = serde_json::to_string(item).expect("artifact structs serialize");
+            out.write_all(if i == 0 { b"\n" } else { b",\n" }).map_err(fail)?;
+            out.write_all(self.redactor.redact(&line).as_bytes()).map_err(fail)?;
+        }
+        out.write_all(b"\n]\n").map_err(fail)?;
+        out.flush().map_err(fail)?;
+        Ok(path)
+    }
+
     /// Writes pretty JSON (redacted) with a trailing newline.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<PathBuf, ArtifactError> {
         let text = serde_json::to_string_pretty(value).expect("artifact structs serialize") + "\n";

@@ -617,8 +617,8 @@ async fn run_scenarios(
         |it| {
             exchanges += it.trace.len() as u64;
             // Written as each finishes, so an interrupted run keeps them.
-            emitter.lock().expect("emitter").emit(Event::IterationFinished(it));
-            finished.lock().expect("finished iterations").push(it.result.clone());
+            emitter.lock().expect("emitter").emit(Event::IterationFinished(&it));
+            finished.lock().expect("finished iterations").push(it.result);
         },
     )
     .await;

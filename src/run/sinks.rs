@@ -120,7 +120,7 @@ impl Sink for ArtifactSink {
             Event::CrossFinished { results, totals } => {
                 let trace = self.finish_trace();
                 all_written([
-                    self.parity.write_json(names::CROSS_RESULTS_JSON, results),
+                    self.parity.write_json_array(names::CROSS_RESULTS_JSON, results),
                     self.parity.write_text(names::CROSS_OUT, &cross::render_summary(results, totals)),
                 ])
                 .and(trace)

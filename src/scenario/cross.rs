@@ -99,9 +99,9 @@ pub struct Schedule {
 }
 
 /// Runs the scheduled iterations, awaiting `before_start(n)` before
-/// iteration n (where `--chaos` strikes) and calling `on_done` as each
-/// finishes. Results come back in iteration order; each trace is dropped
-/// once `on_done` has seen it, so memory does not grow with the traces.
+/// iteration n (where `--chaos` strikes) and handing each to `on_done` as
+/// it finishes (in any order). Nothing is kept here: memory does not grow
+/// with the run, whatever the caller keeps.
 pub async fn run_iterations<BeforeFut>(
     first: &Client,
     second: &Client,
@@ -109,27 +109,23 @@ pub async fn run_iterations<BeforeFut>(
     clock: &Clock,
     schedule: Schedule,
     before_start: impl Fn(u32) -> BeforeFut,
-    mut on_done: impl FnMut(&Iteration),
-) -> Vec<IterationResult>
-where
+    mut on_done: impl FnMut(Iteration),
+) where
     BeforeFut: std::future::Future<Output = ()>,
 {
     let roles = roles(first, second);
     let before_start = &before_start;
-    let mut done: Vec<IterationResult> = stream::iter(1..=schedule.iterations)
+    stream::iter(1..=schedule.iterations)
         .map(|n| async move {
             before_start(n).await;
             run_iteration(roles, n, judgement, clock).await
         })
         .buffer_unordered(schedule.concurrency.max(1))
-        .map(|it| {
-            on_done(&it);
-            it.result
+        .for_each(|it| {
+            on_done(it);
+            std::future::ready(())
         })
-        .collect()
         .await;
-    done.sort_by_key(|r| r.iteration);
-    done
 }
 
 /// Who does what in every iteration: the first instance creates and is
