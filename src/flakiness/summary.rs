@@ -3,6 +3,7 @@
 use super::aggregate::CrossAggregate;
 use super::collect::{Collection, SkippedFile};
 use super::github::DownloadFailure;
+use crate::scenario::cross::{self, PairLatency, Percentiles};
 use crate::stats::{percentile, rate, wilson, Interval, Z_95};
 use crate::verdict::{ClassCounts, FailureClass};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,12 @@ pub struct CrossSummary {
     pub latency_ms: Option<LatencySummary>,
     /// Stale reads over every iteration that records them.
     pub stale_reads: Option<StaleReadSummary>,
+    /// Staleness proven (`stale_ms`) over every iteration that records it.
+    pub stale_ms: Option<Percentiles>,
+    /// When the revoke was visible by (`visible_by_ms`), over every iteration that records it.
+    pub visible_by_ms: Option<Percentiles>,
+    /// The newest run's (revoker, observer) latency matrix.
+    pub latest_matrix: Vec<PairLatency>,
     /// Labels of the oldest and newest runs.
     pub first_run: Option<String>,
     pub last_run: Option<String>,
@@ -124,11 +131,24 @@ pub fn summarize(collection: &Collection, aggregate: &CrossAggregate) -> CrossSu
         current_failing_streak_runs: streak,
         latency_ms,
         stale_reads: stale_reads(collection),
+        stale_ms: over_iterations(collection, |i| i.stale_ms),
+        visible_by_ms: over_iterations(collection, |i| i.visible_by_ms),
+        latest_matrix: collection.cross.last().map(|run| cross::matrix(&run.iterations)).unwrap_or_default(),
         first_run: aggregate.runs.first().map(|r| r.label.clone()),
         last_run: aggregate.runs.last().map(|r| r.label.clone()),
         skipped_files: collection.skipped.clone(),
         download_errors: Vec::new(),
     }
+}
+
+/// Percentiles of a figure over every collected iteration; `None` when no file recorded it.
+fn over_iterations(
+    collection: &Collection,
+    figure: impl Fn(&crate::scenario::cross::IterationResult) -> Option<f64>,
+) -> Option<Percentiles> {
+    let values: Vec<f64> =
+        collection.cross.iter().flat_map(|run| run.iterations.iter().filter_map(&figure)).collect();
+    (!values.is_empty()).then(|| Percentiles::of(values))
 }
 
 fn stale_reads(collection: &Collection) -> Option<StaleReadSummary> {
@@ -196,6 +216,38 @@ mod tests {
         assert_eq!(s.latency_ms, Some(LatencySummary { samples: 4, p50: 2.0, p95: 10.0, max: 10.0 }));
         assert_eq!(s.stale_reads, Some(StaleReadSummary { total: 8, iterations: 2, runs: 2 }));
         assert_eq!(s.first_run.as_deref(), Some("2024-01-01 00:00:00"));
+    }
+
+    #[test]
+    fn staleness_over_every_run_and_the_newest_runs_matrix() {
+        let s = summary_of(&[
+            r#"[{"success": true, "stale_ms": 0, "visible_by_ms": 3.0, "revoker": "instance2", "observer": "instance1"}]"#,
+            r#"[{"success": false, "stale_reads": 4, "stale_ms": 80.0, "visible_by_ms": 95.0,
+                 "revoker": "instance2", "observer": "instance1"},
+                {"success": true, "stale_ms": 0, "visible_by_ms": 1.0, "revoker": "instance1", "observer": "instance2"}]"#,
+            r#"[{"success": true, "latency_ms": 2.0}]"#,
+        ]);
+        // Older files without the fields count for nothing; the others are pooled.
+        assert_eq!(s.stale_ms.as_ref().and_then(|p| p.max), Some(80.0));
+        assert_eq!(s.visible_by_ms.as_ref().and_then(|p| p.p50), Some(3.0));
+        assert!(s.latest_matrix.is_empty(), "the newest run recorded no roles");
+        let s = summary_of(&[
+            r#"[{"success": true, "stale_ms": 0, "visible_by_ms": 3.0, "revoker": "instance2", "observer": "instance1"}]"#,
+            r#"[{"success": false, "stale_reads": 4, "stale_ms": 80.0, "visible_by_ms": 95.0,
+                 "revoker": "instance2", "observer": "instance1"},
+                {"success": true, "stale_ms": 0, "visible_by_ms": 1.0, "revoker": "instance1", "observer": "instance2"}]"#,
+        ]);
+        let pairs: Vec<(&str, &str, u32, u32)> = s
+            .latest_matrix
+            .iter()
+            .map(|p| (p.revoker.as_str(), p.observer.as_str(), p.iterations, p.stale_reads))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("instance1", "instance2", 1, 0), ("instance2", "instance1", 1, 4)],
+            "the newest run only"
+        );
+        assert_eq!(summary_of(&[]).stale_ms, None);
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub fn render(d: &Dashboard<'_>) -> String {
                     }
                 }
                 (summary_cards(d))
+                (matrix_table(d))
                 (runs_table(d))
                 (skipped_table(d.summary))
                 footer {
@@ -187,6 +188,17 @@ fn summary_cards(d: &Dashboard<'_>) -> Markup {
                     false,
                 ))
             }
+            @if let Some(visible) = s.visible_by_ms.as_ref().and_then(|p| p.p99) {
+                (card(
+                    "Revoke visible by (p99)",
+                    format!("{visible:.1} ms"),
+                    format!(
+                        "staleness proven p99 {}",
+                        s.stale_ms.as_ref().and_then(|p| p.p99).map_or("-".to_string(), |v| format!("{v:.1} ms"))
+                    ),
+                    s.stale_ms.as_ref().and_then(|p| p.max).is_some_and(|v| v > 0.0),
+                ))
+            }
             @if let Some(stale) = &s.stale_reads {
                 (card(
                     "Stale reads",
@@ -210,6 +222,38 @@ fn summary_cards(d: &Dashboard<'_>) -> Markup {
 
 fn interval(ci: Option<Interval>) -> String {
     ci.map(|i| format!(" (95% CI {} – {})", percent(i.low), percent(i.high))).unwrap_or_default()
+}
+
+/// The newest run's (revoker, observer) matrix: where staleness was proven.
+fn matrix_table(d: &Dashboard<'_>) -> Markup {
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+    html! {
+        @if !d.summary.latest_matrix.is_empty() {
+            h2 { "Latency matrix of the newest run" }
+            p.meta {
+                "stale_ms: staleness proven (the last active:true read's start after the revoke returned); "
+                "visible_by_ms: the first active:false read's end (an upper bound)."
+            }
+            table id="matrix" {
+                thead { tr {
+                    th { "revoked on" } th { "read on" } th { "iterations" } th { "stale reads" }
+                    th { "stale_ms p50 / p99 / max" } th { "visible_by_ms p50 / p99 / max" }
+                } }
+                tbody {
+                    @for p in &d.summary.latest_matrix {
+                        tr class=[(p.stale_reads > 0).then_some("failed")] {
+                            td { (p.revoker) } td { (p.observer) }
+                            td.num { (p.iterations) } td.num { (p.stale_reads) }
+                            td.num { (ms(p.stale_ms.p50)) " / " (ms(p.stale_ms.p99)) " / " (ms(p.stale_ms.max)) }
+                            td.num {
+                                (ms(p.visible_by_ms.p50)) " / " (ms(p.visible_by_ms.p99)) " / " (ms(p.visible_by_ms.max))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn runs_table(d: &Dashboard<'_>) -> Markup {
@@ -353,6 +397,7 @@ mod tests {
     use crate::flakiness::summary::{ClassRate, LatencySummary, StaleReadSummary};
     use crate::flakiness::thresholds::Thresholds;
     use crate::report::trend;
+    use crate::scenario::cross::{PairLatency, Percentiles};
     use crate::verdict::FailureClass;
     use chrono::TimeZone;
     use regex::Regex;
@@ -407,6 +452,27 @@ mod tests {
             run_failure_rate_ci95: Some(Interval { low: 0.1, high: 0.7 }),
             latency_ms: Some(LatencySummary { samples: 3, p50: 2.0, p95: 9.0, max: 9.5 }),
             stale_reads: Some(StaleReadSummary { total: 3, iterations: 2, runs: 1 }),
+            visible_by_ms: Some(Percentiles {
+                p50: Some(1.5),
+                p95: Some(120.0),
+                p99: Some(180.25),
+                max: Some(200.0),
+            }),
+            stale_ms: Some(Percentiles {
+                p50: Some(0.0),
+                p95: Some(90.0),
+                p99: Some(150.5),
+                max: Some(160.0),
+            }),
+            latest_matrix: vec![PairLatency {
+                revoker: "instance2".into(),
+                observer: format!("instance1{EVIL}"),
+                iterations: 4,
+                stale_reads: 3,
+                stale_iterations: 2,
+                stale_ms: Percentiles { p50: Some(0.0), p95: None, p99: Some(150.5), max: Some(160.0) },
+                visible_by_ms: Percentiles { p50: Some(1.5), p95: None, p99: Some(180.25), max: Some(200.0) },
+            }],
             current_failing_streak: 1,
             current_failing_streak_runs: vec![EVIL.into()],
             skipped_files: vec![SkippedFile {
@@ -439,6 +505,19 @@ mod tests {
         assert!(!Regex::new(r"(?i)url\(|@import").unwrap().is_match(&html), "CSS that fetches");
         assert!(!html.contains("http://") && !html.contains("https://"), "no URL at all");
         assert!(html.contains("default-src 'none'"), "CSP forbids fetches");
+    }
+
+    #[test]
+    fn the_newest_runs_matrix_and_the_visibility_card_are_shown() {
+        let html = page(vec![row("a", 4, 2, None)]);
+        assert!(html.contains("Latency matrix of the newest run"), "{html:.500}");
+        assert!(html.contains("<td>instance2</td>"));
+        assert!(
+            html.contains("0.0 / 150.5 / 160.0") && html.contains("1.5 / 180.2 / 200.0"),
+            "p50/p99/max cells"
+        );
+        assert!(html.contains("Revoke visible by (p99)") && html.contains("180.2 ms"));
+        assert!(html.contains("staleness proven p99 150.5 ms"));
     }
 
     #[test]

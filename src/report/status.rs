@@ -21,6 +21,12 @@ pub struct Status {
     /// Iterations failed by the infrastructure / iterations.
     #[serde(default)]
     pub infrastructure_rate: f64,
+    /// p99 of the staleness proven (`stale_ms`) over the collected iterations.
+    #[serde(default)]
+    pub stale_ms_p99: Option<f64>,
+    /// p99 of when the revoke was visible by (`visible_by_ms`).
+    #[serde(default)]
+    pub visible_by_ms_p99: Option<f64>,
     /// False when there is nothing to judge; see `verdict`.
     pub threshold_exceeded: bool,
     pub verdict: ThresholdVerdict,
@@ -41,6 +47,8 @@ pub fn status(
         iter_rate: judgement.iter_rate,
         stale_read_rate: summary.stale_read.as_ref().map_or(0.0, |c| c.rate),
         infrastructure_rate: summary.infrastructure.as_ref().map_or(0.0, |c| c.rate),
+        stale_ms_p99: summary.stale_ms.as_ref().and_then(|p| p.p99),
+        visible_by_ms_p99: summary.visible_by_ms.as_ref().and_then(|p| p.p99),
         threshold_exceeded: judgement.verdict == ThresholdVerdict::Exceeded,
         verdict: judgement.verdict,
         thresholds: judgement.thresholds,

@@ -87,6 +87,21 @@ pub fn cross_report(summary: &CrossSummary, aggregate: &CrossAggregate, judgemen
         let _ =
             writeln!(out, "stale reads: {} in {} iteration(s) of {} run(s)", s.total, s.iterations, s.runs);
     }
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    for (what, p) in [
+        ("staleness proven (stale_ms)", &summary.stale_ms),
+        ("visible by (visible_by_ms)", &summary.visible_by_ms),
+    ] {
+        if let Some(p) = p {
+            let _ = writeln!(out, "{what}: p50 {} ms, p99 {} ms, max {} ms", ms(p.p50), ms(p.p99), ms(p.max));
+        }
+    }
+    if !summary.latest_matrix.is_empty() {
+        let _ = writeln!(out, "latency matrix of the newest run:");
+        for line in crate::scenario::cross::render_matrix(&summary.latest_matrix) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     let _ = writeln!(out, "verdict: {judgement}");
     if !aggregate.runs.is_empty() {
         out.push_str("runs, oldest first:\n");

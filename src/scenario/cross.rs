@@ -213,7 +213,7 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
-    fn of(mut values: Vec<f64>) -> Percentiles {
+    pub fn of(mut values: Vec<f64>) -> Percentiles {
         values.sort_by(f64::total_cmp);
         Percentiles {
             p50: percentile(&values, 0.50),
@@ -225,7 +225,7 @@ impl Percentiles {
 }
 
 /// The matrix, pairs in name order.
-fn matrix(results: &[IterationResult]) -> Vec<PairLatency> {
+pub fn matrix(results: &[IterationResult]) -> Vec<PairLatency> {
     let mut pairs: std::collections::BTreeMap<(String, String), Vec<&IterationResult>> = Default::default();
     for r in results.iter().filter(|r| !r.revoker.is_empty() && !r.observer.is_empty()) {
         pairs.entry((r.revoker.clone(), r.observer.clone())).or_default().push(r);
