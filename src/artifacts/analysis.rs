@@ -159,6 +159,8 @@ pub struct DiffSummary {
     pub noise: usize,
     pub accepted: usize,
     pub different: usize,
+    /// Steps that could not be compared (the reference did not answer usably).
+    pub errors: usize,
     pub skipped: usize,
     /// The steps that differ, in order.
     pub different_steps: Vec<String>,

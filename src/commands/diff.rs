@@ -10,6 +10,7 @@ use crate::diff::rules::Rules;
 use crate::diff::{self, render, script, DiffConfig, SideSpec};
 use crate::exit::Exit;
 use crate::progress::Reporter;
+use crate::redact::Redactor;
 use crate::store::{MongoStore, TokenStore};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -147,6 +148,8 @@ pub async fn compare_and_write(
     out: &Path,
     reporter: Reporter,
 ) -> Result<Exit, CommandError> {
+    // Every file passes the redactor whole, as a run's artifacts do, not only the exchanges.
+    let redactor = if config.redact { Redactor::enabled() } else { Redactor::disabled() };
     reporter.line(format!(
         "diff: reference {} vs candidate {}: {} steps, each twice on the reference",
         config.reference.urls.join(" "),
@@ -163,13 +166,17 @@ pub async fn compare_and_write(
             return Ok(Exit::Interrupted);
         }
     };
-    let dir = write(&report, out).map_err(CommandError::Infrastructure)?;
+    let dir = write(&report, out, &redactor).map_err(CommandError::Infrastructure)?;
     print_summary(&report, &dir, reporter);
-    Ok(if report.passed() { Exit::Ok } else { Exit::ParityFailure })
+    Ok(match (report.counts.different, report.counts.errors) {
+        (0, 0) => Exit::Ok,
+        (0, _) => Exit::Infrastructure,
+        _ => Exit::ParityFailure,
+    })
 }
 
 /// `<out>/webprofile-parity/diff/`: diff.json, diff.txt, diff.html, junit.xml.
-pub fn write(report: &DiffReport, out: &Path) -> Result<PathBuf, String> {
+pub fn write(report: &DiffReport, out: &Path, redactor: &Redactor) -> Result<PathBuf, String> {
     let dir = out.join("webprofile-parity").join("diff");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())? + "\n";
@@ -180,7 +187,8 @@ pub fn write(report: &DiffReport, out: &Path) -> Result<PathBuf, String> {
         ("junit.xml", render::junit(report)),
     ] {
         let path = dir.join(name);
-        std::fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, redactor.redact(&content).as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(dir)
 }

@@ -13,6 +13,7 @@ use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::Flavor;
 use crate::stack::docker::{DockerSettings, DockerStack, Keep, WebprofileSource};
+use crate::stack::StackError;
 use std::time::Duration;
 
 const NETWORK: &str = "webprofile-parity-diff-net";
@@ -36,14 +37,15 @@ pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit
     let run_id = format!("diff-{}", chrono::Utc::now().format(crate::clock::UTC_STAMP));
     let reference_settings = settings(args, "reference", reference_image, &reference_credentials, false);
     let candidate_settings = settings(args, "candidate", candidate_image, &candidate_credentials, true);
-    let reference = DockerStack::start(reference_settings, &run_id, reporter)
-        .await
-        .map_err(|f| CommandError::Infrastructure(format!("the reference stack: {}", f.error)))?;
+    let reference = match DockerStack::start(reference_settings, &run_id, reporter).await {
+        Ok(stack) => stack,
+        Err(failure) => return start_failed("reference", failure.error, reporter),
+    };
     let candidate = match DockerStack::start(candidate_settings, &run_id, reporter).await {
         Ok(stack) => stack,
         Err(failure) => {
             reference.teardown(reporter).await;
-            return Err(CommandError::Infrastructure(format!("the candidate stack: {}", failure.error)));
+            return start_failed("candidate", failure.error, reporter);
         }
     };
     let urls = |stack: &DockerStack| stack.endpoints.instances.iter().map(|i| i.url.clone()).collect();
@@ -59,6 +61,18 @@ pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit
     candidate.teardown(reporter).await;
     reference.teardown(reporter).await;
     outcome
+}
+
+/// A stack that did not start: interrupted is 130, anything else 3 (what
+/// was started is already removed).
+fn start_failed(side: &str, error: StackError, reporter: Reporter) -> Result<Exit, CommandError> {
+    match error {
+        StackError::Interrupted(signal) => {
+            reporter.line(format!("interrupted by {signal} while the {side} stack started: nothing written"));
+            Ok(Exit::Interrupted)
+        }
+        other => Err(CommandError::Infrastructure(format!("the {side} stack: {other}"))),
+    }
 }
 
 fn settings(

@@ -17,7 +17,7 @@ pub mod scenario;
 pub mod script;
 
 use crate::clock::{millis, Clock};
-use crate::contract::{self, Client, ClientOptions, Credentials, Exchange, TraceContext};
+use crate::contract::{self, AuthMode, Client, ClientOptions, Credentials, Exchange, TraceContext};
 use crate::hashing;
 use crate::redact::Redactor;
 use crate::store::{TokenDoc, TokenStore};
@@ -82,6 +82,7 @@ impl Lane {
         lane.bind("user", crate::scenario::fresh_user_id());
         lane.bind("other_user", crate::scenario::fresh_user_id());
         lane.bind("unknown_token", hashing::new_plaintext_token());
+        lane.bind("unknown_id", mongodb::bson::oid::ObjectId::new().to_hex());
         lane
     }
 
@@ -93,6 +94,15 @@ impl Lane {
     /// Bound for templates, but not a placeholder: `raw_id` holds `id`, which is one.
     fn bind_only(&mut self, name: &str, value: String) {
         self.bindings.insert(name.to_string(), value);
+    }
+
+    /// The first 8 characters of every token this lane holds.
+    fn token_cuts(&self) -> Vec<String> {
+        self.bindings
+            .iter()
+            .filter(|(name, value)| (name.ends_with(".token") || *name == "unknown_token") && value.len() > 8)
+            .map(|(_, value)| value[..8].to_string())
+            .collect()
     }
 
     fn expand(&self, template: &str) -> Result<String, String> {
@@ -173,10 +183,8 @@ pub async fn run(
         .iter()
         .map(|r| RuleUse { name: r.name.clone(), reason: r.reason.clone(), line: r.line, matched: 0 })
         .collect();
-    for judged in results.iter().flat_map(|s| &s.differences) {
-        if let Some(u) = uses.iter_mut().find(|u| Some(&u.name) == judged.rule.as_ref()) {
-            u.matched += 1;
-        }
+    for index in results.iter().flat_map(|s| &s.differences).filter_map(|d| d.rule_index) {
+        uses[index].matched += 1;
     }
     let counts = count(&results);
     let pairs = counts.exchange_pairs.max(1) as f64;
@@ -220,9 +228,18 @@ fn unmet_need(step: &Step, config: &DiffConfig, reference: &Side, candidate: &Si
 }
 
 fn skipped(step: &Step, why: String) -> StepResult {
+    not_compared(step, Verdict::Skipped, why)
+}
+
+/// A step that ran into something that keeps it from being compared.
+fn error(step: &Step, why: String) -> StepResult {
+    not_compared(step, Verdict::Error, why)
+}
+
+fn not_compared(step: &Step, verdict: Verdict, why: String) -> StepResult {
     StepResult {
         name: step.name.clone(),
-        verdict: Verdict::Skipped,
+        verdict,
         on: step.on,
         instance: step.instance,
         needs: step.needs,
@@ -247,7 +264,7 @@ async fn run_step(
     if let (Some(Save::SeededExpired(name)), Some(store)) = (&step.save, &config.store) {
         for lane in lanes.iter_mut() {
             if let Err(e) = seed_expired(lane, name, store.as_ref()).await {
-                return (skipped(step, format!("could not seed the expired token: {e}")), 0.0);
+                return (error(step, format!("could not seed the expired token: {e}")), 0.0);
             }
         }
     }
@@ -264,7 +281,7 @@ async fn run_step(
                     "needs `{{{missing}}}`, which an earlier step did not give in the {} lane",
                     lane_name(lane.role)
                 );
-                return (skipped(step, why), 0.0);
+                return (error(step, why), 0.0);
             }
         }
     }
@@ -286,6 +303,16 @@ async fn run_step(
         }
     }
     let slowest = answers.iter().map(|(e, _)| e.latency_ms).fold(0.0, f64::max);
+    // A build that sends a token's first characters (as its "partial") must
+    // not get them written: every lane's tokens' leading cuts are secrets too.
+    let redactor =
+        lanes.iter().flat_map(|l| l.token_cuts()).fold(redactor.clone(), |r, cut| r.with_secret(&cut));
+    let view = |i: usize| Some(ExchangeView::of(&answers[i].0, &answers[i].1, &redactor));
+    if let Some(why) = unusable_reference(step, &answers[0].0, &answers[1].0) {
+        let mut result = error(step, why);
+        (result.reference, result.reference_again, result.candidate) = (view(0), view(1), view(2));
+        return (result, slowest);
+    }
     let [a, b, c] = lanes;
     let shapes = [
         Shape::of(&answers[0].0, &mut a.placeholders),
@@ -293,32 +320,42 @@ async fn run_step(
         Shape::of(&answers[2].0, &mut c.placeholders),
     ];
     let raw = |i: usize| Shape::of(&answers[i].0, &mut Placeholders::verbatim());
-    let unexplained: Vec<String> =
-        compare::differences(&shapes[0], &shapes[1]).into_iter().map(|d| d.path).collect();
-    let mut noise: Vec<NoiseNote> = compare::differences(&raw(0), &raw(1))
-        .into_iter()
-        .filter(|d| !unexplained.contains(&d.path))
-        .map(|d| NoiseNote { kind: a.placeholders.kind_of(&d.reference).to_string(), path: d.path })
-        .collect();
+    // Noise is what the reference shows against itself. On a step every lane
+    // sends to the candidate, the lanes' differences are the candidate's: no noise.
+    let learns_noise = step.on != On::Candidate;
+    let unexplained: Vec<String> = match learns_noise {
+        true => compare::differences(&shapes[0], &shapes[1]).into_iter().map(|d| d.path).collect(),
+        false => Vec::new(),
+    };
+    let mut noise: Vec<NoiseNote> = match learns_noise {
+        true => compare::differences(&raw(0), &raw(1))
+            .into_iter()
+            .filter(|d| !unexplained.contains(&d.path))
+            .map(|d| NoiseNote { kind: a.placeholders.kind_of(&d.reference).to_string(), path: d.path })
+            .collect(),
+        false => Vec::new(),
+    };
     noise.extend(unexplained.iter().map(|p| NoiseNote { path: p.clone(), kind: "unexplained".into() }));
-    let differences: Vec<Judged> = compare::differences(&shapes[0], &shapes[2])
-        .into_iter()
-        .map(|d| {
-            if unexplained.contains(&d.path) {
-                return Judged { difference: d, verdict: Verdict::Noise, rule: None };
-            }
-            match config.rules.accepting(&step.name, &d, &shapes[0], &shapes[2]) {
-                Some(i) => Judged {
-                    difference: d,
-                    verdict: Verdict::Accepted,
-                    rule: Some(config.rules.rules[i].name.clone()),
-                },
-                None => Judged { difference: d, verdict: Verdict::Different, rule: None },
-            }
-        })
-        .collect();
+    let judge = |d: compare::Difference| {
+        if unexplained.contains(&d.path) {
+            return Judged { difference: d, verdict: Verdict::Noise, rule: None, rule_index: None };
+        }
+        match config.rules.accepting(&step.name, &d, &shapes[0], &shapes[2]) {
+            Some(i) => Judged {
+                difference: d,
+                verdict: Verdict::Accepted,
+                rule: Some(config.rules.rules[i].name.clone()),
+                rule_index: Some(i),
+            },
+            None => Judged { difference: d, verdict: Verdict::Different, rule: None, rule_index: None },
+        }
+    };
+    let mut differences: Vec<Judged> =
+        compare::differences(&shapes[0], &shapes[2]).into_iter().map(judge).collect();
+    if step.auth != AuthMode::Basic {
+        judge_rejection(&mut differences, &answers[0].0, &answers[2].0);
+    }
     let verdict = differences.iter().map(|d| d.verdict).max().unwrap_or(Verdict::Same);
-    let view = |i: usize| Some(ExchangeView::of(&answers[i].0, &answers[i].1, redactor));
     let result = StepResult {
         name: step.name.clone(),
         verdict,
@@ -333,6 +370,57 @@ async fn run_step(
         candidate: view(2),
     };
     (result, slowest)
+}
+
+/// The reference's two answers cannot teach anything when one of them is no
+/// real answer (none, 429, 5xx) and they disagree: the step is not compared.
+fn unusable_reference(step: &Step, first: &Exchange, again: &Exchange) -> Option<String> {
+    if step.on == On::Candidate {
+        return None;
+    }
+    let unusable = |ex: &Exchange| match (ex.status, &ex.error) {
+        (_, Some(error)) => Some(format!("no answer: {error}")),
+        (Some(status), None) if status == 429 || status >= 500 => Some(format!("HTTP {status}")),
+        _ => None,
+    };
+    let disagree = first.status != again.status || first.error.is_some() || again.error.is_some();
+    match (unusable(first), unusable(again)) {
+        (Some(why), _) | (None, Some(why)) if disagree => {
+            Some(format!("the reference did not answer usably ({why}): nothing to compare with"))
+        }
+        _ => None,
+    }
+}
+
+/// Requests without valid credentials are judged on their own, not only
+/// against the reference: a candidate that lets one in is a security
+/// difference whatever the reference did; a reference that lets one in
+/// (the spec's `X-Service-Origin` weakness) is a finding about the
+/// reference, so a candidate that rejects it does not differ for that.
+fn judge_rejection(differences: &mut Vec<Judged>, reference: &Exchange, candidate: &Exchange) {
+    let let_in = |ex: &Exchange| ex.status.is_some_and(|s| (200..300).contains(&s));
+    if let_in(candidate) {
+        differences.push(Judged {
+            difference: compare::Difference {
+                path: "security".into(),
+                reference: serde_json::json!(reference.status),
+                candidate: serde_json::json!(format!(
+                    "HTTP {} — let in without valid credentials",
+                    candidate.status.unwrap_or_default()
+                )),
+            },
+            verdict: Verdict::Different,
+            rule: None,
+            rule_index: None,
+        });
+    } else if let_in(reference) {
+        for d in differences.iter_mut().filter(|d| d.verdict == Verdict::Different) {
+            d.verdict = Verdict::Accepted;
+            d.rule = Some(
+                "built-in: the reference lets this request in without valid credentials (its finding)".into(),
+            );
+        }
+    }
 }
 
 fn lane_name(role: LaneRole) -> &'static str {
@@ -379,9 +467,10 @@ fn count(results: &[StepResult]) -> Counts {
             Verdict::Noise => c.noise += 1,
             Verdict::Accepted => c.accepted += 1,
             Verdict::Different => c.different += 1,
+            Verdict::Error => c.errors += 1,
             Verdict::Skipped => c.skipped += 1,
         }
     }
-    c.exchange_pairs = c.steps - c.skipped;
+    c.exchange_pairs = c.steps - c.skipped - c.errors;
     c
 }

@@ -113,8 +113,10 @@ fn text_exchange(out: &mut String, label: &str, view: &ExchangeView) {
 fn text_step(out: &mut String, step: &StepResult) {
     let _ = writeln!(out, "[{}] {}", step.verdict.name(), step.name);
     if let Some(why) = &step.skipped {
-        let _ = writeln!(out, "  skipped: {}", escape::one_line(why));
-        return;
+        let _ = writeln!(out, "  {}: {}", step.verdict.name(), escape::one_line(why));
+        if step.verdict == Verdict::Skipped {
+            return;
+        }
     }
     for d in &step.differences {
         let _ = writeln!(out, "  - {}", judged_line(d));
@@ -138,6 +140,7 @@ pub fn text(report: &DiffReport) -> String {
     );
     for (title, verdict) in [
         ("DIFFERENCES", Verdict::Different),
+        ("NOT COMPARED", Verdict::Error),
         ("ACCEPTED BY RULE", Verdict::Accepted),
         ("NOISE ONLY", Verdict::Noise),
     ] {
@@ -204,7 +207,7 @@ section.step h2 { font-size: 1rem; margin: 0 0 .4rem; }
 .tag { display: inline-block; font-size: .8rem; padding: .05rem .45rem; border-radius: 4px; margin-right: .5rem; }
 .tag.different { background: #c62828; color: #fff; } .tag.accepted { background: #f9a825; color: #000; }
 .tag.noise { background: #90a4ae; color: #000; } .tag.same { background: #2e7d32; color: #fff; }
-.tag.skipped { background: #eceff1; color: #37474f; }
+.tag.skipped { background: #eceff1; color: #37474f; } .tag.error { background: #6a1b9a; color: #fff; }
 ul.diffs { margin: .2rem 0 .6rem; padding-left: 1.2rem; } ul.diffs li { font-family: ui-monospace, monospace; }
 .sides { display: grid; grid-template-columns: 1fr 1fr; gap: .8rem; }
 .side h3 { font-size: .85rem; margin: .2rem 0; color: #5b6470; }
@@ -231,7 +234,7 @@ fn html_step(step: &StepResult) -> Markup {
     html! {
         section.step id=(format!("step-{}", step.name)) data-verdict=(verdict) {
             h2 { span class=(format!("tag {verdict}")) { (verdict) } (step.name) }
-            @if let Some(why) = &step.skipped { p.meta { "Skipped: " (why) } }
+            @if let Some(why) = &step.skipped { p.meta { (verdict) ": " (why) } }
             @if !step.differences.is_empty() {
                 ul.diffs { @for d in &step.differences { li { (judged_line(d)) } } }
             }
@@ -248,10 +251,11 @@ pub fn html(report: &DiffReport) -> String {
     let mut ordered: Vec<&StepResult> = report.steps.iter().collect();
     ordered.sort_by_key(|s| match s.verdict {
         Verdict::Different => 0,
-        Verdict::Accepted => 1,
-        Verdict::Noise => 2,
-        Verdict::Same => 3,
-        Verdict::Skipped => 4,
+        Verdict::Error => 1,
+        Verdict::Accepted => 2,
+        Verdict::Noise => 3,
+        Verdict::Same => 4,
+        Verdict::Skipped => 5,
     });
     let page = html! {
         (DOCTYPE)
@@ -300,6 +304,12 @@ pub fn junit(report: &DiffReport) -> String {
                 let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let message: String = escape::excerpt(&lines.join("; "), 300);
                 status.set_message(message).set_type("difference").set_description(lines.join("\n"));
+                status
+            }
+            Verdict::Error => {
+                let why = step.skipped.clone().unwrap_or_default();
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_message(escape::excerpt(&why, 300)).set_type("not-compared").set_description(why);
                 status
             }
             Verdict::Skipped => {

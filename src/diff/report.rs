@@ -17,7 +17,11 @@ pub enum Verdict {
     /// Every difference left is accepted by a rule.
     Accepted,
     Different,
-    /// Not run: what it needs is missing (a second instance, a store, a value an earlier step did not give).
+    /// Nothing could be compared: the reference did not answer usably (no
+    /// answer, 429 or 5xx on one of its lanes), or an earlier step did not
+    /// give a value this one needs. Fails the diff as infrastructure.
+    Error,
+    /// Not run: what it needs is not there (a second instance, a store, a shared store).
     Skipped,
 }
 
@@ -28,6 +32,7 @@ impl Verdict {
             Verdict::Noise => "noise",
             Verdict::Accepted => "accepted",
             Verdict::Different => "different",
+            Verdict::Error => "error",
             Verdict::Skipped => "skipped",
         }
     }
@@ -42,6 +47,9 @@ pub struct Judged {
     /// The accepting rule's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// The accepting rule's place in the rules file, for counting its matches.
+    #[serde(skip)]
+    pub rule_index: Option<usize>,
 }
 
 /// A field where the reference differed from itself.
@@ -120,7 +128,7 @@ pub struct StepResult {
     pub instance: usize,
     #[serde(skip_serializing_if = "is_nothing")]
     pub needs: Needs,
-    /// Why it was skipped.
+    /// Why it was skipped, or could not be compared.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     pub differences: Vec<Judged>,
@@ -153,6 +161,8 @@ pub struct Counts {
     pub noise: usize,
     pub accepted: usize,
     pub different: usize,
+    /// Steps where nothing could be compared (see [`Verdict::Error`]).
+    pub errors: usize,
     pub skipped: usize,
 }
 
@@ -184,22 +194,27 @@ pub struct DiffReport {
 }
 
 impl DiffReport {
-    /// Exit 1 when any pair is different.
+    /// No pair is different and every step that ran could be compared.
     pub fn passed(&self) -> bool {
-        self.counts.different == 0
+        self.counts.different == 0 && self.counts.errors == 0
     }
 
     pub fn headline(&self) -> String {
         let c = &self.counts;
-        let verdict = if self.passed() { "no difference" } else { "DIFFERENT" };
+        let verdict = match (self.counts.different, self.counts.errors) {
+            (0, 0) => "no difference",
+            (0, _) => "NOT PROVEN (steps could not be compared)",
+            _ => "DIFFERENT",
+        };
         format!(
             "diff: {verdict} — {} pair(s) compared: {} same, {} noise only, {} accepted by rule, {} different; \
-             {} skipped{}",
+             {} not comparable, {} skipped{}",
             c.exchange_pairs,
             c.same,
             c.noise,
             c.accepted,
             c.different,
+            c.errors,
             c.skipped,
             if self.stale_rules.is_empty() {
                 String::new()

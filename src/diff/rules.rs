@@ -102,6 +102,11 @@ impl Rules {
                      unwrap_object_id, error_message or ignore)"
                 ));
             }
+            if rules.iter().any(|r: &Rule| r.name == name) {
+                return Err(format!(
+                    "{file_name}: line {line}: a second rule named `{name}` (names must be unique)"
+                ));
+            }
             if spec.reason.trim().is_empty() {
                 return Err(format!("{file_name}: line {line}: rule `{name}` has an empty reason"));
             }

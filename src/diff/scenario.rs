@@ -107,6 +107,9 @@ fn into_step(spec: StepSpec) -> Result<Step, String> {
     if !(1..=2).contains(&spec.instance) {
         return Err(format!("step `{name}`: instance {} (1 or 2)", spec.instance));
     }
+    if spec.instance == 2 && spec.on != On::Own {
+        return Err(format!("step `{name}`: instance 2 is for `\"on\": \"self\"` steps only"));
+    }
     let body = spec.body.map(|b| match b {
         serde_json::Value::String(s) => s,
         other => other.to_string(),

@@ -143,6 +143,7 @@ pub fn builtin() -> Vec<Step> {
         revoke("revoke-other-users-token", "user", "other.id"),
         introspect("introspect-other-users-token", "other.token"),
         Step::new("revoke-bad-id", "DELETE", "/internal/api/users/{user}/git-tokens/not-an-object-id", None),
+        revoke("revoke-unknown-id", "user", "unknown_id"),
         introspect("introspect-unknown-token", "unknown_token"),
         Step::new("introspect-malformed-token", "POST", INTROSPECT, Some(r#"{"token":"not-a-hex-token!"}"#)),
         Step::new("introspect-missing-token", "POST", INTROSPECT, Some("{}")),
@@ -172,7 +173,7 @@ pub fn builtin() -> Vec<Step> {
 }
 
 /// The names a lane knows before any step: its two users and an unknown token.
-pub const GIVEN: [&str; 3] = ["user", "other_user", "unknown_token"];
+pub const GIVEN: [&str; 4] = ["user", "other_user", "unknown_token", "unknown_id"];
 
 /// The values a save makes: `NAME.id`, `NAME.token`, … .
 pub fn saved_names(save: &Save) -> Vec<String> {

@@ -61,6 +61,7 @@ impl Found {
         if let Some(diff) = &self.diff {
             // A difference no rule accepts is the candidate answering outside the contract it replaces.
             (0..diff.different).for_each(|_| classes.add(FailureClass::Contract));
+            (0..diff.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
             if diff.error.is_some() {
                 classes.add(FailureClass::Infrastructure);
             }
@@ -649,7 +650,8 @@ async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &sta
     let reference = config.reference.urls.clone();
     match crate::diff::run(config, run.clock, Reporter::detect()).await {
         Ok(report) => {
-            run.found.exchanges += 3 * report.counts.exchange_pairs as u64;
+            // One request of each pair went to the tested instances; the other two to the reference.
+            run.found.exchanges += report.counts.exchange_pairs as u64;
             run.emitter.emit(Event::DiffFinished(&report));
             run.found.diff = Some(diff_summary(&report));
         }
@@ -675,6 +677,7 @@ fn diff_summary(report: &crate::diff::report::DiffReport) -> artifacts::DiffSumm
         noise: c.noise,
         accepted: c.accepted,
         different: c.different,
+        errors: c.errors,
         skipped: c.skipped,
         different_steps: report
             .steps

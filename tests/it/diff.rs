@@ -64,6 +64,10 @@ fn node_dialect_table() -> BTreeSet<(String, String)> {
         ("revoke-other-users-token", "content-class"),
         ("revoke-other-users-token", "content-type"),
         ("revoke-other-users-token", "body"),
+        ("revoke-unknown-id", "status"),
+        ("revoke-unknown-id", "content-class"),
+        ("revoke-unknown-id", "content-type"),
+        ("revoke-unknown-id", "body"),
         ("introspect-missing-token", "content-class"),
         ("introspect-missing-token", "content-type"),
         ("introspect-missing-token", "body"),
@@ -149,7 +153,7 @@ fn go_against_node_shows_exactly_the_node_dialect_table_and_the_shipped_rules_ac
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
     let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
     assert_eq!(report["counts"]["different"], 0);
-    assert_eq!(report["counts"]["accepted"], 6, "{}", report["counts"]);
+    assert_eq!(report["counts"]["accepted"], 7, "{}", report["counts"]);
     assert_eq!(report["stale_rules"], serde_json::json!([]), "{}", report["rules"]);
 
     // ./parity-diff.toml is read by default.
@@ -413,8 +417,8 @@ fn run_with_a_reference_diffs_as_a_phase_with_its_files_in_the_tarball_and_its_v
     let output = run(&["--flavor", "node"]);
     assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     let analysis = read_json(&parity_dir(&out).join("analysis.json"));
-    assert_eq!(analysis["diff"]["different"], 6, "{}", analysis["diff"]);
-    assert_eq!(analysis["failure_classes"]["contract"], 6);
+    assert_eq!(analysis["diff"]["different"], 7, "{}", analysis["diff"]);
+    assert_eq!(analysis["failure_classes"]["contract"], 7);
     assert!(analysis["verdict"].as_str().unwrap().contains("exchange pairs diffed against the reference"));
     let entries: Vec<String> = tarball_entries(&tarball(&out)).into_iter().map(|(name, _)| name).collect();
     for file in ["diff.json", "diff.txt", "diff.html", "junit.xml"] {
@@ -428,7 +432,7 @@ fn run_with_a_reference_diffs_as_a_phase_with_its_files_in_the_tarball_and_its_v
     let rules = rules_file();
     let output = run(&["--flavor", "node", "--diff-rules", rules.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
-    assert_eq!(read_json(&parity_dir(&out).join("analysis.json"))["diff"]["accepted"], 6);
+    assert_eq!(read_json(&parity_dir(&out).join("analysis.json"))["diff"]["accepted"], 7);
 
     // An unreachable reference: nothing was compared, and the run says so. The other phases
     // ran, so it is not "nothing tested" (3) but an infrastructure failure (1), which
@@ -492,4 +496,47 @@ fn per_side_credentials_are_used_and_never_written() {
         ],
     );
     assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+}
+
+/// Requests without valid credentials are judged on their own: the
+/// candidate letting `X-Service-Origin` in differs on `security`; the
+/// reference doing so is the reference's finding, and a candidate that
+/// rejects it passes.
+#[test]
+fn the_service_origin_bypass_is_judged_on_its_own_not_copied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_clean, clean) = reference_server(&[]);
+    let (_bypass, bypass) = reference_server(&["--fault", "auth-bypass"]);
+    let output = diff(tmp.path(), &["--reference", &clean, "--candidate", &bypass]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert!(different(&report).contains(&("service-origin-alone".to_string(), "security".to_string())));
+
+    let output = diff(tmp.path(), &["--reference", &bypass, "--candidate", &clean]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    let origin = step(&report, "service-origin-alone");
+    assert_eq!(origin["verdict"], "accepted", "{origin}");
+    assert!(origin["differences"][0]["rule"].as_str().unwrap().starts_with("built-in"), "{origin}");
+}
+
+/// A reference that does not answer usably teaches no noise: those steps
+/// are not compared, and the diff is not a pass.
+#[test]
+fn a_reference_that_fails_half_its_requests_makes_steps_not_comparable_and_exit_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_flaky, flaky) = reference_server(&["--fault", "error-rate=0.5", "--seed", "11"]);
+    let (_clean, clean) = reference_server(&[]);
+    let output = diff(tmp.path(), &["--reference", &flaky, "--candidate", &clean]);
+    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    assert!(report["counts"]["errors"].as_u64().unwrap() > 0, "{}", report["counts"]);
+    let noise_hid_a_status = report["steps"].as_array().unwrap().iter().any(|s| {
+        s["differences"].as_array().unwrap().iter().any(|d| d["verdict"] == "noise" && d["path"] == "status")
+    });
+    assert!(!noise_hid_a_status, "a failed reference answer is never learned as noise");
+    let code = output.status.code();
+    assert!(code == Some(3) || code == Some(1), "not a pass: {}", output_text(&output));
+    if report["counts"]["different"] == 0 {
+        assert_eq!(code, Some(3), "only errors: infrastructure");
+    }
 }
