@@ -304,10 +304,10 @@ async fn run_step(
     }
     let slowest = answers.iter().map(|(e, _)| e.latency_ms).fold(0.0, f64::max);
     // A build that sends a token's first characters (as its "partial") must
-    // not get them written: every lane's tokens' leading cuts are secrets too.
-    let redactor =
-        lanes.iter().flat_map(|l| l.token_cuts()).fold(redactor.clone(), |r, cut| r.with_secret(&cut));
-    let view = |i: usize| Some(ExchangeView::of(&answers[i].0, &answers[i].1, &redactor));
+    // not get them written: every lane's tokens' leading cuts are hidden too
+    // (here only: they are no secret of the whole process).
+    let cuts: Vec<String> = lanes.iter().flat_map(|l| l.token_cuts()).collect();
+    let view = |i: usize| Some(ExchangeView::of(&answers[i].0, &answers[i].1, redactor, &cuts));
     if let Some(why) = unusable_reference(step, &answers[0].0, &answers[1].0) {
         let mut result = error(step, why);
         (result.reference, result.reference_again, result.candidate) = (view(0), view(1), view(2));

@@ -87,8 +87,25 @@ pub struct ExchangeView {
 }
 
 impl ExchangeView {
-    pub fn of(exchange: &Exchange, url: &str, redact: &crate::redact::Redactor) -> ExchangeView {
-        let r = |t: &str| redact.redact(t).into_owned();
+    /// Redacted, and with each of `cuts` (leading characters of the lanes'
+    /// tokens) hidden as well when redaction is on.
+    pub fn of(
+        exchange: &Exchange,
+        url: &str,
+        redact: &crate::redact::Redactor,
+        cuts: &[String],
+    ) -> ExchangeView {
+        let r = |t: &str| {
+            let mut text = redact.redact(t).into_owned();
+            if redact.is_enabled() {
+                for cut in cuts {
+                    if text.contains(cut.as_str()) {
+                        text = text.replace(cut.as_str(), crate::redact::REDACTED);
+                    }
+                }
+            }
+            text
+        };
         ExchangeView {
             instance: exchange.instance.clone(),
             url: r(url),

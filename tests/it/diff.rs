@@ -207,6 +207,11 @@ fn faulty_builds_are_reported_different_on_exactly_those_steps_with_both_exchang
         different(&report),
         pairs(&[("create", "body.accessTokenPartial"), ("create-other-user", "body.accessTokenPartial")])
     );
+    let body = step(&report, "create")["reference"]["body"].as_str().unwrap().to_string();
+    assert!(
+        body.contains(r#""accessTokenPartial":"[REDACTED]""#),
+        "the token's own first characters are not written: {body}"
+    );
     let partial = &step(&report, "create")["differences"][0];
     assert_eq!(
         (partial["reference"].as_str(), partial["candidate"].as_str()),
