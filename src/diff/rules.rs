@@ -10,7 +10,8 @@
 //! content_types = ["text/plain", "application/json"]  # media types taken as the same
 //! unwrap_object_id = true                # `ObjectID("x")` is `x`
 //! error_message = true                   # text `m` is JSON {"message": "m"}
-//! ignore = ["body.hashPrefix", "body[*].createdAt"]   # fields not compared
+//! ignore = ["body[*].createdAt"]        # fields not compared
+//! extra = { "body.hashPrefix" = "<*.prefix>" }   # a field one side adds, only with such a value
 //! ```
 //!
 //! A rule accepts a difference when any of its clauses does. A rule that
@@ -45,6 +46,8 @@ struct RuleSpec {
     error_message: bool,
     #[serde(default)]
     ignore: Vec<String>,
+    #[serde(default)]
+    extra: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +62,8 @@ pub struct Rule {
     unwrap_object_id: bool,
     error_message: bool,
     ignore: Vec<String>,
+    /// Field path → the (normalized) value it must have when one side adds it.
+    extra: Vec<(String, String)>,
 }
 
 /// A rule and how often it accepted a difference.
@@ -95,11 +100,12 @@ impl Rules {
                 && spec.content_types.is_empty()
                 && !spec.unwrap_object_id
                 && !spec.error_message
-                && spec.ignore.is_empty();
+                && spec.ignore.is_empty()
+                && spec.extra.is_empty();
             if nothing {
                 return Err(format!(
                     "{file_name}: line {line}: rule `{name}` accepts nothing (give statuses, content_types, \
-                     unwrap_object_id, error_message or ignore)"
+                     unwrap_object_id, error_message, ignore or extra)"
                 ));
             }
             if rules.iter().any(|r: &Rule| r.name == name) {
@@ -120,6 +126,7 @@ impl Rules {
                 unwrap_object_id: spec.unwrap_object_id,
                 error_message: spec.error_message,
                 ignore: spec.ignore,
+                extra: spec.extra.into_iter().collect(),
             });
         }
         Ok(Rules { file: Some(file_name.to_string()), rules })
@@ -159,7 +166,14 @@ impl Rule {
                 && matches!(path, "body" | "content-class" | "content-type")
                 && same_message(&reference.body, &candidate.body))
             || self.ignore.iter().any(|p| wildcard(p, path))
+            || self.extra.iter().any(|(field, value)| wildcard(field, path) && added_as(d, value))
     }
+}
+
+/// One side lacks the field and the other has it with a value matching `pattern`.
+fn added_as(d: &Difference, pattern: &str) -> bool {
+    let present = |v: &Value| v.get("present").and_then(Value::as_str).is_some_and(|s| wildcard(pattern, s));
+    (d.reference.is_null() && present(&d.candidate)) || (d.candidate.is_null() && present(&d.reference))
 }
 
 /// `ObjectID("x")` and `x` (either side), after normalization.
@@ -281,6 +295,31 @@ content_types = ["text/plain", "application/json"]
             Some(2)
         );
         assert_eq!(at("x", &d("content-type", json!("text/plain"), json!("application/json"))), Some(2));
+    }
+
+    #[test]
+    fn an_extra_field_is_accepted_only_with_the_value_named() {
+        let rules = Rules::parse(
+            "r.toml",
+            "[[accept]]\nreason = \"x\"\nextra = { \"body.hashPrefix\" = \"<*.prefix>\" }\n",
+        )
+        .unwrap();
+        let shape = shape(BodyShape::Empty, "text/plain");
+        let d = |candidate: Value| Difference {
+            path: "body.hashPrefix".into(),
+            reference: Value::Null,
+            candidate,
+        };
+        let at = |diff: &Difference| rules.accepting("s", diff, &shape, &shape);
+        assert_eq!(at(&d(json!({"present": "<main.prefix>"}))), Some(0));
+        assert_eq!(at(&d(json!({"present": "<main.token[..8]>"}))), None, "the token's own characters");
+        assert_eq!(at(&d(json!({"present": "abcdef12"}))), None, "a value nobody minted");
+        let both = Difference {
+            path: "body.hashPrefix".into(),
+            reference: json!("<a.prefix>"),
+            candidate: json!("<b.prefix>"),
+        };
+        assert_eq!(at(&both), None, "present on both sides is no extra field");
     }
 
     #[test]
