@@ -2,6 +2,7 @@
 //! comparison and writes `<out>/webprofile-parity/diff/`.
 
 use super::CommandError;
+use crate::artifacts::{self, ArtifactDir};
 use crate::cli::{DiffArgs, DiffBackend};
 use crate::clock::Clock;
 use crate::contract::Credentials;
@@ -175,20 +176,13 @@ pub async fn compare_and_write(
     })
 }
 
-/// `<out>/webprofile-parity/diff/`: diff.json, diff.txt, diff.html, junit.xml.
+/// `<out>/webprofile-parity/diff/`: diff.json, diff.txt, diff.html, junit.xml,
+/// each through the redactor whole, as a run's artifacts are.
 pub fn write(report: &DiffReport, out: &Path, redactor: &Redactor) -> Result<PathBuf, String> {
-    let dir = out.join("webprofile-parity").join("diff");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let json = serde_json::to_string_pretty(report).map_err(|e| e.to_string())? + "\n";
-    for (name, content) in [
-        ("diff.json", json),
-        ("diff.txt", render::text(report)),
-        ("diff.html", render::html(report)),
-        ("junit.xml", render::junit(report)),
-    ] {
-        let path = dir.join(name);
-        std::fs::write(&path, redactor.redact(&content).as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let dir = out.join(artifacts::PARITY_DIR).join("diff");
+    let files = ArtifactDir::create(&dir, redactor.clone()).map_err(|e| e.to_string())?;
+    for (name, content) in render::files(report) {
+        files.write_text(name, &content).map_err(|e| e.to_string())?;
     }
     Ok(dir)
 }

@@ -38,6 +38,18 @@ fn judged_line(d: &Judged) -> String {
     ))
 }
 
+/// The diff's four files, named and rendered, for whoever writes them
+/// (`parity diff`, or a run's artifact directory under `diff/`).
+pub fn files(report: &DiffReport) -> [(&'static str, String); 4] {
+    let json = serde_json::to_string_pretty(report).expect("the report serializes") + "\n";
+    [
+        ("diff.json", json),
+        ("diff.txt", text(report)),
+        ("diff.html", html(report)),
+        ("junit.xml", junit(report)),
+    ]
+}
+
 /// One console line per step that differs: which fields.
 pub fn difference_lines(report: &DiffReport) -> Vec<String> {
     report

@@ -128,12 +128,10 @@ impl Sink for ArtifactSink {
             Event::Logs(logs) => {
                 all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content)))
             }
-            Event::DiffFinished(report) => all_written([
-                parity.write_json("diff/diff.json", report),
-                parity.write_text("diff/diff.txt", &crate::diff::render::text(report)),
-                parity.write_text("diff/diff.html", &crate::diff::render::html(report)),
-                parity.write_text("diff/junit.xml", &crate::diff::render::junit(report)),
-            ]),
+            Event::DiffFinished(report) => all_written(
+                crate::diff::render::files(report)
+                    .map(|(name, content)| parity.write_text(&format!("diff/{name}"), &content)),
+            ),
             Event::Finished(analysis) => {
                 // Still open when the iterations were interrupted before any finished.
                 let trace = self.finish_trace();
