@@ -59,7 +59,12 @@ pub struct Phase {
 
 /// Milliseconds as a float rounded to microseconds, the unit of every latency field.
 pub fn millis(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+    round_ms(d.as_secs_f64() * 1000.0)
+}
+
+/// Milliseconds kept to the microsecond, as every figure of a trace is.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 /// The compact UTC stamp of run ids, collected file names and archive

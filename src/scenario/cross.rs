@@ -164,7 +164,7 @@ pub async fn run_iteration(
             user_id,
             token_id: outcome.created.map(|c| c.id),
             started_at: crate::clock::rfc3339(&started.wall),
-            duration_ms: ((finished.mono_ms - started.mono_ms) * 1000.0).round() / 1000.0,
+            duration_ms: crate::clock::round_ms(finished.mono_ms - started.mono_ms),
         },
         create_body: outcome.create_body,
         trace: outcome.trace,

@@ -3,7 +3,7 @@
 //! introspect until `active:false` or the deadline, counting stale reads.
 
 use super::Judgement;
-use crate::clock::{millis, Stamp};
+use crate::clock::{millis, round_ms, Stamp};
 use crate::contract::{Client, CreateRequest, CreatedToken, Trace};
 use crate::verdict::FailureClass;
 use serde_json::Value;
@@ -152,7 +152,7 @@ async fn poll_until_inactive(
                 out.first_inactive = out.trace.last().map(|ex| ex.sent);
                 if let (Some(revoked), Some(read)) = (revoke_completed_ms, out.trace.last()) {
                     out.visible_by_ms =
-                        Some(round3((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
+                        Some(round_ms((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
                     out.stale_ms = Some(staleness(Some(revoked), last_stale_invoked_ms).unwrap_or(0.0));
                 }
                 if out.stale_reads > 0 && judgement.require_immediate {
@@ -202,11 +202,7 @@ async fn poll_until_inactive(
 /// How long a stale read proves the revoke was not yet visible; `None`
 /// without the revoke's completion or without any stale read.
 fn staleness(revoke_completed_ms: Option<f64>, last_stale_invoked_ms: Option<f64>) -> Option<f64> {
-    Some(round3((last_stale_invoked_ms? - revoke_completed_ms?).max(0.0)))
-}
-
-fn round3(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
+    Some(round_ms((last_stale_invoked_ms? - revoke_completed_ms?).max(0.0)))
 }
 
 fn statuses(list: &[u16]) -> String {
