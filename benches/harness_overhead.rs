@@ -122,6 +122,7 @@ async fn measure() -> Figures {
     assert!(bytes > 0);
 
     let second = Client::new("instance2", &stack.endpoints.instances[1].url, options, ctx);
+    let clients = [traced.clone(), second];
     let judgement = Judgement::default();
     let clock = Clock::start();
     let mut iterations = Vec::new();
@@ -129,11 +130,10 @@ async fn measure() -> Figures {
         let started = Instant::now();
         let mut done = Vec::new();
         cross::run_iterations(
-            &traced,
-            &second,
+            &clients,
             &judgement,
             &clock,
-            cross::Schedule { iterations: ITERATIONS_PER_LEVEL, concurrency },
+            &cross::Schedule::new(ITERATIONS_PER_LEVEL, None, concurrency, None),
             |_| async {},
             |it| done.push(it.result),
         )

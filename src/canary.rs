@@ -5,7 +5,7 @@
 
 use crate::clock::{millis, Clock};
 use crate::contract::Credentials;
-use crate::contract::{Client, ClientOptions, TraceContext};
+use crate::contract::{ClientOptions, TraceContext};
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
@@ -237,6 +237,7 @@ async fn catches(
         hash_cost: HashCost::Minimal,
         flavor: Default::default(),
         mongo_uri: None,
+        instances: crate::stack::DEFAULT_INSTANCES,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -247,10 +248,7 @@ async fn catches(
         request_timeout: request_timeout.unwrap_or(options.request_timeout),
     };
     let endpoints = &stack.endpoints;
-    let clients = endpoints
-        .instances
-        .clone()
-        .map(|i| Client::new(&i.name, &i.url, client_options.clone(), ctx.clone()));
+    let clients = endpoints.clients(&client_options, &ctx);
     let mut caught = Vec::new();
     let catch = |spec: &CheckSpec, class: Option<FailureClass>| Catch {
         check: spec.id.to_string(),
@@ -266,15 +264,13 @@ async fn catches(
     for check in suite.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
         caught.push(Catch { check: check.name.clone(), class: check.class.unwrap_or(FailureClass::Unknown) });
     }
-    let schedule =
-        cross::Schedule { iterations: options.iterations, concurrency: options.iterations as usize };
+    let schedule = cross::Schedule::new(options.iterations, None, options.iterations as usize, None);
     let mut iterations = Vec::new();
     cross::run_iterations(
-        &clients[0],
-        &clients[1],
+        &clients,
         &options.judgement,
         &clock,
-        schedule,
+        &schedule,
         |_| async {},
         |it| iterations.push(it.result),
     )

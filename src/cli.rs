@@ -464,10 +464,24 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Backend::Auto, env = "PARITY_BACKEND")]
     pub backend: Backend,
 
-    /// URL of a running instance (external backend); give it twice for two
-    /// instances. Falls back to INSTANCE1 / INSTANCE2, then TARGET_BASE_URL.
+    /// URL of a running instance (external backend); repeat it for each instance
+    /// (two or more; one given alone takes every role). Falls back to INSTANCE1 /
+    /// INSTANCE2, then TARGET_BASE_URL.
     #[arg(long = "instance", value_name = "URL")]
     pub instances: Vec<String>,
+
+    /// How many webprofile instances to start (embedded and Docker: containers IMAGE_TAG,
+    /// IMAGE_TAG-node2, IMAGE_TAG-node3, …). Each cross-instance iteration revokes on one
+    /// and polls all the others at once, rotating so every ordered (revoker, observer) pair
+    /// is covered evenly. External services are as many as --instance gives.
+    #[arg(long = "instances", value_name = "N", default_value_t = crate::stack::DEFAULT_INSTANCES, env = "PARITY_INSTANCES", value_parser = parse_instance_count)]
+    pub instance_count: usize,
+
+    /// Run only the K-th of N deterministic shares of the iterations (e.g. 2/3), for
+    /// spreading one run over N CI jobs; `parity merge` joins their artifact sets. The
+    /// share is dealt by --seed (0 when not given): give every shard the same seed.
+    #[arg(long, value_name = "K/N", env = "PARITY_SHARD", value_parser = |s: &str| s.parse::<crate::scenario::cross::Shard>())]
+    pub shard: Option<crate::scenario::cross::Shard>,
 
     /// MongoDB the instances share, reachable from here: enables the checks
     /// that seed tokens directly, and backs the embedded instances (local).
@@ -1100,6 +1114,18 @@ fn parse_colour(text: &str) -> Result<Colour, String> {
 /// `--keep-passing`: a count, or `all` (`None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeepPassing(pub Option<u32>);
+
+/// At least two: one instance revokes, another is polled.
+fn parse_instance_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (2..=crate::stack::MAX_INSTANCES).contains(&n) => Ok(n),
+        Ok(n) if n < 2 => Err(format!(
+            "{n}: cross-instance iterations need two instances at least (one revokes, another is polled)"
+        )),
+        Ok(n) => Err(format!("{n}: at most {} instances", crate::stack::MAX_INSTANCES)),
+        Err(_) => Err(format!("{text:?} is not a number of instances (2 or more)")),
+    }
+}
 
 fn parse_keep_passing(text: &str) -> Result<KeepPassing, String> {
     match text.trim() {

@@ -253,16 +253,8 @@ async fn replay_on_a_stack(
     let ctx = TraceContext::new(*clock);
     let endpoints = stack.endpoints();
     report.targets = endpoints.instances.iter().map(|i| i.url.clone()).collect();
-    let clients = endpoints
-        .instances
-        .clone()
-        .map(|i| Client::new(&i.name, &i.url, config.run.client.clone(), ctx.clone()));
-    let ready = run::or_signal(stack::wait_ready(
-        &[&clients[0], &clients[1]],
-        &endpoints.instances,
-        config.run.ready_timeout,
-    ))
-    .await;
+    let clients = endpoints.clients(&config.run.client, &ctx);
+    let ready = run::or_signal(stack::wait_ready(&clients, &endpoints.instances, config.run.ready_timeout)).await;
     let interrupted = match ready {
         Err(signal) => Some(signal),
         Ok(Err(e)) => {
@@ -273,7 +265,7 @@ async fn replay_on_a_stack(
     };
     let logs = stack.logs().await;
     for log in &logs {
-        if let Err(e) = out.write_text(log.file_name, &log.content) {
+        if let Err(e) = out.write_text(&log.file_name, &log.content) {
             reporter.line(e.to_string());
         }
     }
@@ -293,7 +285,7 @@ async fn tries(
     reporter: Reporter,
     out: &ArtifactDir,
     stack: &Stack,
-    clients: &[Client; 2],
+    clients: &[Client],
     report: &mut ReplayReport,
 ) -> Option<&'static str> {
     let dir = match ArtifactDir::create(&out.path(evidence::DIR), out_redactor(config)) {
@@ -306,11 +298,10 @@ async fn tries(
     let hint = format!("parity replay {}/<dir>", out.path(evidence::DIR).display());
     let scene = run::evidence::scene(&config.run, stack, clients, dir, hint).await;
     let mut collector = Collector::new(scene, config.times);
-    let roles = run::evidence::roles(clients);
     let mut interrupted = None;
     for n in 1..=config.times {
         let started = Instant::now();
-        let failure = match run::or_signal(run_case(config, clock, stack, clients, &roles)).await {
+        let failure = match run::or_signal(run_case(config, clock, stack, clients)).await {
             Ok(failure) => failure,
             Err(signal) => {
                 interrupted = Some(signal);
@@ -383,30 +374,36 @@ async fn run_case(
     config: &ReplayConfig,
     clock: &Clock,
     stack: &Stack,
-    clients: &[Client; 2],
-    roles: &[String; 3],
+    clients: &[Client],
 ) -> Option<Failure> {
     let judgement = &config.run.judgement;
     let failures = match &config.spec.case {
         Case::Smoke { attempt } => {
             let smoke = immediacy::run_smoke(&clients[0], judgement, clock).await;
-            run::evidence::failures_of(
-                &Event::SmokeAttempt { attempt: *attempt, attempts: 1, smoke: &smoke },
-                roles,
-            )
+            run::evidence::failures_of(&Event::SmokeAttempt { attempt: *attempt, attempts: 1, smoke: &smoke })
         }
-        Case::Iteration { iteration, .. } => {
-            let it =
-                cross::run_iteration(cross::roles(&clients[0], &clients[1]), *iteration, judgement, clock)
-                    .await;
-            run::evidence::failures_of(&Event::IterationFinished(&it), roles)
+        Case::Iteration { iteration, creator, revoker, observer } => {
+            let roles = recorded_roles(clients, creator, revoker, observer)
+                .unwrap_or_else(|| cross::assign(*iteration, clients.len()));
+            // The recorded user when the run was seeded: a seeded fault strikes by user.
+            let user = cross::user_of(*iteration, config.run.seed);
+            let it = cross::run_iteration(clients, &roles, *iteration, &user, judgement, clock).await;
+            run::evidence::failures_of(&Event::IterationFinished(&it))
         }
         Case::Check { .. } => {
             let report = suite::run_suite(&clients[0], &stack.endpoints().store, judgement).await;
-            run::evidence::failures_of(&Event::SuiteFinished(&report), roles)
+            run::evidence::failures_of(&Event::SuiteFinished(&report))
         }
     };
     failures.into_iter().find(|f| same_case(&f.case, &config.spec.case))
+}
+
+/// The recorded roles, by instance name; `None` when a name is not among the
+/// clients (a packet from a version that recorded no roles, or other instances).
+fn recorded_roles(clients: &[Client], creator: &str, revoker: &str, observer: &str) -> Option<cross::Assignment> {
+    let index = |name: &str| clients.iter().position(|c| c.name() == name.trim());
+    let observers = observer.split(',').map(index).collect::<Option<Vec<usize>>>()?;
+    Some(cross::Assignment { creator: index(creator)?, revoker: index(revoker)?, observers })
 }
 
 /// The same case, whatever iteration roles this version would record.

@@ -101,5 +101,6 @@ fn settings(
         flavor: Flavor::Go,
         ready_timeout: args.ready_timeout.max(Duration::from_secs(1)),
         shared_mongo,
+        instances: crate::stack::DEFAULT_INSTANCES,
     }
 }

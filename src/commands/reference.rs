@@ -16,6 +16,11 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
     let reporter = Reporter::plain();
     let faults =
         Faults::parse_all(&args.instance.faults).map_err(|e| CommandError::Usage(format!("--fault: {e}")))?;
+    if let Some((k, spec)) = faults.scoped.first() {
+        return Err(CommandError::Usage(format!(
+            "--fault {spec}@{k}: @K picks one instance of a run; `reference serve` is one instance (drop the @{k})"
+        )));
+    }
     let store: Arc<dyn TokenStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Mongo => Arc::new(

@@ -101,6 +101,9 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
     let mut run = RunConfig {
         source: Source::Local,
         backend_note: None,
+        // As many as the run that failed: its roles name them.
+        instances: spec.targets.len().clamp(crate::stack::DEFAULT_INSTANCES, crate::stack::MAX_INSTANCES),
+        shard: None,
         mongo_uri: args.mongo_uri.clone().filter(|u| !u.trim().is_empty()),
         out: args.out.clone(),
         faults,
@@ -182,9 +185,9 @@ fn source(
                 );
             }
             match targets.as_slice() {
-                [one] => Ok(Source::External { first: one.clone(), second: one.clone() }),
-                [first, second, ..] => Ok(Source::External { first: first.clone(), second: second.clone() }),
+                [one] => Ok(Source::External { urls: vec![one.clone(), one.clone()] }),
                 [] => Err(CommandError::Usage("no services to replay on: give --instance URL".into())),
+                urls => Ok(Source::External { urls: urls.to_vec() }),
             }
         }
         Backend::Docker => Ok(Source::Docker(Box::new(docker_settings(args, spec, run, caveats)))),
@@ -237,6 +240,7 @@ fn docker_settings(
         flavor: run.flavor,
         ready_timeout: args.ready_timeout,
         shared_mongo: false,
+        instances: run.instances,
     }
 }
 

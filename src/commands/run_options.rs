@@ -37,9 +37,17 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
                 .into(),
         ));
     }
+    let instances = instance_count(args, &source)?;
+    if let Some(k) = faults.scoped_instances().into_iter().find(|k| *k > instances) {
+        return Err(UsageError(format!(
+            "--fault …@{k}: the run has {instances} instances, so there is no instance {k} (--instances)"
+        )));
+    }
     Ok(RunConfig {
         source,
         backend_note,
+        instances,
+        shard: args.shard,
         mongo_uri: mongo_uri(args.mongo_uri.as_deref())?,
         out: args.out.clone(),
         faults,
@@ -186,15 +194,36 @@ fn backend_word(backend: Backend) -> &'static str {
 }
 
 fn external(targets: Targets, why: Option<String>) -> (Source, Option<String>) {
-    let Targets { first, second, .. } = targets;
-    let single = (first == second).then(|| {
-        format!("only one instance given ({first}): cross-instance iterations create, revoke and poll on it alone")
+    let Targets { mut urls, .. } = targets;
+    let single = (urls.len() == 1).then(|| {
+        format!(
+            "only one instance given ({}): cross-instance iterations create, revoke and poll on it alone",
+            urls[0]
+        )
     });
+    if urls.len() == 1 {
+        urls.push(urls[0].clone());
+    }
     let note = match (why, single) {
         (Some(why), Some(single)) => Some(format!("{why}; {single}")),
         (why, single) => why.or(single),
     };
-    (Source::External { first, second }, note)
+    (Source::External { urls }, note)
+}
+
+/// How many instances the run drives: `--instances` (or PARITY_INSTANCES) for
+/// the stacks the harness starts; for external services, as many as were given
+/// (a `--instances` that says otherwise is a mistake worth naming).
+fn instance_count(args: &RunArgs, source: &Source) -> Result<usize, UsageError> {
+    let Source::External { urls } = source else { return Ok(args.instance_count) };
+    match args.named.get("instance_count") {
+        Some(named) if args.instance_count != urls.len() => Err(UsageError(format!(
+            "{named} {} but {} instance URL(s) were given: external services are as many as their URLs",
+            args.instance_count,
+            urls.len()
+        ))),
+        _ => Ok(urls.len()),
+    }
 }
 
 fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, UsageError> {
@@ -258,18 +287,19 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         flavor: args.instance.flavor,
         ready_timeout: args.ready_timeout,
         shared_mongo: false,
+        instances: args.instance_count,
     })
 }
 
 /// The instances a run was told to test, and what named them.
 struct Targets {
-    first: String,
-    second: String,
+    /// One or more.
+    urls: Vec<String>,
     /// "--instance", "INSTANCE1, INSTANCE2" or "TARGET_BASE_URL".
     named_by: String,
 }
 
-/// `--instance` (up to two), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
+/// `--instance` (any number), else INSTANCE1 / INSTANCE2, else TARGET_BASE_URL.
 fn instance_urls(args: &RunArgs, env: &Env<'_>) -> Result<Option<Targets>, UsageError> {
     let given = |url: &String| !url.trim().is_empty();
     let from_flags: Vec<String> = args.instances.iter().filter(|u| given(u)).cloned().collect();
@@ -295,17 +325,7 @@ fn instance_urls(args: &RunArgs, env: &Env<'_>) -> Result<Option<Targets>, Usage
             )));
         }
     }
-    let (first, second) = match urls.as_slice() {
-        [one] => (one.clone(), one.clone()),
-        [a, b] => (a.clone(), b.clone()),
-        more => {
-            return Err(UsageError(format!(
-                "--instance was given {} times; the harness drives two instances",
-                more.len()
-            )))
-        }
-    };
-    Ok(Some(Targets { first, second, named_by }))
+    Ok(Some(Targets { urls, named_by }))
 }
 
 /// `--mongo-uri` (or PARITY_MONGO_URI): a `mongodb://` or `mongodb+srv://` URL.
@@ -366,20 +386,37 @@ mod tests {
     #[test]
     fn instances_fall_back_from_flags_to_instance_vars_to_target_base_url() {
         let external = |c: RunConfig| match c.source {
-            Source::External { first, second } => (first, second),
+            Source::External { urls } => urls,
             other => panic!("expected external, got {other:?}"),
         };
         let env = [("INSTANCE1", "http://a"), ("INSTANCE2", "http://b"), ("TARGET_BASE_URL", "http://t")];
         let flags =
             config(&["--backend", "external", "--instance", "http://x", "--instance", "http://y"], &env);
-        assert_eq!(external(flags.unwrap()), ("http://x".into(), "http://y".into()));
-        assert_eq!(
-            external(config(&["--backend", "external"], &env).unwrap()),
-            ("http://a".into(), "http://b".into())
-        );
+        assert_eq!(external(flags.unwrap()), ["http://x", "http://y"]);
+        assert_eq!(external(config(&["--backend", "external"], &env).unwrap()), ["http://a", "http://b"]);
         let only_target = config(&["--backend", "external"], &[("TARGET_BASE_URL", "http://t")]).unwrap();
         assert!(only_target.backend_note.as_deref().unwrap().contains("only one instance"));
-        assert_eq!(external(only_target), ("http://t".into(), "http://t".into()));
+        assert_eq!(external(only_target), ["http://t", "http://t"]);
+        let three = ["--instance", "http://x", "--instance", "http://y", "--instance", "http://z"];
+        let three = config(&three, &[]).unwrap();
+        assert_eq!(three.instances, 3);
+        assert_eq!(external(three), ["http://x", "http://y", "http://z"]);
+    }
+
+    #[test]
+    fn instance_counts_and_shards_are_checked() {
+        let err = |args: &[&str]| config(args, &[]).map(|_| ()).unwrap_err().0;
+        assert!(err(&["--backend", "local", "--fault", "revocation-lag=200ms@3"]).contains("no instance 3"));
+        let three = config(&["--backend", "local", "--instances", "3", "--fault", "revocation-lag=200ms@3"], &[]);
+        assert_eq!(three.unwrap().instances, 3);
+        let mismatch = err(&["--instances", "3", "--instance", "http://x", "--instance", "http://y"]);
+        assert!(mismatch.contains("--instances 3 but 2 instance URL(s)"), "{mismatch}");
+        for bad in [&["--instances", "1"][..], &["--shard", "3/2"], &["--shard", "0/2"], &["--shard", "x"]] {
+            let parsed = crate::cli::try_parse_from([&["parity", "run"], bad].concat());
+            assert!(parsed.is_err(), "{bad:?}");
+        }
+        let sharded = config(&["--backend", "local", "--shard", "2/3"], &[]).unwrap();
+        assert_eq!(sharded.shard, Some(crate::scenario::cross::Shard { index: 2, count: 3 }));
     }
 
     #[test]
@@ -457,20 +494,6 @@ mod tests {
             config(&["--backend", "docker", "--fault", "revocation-lag=1s", "--seed", "4"], &[]).unwrap();
         let Source::Docker(settings) = docker.source else { panic!("expected docker") };
         assert_eq!(settings.fault_specs, ["revocation-lag=1s"]);
-        assert!(config(
-            &[
-                "--instance",
-                "http://a",
-                "--instance",
-                "http://b",
-                "--instance",
-                "http://c",
-                "--backend",
-                "external"
-            ],
-            &[]
-        )
-        .is_err());
     }
 }
 

@@ -106,7 +106,30 @@ pub struct StaleMemory {
 struct StaleInner {
     remembered: HashMap<TokenKey, Remembered>,
     once_fired: bool,
-    rng: SmallRng,
+    draws: Draws,
+}
+
+/// Whether a token's invalidation is lost.
+enum Draws {
+    /// Seeded: decided by the seed and the token's user, so the same users
+    /// (a seeded run's) lose the same invalidations in whatever order they come.
+    Seeded(u64),
+    Random(SmallRng),
+}
+
+impl Draws {
+    fn lost(&mut self, token: &ActiveToken, rate: f64) -> bool {
+        let unit = match self {
+            Draws::Seeded(seed) => {
+                let user = token.user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                (crate::scenario::cross::mix(*seed ^ user) >> 11) as f64 / (1u64 << 53) as f64
+            }
+            Draws::Random(rng) => rng.random::<f64>(),
+        };
+        unit < rate
+    }
 }
 
 struct Remembered {
@@ -122,16 +145,16 @@ impl StaleMemory {
         if !faults.remembers_active_tokens() {
             return None;
         }
-        // Its own stream, so the error-rate draws stay reproducible request by request.
-        let rng = match seed {
-            Some(seed) => SmallRng::seed_from_u64(seed ^ 0x5354_414c_455f_4d45),
-            None => SmallRng::from_os_rng(),
+        // Not the error-rate stream, so those draws stay reproducible request by request.
+        let draws = match seed {
+            Some(seed) => Draws::Seeded(seed ^ 0x5354_414c_455f_4d45),
+            None => Draws::Random(SmallRng::from_os_rng()),
         };
         Some(StaleMemory {
             rate: faults.stale_rate,
             window: faults.stale_window(),
             once: faults.has(Misbehaviour::StaleOnce),
-            inner: Mutex::new(StaleInner { remembered: HashMap::new(), once_fired: false, rng }),
+            inner: Mutex::new(StaleInner { remembered: HashMap::new(), once_fired: false, draws }),
         })
     }
 
@@ -173,8 +196,9 @@ impl StaleMemory {
         }
         if self.rate > 0.0 {
             let rate = self.rate;
-            let rng = &mut inner.rng;
-            let lost = *remembered.lost.get_or_insert_with(|| rng.random::<f64>() < rate);
+            let draws = &mut inner.draws;
+            let token = &remembered.token;
+            let lost = *remembered.lost.get_or_insert_with(|| draws.lost(token, rate));
             if lost && remembered.seen_active.elapsed() < self.window {
                 return Some((remembered.token.clone(), "stale-rate"));
             }

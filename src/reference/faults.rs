@@ -116,42 +116,77 @@ pub struct Faults {
     pub revoke_status: Option<u16>,
     pub partial: Option<Partial>,
     pub misbehaviours: BTreeSet<Misbehaviour>,
+    /// Specs for one instance of a run only (`revocation-lag=200ms@3`): the
+    /// instance's number (1-based) and the spec without its `@K`.
+    pub scoped: Vec<(usize, String)>,
 }
 
 const KINDS: &str = "revocation-lag=DURATION, error-rate=0..1, latency=DURATION, stale-rate=0..1, \
                      stale-for=DURATION, revoke-status=CODE, partial=token-prefix, auth-bypass, open-access, \
                      any-password, lenient-create, list-hash, revoke-noop, revoke-not-idempotent, \
                      revoke-any-user, bad-id-404, never-active, unknown-active, ignore-expiry, \
-                     lenient-introspect, reject-bcrypt, reject-pbkdf2, stale-once";
+                     lenient-introspect, reject-bcrypt, reject-pbkdf2, stale-once; any of them may end in \
+                   @K to strike instance K alone, e.g. revocation-lag=200ms@3";
 
 impl Faults {
     /// Parses the values of repeated `--fault` flags, e.g. "revocation-lag=800ms",
-    /// "error-rate=0.3", "stale-once". A value may also hold several specs
-    /// separated by commas, as printed by [`Faults::describe`].
+    /// "error-rate=0.3", "stale-once", "revocation-lag=200ms@3" (instance 3
+    /// only). A value may also hold several specs separated by commas, as
+    /// printed by [`Faults::describe`].
     pub fn parse_all<S: AsRef<str>>(specs: &[S]) -> Result<Faults, String> {
         let mut faults = Faults::default();
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<(String, Option<usize>)> = Vec::new();
         for spec in specs {
             let spec = spec.as_ref();
             if spec.trim().is_empty() {
                 return Err(format!("empty fault spec (expected one of: {KINDS})"));
             }
             for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (kind, value) = match part.split_once('=') {
-                    Some((k, v)) => (k.trim(), Some(v.trim())),
-                    None => (part, None),
-                };
-                if seen.iter().any(|s| s == kind) {
-                    return Err(format!("fault {kind:?} given more than once"));
+                let (part, instance) = scope(part)?;
+                let (kind, value) = split(part);
+                if seen.iter().any(|(k, i)| k == kind && (*i == instance || i.is_none() || instance.is_none())) {
+                    return Err(format!("fault {kind:?} given more than once for the same instance"));
                 }
-                faults.apply(kind, value)?;
-                seen.push(kind.to_string());
+                match instance {
+                    // Checked on its own, so a bad value is named whichever instance it targets.
+                    Some(k) => {
+                        Faults::default().apply(kind, value)?;
+                        faults.scoped.push((k, part.to_string()));
+                    }
+                    None => faults.apply(kind, value)?,
+                }
+                seen.push((kind.to_string(), instance));
             }
         }
-        if faults.stale_for.is_some() && faults.stale_rate == 0.0 {
+        for instance in faults.scoped_instances() {
+            faults.for_instance(instance).check()?;
+        }
+        faults.check()?;
+        Ok(faults)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.stale_for.is_some() && self.stale_rate == 0.0 {
             return Err("fault \"stale-for\" needs \"stale-rate\" (e.g. stale-rate=0.1,stale-for=2s)".into());
         }
-        Ok(faults)
+        Ok(())
+    }
+
+    /// The faults instance `number` (1-based) of a run exhibits: those for
+    /// every instance, and those given for it alone.
+    pub fn for_instance(&self, number: usize) -> Faults {
+        let mut faults = Faults { scoped: Vec::new(), ..self.clone() };
+        for (_, spec) in self.scoped.iter().filter(|(k, _)| *k == number) {
+            let (kind, value) = split(spec);
+            faults.apply(kind, value).expect("checked when parsed");
+        }
+        faults
+    }
+
+    /// The instances some fault targets alone, ascending.
+    pub fn scoped_instances(&self) -> Vec<usize> {
+        let set: BTreeSet<usize> = self.scoped.iter().map(|(k, _)| *k).collect();
+        set.into_iter().collect()
     }
 
     fn apply(&mut self, kind: &str, value: Option<&str>) -> Result<(), String> {
@@ -229,11 +264,28 @@ impl Faults {
             parts.push("partial=token-prefix".to_string());
         }
         parts.extend(self.misbehaviours.iter().map(|m| m.name().to_string()));
+        parts.extend(self.scoped.iter().map(|(k, spec)| format!("{spec}@{k}")));
         if parts.is_empty() {
             "none".to_string()
         } else {
             parts.join(", ")
         }
+    }
+}
+
+/// "kind=value@K" → ("kind=value", Some(K)); K is an instance number from 1.
+fn scope(part: &str) -> Result<(&str, Option<usize>), String> {
+    let Some((spec, instance)) = part.rsplit_once('@') else { return Ok((part, None)) };
+    match instance.trim().parse::<usize>() {
+        Ok(k) if k >= 1 => Ok((spec.trim(), Some(k))),
+        _ => Err(format!("fault {part:?}: after @ comes the instance's number (1, 2, 3, …), e.g. revocation-lag=200ms@3")),
+    }
+}
+
+fn split(part: &str) -> (&str, Option<&str>) {
+    match part.split_once('=') {
+        Some((k, v)) => (k.trim(), Some(v.trim())),
+        None => (part, None),
     }
 }
 
@@ -305,6 +357,20 @@ mod tests {
     }
 
     #[test]
+    fn a_fault_can_target_one_instance() {
+        let f = Faults::parse_all(&["revocation-lag=200ms@3", "error-rate=0.1", "stale-once@2"]).unwrap();
+        assert_eq!(f.scoped_instances(), [2, 3]);
+        assert_eq!(f.for_instance(1).describe(), "error-rate=0.1");
+        assert_eq!(f.for_instance(2).describe(), "error-rate=0.1, stale-once");
+        assert_eq!(f.for_instance(3).describe(), "revocation-lag=200ms, error-rate=0.1");
+        assert_eq!(f.describe(), "error-rate=0.1, revocation-lag=200ms@3, stale-once@2");
+        assert_eq!(Faults::parse_all(&[f.describe()]).unwrap(), f);
+        // Different instances may each have their own value of one kind.
+        let two = Faults::parse_all(&["latency=1ms@1,latency=5ms@2"]).unwrap();
+        assert_eq!(two.for_instance(2).latency, Some(Duration::from_millis(5)));
+    }
+
+    #[test]
     fn every_misbehaviour_parses_by_its_name() {
         for m in Misbehaviour::ALL {
             let f = Faults::parse_all(&[m.name()]).unwrap();
@@ -344,6 +410,12 @@ mod tests {
             ("partial=first-8", "not token-prefix"),
             ("auth-bypass=yes", "takes no value"),
             ("latency=1ms,latency=2ms", "more than once"),
+            ("latency=1ms,latency=2ms@2", "more than once"),
+            ("latency=1ms@2,latency=2ms@2", "more than once"),
+            ("latency=1ms@0", "instance's number"),
+            ("latency=1ms@x", "instance's number"),
+            ("latency=soon@2", "bad duration"),
+            ("stale-for=1s@2", "needs \"stale-rate\""),
         ];
         for (spec, expected) in cases {
             let err = Faults::parse_all(&[spec]).unwrap_err();

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 #[derive(Clone, Debug)]
 pub enum Source {
     Local,
+    /// Two or more URLs (one given alone is repeated).
     External {
-        first: String,
-        second: String,
+        urls: Vec<String>,
     },
     Docker(Box<DockerSettings>),
     /// Docker when an engine answers and the webprofile image is at hand, else local.
@@ -29,6 +29,10 @@ pub struct RunConfig {
     pub source: Source,
     /// Why the backend was chosen, when it was not asked for explicitly.
     pub backend_note: Option<String>,
+    /// How many instances the run drives (two or more).
+    pub instances: usize,
+    /// `--shard K/N`: this run's share of the iterations.
+    pub shard: Option<crate::scenario::cross::Shard>,
     pub mongo_uri: Option<String>,
     pub out: PathBuf,
     pub faults: Faults,

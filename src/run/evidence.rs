@@ -17,8 +17,6 @@ type Shared = Arc<Mutex<Option<Collector>>>;
 /// Hands each failure the run reports to the collector.
 pub struct EvidenceSink {
     collector: Shared,
-    /// Creator, revoker and observer of every cross-instance iteration.
-    roles: [String; 3],
 }
 
 /// Lets the run wait for the packets before the stack goes down.
@@ -39,7 +37,7 @@ impl EvidenceHandle {
 pub async fn attach(
     config: &RunConfig,
     stack: &Stack,
-    clients: &[Client; 2],
+    clients: &[Client],
     redactor: Redactor,
 ) -> Result<(EvidenceSink, EvidenceHandle), String> {
     let root = config.out.join(crate::artifacts::PARITY_DIR).join(evidence::DIR);
@@ -47,7 +45,7 @@ pub async fn attach(
     let hint = format!("parity replay {}/<dir>", root.display());
     let scene = scene(config, stack, clients, dir, hint).await;
     let shared: Shared = Arc::new(Mutex::new(Some(Collector::new(scene, config.evidence_limit))));
-    Ok((EvidenceSink { collector: shared.clone(), roles: roles(clients) }, EvidenceHandle(shared)))
+    Ok((EvidenceSink { collector: shared.clone() }, EvidenceHandle(shared)))
 }
 
 /// What every packet of a stack shares; packets go to `dir`, and
@@ -55,7 +53,7 @@ pub async fn attach(
 pub async fn scene(
     config: &RunConfig,
     stack: &Stack,
-    clients: &[Client; 2],
+    clients: &[Client],
     dir: ArtifactDir,
     replay_hint: String,
 ) -> Scene {
@@ -71,12 +69,6 @@ pub async fn scene(
         chaos: stack.chaos(),
         replay_hint,
     }
-}
-
-/// Creator, revoker and observer of every cross-instance iteration, by name.
-pub fn roles(clients: &[Client; 2]) -> [String; 3] {
-    let roles = crate::scenario::cross::roles(&clients[0], &clients[1]);
-    [roles.creator, roles.revoker, roles.observer].map(|c| c.name().to_string())
 }
 
 /// Everything a replay needs that is the same for every failure of the run.
@@ -118,7 +110,7 @@ fn template(
 }
 
 /// The failures an event reports, each with its case.
-pub fn failures_of(event: &Event<'_>, roles: &[String; 3]) -> Vec<Failure> {
+pub fn failures_of(event: &Event<'_>) -> Vec<Failure> {
     let class = |c: Option<FailureClass>| c.unwrap_or(FailureClass::Unknown);
     match event {
         Event::SmokeAttempt { attempt, smoke, .. } if !smoke.report.success => {
@@ -148,8 +140,13 @@ pub fn failures_of(event: &Event<'_>, roles: &[String; 3]) -> Vec<Failure> {
             })
             .collect(),
         Event::IterationFinished(it) if !it.result.success => {
-            let [creator, revoker, observer] = roles.clone();
-            let case = Case::Iteration { iteration: it.result.iteration, creator, revoker, observer };
+            let r = &it.result;
+            let case = Case::Iteration {
+                iteration: r.iteration,
+                creator: r.creator.clone(),
+                revoker: r.revoker.clone(),
+                observer: r.observer.clone(),
+            };
             vec![Failure {
                 name: case.name(),
                 case,
@@ -164,7 +161,7 @@ pub fn failures_of(event: &Event<'_>, roles: &[String; 3]) -> Vec<Failure> {
 
 impl Sink for EvidenceSink {
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
-        let failures = failures_of(event, &self.roles);
+        let failures = failures_of(event);
         if failures.is_empty() {
             return Ok(());
         }

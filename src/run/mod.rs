@@ -265,19 +265,11 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         store: outcome.store.as_deref(),
     });
     let ctx = TraceContext::new(run.clock);
-    let clients = endpoints
-        .instances
-        .clone()
-        .map(|i| Client::new(&i.name, &i.url, run.config.client.clone(), ctx.clone()));
+    let clients = endpoints.clients(&run.config.client, &ctx);
     let evidence = attach_evidence(run, &stack, &clients).await;
 
     let phase_start = Instant::now();
-    let ready = or_signal(stack::wait_ready(
-        &[&clients[0], &clients[1]],
-        &endpoints.instances,
-        run.config.ready_timeout,
-    ))
-    .await;
+    let ready = or_signal(stack::wait_ready(&clients, &endpoints.instances, run.config.ready_timeout)).await;
     run.phase_done("ready", phase_start);
     match ready {
         Err(signal) => {
@@ -330,7 +322,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
 async fn attach_evidence(
     run: &mut Run,
     stack: &Stack,
-    clients: &[Client; 2],
+    clients: &[Client],
 ) -> Option<evidence::EvidenceHandle> {
     if run.config.evidence_limit == 0 {
         return None;
@@ -547,12 +539,13 @@ pub(crate) async fn start_stack(
             hash_cost: config.hash_cost,
             flavor: config.flavor,
             mongo_uri: config.mongo_uri.clone(),
+            instances: config.instances,
         })
         .await
         .map(Stack::Local)
         .map_err(StartFailure::from),
-        Source::External { first, second } => {
-            ExternalStack::connect(first, second, config.mongo_uri.as_deref())
+        Source::External { urls } => {
+            ExternalStack::connect(urls, config.mongo_uri.as_deref())
                 .await
                 .map(Stack::External)
                 .map_err(StartFailure::from)
@@ -562,7 +555,7 @@ pub(crate) async fn start_stack(
 
 async fn run_scenarios(
     run: &mut Run,
-    clients: &[Client; 2],
+    clients: &[Client],
     endpoints: &stack::Endpoints,
     chaos: Option<&Chaos>,
     finished: &Mutex<Vec<IterationResult>>,
@@ -598,16 +591,16 @@ async fn run_scenarios(
         return;
     }
     let phase_start = Instant::now();
-    run.emitter.emit(Event::CrossStarted { iterations });
+    let schedule = cross::Schedule::new(iterations, run.config.shard, run.config.concurrency, run.config.seed);
+    run.emitter.emit(Event::CrossStarted { iterations: schedule.numbers.len() as u32 });
     let mut exchanges = 0u64;
     let emitter = Mutex::new(&mut run.emitter);
     let emitter = &emitter;
     cross::run_iterations(
-        &clients[0],
-        &clients[1],
+        clients,
         &run.config.judgement,
         &run.clock,
-        cross::Schedule { iterations, concurrency: run.config.concurrency },
+        &schedule,
         |n| async move {
             if let Some(chaos) = chaos {
                 for line in chaos.before_iteration(n).await {

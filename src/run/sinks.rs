@@ -126,7 +126,7 @@ impl Sink for ArtifactSink {
                 .and(trace)
             }
             Event::Logs(logs) => {
-                all_written(logs.iter().map(|log| parity.write_text(log.file_name, &log.content)))
+                all_written(logs.iter().map(|log| parity.write_text(&log.file_name, &log.content)))
             }
             Event::DiffFinished(report) => all_written(
                 crate::diff::render::files(report)

@@ -1,7 +1,9 @@
-//! Cross-instance iterations: create on instance 1, revoke on instance 2,
-//! poll introspect on instance 1. Each iteration has its own user.
+//! Cross-instance iterations: create on one instance, revoke on another,
+//! poll introspect on every instance but the revoker at once. Roles rotate
+//! so that every ordered (revoker, observer) pair is covered evenly. Each
+//! iteration has its own user.
 
-use super::{fresh_user_id, probe_revocation, Judgement, ProbeOutcome, ProbeRoles};
+use super::{fresh_user_id, probe_revocation, Judgement, Observation, ProbeOutcome, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
 use crate::lenient;
@@ -42,11 +44,19 @@ pub struct IterationResult {
     /// Completion of the first `active:false` read less the revoke's completion.
     #[serde(default, deserialize_with = "lenient::non_negative")]
     pub visible_by_ms: Option<f64>,
-    /// The instance that revoked, and the one polled.
+    /// The instance that created the token, the one that revoked it, and the
+    /// one polled (several, comma-separated, when more than one was).
+    #[serde(default, deserialize_with = "lenient::text_or_empty", skip_serializing_if = "String::is_empty")]
+    pub creator: String,
     #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub revoker: String,
     #[serde(default, deserialize_with = "lenient::text_or_empty")]
     pub observer: String,
+    /// Each observer's own polls, when more than one was polled (with one, the
+    /// fields above are its own). The top-level figures are then the sums
+    /// (reads, polls) and the slowest observer's (latencies).
+    #[serde(default, deserialize_with = "lenient::list", skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Observation>,
     /// `active:true` answers after the revoke returned (absent in the oldest files).
     #[serde(default, deserialize_with = "lenient::count")]
     pub stale_reads: Option<u32>,
@@ -78,6 +88,24 @@ impl IterationResult {
         }))
     }
 
+    /// The (revoker, observer) cells this iteration measured.
+    pub fn cells(&self) -> Vec<Observation> {
+        if !self.observations.is_empty() {
+            return self.observations.clone();
+        }
+        vec![Observation {
+            observer: self.observer.clone(),
+            success: self.success,
+            class: self.class,
+            reason: None,
+            stale_reads: self.stale_reads.unwrap_or(0),
+            polls: self.polls,
+            latency_ms: self.latency_ms,
+            stale_ms: self.stale_ms,
+            visible_by_ms: self.visible_by_ms,
+        }]
+    }
+
     /// When it started, if the file said so in RFC 3339.
     pub fn started(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         chrono::DateTime::parse_from_rfc3339(&self.started_at).ok().map(|t| t.with_timezone(&chrono::Utc))
@@ -91,34 +119,134 @@ pub struct Iteration {
     pub trace: Trace,
 }
 
-/// How many iterations, and how many in flight at once.
-#[derive(Clone, Copy, Debug)]
+/// Which iterations, and how many in flight at once.
+#[derive(Clone, Debug)]
 pub struct Schedule {
-    pub iterations: u32,
+    /// The iteration numbers to run (1-based), ascending.
+    pub numbers: Vec<u32>,
     pub concurrency: usize,
+    /// `--seed`: users are derived from it and the iteration number, so that
+    /// a seeded fault strikes the same iterations however they are sharded.
+    pub seed: Option<u64>,
 }
 
-/// Runs the scheduled iterations, awaiting `before_start(n)` before
-/// iteration n (where `--chaos` strikes) and handing each to `on_done` as
-/// it finishes (in any order). Nothing is kept here: memory does not grow
-/// with the run, whatever the caller keeps.
+impl Schedule {
+    /// Iterations 1..=`iterations`, or this shard's share of them.
+    pub fn new(iterations: u32, shard: Option<Shard>, concurrency: usize, seed: Option<u64>) -> Schedule {
+        let numbers = match shard {
+            Some(shard) => shard.share(iterations, seed.unwrap_or(0)),
+            None => (1..=iterations).collect(),
+        };
+        Schedule { numbers, concurrency, seed }
+    }
+}
+
+/// `--shard K/N`: the K-th of N shares of the iterations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard {text:?}: expected K/N with 1 <= K <= N, e.g. 2/3");
+        let (k, n) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// This shard's iteration numbers, ascending. The iterations are dealt out
+    /// in an order shuffled by `seed`, so each shard gets a spread of the run
+    /// (not one stretch of it) and the shards of one seed never overlap.
+    pub fn share(self, iterations: u32, seed: u64) -> Vec<u32> {
+        let mut order: Vec<u32> = (1..=iterations).collect();
+        order.sort_by_key(|n| (mix(seed ^ u64::from(*n)), *n));
+        let mut mine: Vec<u32> = order
+            .into_iter()
+            .enumerate()
+            .filter(|(position, _)| *position as u32 % self.count == self.index - 1)
+            .map(|(_, n)| n)
+            .collect();
+        mine.sort_unstable();
+        mine
+    }
+}
+
+/// SplitMix64's finalizer: a fixed, well-spread hash (stable across versions, unlike a library RNG).
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Who does what in one iteration, as indexes into the instances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub creator: usize,
+    pub revoker: usize,
+    /// Every instance but the revoker, polled at once.
+    pub observers: Vec<usize>,
+}
+
+/// The roles of iteration `n` (1-based) among `instances`: the revoker
+/// rotates through every instance, so each ordered (revoker, observer) pair
+/// comes once in every `instances` iterations; the creator rotates through
+/// the others. With two instances, iteration 1 creates on the first, revokes
+/// on the second and polls the first, as runs always have.
+pub fn assign(n: u32, instances: usize) -> Assignment {
+    let count = instances.max(2);
+    let n = n as usize;
+    let revoker = n % count;
+    let creator = (revoker + 1 + (n.saturating_sub(1) / count) % (count - 1)) % count;
+    Assignment { creator, revoker, observers: (0..count).filter(|&k| k != revoker).collect() }
+}
+
+/// The user of iteration `n`: fresh, or derived from `--seed` (24 hex either way).
+pub fn user_of(n: u32, seed: Option<u64>) -> String {
+    match seed {
+        Some(seed) => {
+            let high = mix(seed ^ 0x7573_6572 ^ (u64::from(n) << 32));
+            let low = mix(high ^ u64::from(n));
+            format!("{high:016x}{:08x}", low >> 32)
+        }
+        None => fresh_user_id(),
+    }
+}
+
+/// Runs the scheduled iterations over `clients` (two or more), awaiting
+/// `before_start(n)` before iteration n (where `--chaos` strikes) and handing
+/// each to `on_done` as it finishes (in any order). Nothing is kept here:
+/// memory does not grow with the run, whatever the caller keeps.
 pub async fn run_iterations<BeforeFut>(
-    first: &Client,
-    second: &Client,
+    clients: &[Client],
     judgement: &Judgement,
     clock: &Clock,
-    schedule: Schedule,
+    schedule: &Schedule,
     before_start: impl Fn(u32) -> BeforeFut,
     mut on_done: impl FnMut(Iteration),
 ) where
     BeforeFut: std::future::Future<Output = ()>,
 {
-    let roles = roles(first, second);
     let before_start = &before_start;
-    stream::iter(1..=schedule.iterations)
+    let seed = schedule.seed;
+    stream::iter(schedule.numbers.iter().copied())
         .map(|n| async move {
             before_start(n).await;
-            run_iteration(roles, n, judgement, clock).await
+            run_iteration(clients, &assign(n, clients.len()), n, &user_of(n, seed), judgement, clock).await
         })
         .buffer_unordered(schedule.concurrency.max(1))
         .for_each(|it| {
@@ -128,24 +256,23 @@ pub async fn run_iterations<BeforeFut>(
         .await;
 }
 
-/// Who does what in every iteration: the first instance creates and is
-/// polled, the second revokes.
-pub fn roles<'a>(first: &'a Client, second: &'a Client) -> ProbeRoles<'a> {
-    ProbeRoles { creator: first, revoker: second, observer: first }
-}
-
 /// One iteration (`parity replay` runs them one at a time).
 pub async fn run_iteration(
-    roles: ProbeRoles<'_>,
+    clients: &[Client],
+    roles: &Assignment,
     iteration: u32,
+    user_id: &str,
     judgement: &Judgement,
     clock: &Clock,
 ) -> Iteration {
     let started: Stamp = clock.now();
-    let user_id = fresh_user_id();
+    let observers: Vec<&Client> = roles.observers.iter().map(|&k| &clients[k]).collect();
+    let probe_roles =
+        ProbeRoles { creator: &clients[roles.creator], revoker: &clients[roles.revoker], observers: &observers };
     let outcome: ProbeOutcome =
-        probe_revocation(roles, &user_id, judgement, &format!("parity-cross-{iteration}")).await;
+        probe_revocation(probe_roles, user_id, judgement, &format!("parity-cross-{iteration}")).await;
     let finished = clock.now();
+    let observer = observers.iter().map(|c| c.name()).collect::<Vec<_>>().join(",");
     Iteration {
         result: IterationResult {
             iteration,
@@ -157,11 +284,13 @@ pub async fn run_iteration(
             latency_ms: outcome.latency_ms,
             stale_ms: outcome.stale_ms,
             visible_by_ms: outcome.visible_by_ms,
-            revoker: roles.revoker.name().to_string(),
-            observer: roles.observer.name().to_string(),
+            creator: clients[roles.creator].name().to_string(),
+            revoker: clients[roles.revoker].name().to_string(),
+            observer,
+            observations: if outcome.observations.len() > 1 { outcome.observations } else { Vec::new() },
             stale_reads: Some(outcome.stale_reads),
             polls: outcome.polls,
-            user_id,
+            user_id: user_id.to_string(),
             token_id: outcome.created.map(|c| c.id),
             started_at: crate::clock::rfc3339(&started.wall),
             duration_ms: crate::clock::round_ms(finished.mono_ms - started.mono_ms),
@@ -224,22 +353,26 @@ impl Percentiles {
     }
 }
 
-/// The matrix, pairs in name order.
+/// The matrix, pairs in name order. An iteration counts once in every cell
+/// it measured (each observer it polled); one that failed before the revoke
+/// counts in its cells with no figures.
 pub fn matrix(results: &[IterationResult]) -> Vec<PairLatency> {
-    let mut pairs: std::collections::BTreeMap<(String, String), Vec<&IterationResult>> = Default::default();
-    for r in results.iter().filter(|r| !r.revoker.is_empty() && !r.observer.is_empty()) {
-        pairs.entry((r.revoker.clone(), r.observer.clone())).or_default().push(r);
+    let mut pairs: std::collections::BTreeMap<(String, String), Vec<Observation>> = Default::default();
+    for r in results.iter().filter(|r| !r.revoker.is_empty()) {
+        for cell in r.cells().into_iter().filter(|c| !c.observer.is_empty()) {
+            pairs.entry((r.revoker.clone(), cell.observer.clone())).or_default().push(cell);
+        }
     }
     pairs
         .into_iter()
-        .map(|((revoker, observer), rs)| PairLatency {
+        .map(|((revoker, observer), cells)| PairLatency {
             revoker,
             observer,
-            iterations: rs.len() as u32,
-            stale_reads: rs.iter().filter_map(|r| r.stale_reads).sum(),
-            stale_iterations: rs.iter().filter(|r| r.stale_reads.unwrap_or(0) > 0).count() as u32,
-            stale_ms: Percentiles::of(rs.iter().filter_map(|r| r.stale_ms).collect()),
-            visible_by_ms: Percentiles::of(rs.iter().filter_map(|r| r.visible_by_ms).collect()),
+            iterations: cells.len() as u32,
+            stale_reads: cells.iter().map(|c| c.stale_reads).sum(),
+            stale_iterations: cells.iter().filter(|c| c.stale_reads > 0).count() as u32,
+            stale_ms: Percentiles::of(cells.iter().filter_map(|c| c.stale_ms).collect()),
+            visible_by_ms: Percentiles::of(cells.iter().filter_map(|c| c.visible_by_ms).collect()),
         })
         .collect()
 }
@@ -279,8 +412,24 @@ pub fn render_iteration_out(it: &Iteration) -> String {
         r.polls,
         r.stale_reads.unwrap_or(0),
     );
+    if !r.revoker.is_empty() {
+        let creator = if r.creator.is_empty() { "-" } else { &r.creator };
+        out += &format!("roles: created on {creator}, revoked on {}, polled {}\n", r.revoker, r.observer);
+    }
     if let Some(latency) = r.latency_ms {
-        out += &format!("revoke returned → inactive on instance1: {latency:.3} ms\n");
+        out += &format!("revoke returned → inactive on {}: {latency:.3} ms\n", r.observer);
+    }
+    for o in &r.observations {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        out += &format!(
+            "  {}: {}, {} poll(s), {} stale read(s), stale_ms {}, visible_by_ms {}\n",
+            o.observer,
+            if o.success { "PASS" } else { "FAIL" },
+            o.polls,
+            o.stale_reads,
+            ms(o.stale_ms),
+            ms(o.visible_by_ms)
+        );
     }
     if let Some(class) = r.class {
         out += &format!("class: {class}\n");
@@ -377,8 +526,10 @@ mod tests {
             latency_ms: latency,
             stale_ms: Some(if stale > 0 { 5.0 * f64::from(n) } else { 0.0 }),
             visible_by_ms: latency,
+            creator: "instance1".into(),
             revoker: "instance2".into(),
             observer: "instance1".into(),
+            observations: Vec::new(),
             stale_reads: Some(stale),
             polls: stale + 1,
             user_id: "u".into(),
@@ -386,6 +537,55 @@ mod tests {
             started_at: String::new(),
             duration_ms: 1.0,
         }
+    }
+
+    #[test]
+    fn roles_rotate_over_every_ordered_pair_evenly() {
+        for instances in 2..=5usize {
+            let mut pairs: std::collections::BTreeMap<(usize, usize), u32> = Default::default();
+            let rounds = 3 * instances as u32 * (instances as u32 - 1);
+            for n in 1..=rounds {
+                let a = assign(n, instances);
+                assert_ne!(a.creator, a.revoker, "iteration {n} creates and revokes on one instance");
+                assert_eq!(a.observers.len(), instances - 1);
+                assert!(!a.observers.contains(&a.revoker));
+                a.observers.iter().for_each(|&o| *pairs.entry((a.revoker, o)).or_default() += 1);
+            }
+            assert_eq!(pairs.len(), instances * (instances - 1), "{instances} instances");
+            let counts: std::collections::BTreeSet<u32> = pairs.values().copied().collect();
+            assert_eq!(counts.len(), 1, "{instances} instances: uneven {pairs:?}");
+        }
+        // Two instances: iteration 1 is what runs always did.
+        assert_eq!(assign(1, 2), Assignment { creator: 0, revoker: 1, observers: vec![0] });
+        assert_eq!(assign(2, 2), Assignment { creator: 1, revoker: 0, observers: vec![1] });
+    }
+
+    #[test]
+    fn shards_split_the_iterations_without_overlap_and_by_seed() {
+        let shards: Vec<Vec<u32>> = (1..=3).map(|k| Shard { index: k, count: 3 }.share(100, 7)).collect();
+        let mut all: Vec<u32> = shards.concat();
+        all.sort_unstable();
+        assert_eq!(all, (1..=100).collect::<Vec<_>>());
+        assert!(shards.iter().all(|s| (33..=34).contains(&s.len())), "{:?}", shards.iter().map(Vec::len));
+        assert_ne!(shards[0], (1..=34).collect::<Vec<_>>(), "a spread, not a stretch");
+        assert_eq!(Shard { index: 1, count: 3 }.share(100, 7), shards[0], "deterministic");
+        assert_ne!(Shard { index: 1, count: 3 }.share(100, 8), shards[0], "dealt by the seed");
+        assert_eq!(Shard { index: 1, count: 1 }.share(5, 0), [1, 2, 3, 4, 5]);
+        for bad in ["3/2", "0/2", "1/0", "x", "1/", "2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!("2/3".parse::<Shard>().unwrap().to_string(), "2/3");
+    }
+
+    #[test]
+    fn a_seed_gives_each_iteration_its_own_stable_user() {
+        let a = user_of(1, Some(7));
+        assert_eq!(a.len(), 24);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a, user_of(1, Some(7)));
+        assert_ne!(a, user_of(2, Some(7)));
+        assert_ne!(a, user_of(1, Some(8)));
+        assert_ne!(user_of(1, None), user_of(1, None));
     }
 
     #[test]

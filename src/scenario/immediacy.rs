@@ -80,7 +80,7 @@ pub fn deciding<'a>(report: &FlakinessReport, smokes: &'a [Smoke]) -> Option<&'a
 pub async fn run_smoke(client: &Client, judgement: &Judgement, clock: &Clock) -> Smoke {
     let started_at = clock.now();
     let user_id = fresh_user_id();
-    let roles = ProbeRoles { creator: client, revoker: client, observer: client };
+    let roles = ProbeRoles { creator: client, revoker: client, observers: std::slice::from_ref(&client) };
     let mut outcome = probe_revocation(roles, &user_id, judgement, "parity-smoke").await;
     let tokens_on_failure = if outcome.success {
         None

@@ -7,7 +7,7 @@ pub mod immediacy;
 mod probe;
 pub mod suite;
 
-pub use probe::{probe_revocation, ProbeOutcome, ProbeRoles};
+pub use probe::{probe_revocation, Observation, ProbeOutcome, ProbeRoles};
 
 use std::time::Duration;
 

@@ -5,7 +5,9 @@
 use super::Judgement;
 use crate::clock::{millis, round_ms, Stamp};
 use crate::contract::{Client, CreateRequest, CreatedToken, Trace};
+use crate::lenient;
 use crate::verdict::FailureClass;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,8 @@ use std::time::{Duration, Instant};
 pub struct ProbeRoles<'a> {
     pub creator: &'a Client,
     pub revoker: &'a Client,
-    pub observer: &'a Client,
+    /// Polled at once after the revoke; each must see it.
+    pub observers: &'a [&'a Client],
 }
 
 #[derive(Clone, Debug, Default)]
@@ -29,22 +32,49 @@ pub struct ProbeOutcome {
     pub create_body: Option<String>,
     pub revoke_status: Option<u16>,
     pub revoke_returned: Option<Stamp>,
+    /// When the last observer's first `active:false` was sent.
     pub first_inactive: Option<Stamp>,
-    /// From the revoke returning to the first `active:false` being seen: an
-    /// upper bound, as it includes that poll's own round trip.
+    /// From the revoke returning to the first `active:false` being seen (the
+    /// slowest observer's): an upper bound, as it includes that poll's own round trip.
     pub latency_ms: Option<f64>,
     /// Staleness proven, judged as Jepsen judges a stale read: the invocation
     /// of the last read that still said `active:true`, less the revoke's
-    /// completion; 0 when no read was stale.
+    /// completion; 0 when no read was stale (the most of any observer).
     pub stale_ms: Option<f64>,
     /// The completion of the first `active:false` read, less the revoke's
-    /// completion: by then the revoke was visible (an upper bound).
+    /// completion: by then the revoke was visible (an upper bound; the slowest observer's).
     pub visible_by_ms: Option<f64>,
     pub stale_reads: u32,
     pub polls: u32,
+    /// What each observer saw after the revoke, in the roles' order.
+    pub observations: Vec<Observation>,
     /// The last introspection answer (JSON when it was JSON).
     pub last: Option<Value>,
     pub trace: Trace,
+}
+
+/// What one observer saw after the revoke.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Observation {
+    #[serde(deserialize_with = "lenient::text_or_empty")]
+    pub observer: String,
+    #[serde(deserialize_with = "lenient::flag")]
+    pub success: bool,
+    #[serde(deserialize_with = "lenient::class")]
+    pub class: Option<FailureClass>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub reason: Option<String>,
+    #[serde(deserialize_with = "lenient::count_or_zero")]
+    pub stale_reads: u32,
+    #[serde(deserialize_with = "lenient::count_or_zero")]
+    pub polls: u32,
+    #[serde(deserialize_with = "lenient::non_negative")]
+    pub latency_ms: Option<f64>,
+    #[serde(deserialize_with = "lenient::non_negative")]
+    pub stale_ms: Option<f64>,
+    #[serde(deserialize_with = "lenient::non_negative")]
+    pub visible_by_ms: Option<f64>,
 }
 
 impl ProbeOutcome {
@@ -56,12 +86,51 @@ impl ProbeOutcome {
     }
 
     fn note_last(&mut self) {
-        if let Some(ex) = self.trace.last() {
-            self.last = Some(
-                serde_json::from_str(ex.response_body.trim()).unwrap_or_else(|_| Value::String(ex.summary())),
-            );
+        self.last = last_answer(&self.trace);
+    }
+
+    /// The observers' findings, each with its exchanges, folded into the outcome.
+    fn observed(mut self, polls: Vec<ObserverPoll>) -> Self {
+        let mut exchanges: Vec<_> = polls.iter().flat_map(|p| p.trace.exchanges().iter().cloned()).collect();
+        exchanges.sort_by_key(|ex| ex.seq);
+        exchanges.into_iter().for_each(|ex| self.trace.push(ex));
+        let seen: Vec<&Observation> = polls.iter().map(|p| &p.observation).collect();
+        self.stale_reads = seen.iter().map(|o| o.stale_reads).sum();
+        self.polls = seen.iter().map(|o| o.polls).sum();
+        let slowest = |f: fn(&Observation) -> Option<f64>| -> Option<f64> {
+            seen.iter().map(|o| f(o)).collect::<Option<Vec<f64>>>()?.into_iter().reduce(f64::max)
+        };
+        self.latency_ms = slowest(|o| o.latency_ms);
+        self.visible_by_ms = slowest(|o| o.visible_by_ms);
+        self.stale_ms = seen.iter().filter_map(|o| o.stale_ms).reduce(f64::max);
+        self.first_inactive = polls.iter().map(|p| p.first_inactive).collect::<Option<Vec<Stamp>>>().and_then(
+            |stamps| stamps.into_iter().max_by(|a, b| a.mono_ms.total_cmp(&b.mono_ms)),
+        );
+        // A stale read is the finding, whatever else broke on another observer.
+        let failed = polls
+            .iter()
+            .find(|p| p.observation.class == Some(FailureClass::StaleRead))
+            .or_else(|| polls.iter().find(|p| !p.observation.success));
+        self.last = failed.or(polls.last()).and_then(|p| last_answer(&p.trace));
+        self.observations = polls.iter().map(|p| p.observation.clone()).collect();
+        match failed {
+            Some(p) => {
+                let o = &p.observation;
+                self.fail(o.class.unwrap_or(FailureClass::Unknown), o.reason.clone().unwrap_or_default())
+            }
+            None => {
+                self.success = true;
+                self
+            }
         }
     }
+}
+
+/// The last exchange's answer: JSON when it was JSON, else its summary.
+fn last_answer(trace: &Trace) -> Option<Value> {
+    trace
+        .last()
+        .map(|ex| serde_json::from_str(ex.response_body.trim()).unwrap_or_else(|_| Value::String(ex.summary())))
 }
 
 pub async fn probe_revocation(
@@ -80,19 +149,22 @@ pub async fn probe_revocation(
     };
     out.created = Some(created.clone());
 
-    let before = roles.observer.introspect(&mut out.trace, &created.token).await;
-    out.note_last();
-    match before {
-        Ok(answer) if answer.active => {}
-        Ok(_) => {
-            let reason = format!(
-                "token created on {} was not active on {} before the revoke",
-                roles.creator.name(),
-                roles.observer.name()
-            );
-            return out.fail(FailureClass::Contract, reason);
+    // Every observer answers active first (and so has seen the token, as a cache would).
+    for observer in roles.observers {
+        let before = observer.introspect(&mut out.trace, &created.token).await;
+        out.note_last();
+        match before {
+            Ok(answer) if answer.active => {}
+            Ok(_) => {
+                let reason = format!(
+                    "token created on {} was not active on {} before the revoke",
+                    roles.creator.name(),
+                    observer.name()
+                );
+                return out.fail(FailureClass::Contract, reason);
+            }
+            Err(e) => return out.fail(e.class, format!("before the revoke: {e}")),
         }
-        Err(e) => return out.fail(e.class, format!("before the revoke: {e}")),
     }
 
     let revoked = roles.revoker.revoke(&mut out.trace, user_id, &created.id).await;
@@ -119,80 +191,101 @@ pub async fn probe_revocation(
         Err(e) => return out.fail(e.class, e.to_string()),
     }
 
-    poll_until_inactive(out, roles, &created.token, judgement, revoke_returned).await
+    let revoke = Revoke { on: roles.revoker.name(), returned: revoke_returned, completed_ms: out.revoke_returned.map(|s| s.mono_ms) };
+    let polls = roles.observers.iter().map(|observer| poll_until_inactive(observer, &created.token, judgement, &revoke));
+    let polls = futures::future::join_all(polls).await;
+    out.observed(polls)
+}
+
+/// The revoke the observers poll after.
+struct Revoke<'a> {
+    on: &'a str,
+    returned: Instant,
+    /// Its completion, on the trace's monotonic clock.
+    completed_ms: Option<f64>,
+}
+
+/// One observer's polls, until `active:false` or the deadline.
+struct ObserverPoll {
+    observation: Observation,
+    trace: Trace,
+    first_inactive: Option<Stamp>,
 }
 
 async fn poll_until_inactive(
-    mut out: ProbeOutcome,
-    roles: ProbeRoles<'_>,
+    observer: &Client,
     token: &str,
     judgement: &Judgement,
-    revoke_returned: Instant,
-) -> ProbeOutcome {
-    let observer = roles.observer.name();
-    // The revoke's completion, on the trace's monotonic clock.
-    let revoke_completed_ms = out.revoke_returned.map(|s| s.mono_ms);
+    revoke: &Revoke<'_>,
+) -> ObserverPoll {
+    let name = observer.name();
+    let mut poll = ObserverPoll {
+        observation: Observation { observer: name.to_string(), ..Observation::default() },
+        trace: Trace::new(),
+        first_inactive: None,
+    };
+    let o = &mut poll.observation;
     let mut last_stale_invoked_ms: Option<f64> = None;
-    let across = if roles.revoker.name() == observer {
-        String::new()
-    } else {
-        format!(" on {}", roles.revoker.name())
+    let across = if revoke.on == name { String::new() } else { format!(" on {}", revoke.on) };
+    let fail = |o: &mut Observation, class: FailureClass, reason: String| {
+        o.success = false;
+        o.class = Some(class);
+        o.reason = Some(reason);
     };
     loop {
         // A poll never outlives the deadline, whatever --request-timeout says.
         let budget =
-            judgement.deadline.saturating_sub(revoke_returned.elapsed()).max(Duration::from_millis(1));
-        let answer = roles.observer.introspect_within(&mut out.trace, token, Some(budget)).await;
-        out.polls += 1;
-        out.note_last();
+            judgement.deadline.saturating_sub(revoke.returned.elapsed()).max(Duration::from_millis(1));
+        let answer = observer.introspect_within(&mut poll.trace, token, Some(budget)).await;
+        o.polls += 1;
         match answer {
             Ok(answer) if !answer.active => {
-                let latency = millis(revoke_returned.elapsed());
-                out.latency_ms = Some(latency);
-                out.first_inactive = out.trace.last().map(|ex| ex.sent);
-                if let (Some(revoked), Some(read)) = (revoke_completed_ms, out.trace.last()) {
-                    out.visible_by_ms =
-                        Some(round_ms((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
-                    out.stale_ms = Some(staleness(Some(revoked), last_stale_invoked_ms).unwrap_or(0.0));
+                let latency = millis(revoke.returned.elapsed());
+                o.latency_ms = Some(latency);
+                poll.first_inactive = poll.trace.last().map(|ex| ex.sent);
+                if let (Some(revoked), Some(read)) = (revoke.completed_ms, poll.trace.last()) {
+                    o.visible_by_ms = Some(round_ms((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
+                    o.stale_ms = Some(staleness(Some(revoked), last_stale_invoked_ms).unwrap_or(0.0));
                 }
-                if out.stale_reads > 0 && judgement.require_immediate {
+                if o.stale_reads > 0 && judgement.require_immediate {
                     let reason = format!(
-                        "stale read: {observer} still answered active:true {} time(s) for {latency:.1} ms after the revoke{across} returned",
-                        out.stale_reads
+                        "stale read: {name} still answered active:true {} time(s) for {latency:.1} ms after the revoke{across} returned",
+                        o.stale_reads
                     );
-                    return out.fail(FailureClass::StaleRead, reason);
+                    fail(o, FailureClass::StaleRead, reason);
+                } else {
+                    o.success = true;
                 }
-                out.success = true;
-                return out;
+                return poll;
             }
             Ok(_) => {
-                out.stale_reads += 1;
-                last_stale_invoked_ms = out.trace.last().map(|ex| ex.sent.mono_ms);
+                o.stale_reads += 1;
+                last_stale_invoked_ms = poll.trace.last().map(|ex| ex.sent.mono_ms);
             }
             Err(e) => {
-                out.stale_ms = staleness(revoke_completed_ms, last_stale_invoked_ms);
+                o.stale_ms = staleness(revoke.completed_ms, last_stale_invoked_ms);
                 // A stale read already seen is the finding, whatever broke afterwards.
-                let class = if out.stale_reads > 0 && judgement.require_immediate {
+                let class = if o.stale_reads > 0 && judgement.require_immediate {
                     FailureClass::StaleRead
                 } else {
                     e.class
                 };
-                let reason = format!(
-                    "after the revoke{across} returned ({} stale read(s) so far): {e}",
-                    out.stale_reads
-                );
-                return out.fail(class, reason);
+                let reason =
+                    format!("after the revoke{across} returned ({} stale read(s) so far): {e}", o.stale_reads);
+                fail(o, class, reason);
+                return poll;
             }
         }
-        let elapsed = revoke_returned.elapsed();
+        let elapsed = revoke.returned.elapsed();
         if elapsed >= judgement.deadline {
-            out.stale_ms = staleness(revoke_completed_ms, last_stale_invoked_ms);
+            o.stale_ms = staleness(revoke.completed_ms, last_stale_invoked_ms);
             let reason = format!(
-                "token still active on {observer} {} after the revoke{across} returned ({} polls, every one active:true)",
+                "token still active on {name} {} after the revoke{across} returned ({} polls, every one active:true)",
                 humantime::format_duration(judgement.deadline),
-                out.polls
+                o.polls
             );
-            return out.fail(FailureClass::StaleRead, reason);
+            fail(o, FailureClass::StaleRead, reason);
+            return poll;
         }
         let remaining = judgement.deadline - elapsed;
         tokio::time::sleep(judgement.poll_interval.min(remaining)).await;

@@ -1,5 +1,5 @@
-//! Services someone else started: two URLs (or one, used for both roles) and
-//! optionally the MongoDB they share, for the seeding checks.
+//! Services someone else started: two or more URLs (one given alone is used
+//! for every role) and optionally the MongoDB they share, for the seeding checks.
 
 use super::{Endpoints, Instance, StackError};
 use crate::store::MongoStore;
@@ -11,23 +11,18 @@ pub struct ExternalStack {
 }
 
 impl ExternalStack {
-    pub async fn connect(
-        first: &str,
-        second: &str,
-        mongo_uri: Option<&str>,
-    ) -> Result<ExternalStack, StackError> {
+    pub async fn connect(urls: &[String], mongo_uri: Option<&str>) -> Result<ExternalStack, StackError> {
         let store: Option<Arc<dyn TokenStore>> = match mongo_uri {
             Some(uri) => Some(Arc::new(MongoStore::connect(uri).await?)),
             None => None,
         };
-        let instance = |i: usize, url: &str| Instance {
-            name: format!("instance{}", i + 1),
-            service: ["webprofile", "webprofile-node2"][i].to_string(),
-            url: url.trim_end_matches('/').to_string(),
-        };
         Ok(ExternalStack {
             endpoints: Endpoints {
-                instances: [instance(0, first), instance(1, second)],
+                instances: urls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, url)| Instance::numbered(i, url.trim_end_matches('/').to_string()))
+                    .collect(),
                 store_description: store.as_ref().map(|s| s.describe()),
                 store,
             },

@@ -1,7 +1,8 @@
-//! The embedded stack: two reference instances in this process, sharing one
-//! store (in memory, or MongoDB when a URI is given). Needs no Docker.
+//! The embedded stack: reference instances in this process (two unless told
+//! otherwise), sharing one store (in memory, or MongoDB when a URI is given).
+//! Needs no Docker.
 
-use super::{Endpoints, Instance, LogFile, StackError};
+use super::{service_name, Endpoints, Instance, LogFile, StackError};
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
@@ -13,7 +14,7 @@ use crate::store::TokenStore;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LocalOptions {
     pub credentials: Credentials,
     pub faults: Faults,
@@ -21,14 +22,28 @@ pub struct LocalOptions {
     pub hash_cost: HashCost,
     pub flavor: Flavor,
     pub mongo_uri: Option<String>,
+    /// How many instances (`--instances`, at least two).
+    pub instances: usize,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            credentials: Credentials::default(),
+            faults: Faults::default(),
+            seed: None,
+            hash_cost: HashCost::default(),
+            flavor: Flavor::default(),
+            mongo_uri: None,
+            instances: super::DEFAULT_INSTANCES,
+        }
+    }
 }
 
 pub struct LocalStack {
     pub endpoints: Endpoints,
     running: Vec<RunningInstance>,
 }
-
-const SERVICES: [&str; 2] = ["webprofile", "webprofile-node2"];
 
 impl LocalStack {
     pub async fn start(options: LocalOptions) -> Result<LocalStack, StackError> {
@@ -37,24 +52,20 @@ impl LocalStack {
             None => Arc::new(MemoryStore::new()),
         };
         let mut running = Vec::new();
-        for (index, service) in SERVICES.iter().enumerate() {
+        for index in 0..options.instances.max(2) {
             let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
             let config = ReferenceConfig {
-                name: service.to_string(),
+                name: service_name(index),
                 credentials: options.credentials.clone(),
                 hash_cost: options.hash_cost,
-                faults: options.faults.clone(),
+                faults: options.faults.for_instance(index + 1),
                 flavor: options.flavor,
                 // Each instance draws its own fault sequence, reproducibly.
                 seed: options.seed.map(|s| s.wrapping_add(index as u64)),
             };
             running.push(server::spawn(listener, store.clone(), config));
         }
-        let instances = [0, 1].map(|i| Instance {
-            name: format!("instance{}", i + 1),
-            service: SERVICES[i].to_string(),
-            url: running[i].base_url(),
-        });
+        let instances = running.iter().enumerate().map(|(i, r)| Instance::numbered(i, r.base_url())).collect();
         Ok(LocalStack {
             endpoints: Endpoints { instances, store_description: Some(store.describe()), store: Some(store) },
             running,
@@ -64,23 +75,17 @@ impl LocalStack {
     /// What evidence packets may see: the instances' access logs.
     pub fn witness(&self) -> super::Witness {
         super::Witness::Local {
-            logs: self
-                .running
-                .iter()
-                .zip(SERVICES)
-                .map(|(i, service)| (service.to_string(), i.log.clone()))
-                .collect(),
+            logs: self.running.iter().enumerate().map(|(k, i)| (service_name(k), i.log.clone())).collect(),
         }
     }
 
-    /// The instances' access logs as `webprofile.log` and `webprofile-node2.log`.
+    /// The instances' access logs as `webprofile.log`, `webprofile-node2.log`, …
     pub fn logs(&self) -> Vec<LogFile> {
-        let names = ["webprofile.log", "webprofile-node2.log"];
         self.running
             .iter()
-            .zip(names)
-            .map(|(instance, file_name)| LogFile {
-                file_name,
+            .enumerate()
+            .map(|(k, instance)| LogFile {
+                file_name: format!("{}.log", service_name(k)),
                 content: instance.log.lines().join("\n") + "\n",
             })
             .collect()

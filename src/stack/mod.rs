@@ -1,5 +1,5 @@
 //! Where the services come from. Every backend hands the scenarios the same
-//! thing: two instance URLs and, when it has one, direct access to the store.
+//! thing: the instance URLs (two or more) and, when it has one, direct access to the store.
 
 pub mod docker;
 mod external;
@@ -22,24 +22,55 @@ use std::time::{Duration, Instant};
 /// One webprofile instance as the scenarios see it.
 #[derive(Clone, Debug)]
 pub struct Instance {
-    /// Name in traces and reasons: "instance1", "instance2".
+    /// Name in traces and reasons: "instance1", "instance2", …
     pub name: String,
-    /// Name of its log file and service: "webprofile", "webprofile-node2".
+    /// Name of its log file and service: "webprofile", "webprofile-node2", …
     pub service: String,
     pub url: String,
 }
 
+impl Instance {
+    /// The `index`-th instance (0-based) at `url`.
+    pub fn numbered(index: usize, url: String) -> Instance {
+        Instance { name: format!("instance{}", index + 1), service: service_name(index), url }
+    }
+}
+
+/// The service (container, log file stem) of the `index`-th instance (0-based):
+/// "webprofile", then "webprofile-node2", "webprofile-node3", …
+pub fn service_name(index: usize) -> String {
+    match index {
+        0 => "webprofile".to_string(),
+        k => format!("webprofile-node{}", k + 1),
+    }
+}
+
+/// How many instances a run starts when not told (`--instances`).
+pub const DEFAULT_INSTANCES: usize = 2;
+
+/// The most a run may drive: enough for any deployment worth mirroring, few
+/// enough that a typo (`--instances 100`) is caught rather than started.
+pub const MAX_INSTANCES: usize = 32;
+
 pub struct Endpoints {
-    pub instances: [Instance; 2],
+    /// Two or more.
+    pub instances: Vec<Instance>,
     /// Direct store access, for the suite's seeding checks.
     pub store: Option<Arc<dyn TokenStore>>,
     /// Where the store is, for people ("memory", "mongodb://127.0.0.1:27017/sharelatex").
     pub store_description: Option<String>,
 }
 
+impl Endpoints {
+    /// A client for each instance, in order.
+    pub fn clients(&self, options: &crate::contract::ClientOptions, ctx: &crate::contract::TraceContext) -> Vec<Client> {
+        self.instances.iter().map(|i| Client::new(&i.name, &i.url, options.clone(), ctx.clone())).collect()
+    }
+}
+
 /// A log file captured from the stack.
 pub struct LogFile {
-    pub file_name: &'static str,
+    pub file_name: String,
     pub content: String,
 }
 
@@ -159,7 +190,7 @@ impl Stack {
 /// Polls `GET /` on every instance at once until each answers any HTTP
 /// status, or the deadline passes; the error names the instance that did not.
 pub async fn wait_ready(
-    clients: &[&Client],
+    clients: &[Client],
     instances: &[Instance],
     deadline: Duration,
 ) -> Result<(), StackError> {

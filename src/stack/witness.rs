@@ -130,7 +130,7 @@ async fn docker_lines(
             (at >= from && at <= to).then(|| LogLine {
                 at,
                 source: service.role().to_string(),
-                text: without_stamp(rest, service.role()),
+                text: without_stamp(rest, &service.role()),
             })
         })
         .collect()

@@ -1,5 +1,6 @@
-//! The three containers of the stack: how each is created, how the harness
-//! reaches it, how it is judged ready, and what is left of it for the report.
+//! The containers of the stack (MongoDB and the webprofile instances): how
+//! each is created, how the harness reaches it, how it is judged ready, and
+//! what is left of it for the report.
 
 use super::engine::{describe, DockerError};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
@@ -17,34 +18,27 @@ pub const WEBPROFILE_PORT: u16 = 3900;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Service {
     Mongo,
-    Webprofile,
-    Node2,
+    /// The `k`-th webprofile instance, from 0: `webprofile`, `webprofile-node2`, …
+    Webprofile(usize),
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Mongo, Service::Webprofile, Service::Node2];
-
     /// The `role` label and the name in reports.
-    pub fn role(self) -> &'static str {
+    pub fn role(self) -> String {
         match self {
-            Service::Mongo => "mongo",
-            Service::Webprofile => "webprofile",
-            Service::Node2 => "webprofile-node2",
+            Service::Mongo => "mongo".to_string(),
+            Service::Webprofile(k) => crate::stack::service_name(k),
         }
     }
 
-    pub fn log_file(self) -> &'static str {
-        match self {
-            Service::Mongo => "mongo.log",
-            Service::Webprofile => "webprofile.log",
-            Service::Node2 => "webprofile-node2.log",
-        }
+    pub fn log_file(self) -> String {
+        format!("{}.log", self.role())
     }
 
     pub fn port(self) -> u16 {
         match self {
             Service::Mongo => MONGO_PORT,
-            Service::Webprofile | Service::Node2 => WEBPROFILE_PORT,
+            Service::Webprofile(_) => WEBPROFILE_PORT,
         }
     }
 }

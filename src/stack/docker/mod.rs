@@ -1,4 +1,4 @@
-//! The real stack: MongoDB and two webprofile instances as containers on a
+//! The real stack: MongoDB and the webprofile instances as containers on a
 //! user-defined network, driven through the Docker API (bollard). Everything
 //! created is labelled, and removed at the end unless the user asks to keep it.
 
@@ -21,6 +21,7 @@ use crate::clock::Phase;
 use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
+use crate::reference::faults::Faults;
 use crate::reference::Flavor;
 use crate::store::MongoStore;
 use crate::store::TokenStore;
@@ -76,24 +77,33 @@ pub struct DockerSettings {
     /// The MongoDB container `mongo_container` already runs on the network
     /// (another build's stack, `parity diff`): start only the two instances.
     pub shared_mongo: bool,
+    /// How many webprofile containers (`--instances`, at least two).
+    pub instances: usize,
 }
 
 impl DockerSettings {
-    /// MongoDB, first and second webprofile container, in that order.
-    pub fn container_names(&self) -> [String; 3] {
-        Service::ALL.map(|s| self.container_name(s))
+    /// MongoDB, then the webprofile containers in order.
+    pub fn container_names(&self) -> Vec<String> {
+        std::iter::once(Service::Mongo).chain(self.webprofiles()).map(|s| self.container_name(s)).collect()
     }
 
-    /// The services this stack starts: all three, or the instances only beside a shared MongoDB.
+    /// The webprofile instances, in order.
+    fn webprofiles(&self) -> impl Iterator<Item = Service> {
+        (0..self.instances.max(2)).map(Service::Webprofile)
+    }
+
+    /// The services this stack starts: all, or the instances only beside a shared MongoDB.
     fn services(&self) -> Vec<Service> {
-        Service::ALL.into_iter().filter(|s| !(self.shared_mongo && *s == Service::Mongo)).collect()
+        let mongo = (!self.shared_mongo).then_some(Service::Mongo);
+        mongo.into_iter().chain(self.webprofiles()).collect()
     }
 
+    /// `IMAGE_TAG` for the first instance, `IMAGE_TAG-nodeK` for the K-th.
     fn container_name(&self, service: Service) -> String {
         match service {
             Service::Mongo => self.mongo_container.clone(),
-            Service::Webprofile => self.image_tag.clone(),
-            Service::Node2 => format!("{}-node2", self.image_tag),
+            Service::Webprofile(0) => self.image_tag.clone(),
+            Service::Webprofile(k) => format!("{}-node{}", self.image_tag, k + 1),
         }
     }
 
@@ -113,10 +123,12 @@ impl DockerSettings {
             format!("PORT={}", containers::WEBPROFILE_PORT),
             format!("WEBPROFILE_ADMIN_USER={}", self.credentials.user),
             format!("WEBPROFILE_ADMIN_PASS={}", self.credentials.pass),
-            format!("WEBPROFILE_NAME={}", if index == 0 { "webprofile" } else { "webprofile-node2" }),
+            format!("WEBPROFILE_NAME={}", super::service_name(index as usize)),
         ];
-        if !self.fault_specs.is_empty() {
-            env.push(format!("PARITY_FAULTS={}", self.fault_specs.join(",")));
+        // Checked when the flags were read; `@K` specs reach instance K alone.
+        let faults = Faults::parse_all(&self.fault_specs).unwrap_or_default().for_instance(index as usize + 1);
+        if !faults.is_empty() {
+            env.push(format!("PARITY_FAULTS={}", faults.describe()));
         }
         if let Some(seed) = self.seed {
             env.push(format!("PARITY_SEED={}", seed.wrapping_add(index)));
@@ -199,13 +211,15 @@ impl DockerStack {
             .await
             .map_err(|e| StartFailure::from(StackError::from(e)))?;
         let owner = Owner::current(run_id);
-        let [mongo, first, second] = settings.container_names();
+        let names = settings.container_names();
+        let (mongo, instances) = (&names[0], &names[1..]);
         let mongo = match settings.shared_mongo {
             true => format!("beside the shared {mongo}"),
             false => format!("{mongo} ({})", settings.image(Service::Mongo)),
         };
         reporter.line(format!(
-            "starting the Docker stack on network {}: {mongo}, {first} and {second} ({})",
+            "starting the Docker stack on network {}: {mongo}, {} ({})",
+            instances.join(", "),
             settings.network,
             match &settings.webprofile {
                 WebprofileSource::Image(image) => image.clone(),
@@ -224,11 +238,11 @@ impl DockerStack {
             ChaosTargets {
                 network: settings.network.clone(),
                 mongo: settings.container_name(Service::Mongo),
-                node2: settings.container_name(Service::Node2),
+                node2: settings.container_name(Service::Webprofile(1)),
             },
         ));
         let mut stack = DockerStack {
-            endpoints: Endpoints { instances: placeholder_instances(), store: None, store_description: None },
+            endpoints: Endpoints { instances: Vec::new(), store: None, store_description: None },
             docker,
             settings,
             resources,
@@ -341,15 +355,14 @@ impl DockerStack {
         let s = &self.settings;
         let names: Vec<String> = self.resources.containers.iter().map(|svc| s.container_name(*svc)).collect();
         let mut text = String::from("--no-cleanup: the stack is still running");
-        // Placeholders (no URL) when the stack did not come up.
-        for instance in self.endpoints.instances.iter().filter(|i| !i.url.is_empty()) {
+        for instance in &self.endpoints.instances {
             text.push_str(&format!("\n  {} ({}): {}", instance.name, instance.service, instance.url));
         }
         if let Some(store) = &self.endpoints.store_description {
             text.push_str(&format!("\n  mongo: {store}"));
         }
         text.push_str(&format!("\n  network: {}", s.network));
-        text.push_str(&format!("\n  logs:    docker logs -f {}", s.container_name(Service::Webprofile)));
+        text.push_str(&format!("\n  logs:    docker logs -f {}", s.container_name(Service::Webprofile(0))));
         text.push_str(&format!(
             "\n  remove:  parity clean   (or: docker rm -f {}{})",
             names.join(" "),
@@ -367,14 +380,6 @@ impl DockerStack {
 fn timed(name: &str, phases: &mut Vec<Phase>, since: &mut Instant) {
     phases.push(Phase { name: name.into(), duration_ms: millis(since.elapsed()) });
     *since = Instant::now();
-}
-
-fn placeholder_instances() -> [Instance; 2] {
-    [Service::Webprofile, Service::Node2].map(|s| Instance {
-        name: if s == Service::Webprofile { "instance1".into() } else { "instance2".into() },
-        service: s.role().into(),
-        url: String::new(),
-    })
 }
 
 /// Network, images, containers, readiness — each a timed phase.
@@ -433,17 +438,16 @@ async fn bring_up(
             image: settings.image(service),
             env: match service {
                 Service::Mongo => Vec::new(),
-                Service::Webprofile => settings.instance_env(0),
-                Service::Node2 => settings.instance_env(1),
+                Service::Webprofile(k) => settings.instance_env(k as u64),
             },
-            labels: owner.labels(service.role()),
-            host_port: (settings.publish_port && service == Service::Webprofile)
+            labels: owner.labels(&service.role()),
+            host_port: (settings.publish_port && service == Service::Webprofile(0))
                 .then_some(containers::WEBPROFILE_PORT),
         })
         .collect();
     // Recorded before creation: an interruption mid-create must not leak them.
     resources.containers = settings.services();
-    // All three start at once: the instances' drivers wait for Mongo themselves.
+    // All start at once: the instances' drivers wait for Mongo themselves.
     let starts = plans.iter().map(|plan| containers::create_and_start(docker, &settings.network, plan));
     futures::future::try_join_all(starts).await?;
     timed("containers", phases, &mut phase);
@@ -487,21 +491,19 @@ async fn bring_up(
         }
     };
     let instances_ready = async {
-        let (first, second) =
-            tokio::try_join!(instance_ready(Service::Webprofile), instance_ready(Service::Node2))?;
-        Ok::<_, DockerError>((first, second, millis(phase.elapsed())))
+        let urls = futures::future::try_join_all(settings.webprofiles().map(instance_ready)).await?;
+        Ok::<_, DockerError>((urls, millis(phase.elapsed())))
     };
     let (mongo, instances) = tokio::join!(mongo_ready, instances_ready);
     let mongo = mongo?;
-    let (first, second, instances_ms) = instances?;
+    let (urls, instances_ms) = instances?;
     // Both waits run at once from the same start; each phase is its own wait.
     if let Some((_, _, mongo_ms)) = &mongo {
         phases.push(Phase { name: "mongo ready".into(), duration_ms: *mongo_ms });
     }
     phases.push(Phase { name: "instances ready".into(), duration_ms: instances_ms });
 
-    let [one, two] = placeholder_instances();
-    let instances = [Instance { url: first, ..one }, Instance { url: second, ..two }];
+    let instances = urls.into_iter().enumerate().map(|(k, url)| Instance::numbered(k, url)).collect();
     Ok(match mongo {
         Some((mongo_port, store, _)) => Endpoints {
             instances,
