@@ -167,6 +167,11 @@ pub enum Command {
     /// differences accepted by rules.
     #[command(after_help = diff_help())]
     Diff(Box<DiffArgs>),
+    /// Join the artifact sets of `parity run --shard K/N` (one per CI job) into the one set an
+    /// unsharded run with the same seed would write: results, trace, matrix, analysis, JUnit,
+    /// step summary and tarball.
+    #[command(after_help = merge_help())]
+    Merge(MergeArgs),
     /// Print a shell completion script: `parity completions bash > /etc/bash_completion.d/parity`.
     #[command(
         after_help = "Examples:\n  parity completions bash > ~/.local/share/bash-completion/completions/parity\n  \
@@ -176,6 +181,46 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `parity man > /usr/local/share/man/man1/parity.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Each shard's artifact folder: its --out (holding webprofile-parity/), or that
+    /// webprofile-parity/ folder itself. Every shard of the run, in any order.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+
+    /// Where the merged set goes (webprofile-parity/ and the tarball under it).
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// Also write the merged run as JUnit XML here.
+    #[arg(long, value_name = "FILE", env = "PARITY_JUNIT")]
+    pub junit: Option<PathBuf>,
+
+    /// Append a short Markdown summary of the merged run to this file (GitHub Actions sets it).
+    #[arg(long, value_name = "FILE", env = "GITHUB_STEP_SUMMARY")]
+    pub step_summary: Option<PathBuf>,
+
+    /// Write the merged artifacts without redaction (the shards' own redaction stays).
+    #[arg(long)]
+    pub no_redact: bool,
+}
+
+fn merge_help() -> String {
+    format!(
+        "Examples:\n  parity merge shard-1/ci shard-2/ci shard-3/ci --out ci --junit ci/junit.xml\n\n\
+         Every set is read and checked before anything is written: they must be shares of one run \
+         (the same --shard count, --seed, --iterations, --instances and contract). Per-iteration \
+         files and evidence packets keep their names; each shard's own analysis, smoke, suite and \
+         logs go under webprofile-parity/shards/K/. ci/workflows/parity.yml has a matrix example.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("the merged run passes")),
+            (Exit::ParityFailure, Some("the merged run fails (as the unsharded run would)")),
+            (Exit::Infrastructure, Some("a shard's set is missing (named); nothing merged")),
+            (Exit::Usage, Some("sets of different runs (seed, shard count, contract, …: named), or not a shard's")),
+        ])
+    )
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod files;
 pub mod flakiness;
 pub mod hashing;
 pub mod lenient;
+pub mod merge;
 pub mod notify;
 pub mod progress;
 pub mod publish;

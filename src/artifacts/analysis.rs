@@ -122,6 +122,46 @@ pub struct Analysis {
     pub diff: Option<DiffSummary>,
     #[serde(default)]
     pub tarball: Option<String>,
+    /// `--shard K/N`: which share of which run this is (absent when unsharded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+    /// `parity merge`: the shard sets this analysis joins, in shard order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedShard>,
+}
+
+/// What `parity merge` checks before joining shard sets: they must be shares
+/// of one run (same count, seed, iterations, instances and contract).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ShardRecord {
+    /// K of K/N.
+    pub index: u32,
+    /// N of K/N.
+    pub count: u32,
+    /// The seed that dealt the shares (`--seed`, 0 when not given).
+    pub seed: u64,
+    /// Iterations of the whole run, every shard together.
+    pub iterations: u32,
+    /// Instances the roles rotate over.
+    pub instances: usize,
+    /// The contract the checks enforce: [`crate::scenario::catalog::fingerprint`].
+    pub contract: String,
+    pub tool_version: String,
+}
+
+/// One shard set in a merged `analysis.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct MergedShard {
+    /// "2/3".
+    pub shard: String,
+    /// The set's folder, as given to `parity merge`.
+    pub dir: String,
+    pub run_id: String,
+    pub status: String,
+    pub exit_code: i32,
+    pub iterations: u32,
 }
 
 impl SuiteCounts {

@@ -6,7 +6,7 @@ mod bundle;
 
 pub use crate::clock::Phase;
 pub use crate::verdict::RunStatus;
-pub use analysis::{Analysis, DiffSummary, EvidenceIndex, SmokeSummary, SuiteCounts};
+pub use analysis::{Analysis, DiffSummary, EvidenceIndex, MergedShard, ShardRecord, SmokeSummary, SuiteCounts};
 pub use bundle::{bundle, bundle_into, tarball_path};
 
 use crate::redact::Redactor;
@@ -71,9 +71,13 @@ pub struct JsonLines {
 
 impl JsonLines {
     pub fn write<T: Serialize>(&mut self, value: &T) -> Result<(), ArtifactError> {
+        self.write_line(&serde_json::to_string(value).expect("artifact structs serialize"))
+    }
+
+    /// One line as it is (already JSON), redacted: `parity merge` copies shards' traces.
+    pub fn write_line(&mut self, line: &str) -> Result<(), ArtifactError> {
         use std::io::Write as _;
-        let line = serde_json::to_string(value).expect("artifact structs serialize");
-        let line = self.redactor.redact(&line);
+        let line = self.redactor.redact(line);
         let fail = |source| ArtifactError { path: self.path.clone(), source };
         self.encoder.write_all(line.as_bytes()).map_err(fail)?;
         self.encoder.write_all(b"\n").map_err(fail)

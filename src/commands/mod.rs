@@ -12,6 +12,7 @@ mod completions;
 pub(crate) mod diff;
 mod diff_docker;
 mod explain;
+mod merge;
 mod notify;
 mod publish;
 mod reference;
@@ -77,6 +78,7 @@ pub async fn dispatch(command: Command) -> i32 {
         Command::Canary(args) => Ok(canary::run(&args).await.code()),
         Command::Replay(args) => replay::run(*args).await.map(Exit::code),
         Command::Explain(args) => explain::run(&args).map(Exit::code),
+        Command::Merge(args) => merge::run(&args).map(Exit::code),
         Command::Diff(args) => diff::run(*args).await.map(Exit::code),
         Command::Completions(args) => completions::completions(&args).map(Exit::code),
         Command::Man => completions::man().map(Exit::code),
@@ -103,6 +105,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Canary(_) => "canary",
         Command::Replay(_) => "replay",
         Command::Explain(_) => "explain",
+        Command::Merge(_) => "merge",
         Command::Diff(_) => "diff",
         Command::Completions(_) => "completions",
         Command::Man => "man",

@@ -73,3 +73,23 @@ pub struct DiffPhase {
     pub reference: crate::diff::SideSpec,
     pub rules: crate::diff::rules::Rules,
 }
+
+impl RunConfig {
+    /// The iterations this run runs: all of them, or its shard's share.
+    pub fn schedule(&self) -> crate::scenario::cross::Schedule {
+        crate::scenario::cross::Schedule::new(self.iterations, self.shard, self.concurrency, self.seed)
+    }
+
+    /// `analysis.json`'s record of the shard this run is, when it is one.
+    pub fn shard_record(&self) -> Option<crate::artifacts::ShardRecord> {
+        self.shard.map(|shard| crate::artifacts::ShardRecord {
+            index: shard.index,
+            count: shard.count,
+            seed: self.seed.unwrap_or(0),
+            iterations: self.iterations,
+            instances: self.instances,
+            contract: crate::scenario::catalog::fingerprint(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+    }
+}

@@ -78,6 +78,8 @@ struct Run {
     emitter: Emitter,
     phases: Phases,
     found: Found,
+    /// The iterations this run should finish: all, or its shard's share.
+    expected_iterations: u32,
 }
 
 impl Run {
@@ -132,7 +134,16 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
     };
     let root = parity.root().to_path_buf();
     let emitter = Emitter::new(sinks(&config, parity, flakiness, artifact_redactor, reporter));
-    let mut run = Run { config, clock, run_id, emitter, phases: Phases::default(), found: Found::default() };
+    let expected_iterations = config.schedule().numbers.len() as u32;
+    let mut run = Run {
+        config,
+        clock,
+        run_id,
+        emitter,
+        phases: Phases::default(),
+        found: Found::default(),
+        expected_iterations,
+    };
     if run.config.canary {
         match or_signal(canary_holds(&mut run, reporter)).await {
             Ok(true) => {}
@@ -390,14 +401,11 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         _ => {}
     }
     let iterations = found.cross.as_ref().map_or(0, |c| c.iterations);
+    let expected = run.expected_iterations;
     if run.config.iterations == 0 {
         not_run.push("cross-instance: --iterations 0".to_string());
-    } else if iterations < run.config.iterations {
-        not_run.push(format!(
-            "cross-instance: {} of {} iterations ({why_not})",
-            run.config.iterations - iterations,
-            run.config.iterations
-        ));
+    } else if iterations < expected {
+        not_run.push(format!("cross-instance: {} of {expected} iterations ({why_not})", expected - iterations));
     }
     Coverage {
         backend: stack.backend.clone(),
@@ -464,6 +472,8 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         evidence: stack.evidence,
         diff: run.found.diff.clone(),
         tarball: Some(tarball_path.display().to_string()),
+        shard: run.config.shard_record(),
+        merged_from: Vec::new(),
     };
     run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();
@@ -591,7 +601,7 @@ async fn run_scenarios(
         return;
     }
     let phase_start = Instant::now();
-    let schedule = cross::Schedule::new(iterations, run.config.shard, run.config.concurrency, run.config.seed);
+    let schedule = run.config.schedule();
     run.emitter.emit(Event::CrossStarted { iterations: schedule.numbers.len() as u32 });
     let mut exchanges = 0u64;
     let emitter = Mutex::new(&mut run.emitter);

@@ -161,6 +161,21 @@ pub fn all() -> impl Iterator<Item = &'static CheckSpec> {
     std::iter::once(&SMOKE).chain(CONTRACT.iter()).chain(std::iter::once(&CROSS))
 }
 
+/// The contract this version checks, as a short fingerprint of every check's
+/// id, clause and assertion: two runs check the same contract when theirs
+/// agree (`parity merge` joins only those). The API spec itself has no version.
+pub fn fingerprint() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for check in all() {
+        for part in [check.id, check.clause, check.asserts] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+    }
+    format!("checks-{}", &hex::encode(hash.finalize())[..12])
+}
+
 /// The spec of a contract check by id.
 pub fn contract(id: &str) -> &'static CheckSpec {
     CONTRACT.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no contract check `{id}` in the catalog"))

@@ -1,0 +1,45 @@
+//! `parity merge DIR…`: shard artifact sets joined into one.
+
+use super::CommandError;
+use crate::cli::MergeArgs;
+use crate::exit::Exit;
+use crate::merge::{self, MergeError, MergeOptions};
+use crate::progress::Reporter;
+use crate::redact::Redactor;
+
+pub fn run(args: &MergeArgs) -> Result<Exit, CommandError> {
+    let reporter = Reporter::plain();
+    let options = MergeOptions {
+        dirs: args.dirs.clone(),
+        out: args.out.clone(),
+        redact: !args.no_redact,
+        junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
+        step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
+    };
+    let merged = merge::merge(&options).map_err(|e| match e {
+        MergeError::Mismatch(why) => CommandError::Usage(why),
+        MergeError::Missing(why) => CommandError::Infrastructure(why),
+    })?;
+    let console = Redactor::enabled();
+    for shard in &merged.analysis.merged_from {
+        reporter.line(format!(
+            "shard {}: {} iteration(s), {} (exit {}) from {}",
+            shard.shard, shard.iterations, shard.status, shard.exit_code, shard.dir
+        ));
+    }
+    if let Some(cross) = &merged.analysis.cross {
+        for line in crate::scenario::cross::render_matrix(&cross.matrix) {
+            reporter.line(line);
+        }
+    }
+    for error in &merged.errors {
+        reporter.line(console.redact(&format!("warning: {error}")).into_owned());
+    }
+    let written = args.out.join(crate::artifacts::PARITY_DIR);
+    match &merged.tarball {
+        Ok(path) => reporter.line(format!("merged into {}; tarball {}", written.display(), path.display())),
+        Err(e) => reporter.line(format!("merged into {}; no tarball: {e}", written.display())),
+    }
+    reporter.line(console.redact(&merged.analysis.verdict).into_owned());
+    Ok(merged.exit)
+}
