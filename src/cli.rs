@@ -218,7 +218,10 @@ fn merge_help() -> String {
             (Exit::Ok, Some("the merged run passes")),
             (Exit::ParityFailure, Some("the merged run fails (as the unsharded run would)")),
             (Exit::Infrastructure, Some("a shard's set is missing (named); nothing merged")),
-            (Exit::Usage, Some("sets of different runs (seed, shard count, contract, …: named), or not a shard's")),
+            (
+                Exit::Usage,
+                Some("sets of different runs (seed, shard count, contract, …: named), or not a shard's")
+            ),
         ])
     )
 }

@@ -115,7 +115,10 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
     let results_path = dir.join(names::CROSS_RESULTS_JSON);
     let results = match std::fs::read_to_string(&results_path) {
         Ok(text) => serde_json::from_str::<Vec<IterationResult>>(&text).map_err(|e| {
-            MergeError::Mismatch(format!("{} is not a list of iteration results: {e}", results_path.display()))
+            MergeError::Mismatch(format!(
+                "{} is not a list of iteration results: {e}",
+                results_path.display()
+            ))
         })?,
         // A shard whose iterations never ran has none; its analysis says why.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -130,7 +133,7 @@ fn check_sets(sets: &mut [ShardSet]) -> Result<(), MergeError> {
     for set in sets.iter().skip(1) {
         let differs = |what: &str, a: String, b: String| {
             MergeError::Mismatch(format!(
-                "the sets are not shares of one run: {} has {what} {a}, {} has {b}",
+                "the sets are not shares of one run: {} has {what} {a}, {} has {what} {b}",
                 first.given.display(),
                 set.given.display()
             ))
@@ -256,7 +259,8 @@ fn write(options: &MergeOptions, sets: &[ShardSet]) -> Merged {
 }
 
 fn prepare(out: &Path, redactor: &Redactor) -> Result<ArtifactDir, String> {
-    let parity = ArtifactDir::create(&out.join(artifacts::PARITY_DIR), redactor.clone()).map_err(|e| e.to_string())?;
+    let parity =
+        ArtifactDir::create(&out.join(artifacts::PARITY_DIR), redactor.clone()).map_err(|e| e.to_string())?;
     parity.clear().map_err(|e| e.to_string())?;
     Ok(parity)
 }
@@ -310,7 +314,12 @@ fn copy_iteration_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), Stri
     let mut errors = Vec::new();
     for r in &set.results {
         let n = r.iteration;
-        for name in [names::cross_create(n), names::cross_revoke(n), names::cross_introspect_raw(n), names::cross_iteration_out(n)] {
+        for name in [
+            names::cross_create(n),
+            names::cross_revoke(n),
+            names::cross_introspect_raw(n),
+            names::cross_iteration_out(n),
+        ] {
             let from = set.dir.join(&name);
             if from.is_file() {
                 if let Err(e) = std::fs::copy(&from, parity.path(&name)) {
@@ -338,7 +347,8 @@ fn merged_elsewhere(name: &str) -> bool {
 /// Everything else of a shard (its analysis, smoke, suite, logs, diff) under `shards/K/`.
 fn copy_shard_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), String> {
     let into = parity.path(&format!("shards/{}", set.record.index));
-    let entries = std::fs::read_dir(&set.dir).map_err(|e| format!("cannot list {}: {e}", set.dir.display()))?;
+    let entries =
+        std::fs::read_dir(&set.dir).map_err(|e| format!("cannot list {}: {e}", set.dir.display()))?;
     let mut errors = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -434,7 +444,10 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
     let findings = Findings {
         strict: sets.iter().all(|s| s.analysis.strict),
         interrupted: sets.iter().any(|s| s.analysis.exit_code == Exit::Interrupted.code()),
-        stack_failed: sets.iter().any(|s| s.analysis.status == verdict::RunStatus::Error && s.analysis.exit_code == Exit::Infrastructure.code()),
+        stack_failed: sets.iter().any(|s| {
+            s.analysis.status == verdict::RunStatus::Error
+                && s.analysis.exit_code == Exit::Infrastructure.code()
+        }),
         failures,
         coverage,
     };
@@ -484,7 +497,10 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         flaky: sets.iter().any(|s| s.analysis.flaky),
         phases: sets
             .iter()
-            .map(|s| crate::clock::Phase { name: format!("shard {}", s.shard()), duration_ms: s.analysis.duration_ms })
+            .map(|s| crate::clock::Phase {
+                name: format!("shard {}", s.shard()),
+                duration_ms: s.analysis.duration_ms,
+            })
             .collect(),
         containers: sets.iter().flat_map(|s| s.analysis.containers.iter().cloned()).collect(),
         chaos: sets.iter().flat_map(|s| s.analysis.chaos.iter().cloned()).collect(),
@@ -558,7 +574,9 @@ fn merged_coverage(sets: &[ShardSet], results: &[IterationResult]) -> Coverage {
         diff_pairs: sets.iter().map(|s| s.analysis.coverage.diff_pairs).sum(),
         not_run: sets
             .iter()
-            .flat_map(|s| s.analysis.coverage.not_run.iter().map(move |n| format!("shard {}: {n}", s.shard())))
+            .flat_map(|s| {
+                s.analysis.coverage.not_run.iter().map(move |n| format!("shard {}: {n}", s.shard()))
+            })
             .collect(),
     }
 }
@@ -569,8 +587,14 @@ mod tests {
 
     #[test]
     fn only_merged_files_are_left_out_of_a_shards_folder() {
-        for name in ["cross-instance-results.json", "cross-instance-trace.jsonl.gz", "cross-instance.out",
-                     "cross-instance-iter-4.out", "cross-instance-introspect-iter-4.raw", "evidence"] {
+        for name in [
+            "cross-instance-results.json",
+            "cross-instance-trace.jsonl.gz",
+            "cross-instance.out",
+            "cross-instance-iter-4.out",
+            "cross-instance-introspect-iter-4.raw",
+            "evidence",
+        ] {
             assert!(merged_elsewhere(name), "{name}");
         }
         for name in ["analysis.json", "node.parity.json", "test.parity.out", "webprofile.log", "diff"] {

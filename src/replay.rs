@@ -254,7 +254,8 @@ async fn replay_on_a_stack(
     let endpoints = stack.endpoints();
     report.targets = endpoints.instances.iter().map(|i| i.url.clone()).collect();
     let clients = endpoints.clients(&config.run.client, &ctx);
-    let ready = run::or_signal(stack::wait_ready(&clients, &endpoints.instances, config.run.ready_timeout)).await;
+    let ready =
+        run::or_signal(stack::wait_ready(&clients, &endpoints.instances, config.run.ready_timeout)).await;
     let interrupted = match ready {
         Err(signal) => Some(signal),
         Ok(Err(e)) => {
@@ -400,7 +401,12 @@ async fn run_case(
 
 /// The recorded roles, by instance name; `None` when a name is not among the
 /// clients (a packet from a version that recorded no roles, or other instances).
-fn recorded_roles(clients: &[Client], creator: &str, revoker: &str, observer: &str) -> Option<cross::Assignment> {
+fn recorded_roles(
+    clients: &[Client],
+    creator: &str,
+    revoker: &str,
+    observer: &str,
+) -> Option<cross::Assignment> {
     let index = |name: &str| clients.iter().position(|c| c.name() == name.trim());
     let observers = observer.split(',').map(index).collect::<Option<Vec<usize>>>()?;
     Some(cross::Assignment { creator: index(creator)?, revoker: index(revoker)?, observers })

@@ -6,7 +6,9 @@ mod bundle;
 
 pub use crate::clock::Phase;
 pub use crate::verdict::RunStatus;
-pub use analysis::{Analysis, DiffSummary, EvidenceIndex, MergedShard, ShardRecord, SmokeSummary, SuiteCounts};
+pub use analysis::{
+    Analysis, DiffSummary, EvidenceIndex, MergedShard, ShardRecord, SmokeSummary, SuiteCounts,
+};
 pub use bundle::{bundle, bundle_into, tarball_path};
 
 use crate::redact::Redactor;

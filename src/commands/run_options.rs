@@ -407,7 +407,8 @@ mod tests {
     fn instance_counts_and_shards_are_checked() {
         let err = |args: &[&str]| config(args, &[]).map(|_| ()).unwrap_err().0;
         assert!(err(&["--backend", "local", "--fault", "revocation-lag=200ms@3"]).contains("no instance 3"));
-        let three = config(&["--backend", "local", "--instances", "3", "--fault", "revocation-lag=200ms@3"], &[]);
+        let three =
+            config(&["--backend", "local", "--instances", "3", "--fault", "revocation-lag=200ms@3"], &[]);
         assert_eq!(three.unwrap().instances, 3);
         let mismatch = err(&["--instances", "3", "--instance", "http://x", "--instance", "http://y"]);
         assert!(mismatch.contains("--instances 3 but 2 instance URL(s)"), "{mismatch}");

@@ -121,9 +121,10 @@ impl Draws {
     fn lost(&mut self, token: &ActiveToken, rate: f64) -> bool {
         let unit = match self {
             Draws::Seeded(seed) => {
-                let user = token.user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                });
+                let user = token
+                    .user_id
+                    .bytes()
+                    .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
                 (crate::scenario::cross::mix(*seed ^ user) >> 11) as f64 / (1u64 << 53) as f64
             }
             Draws::Random(rng) => rng.random::<f64>(),

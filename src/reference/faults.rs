@@ -144,7 +144,10 @@ impl Faults {
             for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let (part, instance) = scope(part)?;
                 let (kind, value) = split(part);
-                if seen.iter().any(|(k, i)| k == kind && (*i == instance || i.is_none() || instance.is_none())) {
+                if seen
+                    .iter()
+                    .any(|(k, i)| k == kind && (*i == instance || i.is_none() || instance.is_none()))
+                {
                     return Err(format!("fault {kind:?} given more than once for the same instance"));
                 }
                 match instance {
@@ -278,7 +281,9 @@ fn scope(part: &str) -> Result<(&str, Option<usize>), String> {
     let Some((spec, instance)) = part.rsplit_once('@') else { return Ok((part, None)) };
     match instance.trim().parse::<usize>() {
         Ok(k) if k >= 1 => Ok((spec.trim(), Some(k))),
-        _ => Err(format!("fault {part:?}: after @ comes the instance's number (1, 2, 3, …), e.g. revocation-lag=200ms@3")),
+        _ => Err(format!(
+            "fault {part:?}: after @ comes the instance's number (1, 2, 3, …), e.g. revocation-lag=200ms@3"
+        )),
     }
 }
 

@@ -405,7 +405,8 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
     if run.config.iterations == 0 {
         not_run.push("cross-instance: --iterations 0".to_string());
     } else if iterations < expected {
-        not_run.push(format!("cross-instance: {} of {expected} iterations ({why_not})", expected - iterations));
+        not_run
+            .push(format!("cross-instance: {} of {expected} iterations ({why_not})", expected - iterations));
     }
     Coverage {
         backend: stack.backend.clone(),
@@ -554,12 +555,10 @@ pub(crate) async fn start_stack(
         .await
         .map(Stack::Local)
         .map_err(StartFailure::from),
-        Source::External { urls } => {
-            ExternalStack::connect(urls, config.mongo_uri.as_deref())
-                .await
-                .map(Stack::External)
-                .map_err(StartFailure::from)
-        }
+        Source::External { urls } => ExternalStack::connect(urls, config.mongo_uri.as_deref())
+            .await
+            .map(Stack::External)
+            .map_err(StartFailure::from),
     }
 }
 

@@ -159,7 +159,8 @@ impl std::str::FromStr for Shard {
     fn from_str(text: &str) -> Result<Shard, String> {
         let bad = || format!("--shard {text:?}: expected K/N with 1 <= K <= N, e.g. 2/3");
         let (k, n) = text.trim().split_once('/').ok_or_else(bad)?;
-        let (index, count): (u32, u32) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (index, count): (u32, u32) =
+            (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
         if index == 0 || count == 0 || index > count {
             return Err(bad());
         }
@@ -267,8 +268,11 @@ pub async fn run_iteration(
 ) -> Iteration {
     let started: Stamp = clock.now();
     let observers: Vec<&Client> = roles.observers.iter().map(|&k| &clients[k]).collect();
-    let probe_roles =
-        ProbeRoles { creator: &clients[roles.creator], revoker: &clients[roles.revoker], observers: &observers };
+    let probe_roles = ProbeRoles {
+        creator: &clients[roles.creator],
+        revoker: &clients[roles.revoker],
+        observers: &observers,
+    };
     let outcome: ProbeOutcome =
         probe_revocation(probe_roles, user_id, judgement, &format!("parity-cross-{iteration}")).await;
     let finished = clock.now();

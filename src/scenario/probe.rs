@@ -103,9 +103,11 @@ impl ProbeOutcome {
         self.latency_ms = slowest(|o| o.latency_ms);
         self.visible_by_ms = slowest(|o| o.visible_by_ms);
         self.stale_ms = seen.iter().filter_map(|o| o.stale_ms).reduce(f64::max);
-        self.first_inactive = polls.iter().map(|p| p.first_inactive).collect::<Option<Vec<Stamp>>>().and_then(
-            |stamps| stamps.into_iter().max_by(|a, b| a.mono_ms.total_cmp(&b.mono_ms)),
-        );
+        self.first_inactive = polls
+            .iter()
+            .map(|p| p.first_inactive)
+            .collect::<Option<Vec<Stamp>>>()
+            .and_then(|stamps| stamps.into_iter().max_by(|a, b| a.mono_ms.total_cmp(&b.mono_ms)));
         // A stale read is the finding, whatever else broke on another observer.
         let failed = polls
             .iter()
@@ -128,9 +130,9 @@ impl ProbeOutcome {
 
 /// The last exchange's answer: JSON when it was JSON, else its summary.
 fn last_answer(trace: &Trace) -> Option<Value> {
-    trace
-        .last()
-        .map(|ex| serde_json::from_str(ex.response_body.trim()).unwrap_or_else(|_| Value::String(ex.summary())))
+    trace.last().map(|ex| {
+        serde_json::from_str(ex.response_body.trim()).unwrap_or_else(|_| Value::String(ex.summary()))
+    })
 }
 
 pub async fn probe_revocation(
@@ -191,8 +193,15 @@ pub async fn probe_revocation(
         Err(e) => return out.fail(e.class, e.to_string()),
     }
 
-    let revoke = Revoke { on: roles.revoker.name(), returned: revoke_returned, completed_ms: out.revoke_returned.map(|s| s.mono_ms) };
-    let polls = roles.observers.iter().map(|observer| poll_until_inactive(observer, &created.token, judgement, &revoke));
+    let revoke = Revoke {
+        on: roles.revoker.name(),
+        returned: revoke_returned,
+        completed_ms: out.revoke_returned.map(|s| s.mono_ms),
+    };
+    let polls = roles
+        .observers
+        .iter()
+        .map(|observer| poll_until_inactive(observer, &created.token, judgement, &revoke));
     let polls = futures::future::join_all(polls).await;
     out.observed(polls)
 }
@@ -244,7 +253,8 @@ async fn poll_until_inactive(
                 o.latency_ms = Some(latency);
                 poll.first_inactive = poll.trace.last().map(|ex| ex.sent);
                 if let (Some(revoked), Some(read)) = (revoke.completed_ms, poll.trace.last()) {
-                    o.visible_by_ms = Some(round_ms((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
+                    o.visible_by_ms =
+                        Some(round_ms((read.sent.mono_ms + read.latency_ms - revoked).max(0.0)));
                     o.stale_ms = Some(staleness(Some(revoked), last_stale_invoked_ms).unwrap_or(0.0));
                 }
                 if o.stale_reads > 0 && judgement.require_immediate {
@@ -270,8 +280,10 @@ async fn poll_until_inactive(
                 } else {
                     e.class
                 };
-                let reason =
-                    format!("after the revoke{across} returned ({} stale read(s) so far): {e}", o.stale_reads);
+                let reason = format!(
+                    "after the revoke{across} returned ({} stale read(s) so far): {e}",
+                    o.stale_reads
+                );
                 fail(o, class, reason);
                 return poll;
             }

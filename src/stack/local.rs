@@ -65,7 +65,8 @@ impl LocalStack {
             };
             running.push(server::spawn(listener, store.clone(), config));
         }
-        let instances = running.iter().enumerate().map(|(i, r)| Instance::numbered(i, r.base_url())).collect();
+        let instances =
+            running.iter().enumerate().map(|(i, r)| Instance::numbered(i, r.base_url())).collect();
         Ok(LocalStack {
             endpoints: Endpoints { instances, store_description: Some(store.describe()), store: Some(store) },
             running,

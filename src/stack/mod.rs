@@ -63,7 +63,11 @@ pub struct Endpoints {
 
 impl Endpoints {
     /// A client for each instance, in order.
-    pub fn clients(&self, options: &crate::contract::ClientOptions, ctx: &crate::contract::TraceContext) -> Vec<Client> {
+    pub fn clients(
+        &self,
+        options: &crate::contract::ClientOptions,
+        ctx: &crate::contract::TraceContext,
+    ) -> Vec<Client> {
         self.instances.iter().map(|i| Client::new(&i.name, &i.url, options.clone(), ctx.clone())).collect()
     }
 }

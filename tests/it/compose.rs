@@ -42,7 +42,8 @@ fn compose_names_images_and_network_match_the_harness() {
     let defaults = harness_defaults();
     let doc = compose();
     let services = &doc["services"];
-    let [mongo, first, second] = <[String; 3]>::try_from(defaults.container_names()).expect("three by default");
+    let [mongo, first, second] =
+        <[String; 3]>::try_from(defaults.container_names()).expect("three by default");
     for (service, container, image) in [
         ("mongo", &mongo, &defaults.mongo_image),
         ("webprofile", &first, &defaults.image_tag),

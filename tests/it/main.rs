@@ -23,5 +23,6 @@ mod run_docker;
 mod run_external;
 mod run_local;
 mod run_reports;
+mod scale;
 mod trust;
 mod workflows;

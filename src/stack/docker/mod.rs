@@ -126,7 +126,8 @@ impl DockerSettings {
             format!("WEBPROFILE_NAME={}", super::service_name(index as usize)),
         ];
         // Checked when the flags were read; `@K` specs reach instance K alone.
-        let faults = Faults::parse_all(&self.fault_specs).unwrap_or_default().for_instance(index as usize + 1);
+        let faults =
+            Faults::parse_all(&self.fault_specs).unwrap_or_default().for_instance(index as usize + 1);
         if !faults.is_empty() {
             env.push(format!("PARITY_FAULTS={}", faults.describe()));
         }
