@@ -958,6 +958,12 @@ pub struct ThresholdArgs {
         value_parser = thresholds::parse_rate_threshold
     )]
     pub iter_failure_rate_threshold: f64,
+
+    /// For services run with --allow-stale: the most p99 staleness proven (stale_ms) the
+    /// collected iterations may show, e.g. 250ms; above it the thresholds are exceeded. The
+    /// dashboard draws it on the latency trend. Without it the SLO is "no stale read".
+    #[arg(long, value_name = "DURATION", env = "CROSS_LATENCY_SLO", value_parser = thresholds::parse_latency_slo)]
+    pub latency_slo: Option<f64>,
 }
 
 #[derive(Debug, Args)]

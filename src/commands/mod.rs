@@ -113,7 +113,11 @@ fn command_name(command: &Command) -> &'static str {
 }
 
 fn thresholds(args: &ThresholdArgs) -> Thresholds {
-    Thresholds { run_failures: args.run_fail_threshold, iter_failure_rate: args.iter_failure_rate_threshold }
+    Thresholds {
+        run_failures: args.run_fail_threshold,
+        iter_failure_rate: args.iter_failure_rate_threshold,
+        latency_slo_ms: args.latency_slo,
+    }
 }
 
 /// A flag or variable given empty is not given.

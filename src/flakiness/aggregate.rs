@@ -72,6 +72,12 @@ pub struct RunRow {
     pub failure_classes: ClassCounts,
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_max: Option<f64>,
+    /// p99 of the staleness proven (`stale_ms`), where the run recorded it.
+    #[serde(default)]
+    pub stale_ms_p99: Option<f64>,
+    /// p99 of when the revoke was visible by (`visible_by_ms`).
+    #[serde(default)]
+    pub visible_by_ms_p99: Option<f64>,
     pub failed_iterations: Vec<FailedIteration>,
     /// The run's raw outputs, relative to the collected directory.
     pub raw: Option<String>,
@@ -115,6 +121,12 @@ pub fn reruns(collection: &Collection) -> RerunAggregate {
     }
 }
 
+fn p99(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    percentile(&values, 0.99)
+}
+
 pub fn cross(collection: &Collection) -> CrossAggregate {
     let mut seen = HashSet::with_capacity(collection.cross.len());
     let runs: Vec<RunRow> = collection
@@ -152,6 +164,8 @@ pub fn cross(collection: &Collection) -> CrossAggregate {
                 failure_classes: run.iterations.iter().filter_map(|i| i.failure_class()).collect(),
                 latency_ms_p50: percentile(&latencies, 0.5),
                 latency_ms_max: latencies.last().copied(),
+                stale_ms_p99: p99(run.iterations.iter().filter_map(|i| i.stale_ms)),
+                visible_by_ms_p99: p99(run.iterations.iter().filter_map(|i| i.visible_by_ms)),
                 failed_iterations,
                 raw: run.raw.clone(),
             }

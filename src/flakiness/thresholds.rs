@@ -16,6 +16,10 @@ Thresholds are exceeded when
   OR iter_failures / iter_total >= --iter-failure-rate-threshold
 (both comparisons inclusive: 1 failure in 20 iterations meets a 0.05 threshold).
 Flags override CROSS_RUN_FAIL_THRESHOLD / CROSS_ITER_FAILURE_RATE_THRESHOLD.
+With --latency-slo D (for services run with --allow-stale, where a stale read alone does
+not fail an iteration) they are also exceeded when the p99 of the staleness proven
+(stale_ms) over the collected iterations is above D. Without it the SLO is the
+contract's: no stale read, which the two comparisons above already judge.
 With no collected runs there is nothing to judge.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +28,10 @@ pub struct Thresholds {
     pub run_failures: u64,
     /// Iteration failure rate (0–1) that triggers the alert.
     pub iter_failure_rate: f64,
+    /// `--latency-slo`: the most p99 staleness proven (ms) tolerated; `None`
+    /// is the strict contract, where the SLO is "no stale read".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_slo_ms: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -31,6 +39,7 @@ impl Default for Thresholds {
         Thresholds {
             run_failures: DEFAULT_RUN_FAIL_THRESHOLD,
             iter_failure_rate: DEFAULT_ITER_FAILURE_RATE_THRESHOLD,
+            latency_slo_ms: None,
         }
     }
 }
@@ -64,6 +73,10 @@ pub struct Assessment {
     pub iter_rate: f64,
     pub runs_exceeded: bool,
     pub rate_exceeded: bool,
+    /// p99 staleness proven over the collected iterations, when any recorded it.
+    pub stale_ms_p99: Option<f64>,
+    /// `--latency-slo` given and that p99 above it.
+    pub slo_exceeded: bool,
     pub thresholds: Thresholds,
 }
 
@@ -77,7 +90,10 @@ impl Thresholds {
         let has_data = summary.run_total > 0 || summary.iter_total > 0;
         let runs_exceeded = has_data && summary.run_failures >= self.run_failures;
         let rate_exceeded = has_data && iter_rate >= self.iter_failure_rate;
-        let verdict = match (has_data, runs_exceeded || rate_exceeded) {
+        let stale_ms_p99 = summary.stale_ms.as_ref().and_then(|p| p.p99);
+        let slo_exceeded =
+            has_data && matches!((self.latency_slo_ms, stale_ms_p99), (Some(slo), Some(p99)) if p99 > slo);
+        let verdict = match (has_data, runs_exceeded || rate_exceeded || slo_exceeded) {
             (false, _) => ThresholdVerdict::NoData,
             (true, true) => ThresholdVerdict::Exceeded,
             (true, false) => ThresholdVerdict::Ok,
@@ -89,6 +105,8 @@ impl Thresholds {
             iter_rate,
             runs_exceeded,
             rate_exceeded,
+            stale_ms_p99,
+            slo_exceeded,
             thresholds: *self,
         }
     }
@@ -108,22 +126,40 @@ impl fmt::Display for Assessment {
                 t.iter_failure_rate * 100.0
             )
         };
+        let slo = |f: &mut fmt::Formatter<'_>| match t.latency_slo_ms {
+            Some(limit) => write!(
+                f,
+                ", p99 staleness proven {} {} the {limit} ms latency SLO",
+                self.stale_ms_p99.map_or("-".to_string(), |p| format!("{p:.1} ms")),
+                if self.slo_exceeded { "above" } else { "within" }
+            ),
+            None => Ok(()),
+        };
         match self.verdict {
             ThresholdVerdict::NoData => write!(f, "nothing to judge: no cross-instance runs were collected"),
             ThresholdVerdict::Ok => {
                 write!(f, "thresholds not exceeded: ")?;
                 runs(f, "<")?;
                 write!(f, ", ")?;
-                iters(f, "<")
+                iters(f, "<")?;
+                slo(f)
             }
             ThresholdVerdict::Exceeded => {
                 write!(f, "thresholds exceeded: ")?;
                 runs(f, if self.runs_exceeded { ">=" } else { "<" })?;
                 write!(f, ", ")?;
-                iters(f, if self.rate_exceeded { ">=" } else { "<" })
+                iters(f, if self.rate_exceeded { ">=" } else { "<" })?;
+                slo(f)
             }
         }
     }
+}
+
+/// `--latency-slo`: a duration like `250ms`, in milliseconds.
+pub fn parse_latency_slo(text: &str) -> Result<f64, String> {
+    humantime::parse_duration(text.trim())
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .map_err(|e| format!("`{text}` is not a duration like 250ms ({e})"))
 }
 
 /// A run threshold: a whole number of runs, at least 1.
@@ -157,7 +193,7 @@ mod tests {
 
     #[test]
     fn both_comparisons_are_inclusive() {
-        let t = Thresholds { run_failures: 2, iter_failure_rate: 0.05 };
+        let t = Thresholds { run_failures: 2, iter_failure_rate: 0.05, latency_slo_ms: None };
         assert_eq!(t.judge(&summary(10, 1, 100, 4)).verdict, ThresholdVerdict::Ok);
         let runs = t.judge(&summary(10, 2, 100, 0));
         assert_eq!(
@@ -170,6 +206,29 @@ mod tests {
             (rate.verdict, rate.runs_exceeded, rate.rate_exceeded),
             (ThresholdVerdict::Exceeded, false, true)
         );
+    }
+
+    #[test]
+    fn a_latency_slo_is_exceeded_only_by_a_p99_staleness_above_it() {
+        use crate::scenario::cross::Percentiles;
+        let with_p99 = |p99: f64| CrossSummary {
+            stale_ms: Some(Percentiles { p99: Some(p99), ..Percentiles::default() }),
+            ..summary(4, 0, 400, 0)
+        };
+        let t = Thresholds { run_failures: 1, iter_failure_rate: 0.05, latency_slo_ms: Some(250.0) };
+        let within = t.judge(&with_p99(250.0));
+        assert_eq!((within.verdict, within.slo_exceeded), (ThresholdVerdict::Ok, false));
+        assert!(
+            within.to_string().contains("p99 staleness proven 250.0 ms within the 250 ms latency SLO"),
+            "{within}"
+        );
+        let above = t.judge(&with_p99(250.5));
+        assert_eq!((above.verdict, above.slo_exceeded), (ThresholdVerdict::Exceeded, true));
+        assert!(above.to_string().contains("above the 250 ms latency SLO"), "{above}");
+        // Without an SLO the strict contract's failures decide, whatever the latency.
+        assert_eq!(Thresholds::default().judge(&with_p99(900.0)).verdict, ThresholdVerdict::Ok);
+        assert_eq!(parse_latency_slo("250ms"), Ok(250.0));
+        assert!(parse_latency_slo("soon").is_err());
     }
 
     #[test]
@@ -195,7 +254,9 @@ mod tests {
             "thresholds exceeded: 2 failing run(s) of 5 >= 1, iteration failure rate 13.64% >= 5.00%"
         );
         assert_eq!(
-            Thresholds { run_failures: 3, iter_failure_rate: 0.2 }.judge(&summary(5, 2, 22, 3)).to_string(),
+            Thresholds { run_failures: 3, iter_failure_rate: 0.2, latency_slo_ms: None }
+                .judge(&summary(5, 2, 22, 3))
+                .to_string(),
             "thresholds not exceeded: 2 failing run(s) of 5 < 3, iteration failure rate 13.64% < 20.00%"
         );
     }

@@ -316,7 +316,8 @@ mod tests {
         assert!(text.starts_with(":rotating_light: *ALERT"), "{text}");
         assert!(text.contains("Runs: 2/10 failed (threshold 1) — exceeded"));
         assert!(text.contains("Iterations: 3/50 failed = 6.00% (threshold 5.00%) — exceeded"));
-        let lenient = Thresholds { run_failures: 5, iter_failure_rate: 0.5 }.judge(&summary);
+        let lenient =
+            Thresholds { run_failures: 5, iter_failure_rate: 0.5, latency_slo_ms: None }.judge(&summary);
         assert!(collect_slack(&summary, &lenient, None).starts_with(":white_check_mark:"));
     }
 }

@@ -294,12 +294,34 @@ mod tests {
     }
 
     #[test]
+    fn seeded_stale_rate_loses_the_same_users_in_any_order() {
+        let lost = |order: Vec<u8>| {
+            let m = memory("stale-rate=0.5,stale-for=1h");
+            let mut lost: Vec<u8> = order
+                .into_iter()
+                .filter(|&n| {
+                    let t = ActiveToken { user_id: format!("user{n}"), ..token() };
+                    m.seen_active([n; 32], &t);
+                    m.stale_answer(&[n; 32]).is_some()
+                })
+                .collect();
+            lost.sort_unstable();
+            lost
+        };
+        let forward = lost((0..50).collect());
+        assert!(!forward.is_empty() && forward.len() < 50, "{forward:?}");
+        assert_eq!(lost((0..50).rev().collect()), forward);
+    }
+
+    #[test]
     fn stale_rate_draws_once_per_token() {
         let m = memory("stale-rate=0.5,stale-for=1h");
         let mut stale = 0;
         for n in 0..200u8 {
             let key = [n; 32];
-            m.seen_active(key, &token());
+            // Seeded draws go by user: each token its own.
+            let t = ActiveToken { user_id: format!("user{n}"), ..token() };
+            m.seen_active(key, &t);
             let first = m.stale_answer(&key).is_some();
             if first {
                 stale += 1;

@@ -107,6 +107,17 @@ pub fn render(d: &Dashboard<'_>) -> String {
                         span { span.swatch style={ "background:" (FAIL_COLOUR) } {} "run with failed iterations" }
                     }
                 }
+                h2 { "Latency trend" }
+                div.panel {
+                    // SVG drawn here from numbers; its labels are escaped there.
+                    (PreEscaped(super::latency_chart::render(d.trend, d.judgement.thresholds.latency_slo_ms)))
+                    p.meta {
+                        @match d.judgement.thresholds.latency_slo_ms {
+                            Some(slo) => { "SLO (--latency-slo): p99 staleness proven at most " (slo) " ms." }
+                            None => { "SLO: the strict contract's, no stale read (give --latency-slo for services run with --allow-stale)." }
+                        }
+                    }
+                }
                 (summary_cards(d))
                 (matrix_table(d))
                 (runs_table(d))
@@ -418,6 +429,8 @@ mod tests {
             failure_classes: std::iter::repeat_n(FailureClass::StaleRead, failures as usize).collect(),
             latency_ms_p50: Some(2.0),
             latency_ms_max: Some(9.5),
+            stale_ms_p99: None,
+            visible_by_ms_p99: None,
             failed_iterations: (1..=failures as u32)
                 .map(|i| FailedIteration {
                     iteration: i,

@@ -7,6 +7,7 @@ pub mod badge;
 pub mod chart;
 pub mod dashboard;
 pub mod junit;
+pub mod latency_chart;
 pub mod run_summary;
 pub mod status;
 pub mod step_summary;

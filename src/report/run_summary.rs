@@ -134,6 +134,8 @@ mod tests {
             evidence: Default::default(),
             diff: None,
             tarball: Some("ci/webprofile-parity-20240101000000.tar.gz".into()),
+            shard: None,
+            merged_from: vec![],
         }
     }
 

@@ -27,12 +27,44 @@ pub struct Status {
     /// p99 of when the revoke was visible by (`visible_by_ms`).
     #[serde(default)]
     pub visible_by_ms_p99: Option<f64>,
+    /// The latency SLO and whether the collected iterations meet it.
+    #[serde(default)]
+    pub latency_slo: LatencySlo,
     /// False when there is nothing to judge; see `verdict`.
     pub threshold_exceeded: bool,
     pub verdict: ThresholdVerdict,
     pub thresholds: Thresholds,
     /// From DASH_URL.
     pub dashboard_url: Option<String>,
+}
+
+/// `--latency-slo D`: p99 staleness proven at most D ms; without it the
+/// strict contract's SLO, no stale read at all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LatencySlo {
+    /// "no stale read", or "p99 stale_ms <= D ms".
+    pub slo: String,
+    pub slo_ms: Option<f64>,
+    pub met: bool,
+}
+
+impl LatencySlo {
+    pub fn of(summary: &CrossSummary, judgement: &Assessment) -> LatencySlo {
+        match judgement.thresholds.latency_slo_ms {
+            Some(ms) => LatencySlo {
+                slo: format!("p99 stale_ms <= {ms} ms"),
+                slo_ms: Some(ms),
+                met: !judgement.slo_exceeded,
+            },
+            None => LatencySlo {
+                slo: "no stale read".into(),
+                slo_ms: None,
+                met: summary.stale_ms.as_ref().and_then(|p| p.max).unwrap_or(0.0) == 0.0
+                    && summary.stale_read.as_ref().is_none_or(|c| c.rate == 0.0),
+            },
+        }
+    }
 }
 
 pub fn status(
@@ -49,6 +81,7 @@ pub fn status(
         infrastructure_rate: summary.infrastructure.as_ref().map_or(0.0, |c| c.rate),
         stale_ms_p99: summary.stale_ms.as_ref().and_then(|p| p.p99),
         visible_by_ms_p99: summary.visible_by_ms.as_ref().and_then(|p| p.p99),
+        latency_slo: LatencySlo::of(summary, judgement),
         threshold_exceeded: judgement.verdict == ThresholdVerdict::Exceeded,
         verdict: judgement.verdict,
         thresholds: judgement.thresholds,

@@ -173,6 +173,8 @@ mod tests {
             stale_reads: Some(2),
             latency_ms_p50: None,
             latency_ms_max: None,
+            stale_ms_p99: None,
+            visible_by_ms_p99: None,
             failure_classes: [FailureClass::StaleRead].into_iter().collect(),
             failed_iterations: vec![FailedIteration {
                 iteration: 3,

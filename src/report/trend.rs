@@ -26,6 +26,12 @@ pub struct Trend {
     /// Stale reads per run, where the run recorded them.
     #[serde(default)]
     pub stale_reads: Vec<Option<u64>>,
+    /// p99 staleness proven (`stale_ms`) per run, where the run recorded it.
+    #[serde(default)]
+    pub stale_ms_p99: Vec<Option<f64>>,
+    /// p99 visibility bound (`visible_by_ms`) per run.
+    #[serde(default)]
+    pub visible_by_ms_p99: Vec<Option<f64>>,
 }
 
 pub fn trend(aggregate: &CrossAggregate) -> Trend {
@@ -39,6 +45,8 @@ pub fn trend(aggregate: &CrossAggregate) -> Trend {
         files: runs.iter().map(|r| r.file.clone()).collect(),
         timestamps: runs.iter().map(|r| r.timestamp).collect(),
         stale_reads: runs.iter().map(|r| r.stale_reads).collect(),
+        stale_ms_p99: runs.iter().map(|r| r.stale_ms_p99).collect(),
+        visible_by_ms_p99: runs.iter().map(|r| r.visible_by_ms_p99).collect(),
     }
 }
 
@@ -61,6 +69,8 @@ mod tests {
             stale_reads: None,
             latency_ms_p50: None,
             latency_ms_max: None,
+            stale_ms_p99: None,
+            visible_by_ms_p99: None,
             failed_iterations: vec![],
             raw: None,
         }
