@@ -285,3 +285,49 @@ fn three_docker_instances_rotate_and_a_fault_on_node3_shows_in_its_column() {
     assert_eq!(services, BTreeSet::from(["mongo", "webprofile", "webprofile-node2", "webprofile-node3"]));
     assert_eq!(t.stack.leftovers(), Vec::<String>::new());
 }
+
+/// Runs that tolerate stale reads (`--allow-stale`) are judged by the
+/// latency SLO: exceeded above it, met within it, drawn on the dashboard.
+#[test]
+fn the_collector_judges_the_p99_staleness_against_the_latency_slo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("collected");
+    std::fs::create_dir_all(&src).unwrap();
+    for (n, seed) in ["1", "2"].into_iter().enumerate() {
+        let out = tmp.path().join(format!("run-{n}"));
+        let faults = ["--fault", "stale-rate=0.5,stale-for=100ms", "--seed", seed];
+        run_local(&out, &[&["--iterations", "12", "--allow-stale"][..], &faults].concat()).code(0);
+        std::fs::copy(
+            parity_dir(&out).join("cross-instance-results.json"),
+            src.join(format!("run_{n}_cross.json")),
+        )
+        .unwrap();
+    }
+    let collect = |slo: &str| {
+        let out = tmp.path().join(format!("collect-{slo}"));
+        let output = parity()
+            .args(["collect", "--src"])
+            .arg(&src)
+            .arg("--out")
+            .arg(&out)
+            .args(["--latency-slo", slo])
+            .output()
+            .unwrap();
+        (output, out)
+    };
+    let (tight, out) = collect("1ms");
+    assert_eq!(tight.status.code(), Some(2), "{}", text(&tight.stderr));
+    let status = read_json(&out.join("flakiness/cross/status.json"));
+    assert_eq!(status["latency_slo"]["met"], false, "{status}");
+    assert_eq!(status["latency_slo"]["slo_ms"], 1.0);
+    assert!(status["stale_ms_p99"].as_f64().unwrap() > 1.0, "{status}");
+    let dashboard = read(&out.join("flakiness/cross/dashboard.html"));
+    assert!(dashboard.contains("Latency trend") && dashboard.contains("SLO: p99 staleness ≤ 1 ms"));
+    assert!(dashboard.contains("class=\"stale breach\""));
+    let trend = read_json(&out.join("flakiness/cross/trend.json"));
+    assert_eq!(trend["stale_ms_p99"].as_array().unwrap().len(), 2);
+
+    let (loose, out) = collect("10s");
+    assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stderr));
+    assert_eq!(read_json(&out.join("flakiness/cross/status.json"))["latency_slo"]["met"], true);
+}
