@@ -103,12 +103,17 @@ fn the_templates_upload_the_runbooks_artifact_names() {
     for (_, doc) in workflows() {
         for step in steps(&doc) {
             if step["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact@")) {
-                names.insert(step["with"]["name"].as_str().expect("artifact name").to_string());
+                let name = step["with"]["name"].as_str().expect("artifact name");
+                // The sharded run's sets, one per matrix job, merged by the next job.
+                if !name.starts_with("parity-shard-") {
+                    names.insert(name.to_string());
+                }
             }
         }
     }
     let expected: BTreeSet<String> = [
         "webprofile-parity-artifacts",
+        "webprofile-parity-artifacts-sharded",
         "parity-cross-dashboard",
         "parity-cross-status",
         "parity-cross-archives",
@@ -187,4 +192,28 @@ fn the_action_maps_its_inputs_onto_parity_run_flags_that_exist() {
     let upload =
         action["runs"]["steps"].as_vec().unwrap().iter().find(|s| s["uses"].as_str().is_some()).unwrap();
     assert_eq!(upload["with"]["name"].as_str(), Some("webprofile-parity-artifacts"));
+}
+
+#[test]
+fn the_sharded_run_deals_one_share_per_matrix_job_and_merges_them_all() {
+    let (_, doc) = workflows().into_iter().find(|(p, _)| p.ends_with("parity.yml")).unwrap();
+    let shards = doc["jobs"]["parity-shard"]["strategy"]["matrix"]["shard"].as_vec().expect("a shard matrix");
+    let runs: Vec<String> = doc["jobs"]["parity-shard"]["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str().map(String::from))
+        .collect();
+    let run = runs.iter().find(|r| r.contains("parity run")).expect("a parity run step");
+    assert!(run.contains(&format!("--shard \"${{{{ matrix.shard }}}}/{}\"", shards.len())), "{run}");
+    assert!(run.contains("--seed \"${{ github.run_id }}\""), "one seed for every shard: {run}");
+    let merge = &doc["jobs"]["parity-merge"];
+    assert_eq!(merge["needs"].as_str(), Some("parity-shard"));
+    let merged = merge["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .any(|r| r.contains("parity merge shards/parity-shard-*"));
+    assert!(merged, "the merge job merges every downloaded shard");
 }
