@@ -96,7 +96,64 @@ impl JsonLines {
     }
 }
 
+/// A JSON array written one element a line as they come, each redacted:
+/// no document-sized string is built, however many elements there are.
+pub struct JsonArray {
+    text: TextStream,
+    written: usize,
+}
+
+impl JsonArray {
+    pub fn push<T: Serialize>(&mut self, item: &T) -> Result<(), ArtifactError> {
+        let line = serde_json::to_string(item).expect("artifact structs serialize");
+        self.text.write(if self.written == 0 { "\n" } else { ",\n" })?;
+        self.written += 1;
+        self.text.write(&line)
+    }
+
+    pub fn finish(mut self) -> Result<PathBuf, ArtifactError> {
+        self.text.write("\n]\n")?;
+        self.text.finish()
+    }
+}
+
+/// A text file written piece by piece, each piece redacted.
+pub struct TextStream {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    redactor: Redactor,
+}
+
+impl TextStream {
+    pub fn write(&mut self, text: &str) -> Result<(), ArtifactError> {
+        use std::io::Write as _;
+        let text = self.redactor.redact(text);
+        self.out.write_all(text.as_bytes()).map_err(|source| ArtifactError { path: self.path.clone(), source })
+    }
+
+    pub fn finish(mut self) -> Result<PathBuf, ArtifactError> {
+        use std::io::Write as _;
+        self.out.flush().map_err(|source| ArtifactError { path: self.path.clone(), source })?;
+        Ok(self.path)
+    }
+}
+
 impl ArtifactDir {
+    /// Opens (truncates) a text file to be written piece by piece.
+    pub fn text_stream(&self, name: &str) -> Result<TextStream, ArtifactError> {
+        let path = self.path(name);
+        let file =
+            std::fs::File::create(&path).map_err(|source| ArtifactError { path: path.clone(), source })?;
+        Ok(TextStream { path, out: std::io::BufWriter::new(file), redactor: self.redactor.clone() })
+    }
+
+    /// Opens (truncates) a JSON array to be written element by element.
+    pub fn json_array(&self, name: &str) -> Result<JsonArray, ArtifactError> {
+        let mut text = self.text_stream(name)?;
+        text.write("[")?;
+        Ok(JsonArray { text, written: 0 })
+    }
+
     /// Opens (truncates) a streamed, compressed JSON-lines file.
     pub fn json_lines(&self, name: &str) -> Result<JsonLines, ArtifactError> {
         let path = self.path(name);
@@ -135,20 +192,9 @@ impl ArtifactDir {
     /// Writes a JSON array one element a line (each redacted), streamed: no
     /// document-sized string is built, however many elements there are.
     pub fn write_json_array<T: Serialize>(&self, name: &str, items: &[T]) -> Result<PathBuf, ArtifactError> {
-        use std::io::Write as _;
-        let path = self.path(name);
-        let fail = |source| ArtifactError { path: path.clone(), source };
-        let file = std::fs::File::create(&path).map_err(fail)?;
-        let mut out = std::io::BufWriter::new(file);
-        out.write_all(b"[").map_err(fail)?;
-        for (i, item) in items.iter().enumerate() {
-            let line = serde_json::to_string(item).expect("artifact structs serialize");
-            out.write_all(if i == 0 { b"\n" } else { b",\n" }).map_err(fail)?;
-            out.write_all(self.redactor.redact(&line).as_bytes()).map_err(fail)?;
-        }
-        out.write_all(b"\n]\n").map_err(fail)?;
-        out.flush().map_err(fail)?;
-        Ok(path)
+        let mut array = self.json_array(name)?;
+        items.iter().try_for_each(|item| array.push(item))?;
+        array.finish()
     }
 
     /// Writes pretty JSON (redacted) with a trailing newline.

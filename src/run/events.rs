@@ -7,7 +7,7 @@ use crate::artifacts::Analysis;
 use crate::canary::CanaryReport;
 use crate::clock::Phase;
 use crate::rerun::FlakinessReport;
-use crate::scenario::cross::{CrossTotals, Iteration, IterationResult};
+use crate::scenario::cross::{CrossTotals, Iteration};
 use crate::scenario::immediacy::Smoke;
 use crate::scenario::suite::SuiteReport;
 use crate::stack::LogFile;
@@ -41,15 +41,14 @@ pub enum Event<'a> {
         smokes: &'a [Smoke],
     },
     SuiteFinished(&'a SuiteReport),
-    /// The cross-instance iterations begin (`iterations` of them).
+    /// The cross-instance iterations begin: these numbers, in this order.
     CrossStarted {
-        iterations: u32,
+        numbers: &'a [u32],
     },
     /// One cross-instance iteration ended (they end in any order).
     IterationFinished(&'a Iteration),
-    /// The iterations that finished, in order, and their totals.
+    /// The iterations are over (all finished, or a signal stopped them): their totals.
     CrossFinished {
-        results: &'a [IterationResult],
         totals: &'a CrossTotals,
     },
     /// `--reference`: every exchange pair compared with the reference build.

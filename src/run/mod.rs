@@ -16,7 +16,7 @@ use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
-use crate::scenario::cross::{self, CrossTotals, IterationResult};
+use crate::scenario::cross::{self, CrossTally, CrossTotals};
 use crate::scenario::immediacy;
 use crate::scenario::suite;
 use crate::stack::docker::{self as docker_stack, Chaos};
@@ -292,7 +292,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
             run.emitter.warn(&format!("the stack never became ready: {e}"));
         }
         Ok(Ok(())) => {
-            let finished = Mutex::new(Vec::new());
+            let finished = Mutex::new(CrossTally::default());
             let scenarios = run_scenarios(run, &clients, endpoints, chaos.as_deref(), &finished);
             // A signal stops the scenarios; what they finished is kept and written.
             if let Err(signal) = or_signal(scenarios).await {
@@ -300,7 +300,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
                     .warn(&format!("interrupted by {signal}: the scenarios still running were stopped"));
                 outcome.interrupted = Some("the scenarios".into());
                 let done = std::mem::take(&mut *finished.lock().expect("finished iterations"));
-                if run.found.cross.is_none() && !done.is_empty() {
+                if run.found.cross.is_none() && done.iterations() > 0 {
                     cross_finished(run, done);
                 }
             } else if let Some(phase) = run.config.diff.clone() {
@@ -567,7 +567,7 @@ async fn run_scenarios(
     clients: &[Client],
     endpoints: &stack::Endpoints,
     chaos: Option<&Chaos>,
-    finished: &Mutex<Vec<IterationResult>>,
+    finished: &Mutex<CrossTally>,
 ) {
     let phase_start = Instant::now();
     let attempts = run.config.retry.attempts;
@@ -601,7 +601,14 @@ async fn run_scenarios(
     }
     let phase_start = Instant::now();
     let schedule = run.config.schedule();
-    run.emitter.emit(Event::CrossStarted { iterations: schedule.numbers.len() as u32 });
+    if let Some(shard) = run.config.shard {
+        run.emitter.note(&format!(
+            "shard {shard}: {} of the run's {iterations} iterations (dealt by seed {})",
+            schedule.numbers.len(),
+            run.config.seed.unwrap_or(0)
+        ));
+    }
+    run.emitter.emit(Event::CrossStarted { numbers: &schedule.numbers });
     let mut exchanges = 0u64;
     let emitter = Mutex::new(&mut run.emitter);
     let emitter = &emitter;
@@ -621,14 +628,14 @@ async fn run_scenarios(
             exchanges += it.trace.len() as u64;
             // Written as each finishes, so an interrupted run keeps them.
             emitter.lock().expect("emitter").emit(Event::IterationFinished(&it));
-            finished.lock().expect("finished iterations").push(it.result);
+            finished.lock().expect("finished iterations").add(&it.result);
         },
     )
     .await;
     run.found.exchanges += exchanges;
-    run.phase_done(&format!("cross ({iterations} iterations)"), phase_start);
-    let results = std::mem::take(&mut *finished.lock().expect("finished iterations"));
-    cross_finished(run, results);
+    run.phase_done(&format!("cross ({} iterations)", schedule.numbers.len()), phase_start);
+    let tally = std::mem::take(&mut *finished.lock().expect("finished iterations"));
+    cross_finished(run, tally);
 }
 
 /// `--reference`: the tested instances are the candidate, diffed exchange by
@@ -692,10 +699,9 @@ fn diff_summary(report: &crate::diff::report::DiffReport) -> artifacts::DiffSumm
     }
 }
 
-/// The iterations that finished, in order, to the sinks and the findings.
-fn cross_finished(run: &mut Run, mut results: Vec<IterationResult>) {
-    results.sort_by_key(|r| r.iteration);
-    let totals = CrossTotals::of(&results);
-    run.emitter.emit(Event::CrossFinished { results: &results, totals: &totals });
+/// The iterations' totals to the sinks and the findings.
+fn cross_finished(run: &mut Run, tally: CrossTally) {
+    let totals = tally.totals();
+    run.emitter.emit(Event::CrossFinished { totals: &totals });
     run.found.cross = Some(totals);
 }

@@ -4,7 +4,7 @@
 //! Slack always redact.
 
 use super::events::{Event, Sink};
-use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError, JsonLines};
+use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError, JsonArray, JsonLines, TextStream};
 use crate::notify::message::RunContext;
 use crate::notify::slack::Slack;
 use crate::progress::{IterationProgress, Reporter};
@@ -16,6 +16,7 @@ use crate::scenario::cross::{self, Iteration, IterationResult};
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::{self, CheckRecord, CheckStatus};
 use crate::verdict::{FailureClass, RunStatus};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Joins the write errors of one event into one sentence.
@@ -39,17 +40,72 @@ pub struct ArtifactSink {
     passing_kept: u32,
     /// `cross-instance-trace.jsonl.gz`, open while the iterations run.
     trace: Option<JsonLines>,
+    /// `cross-instance-results.json` and `cross-instance.out`, open while they run.
+    results: Option<ResultsStream>,
+}
+
+/// The results files, written in iteration order as the iterations finish
+/// (in any order): one that finishes early waits for those before it.
+struct ResultsStream {
+    json: JsonArray,
+    out: TextStream,
+    /// The iteration numbers in the order they are written.
+    order: Vec<u32>,
+    next: usize,
+    waiting: BTreeMap<u32, IterationResult>,
+}
+
+impl ResultsStream {
+    fn open(parity: &ArtifactDir, numbers: &[u32]) -> Result<Self, ArtifactError> {
+        Ok(ResultsStream {
+            json: parity.json_array(names::CROSS_RESULTS_JSON)?,
+            out: parity.text_stream(names::CROSS_OUT)?,
+            order: numbers.to_vec(),
+            next: 0,
+            waiting: BTreeMap::new(),
+        })
+    }
+
+    fn push(&mut self, result: &IterationResult) -> Result<(), ArtifactError> {
+        self.waiting.insert(result.iteration, result.clone());
+        while let Some(r) = self.order.get(self.next).and_then(|n| self.waiting.remove(n)) {
+            self.next += 1;
+            self.write(&r)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, r: &IterationResult) -> Result<(), ArtifactError> {
+        self.json.push(r)?;
+        self.out.write(&cross::render_result_line(r))
+    }
+
+    /// What finished is written in order (a stopped run leaves gaps), then the totals.
+    fn finish(mut self, totals: &cross::CrossTotals) -> Result<(), ArtifactError> {
+        for r in std::mem::take(&mut self.waiting).into_values() {
+            self.write(&r)?;
+        }
+        self.out.write(&cross::render_totals(totals))?;
+        self.json.finish()?;
+        self.out.finish().map(|_| ())
+    }
 }
 
 impl ArtifactSink {
     pub fn new(parity: ArtifactDir, flakiness: ArtifactDir, keep_passing: Option<u32>) -> Self {
-        ArtifactSink { parity, flakiness, keep_passing, passing_kept: 0, trace: None }
+        ArtifactSink { parity, flakiness, keep_passing, passing_kept: 0, trace: None, results: None }
     }
 
     /// Every exchange of the iteration into the streamed trace, and its own
     /// four files when it failed or is among the first passing ones kept.
     fn iteration(&mut self, it: &Iteration) -> Result<(), String> {
         let mut errors = Vec::new();
+        if let Some(results) = &mut self.results {
+            if let Err(e) = results.push(&it.result) {
+                errors.push(e.to_string());
+                self.results = None;
+            }
+        }
         if let Some(trace) = &mut self.trace {
             for exchange in it.trace.exchanges() {
                 if let Err(e) = trace.write(&TraceLine { iteration: it.result.iteration, exchange }) {
@@ -112,18 +168,19 @@ impl Sink for ArtifactSink {
             Event::SuiteFinished(report) => {
                 all_written([parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(report))])
             }
-            Event::CrossStarted { .. } => {
+            Event::CrossStarted { numbers } => {
                 self.trace = Some(parity.json_lines(names::CROSS_TRACE).map_err(|e| e.to_string())?);
+                self.results = Some(ResultsStream::open(parity, numbers).map_err(|e| e.to_string())?);
                 Ok(())
             }
             Event::IterationFinished(it) => self.iteration(it),
-            Event::CrossFinished { results, totals } => {
+            Event::CrossFinished { totals } => {
                 let trace = self.finish_trace();
-                all_written([
-                    self.parity.write_json_array(names::CROSS_RESULTS_JSON, results),
-                    self.parity.write_text(names::CROSS_OUT, &cross::render_summary(results, totals)),
-                ])
-                .and(trace)
+                let results = match self.results.take() {
+                    Some(results) => results.finish(totals).map_err(|e| e.to_string()),
+                    None => Ok(()),
+                };
+                results.and(trace)
             }
             Event::Logs(logs) => {
                 all_written(logs.iter().map(|log| parity.write_text(&log.file_name, &log.content)))
@@ -206,8 +263,8 @@ impl Sink for ConsoleSink {
                     ));
                 }
             }
-            Event::CrossStarted { iterations } => {
-                self.progress = Some(self.reporter.iterations(*iterations, "cross-instance iteration"));
+            Event::CrossStarted { numbers } => {
+                self.progress = Some(self.reporter.iterations(numbers.len() as u32, "cross-instance iteration"));
             }
             Event::IterationFinished(it) => {
                 let detail = match (&it.result.reason, it.result.latency_ms) {
@@ -298,8 +355,9 @@ impl Sink for JunitSink {
         match event {
             Event::SmokeFinished { report, smokes } => self.smoke_attempts = smoke_attempts(report, smokes),
             Event::SuiteFinished(report) => self.checks = report.checks.clone(),
-            Event::CrossFinished { results, .. } => self.iterations = results.to_vec(),
+            Event::IterationFinished(it) => self.iterations.push(it.result.clone()),
             Event::Finished(analysis) => {
+                self.iterations.sort_by_key(|r| r.iteration);
                 let xml = junit::render(&JunitInput {
                     timestamp: &analysis.started_at,
                     coverage: &analysis.coverage,

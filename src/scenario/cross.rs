@@ -357,48 +357,95 @@ impl Percentiles {
     }
 }
 
-/// The matrix, pairs in name order. An iteration counts once in every cell
-/// it measured (each observer it polled); one that failed before the revoke
-/// counts in its cells with no figures.
+/// The matrix, pairs in name order.
 pub fn matrix(results: &[IterationResult]) -> Vec<PairLatency> {
-    let mut pairs: std::collections::BTreeMap<(String, String), Vec<Observation>> = Default::default();
-    for r in results.iter().filter(|r| !r.revoker.is_empty()) {
-        for cell in r.cells().into_iter().filter(|c| !c.observer.is_empty()) {
-            pairs.entry((r.revoker.clone(), cell.observer.clone())).or_default().push(cell);
-        }
-    }
-    pairs
-        .into_iter()
-        .map(|((revoker, observer), cells)| PairLatency {
-            revoker,
-            observer,
-            iterations: cells.len() as u32,
-            stale_reads: cells.iter().map(|c| c.stale_reads).sum(),
-            stale_iterations: cells.iter().filter(|c| c.stale_reads > 0).count() as u32,
-            stale_ms: Percentiles::of(cells.iter().filter_map(|c| c.stale_ms).collect()),
-            visible_by_ms: Percentiles::of(cells.iter().filter_map(|c| c.visible_by_ms).collect()),
-        })
-        .collect()
+    CrossTotals::of(results).matrix
 }
 
 impl CrossTotals {
     pub fn of(results: &[IterationResult]) -> Self {
-        let mut latencies: Vec<f64> = results.iter().filter_map(|r| r.latency_ms).collect();
+        let mut tally = CrossTally::default();
+        results.iter().for_each(|r| tally.add(r));
+        tally.totals()
+    }
+}
+
+/// The totals gathered one iteration at a time, keeping a few numbers per
+/// iteration rather than the iterations, so a long run's memory stays small.
+#[derive(Clone, Debug, Default)]
+pub struct CrossTally {
+    iterations: u32,
+    failures: u32,
+    classes: ClassCounts,
+    stale_reads: u32,
+    polls: u32,
+    latencies: Vec<f64>,
+    cells: std::collections::BTreeMap<(String, String), CellTally>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct CellTally {
+    iterations: u32,
+    stale_reads: u32,
+    stale_iterations: u32,
+    stale_ms: Vec<f64>,
+    visible_by_ms: Vec<f64>,
+}
+
+impl CrossTally {
+    /// Counts `r` in, once in every (revoker, observer) cell it measured (an
+    /// iteration that failed before the revoke counts in its cells with no figures).
+    pub fn add(&mut self, r: &IterationResult) {
+        self.iterations += 1;
+        if !r.success {
+            self.failures += 1;
+            self.classes.add(r.class.unwrap_or(FailureClass::Unknown));
+        }
+        self.stale_reads += r.stale_reads.unwrap_or(0);
+        self.polls += r.polls;
+        self.latencies.extend(r.latency_ms);
+        if r.revoker.is_empty() {
+            return;
+        }
+        for cell in r.cells().into_iter().filter(|c| !c.observer.is_empty()) {
+            let tally = self.cells.entry((r.revoker.clone(), cell.observer)).or_default();
+            tally.iterations += 1;
+            tally.stale_reads += cell.stale_reads;
+            tally.stale_iterations += u32::from(cell.stale_reads > 0);
+            tally.stale_ms.extend(cell.stale_ms);
+            tally.visible_by_ms.extend(cell.visible_by_ms);
+        }
+    }
+
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    pub fn totals(&self) -> CrossTotals {
+        let mut latencies = self.latencies.clone();
         latencies.sort_by(f64::total_cmp);
         CrossTotals {
-            iterations: results.len() as u32,
-            failures: results.iter().filter(|r| !r.success).count() as u32,
-            classes: results
-                .iter()
-                .filter(|r| !r.success)
-                .map(|r| r.class.unwrap_or(FailureClass::Unknown))
-                .collect(),
-            stale_reads: results.iter().filter_map(|r| r.stale_reads).sum(),
-            polls: results.iter().map(|r| r.polls).sum(),
+            iterations: self.iterations,
+            failures: self.failures,
+            classes: self.classes.clone(),
+            stale_reads: self.stale_reads,
+            polls: self.polls,
             latency_ms_p50: percentile(&latencies, 0.50),
             latency_ms_p95: percentile(&latencies, 0.95),
             latency_ms_max: latencies.last().copied(),
-            matrix: matrix(results),
+            matrix: self
+                .cells
+                .iter()
+                .map(|((revoker, observer), c)| PairLatency {
+                    revoker: revoker.clone(),
+                    observer: observer.clone(),
+                    iterations: c.iterations,
+                    stale_reads: c.stale_reads,
+                    stale_iterations: c.stale_iterations,
+                    stale_ms: Percentiles::of(c.stale_ms.clone()),
+                    visible_by_ms: Percentiles::of(c.visible_by_ms.clone()),
+                })
+                .collect(),
         }
     }
 }
@@ -460,17 +507,23 @@ pub fn render_revoke_txt(it: &Iteration) -> String {
 
 /// `cross-instance.out`: one line per iteration, then the totals.
 pub fn render_summary(results: &[IterationResult], totals: &CrossTotals) -> String {
-    let mut out = String::new();
-    for r in results {
-        out += &format!(
-            "iteration {}: {}{}{}\n",
-            r.iteration,
-            if r.success { "PASS" } else { "FAIL" },
-            r.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-            r.reason.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()
-        );
-    }
-    out += &format!(
+    results.iter().map(render_result_line).collect::<String>() + &render_totals(totals)
+}
+
+/// One iteration's line of `cross-instance.out`.
+pub fn render_result_line(r: &IterationResult) -> String {
+    format!(
+        "iteration {}: {}{}{}\n",
+        r.iteration,
+        if r.success { "PASS" } else { "FAIL" },
+        r.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
+        r.reason.as_ref().map(|x| format!(" — {x}")).unwrap_or_default()
+    )
+}
+
+/// The totals that end `cross-instance.out`, and the matrix.
+pub fn render_totals(totals: &CrossTotals) -> String {
+    let mut out = format!(
         "cross-instance: {}/{} iterations failed{}, {} stale read(s), {} polls",
         totals.failures,
         totals.iterations,

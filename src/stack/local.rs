@@ -40,6 +40,9 @@ impl Default for LocalOptions {
     }
 }
 
+/// How much of each embedded instance's access log a run writes (Docker's is `--log-tail`).
+pub const LOG_LINES_WRITTEN: usize = 10_000;
+
 pub struct LocalStack {
     pub endpoints: Endpoints,
     running: Vec<RunningInstance>,
@@ -80,14 +83,23 @@ impl LocalStack {
         }
     }
 
-    /// The instances' access logs as `webprofile.log`, `webprofile-node2.log`, …
+    /// The last [`LOG_LINES_WRITTEN`] lines of each instance's access log as
+    /// `webprofile.log`, `webprofile-node2.log`, …: a long run's logs would
+    /// otherwise outweigh every other artifact, and each failure's evidence
+    /// packet already holds the lines around it.
     pub fn logs(&self) -> Vec<LogFile> {
         self.running
             .iter()
             .enumerate()
-            .map(|(k, instance)| LogFile {
-                file_name: format!("{}.log", service_name(k)),
-                content: instance.log.lines().join("\n") + "\n",
+            .map(|(k, instance)| {
+                let (lines, earlier) = instance.log.tail(LOG_LINES_WRITTEN);
+                let head = match earlier {
+                    0 => String::new(),
+                    n => format!(
+                        "[parity] {n} earlier line(s) not kept here; each failure's evidence packet has its window\n"
+                    ),
+                };
+                LogFile { file_name: format!("{}.log", service_name(k)), content: head + &lines.join("\n") + "\n" }
             })
             .collect()
     }

@@ -1,5 +1,7 @@
-//! In-process token store; clones share one set of documents.
+//! In-process token store; clones share one set of documents. Indexed by id,
+//! user and hash prefix, so a long run (100,000 iterations) stays linear.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mongodb::bson::oid::ObjectId;
@@ -8,7 +10,22 @@ use super::{StoreError, TokenDoc, TokenStore};
 
 #[derive(Default, Clone)]
 pub struct MemoryStore {
-    docs: Arc<Mutex<Vec<TokenDoc>>>,
+    docs: Arc<Mutex<Docs>>,
+}
+
+/// The documents in insertion order, and where to find them.
+#[derive(Default)]
+struct Docs {
+    all: Vec<TokenDoc>,
+    by_id: HashMap<ObjectId, usize>,
+    by_user: HashMap<String, Vec<usize>>,
+    by_prefix: HashMap<String, Vec<usize>>,
+}
+
+impl Docs {
+    fn at<'a>(&'a self, positions: Option<&'a Vec<usize>>) -> impl Iterator<Item = &'a TokenDoc> + 'a {
+        positions.into_iter().flatten().map(|&i| &self.all[i])
+    }
 }
 
 impl MemoryStore {
@@ -16,9 +33,9 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn docs(&self) -> MutexGuard<'_, Vec<TokenDoc>> {
-        // A panic while holding the lock cannot leave a half-written Vec, so
-        // a poisoned lock is still safe to use.
+    fn docs(&self) -> MutexGuard<'_, Docs> {
+        // Every write completes its index updates before it can panic, so a
+        // poisoned lock is still safe to use.
         self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -27,38 +44,46 @@ impl MemoryStore {
 impl TokenStore for MemoryStore {
     async fn insert(&self, doc: TokenDoc) -> Result<(), StoreError> {
         let mut docs = self.docs();
-        if docs.iter().any(|d| d.id == doc.id) {
+        if docs.by_id.contains_key(&doc.id) {
             return Err(StoreError::Mongo(format!("E11000 duplicate key error: _id {}", doc.id.to_hex())));
         }
-        docs.push(doc);
+        let at = docs.all.len();
+        docs.by_id.insert(doc.id, at);
+        docs.by_user.entry(doc.user_id.clone()).or_default().push(at);
+        docs.by_prefix.entry(doc.hash_prefix.clone()).or_default().push(at);
+        docs.all.push(doc);
         Ok(())
     }
 
     async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        Ok(self.docs().iter().filter(|d| d.user_id == user_id).cloned().collect())
+        let docs = self.docs();
+        Ok(docs.at(docs.by_user.get(user_id)).cloned().collect())
     }
 
     async fn active_candidates(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        Ok(self.docs().iter().filter(|d| d.active && d.hash_prefix == hash_prefix).cloned().collect())
+        let docs = self.docs();
+        Ok(docs.at(docs.by_prefix.get(hash_prefix)).filter(|d| d.active).cloned().collect())
     }
 
     async fn find_by_prefix(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        Ok(self.docs().iter().filter(|d| d.hash_prefix == hash_prefix).cloned().collect())
+        let docs = self.docs();
+        Ok(docs.at(docs.by_prefix.get(hash_prefix)).cloned().collect())
     }
 
     async fn find_by_id(&self, id: ObjectId) -> Result<Option<TokenDoc>, StoreError> {
-        Ok(self.docs().iter().find(|d| d.id == id).cloned())
+        let docs = self.docs();
+        Ok(docs.by_id.get(&id).map(|&i| docs.all[i].clone()))
     }
 
     async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {
         let mut docs = self.docs();
-        match docs.iter_mut().find(|d| d.id == id && d.user_id == user_id) {
-            Some(doc) => {
-                doc.active = false;
-                Ok(true)
-            }
-            None => Ok(false),
+        let Some(&at) = docs.by_id.get(&id) else { return Ok(false) };
+        let doc = &mut docs.all[at];
+        if doc.user_id != user_id {
+            return Ok(false);
         }
+        doc.active = false;
+        Ok(true)
     }
 
     fn describe(&self) -> String {

@@ -58,12 +58,22 @@ impl Default for ReferenceConfig {
 #[derive(Clone, Default)]
 pub struct AccessLog {
     lines: Arc<Mutex<VecDeque<String>>>,
+    /// Lines dropped from the front to keep the bound.
+    dropped: Arc<std::sync::atomic::AtomicU64>,
     echo_stdout: bool,
 }
 
 impl AccessLog {
     pub fn lines(&self) -> Vec<String> {
         self.locked().iter().cloned().collect()
+    }
+
+    /// The last `n` lines, and how many came before them (kept or not).
+    pub fn tail(&self, n: usize) -> (Vec<String>, u64) {
+        let lines = self.locked();
+        let skip = lines.len().saturating_sub(n);
+        let earlier = self.dropped.load(std::sync::atomic::Ordering::Relaxed) + skip as u64;
+        (lines.iter().skip(skip).cloned().collect(), earlier)
     }
 
     /// Appends one line (and echoes it, for `reference serve`).
@@ -76,6 +86,7 @@ impl AccessLog {
         // Bounded so that a long-running `serve` cannot grow without limit.
         if lines.len() >= MAX_LOG_LINES {
             lines.pop_front();
+            self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         lines.push_back(line);
     }
