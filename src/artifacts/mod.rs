@@ -128,7 +128,9 @@ impl TextStream {
     pub fn write(&mut self, text: &str) -> Result<(), ArtifactError> {
         use std::io::Write as _;
         let text = self.redactor.redact(text);
-        self.out.write_all(text.as_bytes()).map_err(|source| ArtifactError { path: self.path.clone(), source })
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(|source| ArtifactError { path: self.path.clone(), source })
     }
 
     pub fn finish(mut self) -> Result<PathBuf, ArtifactError> {

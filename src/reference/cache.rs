@@ -125,7 +125,7 @@ impl Draws {
                     .user_id
                     .bytes()
                     .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-                (crate::scenario::cross::mix(*seed ^ user) >> 11) as f64 / (1u64 << 53) as f64
+                (crate::hashing::splitmix(*seed ^ user) >> 11) as f64 / (1u64 << 53) as f64
             }
             Draws::Random(rng) => rng.random::<f64>(),
         };

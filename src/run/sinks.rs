@@ -264,7 +264,8 @@ impl Sink for ConsoleSink {
                 }
             }
             Event::CrossStarted { numbers } => {
-                self.progress = Some(self.reporter.iterations(numbers.len() as u32, "cross-instance iteration"));
+                self.progress =
+                    Some(self.reporter.iterations(numbers.len() as u32, "cross-instance iteration"));
             }
             Event::IterationFinished(it) => {
                 let detail = match (&it.result.reason, it.result.latency_ms) {

@@ -6,6 +6,7 @@
 use super::{fresh_user_id, probe_revocation, Judgement, Observation, ProbeOutcome, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
+use crate::hashing::splitmix;
 use crate::lenient;
 use crate::stats::percentile;
 use crate::verdict::{ClassCounts, FailureClass};
@@ -174,7 +175,7 @@ impl Shard {
     /// (not one stretch of it) and the shards of one seed never overlap.
     pub fn share(self, iterations: u32, seed: u64) -> Vec<u32> {
         let mut order: Vec<u32> = (1..=iterations).collect();
-        order.sort_by_key(|n| (mix(seed ^ u64::from(*n)), *n));
+        order.sort_by_key(|n| (splitmix(seed ^ u64::from(*n)), *n));
         let mut mine: Vec<u32> = order
             .into_iter()
             .enumerate()
@@ -184,14 +185,6 @@ impl Shard {
         mine.sort_unstable();
         mine
     }
-}
-
-/// SplitMix64's finalizer: a fixed, well-spread hash (stable across versions, unlike a library RNG).
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// Who does what in one iteration, as indexes into the instances.
@@ -220,8 +213,8 @@ pub fn assign(n: u32, instances: usize) -> Assignment {
 pub fn user_of(n: u32, seed: Option<u64>) -> String {
     match seed {
         Some(seed) => {
-            let high = mix(seed ^ 0x7573_6572 ^ (u64::from(n) << 32));
-            let low = mix(high ^ u64::from(n));
+            let high = splitmix(seed ^ 0x7573_6572 ^ (u64::from(n) << 32));
+            let low = splitmix(high ^ u64::from(n));
             format!("{high:016x}{:08x}", low >> 32)
         }
         None => fresh_user_id(),

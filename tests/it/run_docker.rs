@@ -483,10 +483,10 @@ fn a_container_that_dies_is_named_with_its_log_tail_and_exit_3_keeps_the_artifac
     let Some(t) = DockerTest::start("dies") else { return };
 
     // The reference server refuses an unknown fault and exits at once.
-    let run = t.run(&["--instance-env", "PARITY_FAULTS=melt-down"]).code(3);
+    let run = t.run(&["--instances", "3", "--instance-env", "PARITY_FAULTS=melt-down"]).code(3);
     let stderr = stderr_of(&run);
-    // Both instances die; whichever is noticed first is named.
-    let named = regex::Regex::new(r"ptest-dies-wp(-node2)? stopped before it was ready").unwrap();
+    // Every instance dies; whichever is noticed first is named.
+    let named = regex::Regex::new(r"ptest-dies-wp(-node[23])? stopped before it was ready").unwrap();
     assert!(named.is_match(&stderr), "{stderr}");
     assert!(stderr.contains("the container exited with code 64"), "{stderr}");
     assert!(stderr.contains("melt-down"), "the log tail is quoted: {stderr}");
@@ -494,7 +494,7 @@ fn a_container_that_dies_is_named_with_its_log_tail_and_exit_3_keeps_the_artifac
     let dir = t.dir();
     let analysis = read_json(&dir.join("analysis.json"));
     assert_eq!(analysis["status"], "error");
-    for service in ["webprofile", "webprofile-node2"] {
+    for service in ["webprofile", "webprofile-node2", "webprofile-node3"] {
         let c = analysis["containers"].as_array().unwrap().iter().find(|c| c["service"] == service).unwrap();
         assert_eq!((c["state"].as_str(), c["exit_code"].as_i64()), (Some("exited"), Some(64)), "{c}");
     }

@@ -331,3 +331,37 @@ fn the_collector_judges_the_p99_staleness_against_the_latency_slo() {
     assert_eq!(loose.status.code(), Some(0), "{}", text(&loose.stderr));
     assert_eq!(read_json(&out.join("flakiness/cross/status.json"))["latency_slo"]["met"], true);
 }
+
+/// A packet of a three-instance iteration records its roles; the replay
+/// starts three instances and reruns exactly those roles, fault and all.
+#[test]
+fn a_three_instance_packet_replays_with_its_roles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+    run_local(&out, &["--instances", "3", "--iterations", "1", "--fault", "revocation-lag=300ms@3"]).code(1);
+    let packet = parity_dir(&out).join("evidence/iteration-1");
+    let spec = read_json(&packet.join("replay.json"));
+    assert_eq!(spec["targets"].as_array().unwrap().len(), 3, "{spec}");
+    let case = &spec["case"];
+    assert_eq!(
+        (case["creator"].as_str(), case["revoker"].as_str(), case["observer"].as_str()),
+        (Some("instance3"), Some("instance2"), Some("instance1,instance3")),
+        "{spec}"
+    );
+    let replayed = parity()
+        .arg("replay")
+        .arg(&packet)
+        .arg("--out")
+        .arg(tmp.path().join("replay"))
+        .args(["--times", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(replayed.status.code(), Some(1), "{}", output_text(&replayed));
+    let report = read_json(&tmp.path().join("replay/replay-report.json"));
+    assert_eq!(report["reproduced"], 2, "{report}");
+    let logs = ["webprofile.log", "webprofile-node2.log", "webprofile-node3.log"];
+    assert!(
+        logs.iter().all(|l| tmp.path().join("replay").join(l).is_file()),
+        "the replay's stack has three instances"
+    );
+}
