@@ -208,7 +208,7 @@ pub struct ContainerReport {
 
 pub async fn report(docker: &Docker, service: Service, name: &str, image: &str) -> ContainerReport {
     let mut report = ContainerReport {
-        service: service.role().into(),
+        service: service.role(),
         name: name.into(),
         image: image.into(),
         image_id: None,
