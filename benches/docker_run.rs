@@ -98,7 +98,10 @@ fn main() {
         let second = access_log(&dir.join("webprofile-node2.log"));
         for r in &results {
             let user = r["user_id"].as_str().unwrap();
-            let (service, count) = service_time(&first, &second, user);
+            // Roles rotate: with two instances the creator is also the one polled.
+            let (created_on, revoked_on) =
+                if r["creator"] == "instance2" { (&second, &first) } else { (&first, &second) };
+            let (service, count) = service_time(created_on, revoked_on, user);
             let polls = r["polls"].as_f64().unwrap_or(1.0);
             let total = r["duration_ms"].as_f64().unwrap();
             let pauses = (polls - 1.0).max(0.0) * POLL_INTERVAL_MS;
@@ -163,14 +166,15 @@ fn access_log(path: &Path) -> Vec<Request> {
         .collect()
 }
 
-/// The service's time on one iteration's requests: on instance 1, its create
-/// and every request up to the next create (the introspections); on
-/// instance 2, the revoke for that user.
+/// The service's time on one iteration's requests: on the creating (and
+/// polled) instance, its create and every request up to the next create (the
+/// introspections); on the revoking one, the revoke for that user.
 fn service_time(first: &[Request], second: &[Request], user: &str) -> (f64, usize) {
     let creates = |r: &Request| r.method == "POST" && r.path.contains("/git-tokens");
     let start = first.iter().position(|r| creates(r) && r.path.contains(user)).expect("create in log");
-    let mine: Vec<&Request> =
-        std::iter::once(&first[start]).chain(first[start + 1..].iter().take_while(|r| !creates(r))).collect();
+    // The next iteration's revoke may come first on this instance: it is not this one's.
+    let after = first[start + 1..].iter().take_while(|r| !creates(r)).filter(|r| r.method != "DELETE");
+    let mine: Vec<&Request> = std::iter::once(&first[start]).chain(after).collect();
     let revoke: Vec<&Request> =
         second.iter().filter(|r| r.method == "DELETE" && r.path.contains(user)).collect();
     let all: Vec<&Request> = mine.into_iter().chain(revoke).collect();
