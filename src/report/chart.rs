@@ -7,10 +7,10 @@ use super::trend::Trend;
 use crate::escape::markup;
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 1000.0;
+pub(super) const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 490.0;
-const LEFT: f64 = 62.0;
-const RIGHT: f64 = 24.0;
+pub(super) const LEFT: f64 = 62.0;
+pub(super) const RIGHT: f64 = 24.0;
 /// The success-rate panel.
 const RATE_TOP: f64 = 24.0;
 const RATE_BOTTOM: f64 = 250.0;
@@ -188,7 +188,7 @@ fn shorten(text: &str, max: usize) -> String {
     text.chars().take(max - 1).chain(['…']).collect()
 }
 
-fn round1(v: f64) -> f64 {
+pub(super) fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 

@@ -4,15 +4,12 @@
 //! SLO is "no stale read": the line is at 0 ms and any red point above it
 //! is a breach; with `--latency-slo D` the line is at D.
 
-use super::chart::{FAIL_COLOUR, LINE_COLOUR, OK_COLOUR};
+use super::chart::{round1, FAIL_COLOUR, LEFT, LINE_COLOUR, OK_COLOUR, RIGHT, WIDTH};
 use super::trend::Trend;
 use crate::escape::markup;
 use std::fmt::Write as _;
 
-const WIDTH: f64 = 1000.0;
 const HEIGHT: f64 = 300.0;
-const LEFT: f64 = 62.0;
-const RIGHT: f64 = 24.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 250.0;
 
@@ -112,10 +109,6 @@ fn series(
             points.join(" ")
         );
     }
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
 }
 
 #[cfg(test)]
