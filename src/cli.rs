@@ -167,9 +167,9 @@ pub enum Command {
     /// differences accepted by rules.
     #[command(after_help = diff_help())]
     Diff(Box<DiffArgs>),
-    /// Join the artifact sets of `parity run --shard K/N` (one per CI job) into the one set an
-    /// unsharded run with the same seed would write: results, trace, matrix, analysis, JUnit,
-    /// step summary and tarball.
+    /// Join the artifact sets of `parity run --shard K/N` (one per CI job) into one: the
+    /// iterations and roles of an unsharded run with the same seed, in its results, trace,
+    /// matrix, analysis, JUnit, step summary and tarball.
     #[command(after_help = merge_help())]
     Merge(MergeArgs),
     /// Print a shell completion script: `parity completions bash > /etc/bash_completion.d/parity`.
@@ -211,13 +211,15 @@ fn merge_help() -> String {
     format!(
         "Examples:\n  parity merge shard-1/ci shard-2/ci shard-3/ci --out ci --junit ci/junit.xml\n\n\
          Every set is read and checked before anything is written: they must be shares of one run \
-         (the same --shard count, --seed, --iterations, --instances and contract). Per-iteration \
-         files and evidence packets keep their names; each shard's own analysis, smoke, suite and \
-         logs go under webprofile-parity/shards/K/. ci/workflows/parity.yml has a matrix example.\n\n{}",
+         (the same --shard count, --seed, --iterations, --instances, faults, judgement and contract). \
+         Every shard also ran the smoke and the contract suite: a check that failed anywhere fails \
+         the merged run once. Per-iteration files and evidence packets keep their names; each \
+         shard's own analysis, smoke, suite and logs go under webprofile-parity/shards/K/. \
+         ci/workflows/parity.yml has a matrix example.\n\n{}",
         exit::help(&[
             (Exit::Ok, Some("the merged run passes")),
-            (Exit::ParityFailure, Some("the merged run fails (as the unsharded run would)")),
-            (Exit::Infrastructure, Some("a shard's set is missing (named); nothing merged")),
+            (Exit::ParityFailure, Some("the merged run fails")),
+            (Exit::Infrastructure, Some("a shard's set is missing or cut short (named); nothing merged")),
             (
                 Exit::Usage,
                 Some("sets of different runs (seed, shard count, contract, …: named), or not a shard's")
@@ -526,8 +528,8 @@ pub struct RunArgs {
     pub instance_count: usize,
 
     /// Run only the K-th of N deterministic shares of the iterations (e.g. 2/3), for
-    /// spreading one run over N CI jobs; `parity merge` joins their artifact sets. The
-    /// share is dealt by --seed (0 when not given): give every shard the same seed.
+    /// spreading one run over N CI jobs; `parity merge` joins their artifact sets. Needs
+    /// --seed, the same for every shard: it deals the shares and derives each iteration's user.
     #[arg(long, value_name = "K/N", env = "PARITY_SHARD", value_parser = |s: &str| s.parse::<crate::scenario::cross::Shard>())]
     pub shard: Option<crate::scenario::cross::Shard>,
 

@@ -11,7 +11,7 @@ use crate::redact::Redactor;
 use crate::report::junit::{self, JunitInput};
 use crate::scenario::cross::{self, CrossTotals, IterationResult, Shard};
 use crate::scenario::suite::{CheckRecord, CheckStatus};
-use crate::verdict::{self, ClassCounts, Coverage, Findings};
+use crate::verdict::{self, Coverage, Findings};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ pub fn merge(options: &MergeOptions) -> Result<Merged, MergeError> {
     check_sets(&mut sets)?;
     let out_parity = options.out.join(artifacts::PARITY_DIR);
     for set in &sets {
-        if same_place(&set.dir, &out_parity) {
+        if overlap(&set.dir, &out_parity) {
             return Err(MergeError::Mismatch(format!(
                 "{} is the merged set's own folder ({}): merge into another --out",
                 set.given.display(),
@@ -124,6 +124,16 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(MergeError::Missing(format!("cannot read {}: {e}", results_path.display()))),
     };
+    let recorded = analysis.coverage.iterations as usize;
+    if results.len() < recorded {
+        return Err(MergeError::Missing(format!(
+            "{}: {} holds {} iteration(s) but the shard's analysis counts {recorded}: the set is \
+             incomplete; nothing merged",
+            given.display(),
+            names::CROSS_RESULTS_JSON,
+            results.len()
+        )));
+    }
     Ok(ShardSet { dir, given: given.to_path_buf(), analysis, record, results })
 }
 
@@ -157,6 +167,12 @@ fn check_sets(sets: &mut [ShardSet]) -> Result<(), MergeError> {
         }
         if a.instances != b.instances {
             return Err(differs("instances", a.instances.to_string(), b.instances.to_string()));
+        }
+        if a.faults != b.faults {
+            return Err(differs("faults", a.faults.clone(), b.faults.clone()));
+        }
+        if a.judgement != b.judgement {
+            return Err(differs("judgement", a.judgement.clone(), b.judgement.clone()));
         }
     }
     sets.sort_by_key(|s| s.record.index);
@@ -197,11 +213,31 @@ fn check_sets(sets: &mut [ShardSet]) -> Result<(), MergeError> {
     Ok(())
 }
 
-fn same_place(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b || a.starts_with(&b) || b.starts_with(&a),
-        _ => false,
+/// Whether one folder is, holds or is inside the other (clearing or filling
+/// the merged folder would then reach an input, or copy the output into itself).
+fn overlap(a: &Path, b: &Path) -> bool {
+    let (a, b) = (resolved(a), resolved(b));
+    a.starts_with(&b) || b.starts_with(&a)
+}
+
+/// `path` made absolute through its deepest existing ancestor (the merged
+/// folder may not exist yet), symbolic links resolved.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => break,
+        }
     }
+    let mut resolved = existing.canonicalize().unwrap_or_else(|_| existing.to_path_buf());
+    resolved.extend(rest.iter().rev());
+    resolved
 }
 
 /// Writes the merged set; what could not be written is in `errors`.
@@ -322,8 +358,8 @@ fn copy_iteration_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), Stri
         ] {
             let from = set.dir.join(&name);
             if from.is_file() {
-                if let Err(e) = std::fs::copy(&from, parity.path(&name)) {
-                    errors.push(format!("cannot copy {}: {e}", from.display()));
+                if let Err(e) = copy_tree(&from, &parity.path(&name), parity.redactor()) {
+                    errors.push(e);
                 }
             }
         }
@@ -355,7 +391,7 @@ fn copy_shard_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), String> 
         if merged_elsewhere(&name) {
             continue;
         }
-        if let Err(e) = copy_tree(&entry.path(), &into.join(&name)) {
+        if let Err(e) = copy_tree(&entry.path(), &into.join(&name), parity.redactor()) {
             errors.push(e);
         }
     }
@@ -366,19 +402,24 @@ fn copy_shard_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), String> 
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+/// Copies a file or a folder; text passes the merged set's redactor again
+/// (a shard may have run with --no-redact), anything else is copied as it is.
+fn copy_tree(from: &Path, to: &Path, redactor: &Redactor) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot copy {} to {}: {e}", from.display(), to.display());
     if from.is_dir() {
         std::fs::create_dir_all(to).map_err(fail)?;
         for entry in std::fs::read_dir(from).map_err(fail)?.flatten() {
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()), redactor)?;
         }
-        Ok(())
-    } else {
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(fail)?;
-        }
-        std::fs::copy(from, to).map(|_| ()).map_err(fail)
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
+    let bytes = std::fs::read(from).map_err(fail)?;
+    match String::from_utf8(bytes) {
+        Ok(text) => std::fs::write(to, redactor.redact(&text).as_bytes()).map_err(fail),
+        Err(binary) => std::fs::write(to, binary.into_bytes()).map_err(fail),
     }
 }
 
@@ -398,7 +439,7 @@ fn merge_evidence(
                 format!("shard{}-{packet}", set.record.index)
             };
             let from = set.dir.join(crate::evidence::DIR).join(packet);
-            note(copy_tree(&from, &parity.path(crate::evidence::DIR).join(&name)));
+            note(copy_tree(&from, &parity.path(crate::evidence::DIR).join(&name), parity.redactor()));
             index.packets.push(name);
         }
         index.not_written += set.analysis.evidence.not_written;
@@ -413,14 +454,14 @@ fn copy_first_shard_runbook_files(first: &ShardSet, parity: &ArtifactDir, out: &
     for name in [names::NODE_PARITY_JSON, names::NODE_PARITY_OUT, names::TEST_PARITY_OUT] {
         let from = first.dir.join(name);
         if from.is_file() {
-            if let Err(e) = std::fs::copy(&from, parity.path(name)) {
-                errors.push(format!("cannot copy {}: {e}", from.display()));
+            if let Err(e) = copy_tree(&from, &parity.path(name), parity.redactor()) {
+                errors.push(e);
             }
         }
     }
     let flakiness = first.dir.parent().map(|p| p.join(artifacts::FLAKINESS_DIR));
     if let Some(from) = flakiness.filter(|f| f.join(names::FLAKINESS_JSON).is_file()) {
-        if let Err(e) = copy_tree(&from, &out.join(artifacts::FLAKINESS_DIR)) {
+        if let Err(e) = copy_tree(&from, &out.join(artifacts::FLAKINESS_DIR), parity.redactor()) {
             errors.push(e);
         }
     }
@@ -437,9 +478,17 @@ fn copy_first_shard_runbook_files(first: &ShardSet, parity: &ArtifactDir, out: &
 fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &CrossTotals) -> (Analysis, Exit) {
     let first = &sets[0].analysis;
     let record = &sets[0].record;
-    let mut failures = ClassCounts::default();
-    sets.iter().for_each(|s| failures.merge(&s.analysis.failure_classes));
     let checks = merged_checks(sets);
+    let smoke = sets
+        .iter()
+        .filter_map(|s| s.analysis.smoke.clone())
+        .find(|s| !s.success)
+        .or_else(|| first.smoke.clone());
+    // Every shard ran the smoke, the suite and any diff: each failure counts
+    // once, as in the unsharded run; the iterations are each shard's own.
+    let diff = sets.iter().find_map(|s| s.analysis.diff.clone());
+    let cross = (!results.is_empty()).then(|| totals.clone());
+    let failures = artifacts::standing_failures(smoke.as_ref(), &checks, cross.as_ref(), diff.as_ref());
     let coverage = merged_coverage(sets, results);
     let findings = Findings {
         strict: sets.iter().all(|s| s.analysis.strict),
@@ -458,11 +507,6 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         record.count,
         record.seed
     );
-    let smoke = sets
-        .iter()
-        .filter_map(|s| s.analysis.smoke.clone())
-        .find(|s| !s.success)
-        .or_else(|| first.smoke.clone());
     let mut instances: Vec<String> = Vec::new();
     for url in sets.iter().flat_map(|s| s.analysis.instances.iter()) {
         if !instances.contains(url) {
@@ -493,7 +537,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         })
         .filter(|_| !checks.is_empty()),
         checks,
-        cross: (!results.is_empty()).then(|| totals.clone()),
+        cross,
         flaky: sets.iter().any(|s| s.analysis.flaky),
         phases: sets
             .iter()
@@ -509,7 +553,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
             .flat_map(|s| s.analysis.errors.iter().map(move |e| format!("shard {}: {e}", s.shard())))
             .collect(),
         evidence: EvidenceIndex::default(),
-        diff: None,
+        diff,
         tarball: None,
         shard: None,
         merged_from: sets
@@ -575,10 +619,26 @@ fn merged_coverage(sets: &[ShardSet], results: &[IterationResult]) -> Coverage {
         not_run: sets
             .iter()
             .flat_map(|s| {
-                s.analysis.coverage.not_run.iter().map(move |n| format!("shard {}: {n}", s.shard()))
+                let own =
+                    s.analysis.coverage.not_run.iter().map(move |n| format!("shard {}: {n}", s.shard()));
+                own.chain(missing_iterations(s))
             })
             .collect(),
     }
+}
+
+/// A shard whose set holds fewer iterations than its share, when the shard
+/// itself did not say so (an upload that lost some).
+fn missing_iterations(set: &ShardSet) -> Option<String> {
+    let share = set.shard().share(set.record.iterations, set.record.seed).len();
+    let said = set.analysis.coverage.not_run.iter().any(|n| n.starts_with("cross-instance"));
+    (set.results.len() < share && !said).then(|| {
+        format!(
+            "shard {}: cross-instance: {} of its {share} iterations are not in its set",
+            set.shard(),
+            share - set.results.len()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -130,6 +130,34 @@ pub struct Analysis {
     pub merged_from: Vec<MergedShard>,
 }
 
+/// Failures that stand, by class: a failed smoke (once, by its deciding
+/// class), each failed check, each failed iteration, and each difference
+/// of the diff no rule accepts (or that could not be compared).
+pub fn standing_failures(
+    smoke: Option<&SmokeSummary>,
+    checks: &[CheckRecord],
+    cross: Option<&CrossTotals>,
+    diff: Option<&DiffSummary>,
+) -> ClassCounts {
+    let mut classes = ClassCounts::default();
+    if let Some(smoke) = smoke.filter(|s| !s.success) {
+        classes.add(smoke.class.unwrap_or(FailureClass::Unknown));
+    }
+    checks.iter().filter_map(|c| c.class).for_each(|c| classes.add(c));
+    if let Some(cross) = cross {
+        classes.merge(&cross.classes);
+    }
+    if let Some(diff) = diff {
+        // A difference no rule accepts is the candidate answering outside the contract it replaces.
+        (0..diff.different).for_each(|_| classes.add(FailureClass::Contract));
+        (0..diff.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
+        if diff.error.is_some() {
+            classes.add(FailureClass::Infrastructure);
+        }
+    }
+    classes
+}
+
 /// What `parity merge` checks before joining shard sets: they must be shares
 /// of one run (same count, seed, iterations, instances and contract).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -145,6 +173,10 @@ pub struct ShardRecord {
     pub iterations: u32,
     /// Instances the roles rotate over.
     pub instances: usize,
+    /// The faults of the reference instances (`--fault`, described), "none" without.
+    pub faults: String,
+    /// How revocation was judged: deadline, poll interval, whether a stale read fails.
+    pub judgement: String,
     /// The contract the checks enforce: [`crate::scenario::catalog::fingerprint`].
     pub contract: String,
     pub tool_version: String,

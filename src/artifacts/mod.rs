@@ -7,7 +7,8 @@ mod bundle;
 pub use crate::clock::Phase;
 pub use crate::verdict::RunStatus;
 pub use analysis::{
-    Analysis, DiffSummary, EvidenceIndex, MergedShard, ShardRecord, SmokeSummary, SuiteCounts,
+    standing_failures, Analysis, DiffSummary, EvidenceIndex, MergedShard, ShardRecord, SmokeSummary,
+    SuiteCounts,
 };
 pub use bundle::{bundle, bundle_into, tarball_path};
 
@@ -174,6 +175,11 @@ impl ArtifactDir {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// What every file written here passes through.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

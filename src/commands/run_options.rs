@@ -38,6 +38,12 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         ));
     }
     let instances = instance_count(args, &source)?;
+    if let (Some(shard), None) = (args.shard, args.instance.seed) {
+        return Err(UsageError(format!(
+            "--shard {shard} needs --seed N (the same for every shard): the seed deals the shares and \
+             derives each iteration's user, so the shards of one run agree"
+        )));
+    }
     if let Some(k) = faults.scoped_instances().into_iter().find(|k| *k > instances) {
         return Err(UsageError(format!(
             "--fault …@{k}: the run has {instances} instances, so there is no instance {k} (--instances)"
@@ -216,11 +222,12 @@ fn external(targets: Targets, why: Option<String>) -> (Source, Option<String>) {
 /// (a `--instances` that says otherwise is a mistake worth naming).
 fn instance_count(args: &RunArgs, source: &Source) -> Result<usize, UsageError> {
     let Source::External { urls } = source else { return Ok(args.instance_count) };
+    // One URL given alone was repeated to take both roles.
+    let given = if urls.len() == 2 && urls[0] == urls[1] { 1 } else { urls.len() };
     match args.named.get("instance_count") {
         Some(named) if args.instance_count != urls.len() => Err(UsageError(format!(
-            "{named} {} but {} instance URL(s) were given: external services are as many as their URLs",
-            args.instance_count,
-            urls.len()
+            "{named} {} but {given} instance URL(s) were given: external services are as many as their URLs",
+            args.instance_count
         ))),
         _ => Ok(urls.len()),
     }
@@ -416,7 +423,10 @@ mod tests {
             let parsed = crate::cli::try_parse_from([&["parity", "run"], bad].concat());
             assert!(parsed.is_err(), "{bad:?}");
         }
-        let sharded = config(&["--backend", "local", "--shard", "2/3"], &[]).unwrap();
+        assert!(err(&["--backend", "local", "--shard", "2/3"]).contains("--shard 2/3 needs --seed"));
+        let one_url = err(&["--instances", "3", "--instance", "http://x"]);
+        assert!(one_url.contains("--instances 3 but 1 instance URL(s)"), "{one_url}");
+        let sharded = config(&["--backend", "local", "--shard", "2/3", "--seed", "1"], &[]).unwrap();
         assert_eq!(sharded.shard, Some(crate::scenario::cross::Shard { index: 2, count: 3 }));
     }
 

@@ -210,6 +210,13 @@ fn cross_metric_lines(summary: &CrossSummary, judgement: &Assessment) -> Vec<Str
             if judgement.rate_exceeded { " — exceeded" } else { "" }
         ),
     ]);
+    if let Some(slo) = t.latency_slo_ms {
+        lines.push(format!(
+            "Latency: p99 staleness proven {} (SLO {slo} ms){}",
+            judgement.stale_ms_p99.map_or("-".to_string(), |p| format!("{p:.1} ms")),
+            if judgement.slo_exceeded { " — exceeded" } else { "" }
+        ));
+    }
     if summary.current_failing_streak > 0 {
         lines.push(format!("Current streak: {} consecutive failing run(s)", summary.current_failing_streak));
     }
@@ -319,5 +326,15 @@ mod tests {
         let lenient =
             Thresholds { run_failures: 5, iter_failure_rate: 0.5, latency_slo_ms: None }.judge(&summary);
         assert!(collect_slack(&summary, &lenient, None).starts_with(":white_check_mark:"));
+        // An alert raised by the latency SLO alone says so.
+        let slow = CrossSummary {
+            stale_ms: Some(crate::scenario::cross::Percentiles { p99: Some(400.0), ..Default::default() }),
+            ..summary
+        };
+        let slo =
+            Thresholds { run_failures: 5, iter_failure_rate: 0.5, latency_slo_ms: Some(250.0) }.judge(&slow);
+        let text = collect_slack(&slow, &slo, None);
+        assert!(text.starts_with(":rotating_light: *ALERT"), "{text}");
+        assert!(text.contains("Latency: p99 staleness proven 400.0 ms (SLO 250 ms) — exceeded"), "{text}");
     }
 }

@@ -46,22 +46,26 @@ pub struct LatencySlo {
     /// "no stale read", or "p99 stale_ms <= D ms".
     pub slo: String,
     pub slo_ms: Option<f64>,
-    pub met: bool,
+    /// Null when there is nothing to judge (no runs, or none records `stale_ms`).
+    pub met: Option<bool>,
 }
 
 impl LatencySlo {
     pub fn of(summary: &CrossSummary, judgement: &Assessment) -> LatencySlo {
+        let has_data = summary.iter_total > 0;
         match judgement.thresholds.latency_slo_ms {
             Some(ms) => LatencySlo {
                 slo: format!("p99 stale_ms <= {ms} ms"),
                 slo_ms: Some(ms),
-                met: !judgement.slo_exceeded,
+                met: (has_data && judgement.stale_ms_p99.is_some()).then_some(!judgement.slo_exceeded),
             },
             None => LatencySlo {
                 slo: "no stale read".into(),
                 slo_ms: None,
-                met: summary.stale_ms.as_ref().and_then(|p| p.max).unwrap_or(0.0) == 0.0
-                    && summary.stale_read.as_ref().is_none_or(|c| c.rate == 0.0),
+                met: has_data.then(|| {
+                    summary.stale_ms.as_ref().and_then(|p| p.max).unwrap_or(0.0) == 0.0
+                        && summary.stale_read.as_ref().is_none_or(|c| c.rate == 0.0)
+                }),
             },
         }
     }

@@ -88,6 +88,13 @@ impl RunConfig {
             seed: self.seed.unwrap_or(0),
             iterations: self.iterations,
             instances: self.instances,
+            faults: self.faults.describe(),
+            judgement: format!(
+                "deadline {}, poll every {}, {}",
+                humantime::format_duration(self.judgement.deadline),
+                humantime::format_duration(self.judgement.poll_interval),
+                if self.judgement.require_immediate { "a stale read fails" } else { "stale reads allowed" }
+            ),
             contract: crate::scenario::catalog::fingerprint(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
         })

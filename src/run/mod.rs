@@ -23,7 +23,7 @@ use crate::stack::docker::{self as docker_stack, Chaos};
 use crate::stack::{
     self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
 };
-use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
+use crate::verdict::{self, ClassCounts, Coverage};
 use events::{Emitter, Event, Sink};
 use std::path::Path;
 use std::sync::Mutex;
@@ -48,25 +48,8 @@ struct Found {
 impl Found {
     /// Failures that stand, by class: the smoke once, each failed check and iteration.
     fn failures(&self) -> ClassCounts {
-        let mut classes = ClassCounts::default();
-        if let Some(smoke) = self.smoke.as_ref().filter(|s| !s.success) {
-            classes.add(smoke.class.unwrap_or(FailureClass::Unknown));
-        }
-        if let Some(suite) = &self.suite {
-            suite.failure_classes().for_each(|c| classes.add(c));
-        }
-        if let Some(cross) = &self.cross {
-            classes.merge(&cross.classes);
-        }
-        if let Some(diff) = &self.diff {
-            // A difference no rule accepts is the candidate answering outside the contract it replaces.
-            (0..diff.different).for_each(|_| classes.add(FailureClass::Contract));
-            (0..diff.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
-            if diff.error.is_some() {
-                classes.add(FailureClass::Infrastructure);
-            }
-        }
-        classes
+        let checks = self.suite.as_ref().map_or(&[][..], |s| s.checks.as_slice());
+        artifacts::standing_failures(self.smoke.as_ref(), checks, self.cross.as_ref(), self.diff.as_ref())
     }
 }
 
@@ -292,15 +275,16 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
             run.emitter.warn(&format!("the stack never became ready: {e}"));
         }
         Ok(Ok(())) => {
-            let finished = Mutex::new(CrossTally::default());
+            // Some once the iterations start: their files are then open and must be closed.
+            let finished = Mutex::new(None);
             let scenarios = run_scenarios(run, &clients, endpoints, chaos.as_deref(), &finished);
             // A signal stops the scenarios; what they finished is kept and written.
             if let Err(signal) = or_signal(scenarios).await {
                 run.emitter
                     .warn(&format!("interrupted by {signal}: the scenarios still running were stopped"));
                 outcome.interrupted = Some("the scenarios".into());
-                let done = std::mem::take(&mut *finished.lock().expect("finished iterations"));
-                if run.found.cross.is_none() && done.iterations() > 0 {
+                let done = finished.lock().expect("finished iterations").take();
+                if let (None, Some(done)) = (&run.found.cross, done) {
                     cross_finished(run, done);
                 }
             } else if let Some(phase) = run.config.diff.clone() {
@@ -567,7 +551,7 @@ async fn run_scenarios(
     clients: &[Client],
     endpoints: &stack::Endpoints,
     chaos: Option<&Chaos>,
-    finished: &Mutex<CrossTally>,
+    finished: &Mutex<Option<CrossTally>>,
 ) {
     let phase_start = Instant::now();
     let attempts = run.config.retry.attempts;
@@ -609,6 +593,7 @@ async fn run_scenarios(
         ));
     }
     run.emitter.emit(Event::CrossStarted { numbers: &schedule.numbers });
+    *finished.lock().expect("finished iterations") = Some(CrossTally::default());
     let mut exchanges = 0u64;
     let emitter = Mutex::new(&mut run.emitter);
     let emitter = &emitter;
@@ -628,13 +613,15 @@ async fn run_scenarios(
             exchanges += it.trace.len() as u64;
             // Written as each finishes, so an interrupted run keeps them.
             emitter.lock().expect("emitter").emit(Event::IterationFinished(&it));
-            finished.lock().expect("finished iterations").add(&it.result);
+            if let Some(tally) = finished.lock().expect("finished iterations").as_mut() {
+                tally.add(&it.result);
+            }
         },
     )
     .await;
     run.found.exchanges += exchanges;
     run.phase_done(&format!("cross ({} iterations)", schedule.numbers.len()), phase_start);
-    let tally = std::mem::take(&mut *finished.lock().expect("finished iterations"));
+    let tally = finished.lock().expect("finished iterations").take().unwrap_or_default();
     cross_finished(run, tally);
 }
 

@@ -89,10 +89,24 @@ impl IterationResult {
         }))
     }
 
-    /// The (revoker, observer) cells this iteration measured.
+    /// The (revoker, observer) cells this iteration measured. One that
+    /// stopped before its observers were polled has a cell per observer named,
+    /// without figures.
     pub fn cells(&self) -> Vec<Observation> {
         if !self.observations.is_empty() {
             return self.observations.clone();
+        }
+        if self.observer.contains(',') {
+            return self
+                .observer
+                .split(',')
+                .map(|name| Observation {
+                    observer: name.trim().to_string(),
+                    success: self.success,
+                    class: self.class,
+                    ..Observation::default()
+                })
+                .collect();
         }
         vec![Observation {
             observer: self.observer.clone(),
@@ -625,6 +639,21 @@ mod tests {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
         assert_eq!("2/3".parse::<Shard>().unwrap().to_string(), "2/3");
+    }
+
+    #[test]
+    fn an_iteration_stopped_before_polling_counts_in_each_named_observers_cell() {
+        let stopped = IterationResult {
+            iteration: 2,
+            revoker: "instance2".into(),
+            observer: "instance1,instance3".into(),
+            ..IterationResult::default()
+        };
+        let cells = CrossTotals::of(&[stopped]).matrix;
+        let pairs: Vec<(&str, &str, u32)> =
+            cells.iter().map(|c| (c.revoker.as_str(), c.observer.as_str(), c.iterations)).collect();
+        assert_eq!(pairs, [("instance2", "instance1", 1), ("instance2", "instance3", 1)]);
+        assert!(cells.iter().all(|c| c.stale_ms.max.is_none()), "no figures: {cells:?}");
     }
 
     #[test]
