@@ -115,8 +115,9 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
     let results_path = dir.join(names::CROSS_RESULTS_JSON);
     let results = match std::fs::read_to_string(&results_path) {
         Ok(text) => serde_json::from_str::<Vec<IterationResult>>(&text).map_err(|e| {
-            MergeError::Mismatch(format!(
-                "{} is not a list of iteration results: {e}",
+            MergeError::Missing(format!(
+                "{} is not a whole list of iteration results ({e}): the shard's set is cut short \
+                 (was the shard killed, or its upload incomplete?); nothing merged",
                 results_path.display()
             ))
         })?,

@@ -45,6 +45,10 @@ pub fn parity() -> assert_cmd::Command {
         "LOG_TAIL",
         "PARITY_FAULTS",
         "PARITY_SEED",
+        "PARITY_SHARD",
+        "PARITY_INSTANCES",
+        "PARITY_KEEP_PASSING",
+        "CROSS_LATENCY_SLO",
         "PARITY_HASH_COST",
         // Notifications.
         "SLACK_WEBHOOK",

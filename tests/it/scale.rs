@@ -265,6 +265,40 @@ fn merge_refuses_sets_of_other_runs_and_names_a_missing_shard() {
     let said = merge(&[&one, &tmp.path().join("never-uploaded")], 3);
     assert!(said.contains("never-uploaded") && said.contains("missing"), "{said}");
     assert!(!merged.exists(), "nothing is written when the sets do not merge");
+
+    // A shard killed mid-write: its results are cut short.
+    let two = shard("two", &["--shard", "2/2", "--seed", "1"]);
+    let cut = tmp.path().join("two-cut");
+    copy_dir(&two, &cut);
+    let results = parity_dir(&cut).join("cross-instance-results.json");
+    let whole = read(&results);
+    std::fs::write(&results, &whole[..whole.len() / 2]).unwrap();
+    let said = merge(&[&one, &cut], 3);
+    assert!(said.contains("cut short") && said.contains("two-cut"), "{said}");
+    assert!(!merged.exists());
+
+    // The merged set may not be, hold or sit inside an input.
+    let into = |out: &Path, dirs: &[&Path]| {
+        let run = parity().args(["merge", "--out"]).arg(out).args(dirs).assert().code(64);
+        text(&run.get_output().stderr)
+    };
+    assert!(into(&one, &[&one, &two]).contains("merged set's own folder"));
+    let inside = parity_dir(&one).join("merged");
+    assert!(into(&inside, &[&parity_dir(&one), &two]).contains("merged set's own folder"));
+    assert!(!inside.exists(), "nothing copied into itself");
+    parity().args(["merge", "--out"]).arg(&merged).args([&one, &two]).assert().code(0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 #[test]
