@@ -6,7 +6,7 @@ use super::CommandError;
 use crate::cli::{Backend, ReplayArgs};
 use crate::clock::Clock;
 use crate::contract::{ClientOptions, Credentials};
-use crate::evidence::ReplaySpec;
+use crate::evidence::{Case, ReplaySpec};
 use crate::exit::Exit;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
@@ -56,7 +56,7 @@ fn read_spec(packet: &Path) -> Result<(ReplaySpec, PathBuf), CommandError> {
 fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result<ReplayConfig, CommandError> {
     let mut caveats = spec.caveats();
     let usage = |m: String| CommandError::Usage(m);
-    if let crate::evidence::Case::Check { check } = &spec.case {
+    if let Case::Check { check } = &spec.case {
         if !crate::scenario::catalog::all().any(|c| c.id == check) {
             return Err(usage(format!(
                 "the packet's check `{check}` is not one this version runs (`parity checks` lists them)"
@@ -131,7 +131,24 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         keep_passing: None,
     };
     run.source = source(args, &spec, &run, &mut caveats)?;
+    if let Source::External { urls } = &run.source {
+        run.instances = urls.len();
+    }
+    caveats.extend(roles_caveat(&spec.case, run.instances));
     Ok(ReplayConfig { run, packet, spec, times: args.times, keep_up: args.no_cleanup, caveats })
+}
+
+/// An iteration whose recorded roles name an instance the replay will not
+/// have is replayed with the roles this many instances give it instead.
+fn roles_caveat(case: &Case, instances: usize) -> Option<String> {
+    let Case::Iteration { iteration, creator, revoker, observer } = case else { return None };
+    let number = |name: &str| name.trim().strip_prefix("instance").and_then(|k| k.parse::<usize>().ok());
+    let named = [creator.as_str(), revoker.as_str()].into_iter().chain(observer.split(','));
+    let beyond = named.filter_map(number).find(|&k| k > instances)?;
+    Some(format!(
+        "iteration {iteration} was recorded on instance{beyond}, but the replay has {instances} instances: \
+         it runs with the roles iteration {iteration} has among {instances} instead"
+    ))
 }
 
 /// The recorded backend, unless the flags name another; what differs becomes a caveat.
@@ -263,4 +280,31 @@ async fn refuse_absent_images(settings: &DockerSettings, args: &ReplayArgs) -> R
              to replay on another"
         }
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_beyond_the_replays_instances_are_a_caveat() {
+        let case = |observer: &str| Case::Iteration {
+            iteration: 4,
+            creator: "instance3".into(),
+            revoker: "instance2".into(),
+            observer: observer.into(),
+        };
+        assert_eq!(roles_caveat(&case("instance1,instance3"), 3), None);
+        let caveat = roles_caveat(&case("instance1,instance3"), 2).expect("a caveat");
+        assert!(caveat.contains("recorded on instance3, but the replay has 2 instances"), "{caveat}");
+        // Packets of versions that recorded no roles replay as before, without a word.
+        let unrecorded = Case::Iteration {
+            iteration: 4,
+            creator: String::new(),
+            revoker: String::new(),
+            observer: String::new(),
+        };
+        assert_eq!(roles_caveat(&unrecorded, 2), None);
+        assert_eq!(roles_caveat(&Case::Smoke { attempt: 1 }, 2), None);
+    }
 }
