@@ -277,6 +277,16 @@ fn merge_refuses_sets_of_other_runs_and_names_a_missing_shard() {
     assert!(said.contains("cut short") && said.contains("two-cut"), "{said}");
     assert!(!merged.exists());
 
+    // A shard written by a harness that checks another contract.
+    let other = tmp.path().join("two-other-contract");
+    copy_dir(&two, &other);
+    let analysis_path = parity_dir(&other).join("analysis.json");
+    let mut analysis = read_json(&analysis_path);
+    analysis["shard"]["contract"] = "checks-000000000000".into();
+    std::fs::write(&analysis_path, analysis.to_string()).unwrap();
+    let said = merge(&[&one, &other], 64);
+    assert!(said.contains("contract version") && said.contains("checks-000000000000"), "{said}");
+
     // The merged set may not be, hold or sit inside an input.
     let into = |out: &Path, dirs: &[&Path]| {
         let run = parity().args(["merge", "--out"]).arg(out).args(dirs).assert().code(64);
