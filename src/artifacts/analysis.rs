@@ -149,8 +149,8 @@ pub fn standing_failures(
     }
     if let Some(diff) = diff {
         // A difference no rule accepts is the candidate answering outside the contract it replaces.
-        (0..diff.different).for_each(|_| classes.add(FailureClass::Contract));
-        (0..diff.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
+        (0..diff.counts.different).for_each(|_| classes.add(FailureClass::Contract));
+        (0..diff.counts.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
         if diff.error.is_some() {
             classes.add(FailureClass::Infrastructure);
         }
@@ -226,14 +226,9 @@ impl Analysis {
 pub struct DiffSummary {
     pub reference: Vec<String>,
     pub rules_file: Option<String>,
-    pub pairs: usize,
-    pub same: usize,
-    pub noise: usize,
-    pub accepted: usize,
-    pub different: usize,
-    /// Steps that could not be compared (the reference did not answer usably).
-    pub errors: usize,
-    pub skipped: usize,
+    /// As `diff.json` counts them: steps, exchange pairs, and each verdict.
+    #[serde(flatten)]
+    pub counts: crate::diff::report::Counts,
     /// The steps that differ, in order.
     pub different_steps: Vec<String>,
     pub stale_rules: Vec<String>,

@@ -4,7 +4,7 @@ use super::compare::Difference;
 use super::rules::RuleUse;
 use super::script::{Needs, On};
 use crate::contract::{AuthMode, Exchange};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const FORMAT: u32 = 1;
 
@@ -169,7 +169,8 @@ impl StepResult {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     pub steps: usize,
     /// Steps run: each is one compared exchange pair.

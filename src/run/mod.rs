@@ -408,7 +408,7 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         checks_skipped,
         iterations,
         exchanges: found.exchanges,
-        diff_pairs: found.diff.as_ref().map_or(0, |d| d.pairs as u32),
+        diff_pairs: found.diff.as_ref().map_or(0, |d| d.counts.exchange_pairs as u32),
         not_run,
     }
 }
@@ -664,17 +664,10 @@ async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &sta
 }
 
 fn diff_summary(report: &crate::diff::report::DiffReport) -> artifacts::DiffSummary {
-    let c = &report.counts;
     artifacts::DiffSummary {
         reference: report.reference.clone(),
         rules_file: report.rules_file.clone(),
-        pairs: c.exchange_pairs,
-        same: c.same,
-        noise: c.noise,
-        accepted: c.accepted,
-        different: c.different,
-        errors: c.errors,
-        skipped: c.skipped,
+        counts: report.counts.clone(),
         different_steps: report
             .steps
             .iter()
