@@ -424,10 +424,6 @@ impl CrossTally {
         }
     }
 
-    pub fn iterations(&self) -> u32 {
-        self.iterations
-    }
-
     pub fn totals(&self) -> CrossTotals {
         let mut latencies = self.latencies.clone();
         latencies.sort_by(f64::total_cmp);
