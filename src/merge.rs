@@ -8,7 +8,7 @@ use crate::artifacts::{self, names, Analysis, ArtifactDir, EvidenceIndex, Merged
 use crate::clock::rfc3339;
 use crate::exit::Exit;
 use crate::redact::Redactor;
-use crate::report::junit::{self, JunitInput};
+use crate::run::sinks::{self, Junit};
 use crate::scenario::cross::{self, CrossTotals, IterationResult, Shard};
 use crate::scenario::suite::{CheckRecord, CheckStatus};
 use crate::verdict::{self, Coverage, Findings};
@@ -273,23 +273,11 @@ fn write(options: &MergeOptions, sets: &[ShardSet]) -> Merged {
     let mut note = |result: Result<(), String>| errors.extend(result.err());
     note(write_artifact(parity.write_json(names::ANALYSIS_JSON, &analysis)));
     if let Some(path) = &options.junit {
-        let xml = junit::render(&JunitInput {
-            timestamp: &analysis.started_at,
-            coverage: &analysis.coverage,
-            smoke: analysis.smoke.as_ref(),
-            smoke_attempts: &[],
-            checks: &analysis.checks,
-            cross: &results,
-            errors: &analysis.errors,
-        });
-        note(write_at(path, &xml, &redactor));
+        let report = Junit { smoke_attempts: &[], checks: &analysis.checks, cross: &results };
+        note(sinks::write_junit(path, &redactor, &analysis, &report));
     }
     if let Some(path) = &options.step_summary {
-        let markdown = redactor.redact(&crate::report::run_summary::render(&analysis)).into_owned();
-        note(
-            crate::report::step_summary::append(path, &markdown)
-                .map_err(|e| format!("cannot append to the step summary {}: {e}", path.display())),
-        );
+        note(sinks::append_step_summary(path, &redactor, &analysis));
     }
     let tarball = artifacts::bundle_into(&options.out, &tarball_path).map_err(|e| e.to_string());
     Merged { analysis, exit, tarball, errors }
@@ -304,12 +292,6 @@ fn prepare(out: &Path, redactor: &Redactor) -> Result<ArtifactDir, String> {
 
 fn write_artifact(result: Result<PathBuf, artifacts::ArtifactError>) -> Result<(), String> {
     result.map(|_| ()).map_err(|e| e.to_string())
-}
-
-fn write_at(path: &Path, text: &str, redactor: &Redactor) -> Result<(), String> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(|| "junit.xml".into(), |n| n.to_string_lossy().into_owned());
-    write_artifact(ArtifactDir::create(dir, redactor.clone()).and_then(|d| d.write_text(&name, text)))
 }
 
 /// Every shard's trace, one after the other, into one compressed trace.
@@ -339,11 +321,7 @@ fn merge_traces(parity: &ArtifactDir, sets: &[ShardSet]) -> Result<(), String> {
         }
     }
     merged.finish().map_err(|e| e.to_string())?;
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    artifacts::joined(errors)
 }
 
 /// The per-iteration files each shard kept, beside the merged results.
@@ -365,11 +343,7 @@ fn copy_iteration_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), Stri
             }
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    artifacts::joined(errors)
 }
 
 /// Whether `name` (a file of a shard's folder) is merged rather than kept per shard.
@@ -396,11 +370,7 @@ fn copy_shard_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), String> 
             errors.push(e);
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    artifacts::joined(errors)
 }
 
 /// Copies a file or a folder; text passes the merged set's redactor again
@@ -466,11 +436,7 @@ fn copy_first_shard_runbook_files(first: &ShardSet, parity: &ArtifactDir, out: &
             errors.push(e);
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    artifacts::joined(errors)
 }
 
 /// One `analysis.json` for the whole run: the shards' failures added up, the

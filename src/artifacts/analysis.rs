@@ -220,6 +220,23 @@ impl Analysis {
     }
 }
 
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+/// A diff's steps, exchange pairs and verdicts, as `diff.json` and
+/// `analysis.json` count them.
+pub struct DiffCounts {
+    pub steps: usize,
+    /// Steps run: each is one compared exchange pair.
+    pub exchange_pairs: usize,
+    pub same: usize,
+    pub noise: usize,
+    pub accepted: usize,
+    pub different: usize,
+    /// Steps where nothing could be compared (see [`Verdict::Error`]).
+    pub errors: usize,
+    pub skipped: usize,
+}
+
 /// What the differential phase of a run found (`diff/diff.json` has every pair).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -228,7 +245,7 @@ pub struct DiffSummary {
     pub rules_file: Option<String>,
     /// As `diff.json` counts them: steps, exchange pairs, and each verdict.
     #[serde(flatten)]
-    pub counts: crate::diff::report::Counts,
+    pub counts: DiffCounts,
     /// The steps that differ, in order.
     pub different_steps: Vec<String>,
     pub stale_rules: Vec<String>,

@@ -7,8 +7,8 @@ mod bundle;
 pub use crate::clock::Phase;
 pub use crate::verdict::RunStatus;
 pub use analysis::{
-    standing_failures, Analysis, DiffSummary, EvidenceIndex, MergedShard, ShardRecord, SmokeSummary,
-    SuiteCounts,
+    standing_failures, Analysis, DiffCounts, DiffSummary, EvidenceIndex, MergedShard, ShardRecord,
+    SmokeSummary, SuiteCounts,
 };
 pub use bundle::{bundle, bundle_into, tarball_path};
 
@@ -57,6 +57,15 @@ pub struct ArtifactError {
     pub source: std::io::Error,
 }
 
+/// The errors of several writes as one sentence each joined by "; " (`Ok` with none).
+pub fn joined(errors: Vec<String>) -> Result<(), String> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
 /// A directory whose files all pass through the redactor.
 #[derive(Clone, Debug)]
 pub struct ArtifactDir {
@@ -64,12 +73,13 @@ pub struct ArtifactDir {
     redactor: Redactor,
 }
 
+/// A buffered file being written.
+type FileOut = std::io::BufWriter<std::fs::File>;
+
 /// A gzip-compressed JSON-lines file written as the run goes: every line
 /// redacted, nothing kept in memory.
 pub struct JsonLines {
-    path: PathBuf,
-    encoder: flate2::write::GzEncoder<std::io::BufWriter<std::fs::File>>,
-    redactor: Redactor,
+    text: TextStream<flate2::write::GzEncoder<FileOut>>,
 }
 
 impl JsonLines {
@@ -79,20 +89,16 @@ impl JsonLines {
 
     /// One line as it is (already JSON), redacted: `parity merge` copies shards' traces.
     pub fn write_line(&mut self, line: &str) -> Result<(), ArtifactError> {
-        use std::io::Write as _;
-        let line = self.redactor.redact(line);
-        let fail = |source| ArtifactError { path: self.path.clone(), source };
-        self.encoder.write_all(line.as_bytes()).map_err(fail)?;
-        self.encoder.write_all(b"\n").map_err(fail)
+        self.text.write(line)?;
+        self.text.write_plain("\n")
     }
 
     /// Ends the gzip stream and flushes the file.
     pub fn finish(self) -> Result<PathBuf, ArtifactError> {
-        use std::io::Write as _;
-        let path = self.path;
+        let (path, encoder) = self.text.into_parts()?;
         let fail = |source| ArtifactError { path: path.clone(), source };
-        let mut file = self.encoder.finish().map_err(fail)?;
-        file.flush().map_err(fail)?;
+        let mut file = encoder.finish().map_err(fail)?;
+        std::io::Write::flush(&mut file).map_err(fail)?;
         Ok(path)
     }
 }
@@ -107,37 +113,47 @@ pub struct JsonArray {
 impl JsonArray {
     pub fn push<T: Serialize>(&mut self, item: &T) -> Result<(), ArtifactError> {
         let line = serde_json::to_string(item).expect("artifact structs serialize");
-        self.text.write(if self.written == 0 { "\n" } else { ",\n" })?;
+        self.text.write_plain(if self.written == 0 { "\n" } else { ",\n" })?;
         self.written += 1;
         self.text.write(&line)
     }
 
     pub fn finish(mut self) -> Result<PathBuf, ArtifactError> {
-        self.text.write("\n]\n")?;
+        self.text.write_plain("\n]\n")?;
         self.text.finish()
     }
 }
 
-/// A text file written piece by piece, each piece redacted.
-pub struct TextStream {
+/// A file written piece by piece, each piece redacted.
+pub struct TextStream<W: std::io::Write = FileOut> {
     path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
+    out: W,
     redactor: Redactor,
 }
 
-impl TextStream {
+impl<W: std::io::Write> TextStream<W> {
     pub fn write(&mut self, text: &str) -> Result<(), ArtifactError> {
-        use std::io::Write as _;
         let text = self.redactor.redact(text);
+        self.write_plain(&text)
+    }
+
+    /// The harness's own punctuation (separators, newlines): nothing to redact.
+    fn write_plain(&mut self, text: &str) -> Result<(), ArtifactError> {
         self.out
             .write_all(text.as_bytes())
             .map_err(|source| ArtifactError { path: self.path.clone(), source })
     }
 
-    pub fn finish(mut self) -> Result<PathBuf, ArtifactError> {
-        use std::io::Write as _;
+    /// Flushes, and hands back the path and the writer.
+    fn into_parts(mut self) -> Result<(PathBuf, W), ArtifactError> {
         self.out.flush().map_err(|source| ArtifactError { path: self.path.clone(), source })?;
-        Ok(self.path)
+        Ok((self.path, self.out))
+    }
+}
+
+impl TextStream {
+    pub fn finish(self) -> Result<PathBuf, ArtifactError> {
+        self.into_parts().map(|(path, _)| path)
     }
 }
 
@@ -150,21 +166,18 @@ impl ArtifactDir {
         Ok(TextStream { path, out: std::io::BufWriter::new(file), redactor: self.redactor.clone() })
     }
 
+    /// Opens (truncates) a streamed, compressed JSON-lines file.
+    pub fn json_lines(&self, name: &str) -> Result<JsonLines, ArtifactError> {
+        let TextStream { path, out, redactor } = self.text_stream(name)?;
+        let encoder = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        Ok(JsonLines { text: TextStream { path, out: encoder, redactor } })
+    }
+
     /// Opens (truncates) a JSON array to be written element by element.
     pub fn json_array(&self, name: &str) -> Result<JsonArray, ArtifactError> {
         let mut text = self.text_stream(name)?;
-        text.write("[")?;
+        text.write_plain("[")?;
         Ok(JsonArray { text, written: 0 })
-    }
-
-    /// Opens (truncates) a streamed, compressed JSON-lines file.
-    pub fn json_lines(&self, name: &str) -> Result<JsonLines, ArtifactError> {
-        let path = self.path(name);
-        let file =
-            std::fs::File::create(&path).map_err(|source| ArtifactError { path: path.clone(), source })?;
-        let encoder =
-            flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
-        Ok(JsonLines { path, encoder, redactor: self.redactor.clone() })
     }
 
     /// Creates `dir` (and parents).

@@ -4,7 +4,10 @@ use super::compare::Difference;
 use super::rules::RuleUse;
 use super::script::{Needs, On};
 use crate::contract::{AuthMode, Exchange};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+/// Lives with `analysis.json`, which summarises a diff with it.
+pub use crate::artifacts::DiffCounts as Counts;
 
 pub const FORMAT: u32 = 1;
 
@@ -167,21 +170,6 @@ impl StepResult {
     pub fn differences_with(&self, verdict: Verdict) -> impl Iterator<Item = &Judged> {
         self.differences.iter().filter(move |d| d.verdict == verdict)
     }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Counts {
-    pub steps: usize,
-    /// Steps run: each is one compared exchange pair.
-    pub exchange_pairs: usize,
-    pub same: usize,
-    pub noise: usize,
-    pub accepted: usize,
-    pub different: usize,
-    /// Steps where nothing could be compared (see [`Verdict::Error`]).
-    pub errors: usize,
-    pub skipped: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -21,12 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// Joins the write errors of one event into one sentence.
 fn all_written(results: impl IntoIterator<Item = Result<PathBuf, ArtifactError>>) -> Result<(), String> {
-    let errors: Vec<String> = results.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
+    artifacts::joined(results.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect())
 }
 
 /// `webprofile-parity/` and the run's `flakiness/` files, written as each
@@ -67,7 +62,12 @@ impl ResultsStream {
     }
 
     fn push(&mut self, result: &IterationResult) -> Result<(), ArtifactError> {
-        self.waiting.insert(result.iteration, result.clone());
+        if self.order.get(self.next) != Some(&result.iteration) {
+            self.waiting.insert(result.iteration, result.clone());
+            return Ok(());
+        }
+        self.next += 1;
+        self.write(result)?;
         while let Some(r) = self.order.get(self.next).and_then(|n| self.waiting.remove(n)) {
             self.next += 1;
             self.write(&r)?;
@@ -123,11 +123,7 @@ impl ArtifactSink {
                 errors.push(e);
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
+        artifacts::joined(errors)
     }
 
     fn finish_trace(&mut self) -> Result<(), String> {
@@ -359,16 +355,12 @@ impl Sink for JunitSink {
             Event::IterationFinished(it) => self.iterations.push(it.result.clone()),
             Event::Finished(analysis) => {
                 self.iterations.sort_by_key(|r| r.iteration);
-                let xml = junit::render(&JunitInput {
-                    timestamp: &analysis.started_at,
-                    coverage: &analysis.coverage,
-                    smoke: analysis.smoke.as_ref(),
+                let report = Junit {
                     smoke_attempts: &self.smoke_attempts,
                     checks: &self.checks,
                     cross: &self.iterations,
-                    errors: &analysis.errors,
-                });
-                return all_written([write_at(&self.path, &xml, &self.redactor)]);
+                };
+                return write_junit(&self.path, &self.redactor, analysis, &report);
             }
             _ => {}
         }
@@ -395,6 +387,40 @@ fn smoke_attempts(report: &FlakinessReport, smokes: &[Smoke]) -> Vec<SmokeAttemp
         .collect()
 }
 
+/// What a JUnit report has beyond `analysis.json`: the smoke's attempts, the
+/// checks and the iterations, each a test case.
+pub struct Junit<'a> {
+    pub smoke_attempts: &'a [SmokeAttempt],
+    pub checks: &'a [CheckRecord],
+    pub cross: &'a [IterationResult],
+}
+
+/// `--junit FILE` of a run (or of `parity merge`), redacted, its folder created.
+pub fn write_junit(
+    path: &Path,
+    redactor: &Redactor,
+    analysis: &Analysis,
+    report: &Junit<'_>,
+) -> Result<(), String> {
+    let xml = junit::render(&JunitInput {
+        timestamp: &analysis.started_at,
+        coverage: &analysis.coverage,
+        smoke: analysis.smoke.as_ref(),
+        smoke_attempts: report.smoke_attempts,
+        checks: report.checks,
+        cross: report.cross,
+        errors: &analysis.errors,
+    });
+    all_written([write_at(path, &xml, redactor)])
+}
+
+/// Appends the run's Markdown summary (redacted) to `$GITHUB_STEP_SUMMARY`.
+pub fn append_step_summary(path: &Path, redactor: &Redactor, analysis: &Analysis) -> Result<(), String> {
+    let markdown = redactor.redact(&run_summary::render(analysis)).into_owned();
+    step_summary::append(path, &markdown)
+        .map_err(|e| format!("cannot append to the step summary {}: {e}", path.display()))
+}
+
 /// Writes `text` (redacted) at the path the user gave, creating its folder.
 fn write_at(path: &Path, text: &str, redactor: &Redactor) -> Result<PathBuf, ArtifactError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -410,12 +436,10 @@ pub struct StepSummarySink {
 
 impl Sink for StepSummarySink {
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
-        if let Event::Finished(analysis) = event {
-            let markdown = self.redactor.redact(&run_summary::render(analysis)).into_owned();
-            step_summary::append(&self.path, &markdown)
-                .map_err(|e| format!("cannot append to the step summary {}: {e}", self.path.display()))?;
+        match event {
+            Event::Finished(analysis) => append_step_summary(&self.path, &self.redactor, analysis),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
