@@ -363,3 +363,13 @@ pub fn spec_standin(modes: &[&str]) -> (KillOnDrop, [String; 2]) {
     let urls = [url(), url()];
     (guard, urls)
 }
+
+/// Every line of a run's `cross-instance-trace.jsonl.gz`, parsed.
+pub fn trace_lines(out: &Path) -> Vec<serde_json::Value> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(parity_dir(out).join("cross-instance-trace.jsonl.gz")).unwrap();
+    std::io::BufReader::new(flate2::read::GzDecoder::new(file))
+        .lines()
+        .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
+        .collect()
+}

@@ -399,7 +399,6 @@ fn stale_ms_and_visible_by_ms_bound_each_iteration_and_the_matrix_counts_the_pai
 #[test]
 fn keep_passing_bounds_the_per_iteration_files_and_the_trace_holds_every_exchange() {
     use std::collections::BTreeMap;
-    use std::io::BufRead;
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ci");
     let args = [
@@ -446,10 +445,8 @@ fn keep_passing_bounds_the_per_iteration_files_and_the_trace_holds_every_exchang
         assert!(dir.join(format!("cross-instance-introspect-iter-{n}.raw")).is_file());
     }
 
-    let trace = std::fs::File::open(dir.join("cross-instance-trace.jsonl.gz")).unwrap();
     let mut lines_of: BTreeMap<u64, u64> = BTreeMap::new();
-    for line in std::io::BufReader::new(flate2::read::GzDecoder::new(trace)).lines() {
-        let line: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+    for line in trace_lines(&out) {
         *lines_of.entry(line["iteration"].as_u64().unwrap()).or_default() += 1;
         assert!(line["method"].is_string() && line["path"].is_string(), "{line}");
     }

@@ -6,7 +6,6 @@ use crate::common::*;
 use crate::run_docker::DockerTest;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
 use std::path::Path;
 
 fn run_local(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
@@ -123,15 +122,8 @@ fn bad_instance_counts_and_shards_are_usage_errors() {
 
 /// The iterations named in a trace, and how many lines it has.
 fn trace_iterations(out: &Path) -> (BTreeSet<u64>, usize) {
-    let file = std::fs::File::open(parity_dir(out).join("cross-instance-trace.jsonl.gz")).unwrap();
-    let mut seen = BTreeSet::new();
-    let mut lines = 0;
-    for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
-        let line: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        seen.insert(line["iteration"].as_u64().unwrap());
-        lines += 1;
-    }
-    (seen, lines)
+    let lines = trace_lines(out);
+    (lines.iter().map(|line| line["iteration"].as_u64().unwrap()).collect(), lines.len())
 }
 
 #[test]
