@@ -61,8 +61,8 @@ struct Run {
     emitter: Emitter,
     phases: Phases,
     found: Found,
-    /// The iterations this run should finish: all, or its shard's share.
-    expected_iterations: u32,
+    /// The iterations this run runs: all, or its shard's share.
+    schedule: cross::Schedule,
 }
 
 impl Run {
@@ -117,7 +117,7 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
     };
     let root = parity.root().to_path_buf();
     let emitter = Emitter::new(sinks(&config, parity, flakiness, artifact_redactor, reporter));
-    let expected_iterations = config.schedule().numbers.len() as u32;
+    let schedule = config.schedule();
     let mut run = Run {
         config,
         clock,
@@ -125,7 +125,7 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
         emitter,
         phases: Phases::default(),
         found: Found::default(),
-        expected_iterations,
+        schedule,
     };
     if run.config.canary {
         match or_signal(canary_holds(&mut run, reporter)).await {
@@ -385,7 +385,7 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         _ => {}
     }
     let iterations = found.cross.as_ref().map_or(0, |c| c.iterations);
-    let expected = run.expected_iterations;
+    let expected = run.schedule.numbers.len() as u32;
     if run.config.iterations == 0 {
         not_run.push("cross-instance: --iterations 0".to_string());
     } else if iterations < expected {
@@ -584,15 +584,14 @@ async fn run_scenarios(
         return;
     }
     let phase_start = Instant::now();
-    let schedule = run.config.schedule();
+    let scheduled = run.schedule.numbers.len();
     if let Some(shard) = run.config.shard {
         run.emitter.note(&format!(
-            "shard {shard}: {} of the run's {iterations} iterations (dealt by seed {})",
-            schedule.numbers.len(),
+            "shard {shard}: {scheduled} of the run's {iterations} iterations (dealt by seed {})",
             run.config.seed.unwrap_or(0)
         ));
     }
-    run.emitter.emit(Event::CrossStarted { numbers: &schedule.numbers });
+    run.emitter.emit(Event::CrossStarted { numbers: &run.schedule.numbers });
     *finished.lock().expect("finished iterations") = Some(CrossTally::default());
     let mut exchanges = 0u64;
     let emitter = Mutex::new(&mut run.emitter);
@@ -601,7 +600,7 @@ async fn run_scenarios(
         clients,
         &run.config.judgement,
         &run.clock,
-        &schedule,
+        &run.schedule,
         |n| async move {
             if let Some(chaos) = chaos {
                 for line in chaos.before_iteration(n).await {
@@ -620,7 +619,7 @@ async fn run_scenarios(
     )
     .await;
     run.found.exchanges += exchanges;
-    run.phase_done(&format!("cross ({} iterations)", schedule.numbers.len()), phase_start);
+    run.phase_done(&format!("cross ({scheduled} iterations)"), phase_start);
     let tally = finished.lock().expect("finished iterations").take().unwrap_or_default();
     cross_finished(run, tally);
 }
