@@ -11,7 +11,7 @@ use crate::diff::SideSpec;
 use crate::exit::Exit;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
-use crate::reference::Flavor;
+use crate::reference::{Faults, Flavor};
 use crate::stack::docker::{DockerSettings, DockerStack, Keep, WebprofileSource};
 use crate::stack::StackError;
 use std::time::Duration;
@@ -95,7 +95,7 @@ fn settings(
         keep_image: true,
         chaos: Vec::new(),
         credentials: credentials.clone(),
-        fault_specs: Vec::new(),
+        faults: Faults::default(),
         seed: None,
         hash_cost: HashCost::default(),
         flavor: Flavor::Go,

@@ -251,7 +251,7 @@ fn docker_settings(
         keep_image: false,
         chaos: Vec::new(),
         credentials: run.client.credentials.clone(),
-        fault_specs: if run.faults.is_empty() { Vec::new() } else { vec![run.faults.describe()] },
+        faults: run.faults.clone(),
         seed: spec.seed,
         hash_cost: run.hash_cost,
         flavor: run.flavor,

@@ -288,7 +288,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
             user: args.credentials.admin_user.clone(),
             pass: args.credentials.admin_pass.clone(),
         },
-        fault_specs: if faults.is_empty() { Vec::new() } else { args.instance.faults.clone() },
+        faults: faults.clone(),
         seed: args.instance.seed,
         hash_cost: args.instance.hash_cost,
         flavor: args.instance.flavor,
@@ -504,7 +504,7 @@ mod tests {
         let docker =
             config(&["--backend", "docker", "--fault", "revocation-lag=1s", "--seed", "4"], &[]).unwrap();
         let Source::Docker(settings) = docker.source else { panic!("expected docker") };
-        assert_eq!(settings.fault_specs, ["revocation-lag=1s"]);
+        assert_eq!(settings.faults.describe(), "revocation-lag=1s");
     }
 }
 

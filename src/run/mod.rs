@@ -118,15 +118,8 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
     let root = parity.root().to_path_buf();
     let emitter = Emitter::new(sinks(&config, parity, flakiness, artifact_redactor, reporter));
     let schedule = config.schedule();
-    let mut run = Run {
-        config,
-        clock,
-        run_id,
-        emitter,
-        phases: Phases::default(),
-        found: Found::default(),
-        schedule,
-    };
+    let mut run =
+        Run { config, clock, run_id, emitter, phases: Phases::default(), found: Found::default(), schedule };
     if run.config.canary {
         match or_signal(canary_holds(&mut run, reporter)).await {
             Ok(true) => {}

@@ -67,8 +67,8 @@ pub struct DockerSettings {
     pub keep_image: bool,
     pub chaos: Vec<ChaosStep>,
     pub credentials: Credentials,
-    /// `--fault` specs, passed on as PARITY_FAULTS (the reference image honours them).
-    pub fault_specs: Vec<String>,
+    /// `--fault`, passed on as PARITY_FAULTS (the reference image honours them).
+    pub faults: Faults,
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
     /// Passed on as PARITY_FLAVOR when not the default.
@@ -125,9 +125,8 @@ impl DockerSettings {
             format!("WEBPROFILE_ADMIN_PASS={}", self.credentials.pass),
             format!("WEBPROFILE_NAME={}", super::service_name(index as usize)),
         ];
-        // Checked when the flags were read; `@K` specs reach instance K alone.
-        let faults =
-            Faults::parse_all(&self.fault_specs).unwrap_or_default().for_instance(index as usize + 1);
+        // `@K` specs reach instance K alone.
+        let faults = self.faults.for_instance(index as usize + 1);
         if !faults.is_empty() {
             env.push(format!("PARITY_FAULTS={}", faults.describe()));
         }
