@@ -54,6 +54,8 @@ struct ShardSet {
     given: PathBuf,
     analysis: Analysis,
     record: ShardRecord,
+    /// The iteration numbers its shard was dealt, ascending.
+    share: Vec<u32>,
     results: Vec<IterationResult>,
 }
 
@@ -135,7 +137,11 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
             results.len()
         )));
     }
-    Ok(ShardSet { dir, given: given.to_path_buf(), analysis, record, results })
+    let shard = format!("{}/{}", record.index, record.count).parse::<Shard>().map_err(|e| {
+        MergeError::Mismatch(format!("{}: its analysis.json records no valid shard ({e})", given.display()))
+    })?;
+    let share = shard.share(record.iterations, record.seed);
+    Ok(ShardSet { dir, given: given.to_path_buf(), analysis, record, share, results })
 }
 
 /// The sets must be every share of one run, each once; sorted by shard.
@@ -200,8 +206,7 @@ fn check_sets(sets: &mut [ShardSet]) -> Result<(), MergeError> {
         )));
     }
     for set in sets.iter() {
-        let share = set.shard().share(set.record.iterations, set.record.seed);
-        if let Some(stray) = set.results.iter().find(|r| share.binary_search(&r.iteration).is_err()) {
+        if let Some(stray) = set.results.iter().find(|r| set.share.binary_search(&r.iteration).is_err()) {
             return Err(MergeError::Mismatch(format!(
                 "{}: iteration {} is not shard {}'s (seed {}): the set was not written by that shard",
                 set.given.display(),
@@ -597,7 +602,7 @@ fn merged_coverage(sets: &[ShardSet], results: &[IterationResult]) -> Coverage {
 /// A shard whose set holds fewer iterations than its share, when the shard
 /// itself did not say so (an upload that lost some).
 fn missing_iterations(set: &ShardSet) -> Option<String> {
-    let share = set.shard().share(set.record.iterations, set.record.seed).len();
+    let share = set.share.len();
     let said = set.analysis.coverage.not_run.iter().any(|n| n.starts_with("cross-instance"));
     (set.results.len() < share && !said).then(|| {
         format!(

@@ -278,6 +278,10 @@ fn merge_refuses_sets_of_other_runs_and_names_a_missing_shard() {
     std::fs::write(&analysis_path, analysis.to_string()).unwrap();
     let said = merge(&[&one, &other], 64);
     assert!(said.contains("contract version") && said.contains("checks-000000000000"), "{said}");
+    analysis["shard"]["index"] = 0.into();
+    std::fs::write(&analysis_path, analysis.to_string()).unwrap();
+    let said = merge(&[&one, &other], 64);
+    assert!(said.contains("records no valid shard"), "{said}");
 
     // The merged set may not be, hold or sit inside an input.
     let into = |out: &Path, dirs: &[&Path]| {
