@@ -545,6 +545,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub instance: InstanceArgs,
 
+    /// What the dialect checks expect: `go` (the Go shim: 200 on create, 302 to
+    /// /auth/login, 404 for another user's id), `node` (the Node service: 201, 401 or 302
+    /// to /login, 204), or `auto` (read from the first create answer). Security checks
+    /// judge effects and are the same in every dialect.
+    #[arg(long, value_enum, value_name = "DIALECT", default_value_t = crate::contract::DialectChoice::Go, env = "PARITY_DIALECT")]
+    pub dialect: crate::contract::DialectChoice,
+
     /// Failures make the exit code non-zero (default). Also PARITY_STRICT,
     /// or a ci/PARITY_STRICT file containing `false`.
     #[arg(long, overrides_with = "no_strict")]

@@ -509,6 +509,8 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         })
         .filter(|_| !checks.is_empty()),
         checks,
+        dialect: first.dialect,
+        security: first.security.clone(),
         cross,
         flaky: sets.iter().any(|s| s.analysis.flaky),
         phases: sets

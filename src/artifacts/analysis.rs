@@ -99,6 +99,12 @@ pub struct Analysis {
     pub suite: Option<SuiteCounts>,
     #[serde(default)]
     pub checks: Vec<CheckRecord>,
+    /// The dialect the dialect checks expected (`--dialect`, or read from the service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<crate::contract::Dialect>,
+    /// Each attack family's totals (`security.json` has every variant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security: Vec<crate::scenario::security::FamilySummary>,
     #[serde(default)]
     pub cross: Option<CrossTotals>,
     #[serde(default)]

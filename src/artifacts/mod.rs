@@ -32,6 +32,8 @@ pub mod names {
     pub const FLAKINESS_UI: &str = "ui/index.html";
     /// `parity run --canary`: the detection table as JSON.
     pub const CANARY_JSON: &str = "canary.json";
+    /// Every security variant tried, what came back, the effect, the verdict.
+    pub const SECURITY_JSON: &str = "security.json";
     /// Every exchange of every cross-instance iteration, one JSON object a line, gzip.
     pub const CROSS_TRACE: &str = "cross-instance-trace.jsonl.gz";
 

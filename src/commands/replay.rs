@@ -5,7 +5,7 @@
 use super::CommandError;
 use crate::cli::{Backend, ReplayArgs};
 use crate::clock::Clock;
-use crate::contract::{ClientOptions, Credentials};
+use crate::contract::{ClientOptions, Credentials, DialectChoice};
 use crate::evidence::{Case, ReplaySpec};
 use crate::exit::Exit;
 use crate::hashing::HashCost;
@@ -83,6 +83,14 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
             Flavor::Go
         })
     };
+    let dialect = if spec.dialect.is_empty() {
+        DialectChoice::Go
+    } else {
+        spec.dialect.parse::<DialectChoice>().unwrap_or_else(|e| {
+            caveats.push(format!("{e}; the go dialect is expected"));
+            DialectChoice::Go
+        })
+    };
     let credentials =
         Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() };
     let p = &spec.parameters;
@@ -110,6 +118,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         seed: spec.seed,
         hash_cost,
         flavor,
+        dialect,
         strict: true,
         iterations: 1,
         concurrency: 1,

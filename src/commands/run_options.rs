@@ -60,6 +60,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         seed: args.instance.seed,
         hash_cost: args.instance.hash_cost,
         flavor: args.instance.flavor,
+        dialect: args.dialect,
         strict: resolve_strict(args, env)?,
         iterations: args.iterations,
         concurrency: usize::from(args.concurrency),

@@ -61,6 +61,44 @@ pub struct CreateRequest {
     pub expires_at: Option<String>,
 }
 
+/// One request as a scenario asks for it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub auth: AuthMode,
+    /// Sent after the auth mode's own header, in this order (a name may repeat).
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    /// Send the path byte for byte: an HTTP client resolves `..` segments
+    /// before sending, which would hide what the service does with them.
+    /// Plain `http://` only.
+    pub verbatim_path: bool,
+}
+
+impl Request {
+    pub fn new(method: &str, path: &str, auth: AuthMode) -> Request {
+        Request {
+            method: method.to_string(),
+            path: path.to_string(),
+            auth,
+            headers: Vec::new(),
+            body: None,
+            verbatim_path: false,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Request {
+        self.body = Some(body.into());
+        self
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
@@ -96,6 +134,11 @@ impl Client {
         &self.base
     }
 
+    /// The admin credentials this client sends (the security variants build wrong ones from them).
+    pub fn credentials(&self) -> &Credentials {
+        &self.options.credentials
+    }
+
     /// Sends one request and records it, whatever the outcome.
     pub async fn send(&self, method: &str, path: &str, auth: AuthMode, body: Option<String>) -> Exchange {
         self.send_within(method, path, auth, body, None).await
@@ -111,35 +154,24 @@ impl Client {
         body: Option<String>,
         budget: Option<Duration>,
     ) -> Exchange {
+        let request = Request { body, ..Request::new(method, path, auth) };
+        self.send_request(&request, budget).await
+    }
+
+    /// Sends any request (extra headers, a path sent byte for byte) and
+    /// records it, whatever the outcome.
+    pub async fn send_request(&self, spec: &Request, budget: Option<Duration>) -> Exchange {
         let timeout = budget.map_or(self.options.request_timeout, |b| b.min(self.options.request_timeout));
-        let seq = self.ctx.next_seq();
-        let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request = self.http.request(method_value, format!("{}{}", self.base, path));
-        request = match auth {
-            AuthMode::Basic => {
-                request.basic_auth(&self.options.credentials.user, Some(&self.options.credentials.pass))
-            }
-            AuthMode::WrongPassword => request.basic_auth(
-                &self.options.credentials.user,
-                Some(format!("{}-wrong", self.options.credentials.pass)),
-            ),
-            AuthMode::ServiceOrigin => request.header("X-Service-Origin", "parity-harness"),
-            AuthMode::None => request,
-        };
-        if let Some(body) = &body {
-            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
-        }
-        request = request.timeout(timeout);
         let started = Instant::now();
-        let sent = self.ctx.clock.stamp_at(started);
         let mut exchange = Exchange {
-            seq,
+            seq: self.ctx.next_seq(),
             instance: self.name.clone(),
-            sent,
-            method: method.to_string(),
-            path: path.to_string(),
-            auth,
-            request_body: body,
+            sent: self.ctx.clock.stamp_at(started),
+            method: spec.method.clone(),
+            path: spec.path.clone(),
+            auth: spec.auth,
+            headers: spec.headers.clone(),
+            request_body: spec.body.clone(),
             status: None,
             content_type: None,
             location: None,
@@ -149,6 +181,23 @@ impl Client {
             error: None,
             digest: BodyDigest::default(),
         };
+        if spec.verbatim_path {
+            let headers = self.headers_for(spec);
+            let answer = super::raw::send(&self.base, spec, &headers, timeout).await;
+            super::raw::record(answer, &mut exchange);
+            exchange.latency_ms = millis(started.elapsed());
+            return exchange;
+        }
+        let method_value = reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method_value, format!("{}{}", self.base, spec.path));
+        for (name, value) in self.headers_for(spec) {
+            // `header` appends: two Authorization headers stay two.
+            request = request.header(name, value);
+        }
+        if let Some(body) = &spec.body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+        request = request.timeout(timeout);
         match request.send().await {
             Ok(mut response) => {
                 exchange.status = Some(response.status().as_u16());
@@ -156,23 +205,16 @@ impl Client {
                     |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 exchange.content_type = header(reqwest::header::CONTENT_TYPE);
                 exchange.location = header(reqwest::header::LOCATION);
-                let mut bytes = Vec::new();
-                let mut hasher = Sha256::new();
-                let mut read: u64 = 0;
+                let mut body = BodyRecorder::default();
                 loop {
                     match response.chunk().await {
                         Ok(Some(chunk)) => {
-                            hasher.update(&chunk);
-                            read += chunk.len() as u64;
-                            let room = MAX_RECORDED_BODY.saturating_sub(bytes.len());
-                            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                            exchange.truncated |= chunk.len() > room;
-                            if read >= MAX_HASHED_BODY {
+                            if !body.take(&chunk) {
                                 break;
                             }
                         }
                         Ok(None) => {
-                            exchange.digest.complete = true;
+                            body.complete();
                             break;
                         }
                         Err(e) => {
@@ -184,16 +226,32 @@ impl Client {
                         }
                     }
                 }
-                exchange.digest.bytes = read;
-                exchange.digest.sha256 = hex::encode(hasher.finalize());
-                // An invalid sequence, not one merely cut at the end of what was kept.
-                exchange.digest.binary = std::str::from_utf8(&bytes).is_err_and(|e| e.error_len().is_some());
-                exchange.response_body = String::from_utf8_lossy(&bytes).into_owned();
+                body.into_exchange(&mut exchange);
             }
             Err(e) => exchange.error = Some(describe_transport(&e, &self.base, timeout)),
         }
         exchange.latency_ms = millis(started.elapsed());
         exchange
+    }
+
+    /// Every header a request carries beyond the transport's: its
+    /// credentials as its auth mode says, then its own.
+    fn headers_for(&self, spec: &Request) -> Vec<(String, String)> {
+        use base64::Engine as _;
+        let basic = |pass: &str| {
+            let pair = format!("{}:{pass}", self.options.credentials.user);
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+        };
+        let mut headers = match spec.auth {
+            AuthMode::Basic => vec![("Authorization".to_string(), basic(&self.options.credentials.pass))],
+            AuthMode::WrongPassword => {
+                vec![("Authorization".to_string(), basic(&wrong_password(&self.options.credentials.pass)))]
+            }
+            AuthMode::ServiceOrigin => vec![("X-Service-Origin".to_string(), "parity-harness".to_string())],
+            AuthMode::None | AuthMode::AsHeaders => Vec::new(),
+        };
+        headers.extend(spec.headers.iter().cloned());
+        headers
     }
 
     /// `GET /` within `budget`: any HTTP status means the server is up.
@@ -301,6 +359,57 @@ impl Client {
 
     fn error(&self, call: &'static str, class: FailureClass, detail: String) -> CallError {
         CallError { call, instance: self.name.clone(), detail, class }
+    }
+}
+
+/// A response body as it streams in: kept up to [`MAX_RECORDED_BODY`],
+/// hashed up to [`MAX_HASHED_BODY`], then no longer read.
+#[derive(Default)]
+pub(super) struct BodyRecorder {
+    kept: Vec<u8>,
+    hasher: Sha256,
+    read: u64,
+    truncated: bool,
+    complete: bool,
+}
+
+impl BodyRecorder {
+    /// Takes the next chunk; false once enough has been read.
+    pub(super) fn take(&mut self, chunk: &[u8]) -> bool {
+        self.hasher.update(chunk);
+        self.read += chunk.len() as u64;
+        let room = MAX_RECORDED_BODY.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.truncated |= chunk.len() > room;
+        self.read < MAX_HASHED_BODY
+    }
+
+    /// The body was read to its end.
+    pub(super) fn complete(&mut self) {
+        self.complete = true;
+    }
+
+    pub(super) fn into_exchange(self, exchange: &mut Exchange) {
+        exchange.truncated = self.truncated;
+        exchange.digest = BodyDigest {
+            bytes: self.read,
+            sha256: hex::encode(self.hasher.finalize()),
+            complete: self.complete,
+            // An invalid sequence, not one merely cut at the end of what was kept.
+            binary: std::str::from_utf8(&self.kept).is_err_and(|e| e.error_len().is_some()),
+        };
+        exchange.response_body = String::from_utf8_lossy(&self.kept).into_owned();
+    }
+}
+
+/// A password that is not `pass` and does not start with it (a password
+/// with the right prefix is a door of its own: the `password-suffix` variant).
+pub fn wrong_password(pass: &str) -> String {
+    let wrong = "parity-wrong-password";
+    if pass.starts_with(wrong) || wrong.starts_with(pass) {
+        format!("x{pass}-not")
+    } else {
+        wrong.to_string()
     }
 }
 

@@ -16,6 +16,9 @@ pub enum AuthMode {
     WrongPassword,
     /// No credentials, but an `X-Service-Origin` header (the known bypass).
     ServiceOrigin,
+    /// Only what the request's own `headers` carry (the security variants:
+    /// an identity header, a malformed Authorization, two of them, …).
+    AsHeaders,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -28,6 +31,10 @@ pub struct Exchange {
     pub method: String,
     pub path: String,
     pub auth: AuthMode,
+    /// Headers sent beyond the standard ones (an identity header, a variant's
+    /// Authorization): written redacted, like every artifact.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
     pub request_body: Option<String>,
     /// `None` when no HTTP answer arrived (see `error`).
     pub status: Option<u16>,
@@ -76,6 +83,9 @@ impl Exchange {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
         );
+        for (name, value) in &self.headers {
+            let _ = writeln!(out, "{name}: {}", crate::escape::excerpt(value, 200));
+        }
         if let Some(body) = &self.request_body {
             let _ = writeln!(out, "{body}");
         }

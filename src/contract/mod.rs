@@ -7,8 +7,10 @@
 //! the existing service has produced is accepted (see `parse`).
 
 mod client;
+pub mod dialect;
 mod exchange;
 mod parse;
+mod raw;
 
 /// HTTP Basic credentials of the service's admin (`WEBPROFILE_ADMIN_USER` /
 /// `WEBPROFILE_ADMIN_PASS`): what the harness sends and the reference expects.
@@ -26,8 +28,10 @@ impl Default for Credentials {
 }
 
 pub use client::{
-    tokens_path, CallError, Client, ClientOptions, CreateRequest, TraceContext, INTROSPECT_PATH,
+    tokens_path, wrong_password, CallError, Client, ClientOptions, CreateRequest, Request, TraceContext,
+    INTROSPECT_PATH,
 };
+pub use dialect::{Dialect, DialectChoice};
 pub use exchange::{AuthMode, BodyDigest, Exchange, Trace};
 pub use parse::{created_token, parse_object_id, Body, CreatedToken, Introspection};
 

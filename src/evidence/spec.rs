@@ -95,6 +95,9 @@ pub struct ReplaySpec {
     /// The reference instances' dialect (`go` when absent).
     #[serde(default)]
     pub flavor: String,
+    /// What the dialect checks expected: `go`, `node` or `auto` (`go` when absent).
+    #[serde(default)]
+    pub dialect: String,
     #[serde(default)]
     pub parameters: Parameters,
 }

@@ -137,6 +137,7 @@ mod tests {
             method: "POST".into(),
             path: "/internal/api/tokens/introspect".into(),
             auth: AuthMode::Basic,
+            headers: Vec::new(),
             request_body: None,
             status: Some(status),
             content_type: None,

@@ -44,10 +44,23 @@ pub enum Misbehaviour {
     /// The first revoked token this instance had answered active introspects
     /// `active:true` exactly once more (an intermittently missed invalidation).
     StaleOnce,
+    /// A password that starts with the admin's is accepted (a comparison cut
+    /// at the expected length, as a truncating parser makes it).
+    PasswordPrefix,
+    /// Revoke drops an owner segment that is not a lower-case 24-hex id from
+    /// its query, so it matches any owner.
+    OwnerUnparsableDropped,
+    /// Introspection lower-cases the token before looking it up.
+    TokenCaseFold,
+    /// Introspection trims whitespace around the token.
+    TokenTrim,
+    /// Requests without valid credentials are turned away in the Node
+    /// dialect's forms (401, 302 to /login), whatever the flavor.
+    NodeRejection,
 }
 
 impl Misbehaviour {
-    pub const ALL: [Misbehaviour; 16] = [
+    pub const ALL: [Misbehaviour; 21] = [
         Misbehaviour::AuthBypass,
         Misbehaviour::OpenAccess,
         Misbehaviour::AnyPassword,
@@ -64,6 +77,11 @@ impl Misbehaviour {
         Misbehaviour::RejectBcrypt,
         Misbehaviour::RejectPbkdf2,
         Misbehaviour::StaleOnce,
+        Misbehaviour::PasswordPrefix,
+        Misbehaviour::OwnerUnparsableDropped,
+        Misbehaviour::TokenCaseFold,
+        Misbehaviour::TokenTrim,
+        Misbehaviour::NodeRejection,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +102,11 @@ impl Misbehaviour {
             Misbehaviour::RejectBcrypt => "reject-bcrypt",
             Misbehaviour::RejectPbkdf2 => "reject-pbkdf2",
             Misbehaviour::StaleOnce => "stale-once",
+            Misbehaviour::PasswordPrefix => "password-prefix",
+            Misbehaviour::OwnerUnparsableDropped => "owner-unparsable-dropped",
+            Misbehaviour::TokenCaseFold => "token-case-fold",
+            Misbehaviour::TokenTrim => "token-trim",
+            Misbehaviour::NodeRejection => "node-rejection",
         }
     }
 
@@ -115,6 +138,9 @@ pub struct Faults {
     /// Revoke answers this status (with an empty body) instead of 204.
     pub revoke_status: Option<u16>,
     pub partial: Option<Partial>,
+    /// A header honoured as an identity without credentials (`trusted-header=NAME`),
+    /// lower case: a development or proxy identity left on.
+    pub trusted_header: Option<String>,
     pub misbehaviours: BTreeSet<Misbehaviour>,
     /// Specs for one instance of a run only (`revocation-lag=200ms@3`): the
     /// instance's number (1-based) and the spec without its `@K`.
@@ -122,10 +148,11 @@ pub struct Faults {
 }
 
 const KINDS: &str = "revocation-lag=DURATION, error-rate=0..1, latency=DURATION, stale-rate=0..1, \
-                     stale-for=DURATION, revoke-status=CODE, partial=token-prefix, auth-bypass, open-access, \
-                     any-password, lenient-create, list-hash, revoke-noop, revoke-not-idempotent, \
-                     revoke-any-user, bad-id-404, never-active, unknown-active, ignore-expiry, \
-                     lenient-introspect, reject-bcrypt, reject-pbkdf2, stale-once; any of them may end in \
+                     stale-for=DURATION, revoke-status=CODE, partial=token-prefix, trusted-header=NAME, auth-bypass, \
+                     open-access, any-password, password-prefix, lenient-create, list-hash, revoke-noop, \
+                     revoke-not-idempotent, revoke-any-user, owner-unparsable-dropped, bad-id-404, never-active, \
+                     unknown-active, ignore-expiry, lenient-introspect, token-case-fold, token-trim, reject-bcrypt, \
+                     reject-pbkdf2, stale-once, node-rejection; any of them may end in \
                    @K to strike instance K alone, e.g. revocation-lag=200ms@3";
 
 impl Faults {
@@ -203,7 +230,7 @@ impl Faults {
         let Some(value) = value else {
             return match kind {
                 "revocation-lag" | "latency" | "error-rate" | "stale-rate" | "stale-for"
-                | "revoke-status" | "partial" => {
+                | "revoke-status" | "partial" | "trusted-header" => {
                     Err(format!("fault {kind:?} needs a value, e.g. {kind}={}", example(kind)))
                 }
                 _ => Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
@@ -218,6 +245,7 @@ impl Faults {
             "revoke-status" => self.revoke_status = Some(status(value)?),
             "partial" if value == "token-prefix" => self.partial = Some(Partial::TokenPrefix),
             "partial" => return Err(format!("fault \"partial\": {value:?} is not token-prefix")),
+            "trusted-header" => self.trusted_header = Some(header_name(value)?),
             _ => return Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
         }
         Ok(())
@@ -266,6 +294,9 @@ impl Faults {
         if let Some(Partial::TokenPrefix) = self.partial {
             parts.push("partial=token-prefix".to_string());
         }
+        if let Some(name) = &self.trusted_header {
+            parts.push(format!("trusted-header={name}"));
+        }
         parts.extend(self.misbehaviours.iter().map(|m| m.name().to_string()));
         parts.extend(self.scoped.iter().map(|(k, spec)| format!("{spec}@{k}")));
         if parts.is_empty() {
@@ -299,6 +330,7 @@ fn example(kind: &str) -> &'static str {
         "error-rate" | "stale-rate" => "0.3",
         "revoke-status" => "200",
         "partial" => "token-prefix",
+        "trusted-header" => "x-dev-user-id",
         _ => "800ms",
     }
 }
@@ -319,6 +351,16 @@ fn rate(kind: &str, value: &str) -> Result<f64, String> {
         return Err(format!("fault {kind:?}: {value} is outside 0..=1"));
     }
     Ok(r)
+}
+
+/// An HTTP header name, lower case.
+fn header_name(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err(format!("fault \"trusted-header\": {value:?} is not a header name (e.g. trusted-header=x-dev-user-id)"))
+    }
 }
 
 fn status(value: &str) -> Result<u16, String> {
@@ -343,6 +385,7 @@ mod tests {
             "stale-rate=0.5,stale-for=2s",
             "revoke-status=200",
             "partial=token-prefix",
+            "trusted-header=X-Dev-User-Id",
             "auth-bypass",
             "stale-once",
         ])
@@ -351,12 +394,13 @@ mod tests {
         assert_eq!((f.error_rate, f.stale_rate), (0.3, 0.5));
         assert_eq!((f.latency, f.stale_for), (Some(Duration::from_millis(20)), Some(Duration::from_secs(2))));
         assert_eq!((f.revoke_status, f.partial), (Some(200), Some(Partial::TokenPrefix)));
+        assert_eq!(f.trusted_header.as_deref(), Some("x-dev-user-id"));
         assert!(f.has(Misbehaviour::AuthBypass) && f.has(Misbehaviour::StaleOnce));
         assert!(!f.has(Misbehaviour::RevokeNoop));
         assert_eq!(
             f.describe(),
             "revocation-lag=800ms, error-rate=0.3, latency=20ms, stale-rate=0.5, stale-for=2s, \
-             revoke-status=200, partial=token-prefix, auth-bypass, stale-once"
+             revoke-status=200, partial=token-prefix, trusted-header=x-dev-user-id, auth-bypass, stale-once"
         );
         assert_eq!(Faults::parse_all(&[f.describe()]).unwrap(), f);
     }
@@ -414,6 +458,8 @@ mod tests {
             ("revoke-status=abc", "not an HTTP status"),
             ("partial=first-8", "not token-prefix"),
             ("auth-bypass=yes", "takes no value"),
+            ("trusted-header", "needs a value"),
+            ("trusted-header=x dev", "not a header name"),
             ("latency=1ms,latency=2ms", "more than once"),
             ("latency=1ms,latency=2ms@2", "more than once"),
             ("latency=1ms@2,latency=2ms@2", "more than once"),

@@ -266,6 +266,7 @@ mod tests {
     fn check(name: &str, status: CheckStatus, detail: Option<&str>) -> CheckRecord {
         CheckRecord {
             name: name.into(),
+            kind: None,
             clause: "webprofile-api.md §x".into(),
             status,
             class: (status == CheckStatus::Fail).then_some(FailureClass::Contract),

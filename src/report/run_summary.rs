@@ -117,8 +117,11 @@ mod tests {
             duration_ms: 1.0,
             smoke: Some(SmokeSummary { success: true, attempts: 2, flaky: true, ..SmokeSummary::default() }),
             suite: Some(SuiteCounts { passed: 12, failed: 1, skipped: 2 }),
+            dialect: None,
+            security: vec![],
             checks: vec![CheckRecord {
                 name: "bad_id_400".into(),
+                kind: None,
                 clause: "c".into(),
                 status: CheckStatus::Fail,
                 class: Some(FailureClass::Contract),

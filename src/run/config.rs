@@ -40,6 +40,8 @@ pub struct RunConfig {
     pub hash_cost: HashCost,
     /// The embedded instances' dialect (`--flavor`).
     pub flavor: Flavor,
+    /// What the dialect checks expect (`--dialect`).
+    pub dialect: crate::contract::DialectChoice,
     pub strict: bool,
     pub iterations: u32,
     pub concurrency: usize,

@@ -99,6 +99,7 @@ fn template(
         seed: config.seed,
         hash_cost: config.hash_cost.to_string(),
         flavor: config.flavor.to_string(),
+        dialect: config.dialect.name().to_string(),
         parameters: Parameters {
             deadline_ms: judgement.deadline.as_millis() as u64,
             poll_interval_ms: judgement.poll_interval.as_millis() as u64,

@@ -442,6 +442,14 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         smoke: run.found.smoke.clone(),
         suite: run.found.suite.as_ref().map(SuiteCounts::of),
         checks: run.found.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
+        dialect: run.found.suite.as_ref().map(|s| s.dialect),
+        security: run
+            .found
+            .suite
+            .as_ref()
+            .and_then(|s| s.security.as_ref())
+            .map(|r| r.families.clone())
+            .unwrap_or_default(),
         cross: run.found.cross.clone(),
         phases: run.phases.0.clone(),
         containers: stack.containers,
@@ -565,7 +573,7 @@ async fn run_scenarios(
     run.found.smoke = Some(SmokeSummary::of(&report, &smokes));
 
     let phase_start = Instant::now();
-    let suite_report = suite::run_suite(&clients[0], &endpoints.store, &run.config.judgement).await;
+    let suite_report = suite::run_suite(&clients[0], &endpoints.store, &run.config.judgement, run.config.dialect).await;
     run.phase_done("suite", phase_start);
     run.found.exchanges += suite_report.trace.len() as u64;
     run.emitter.emit(Event::SuiteFinished(&suite_report));

@@ -161,9 +161,10 @@ impl Sink for ArtifactSink {
                         ]),
                 )
             }
-            Event::SuiteFinished(report) => {
-                all_written([parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(report))])
-            }
+            Event::SuiteFinished(report) => all_written(
+                std::iter::once(parity.write_text(names::TEST_PARITY_OUT, &suite::render_out(report)))
+                    .chain(report.security.as_ref().map(|r| parity.write_json(names::SECURITY_JSON, r))),
+            ),
             Event::CrossStarted { numbers } => {
                 self.trace = Some(parity.json_lines(names::CROSS_TRACE).map_err(|e| e.to_string())?);
                 self.results = Some(ResultsStream::open(parity, numbers).map_err(|e| e.to_string())?);
@@ -250,6 +251,19 @@ impl Sink for ConsoleSink {
                     report.count(CheckStatus::Fail),
                     report.count(CheckStatus::Skip)
                 ));
+                if let Some(security) = &report.security {
+                    self.line(&format!(
+                        "security: {} attempt(s) of {} variants in {} families, {} request(s): {}",
+                        security.rows.len(),
+                        security.families.iter().map(|f| f.variants).sum::<usize>(),
+                        security.families.len(),
+                        security.requests,
+                        match security.open().count() {
+                            0 => "no door open".to_string(),
+                            n => format!("{n} got in (security.json)"),
+                        }
+                    ));
+                }
                 for check in report.checks.iter().filter(|c| c.status == CheckStatus::Fail) {
                     self.line(&format!(
                         "  FAIL {} [{}]: {}",

@@ -5,11 +5,36 @@ pub mod catalog;
 pub mod cross;
 pub mod immediacy;
 mod probe;
+pub mod security;
 pub mod suite;
 
 pub use probe::{probe_revocation, Observation, ProbeOutcome, ProbeRoles};
 
+use crate::contract::CallError;
+use crate::verdict::FailureClass;
 use std::time::Duration;
+
+/// How one check ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckOutcome {
+    Pass,
+    Fail(FailureClass, String),
+    Skip(String),
+}
+
+impl CheckOutcome {
+    pub fn contract(detail: String) -> CheckOutcome {
+        CheckOutcome::Fail(FailureClass::Contract, detail)
+    }
+
+    pub fn security(detail: String) -> CheckOutcome {
+        CheckOutcome::Fail(FailureClass::Security, detail)
+    }
+
+    pub fn call_failed(e: &CallError) -> CheckOutcome {
+        CheckOutcome::Fail(e.class, e.to_string())
+    }
+}
 
 /// How revocation is judged; shared by the smoke and the cross-instance iterations.
 #[derive(Clone, Debug)]

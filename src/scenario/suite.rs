@@ -1,11 +1,14 @@
 //! The contract suite: one named check per rule of the contract, written as
 //! `test.parity.out` in `go test -v` style.
 
-use super::catalog;
-use super::{fresh_user_id, Judgement};
+use super::catalog::{self, CheckKind};
+use super::security::{self, Families, SecurityReport, FAMILIES};
+use super::{fresh_user_id, CheckOutcome, Judgement};
 use crate::clock::millis;
+use crate::contract::dialect::Presented;
 use crate::contract::{
-    AuthMode, CallError, Client, CreateRequest, CreatedToken, Exchange, Introspection, Trace,
+    AuthMode, CallError, Client, CreateRequest, CreatedToken, Dialect, DialectChoice, Exchange, Introspection,
+    Trace,
 };
 use crate::hashing;
 use crate::store::{TokenDoc, TokenStore};
@@ -14,23 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum CheckOutcome {
-    Pass,
-    Fail(FailureClass, String),
-    Skip(String),
-}
-
-impl CheckOutcome {
-    fn contract(detail: String) -> CheckOutcome {
-        CheckOutcome::Fail(FailureClass::Contract, detail)
-    }
-
-    fn call_failed(e: &CallError) -> CheckOutcome {
-        CheckOutcome::Fail(e.class, e.to_string())
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -47,6 +33,9 @@ pub enum CheckStatus {
 pub struct CheckRecord {
     /// The check's stable id (see `parity checks`).
     pub name: String,
+    /// What it judges: security (by effect), behaviour or dialect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<CheckKind>,
     /// The clause of the contract it enforces.
     pub clause: String,
     pub status: CheckStatus,
@@ -62,6 +51,10 @@ pub struct SuiteReport {
     pub trace: Trace,
     /// For each check, the range of `trace` its exchanges fill.
     pub spans: Vec<std::ops::Range<usize>>,
+    /// The dialect the dialect checks expected (`--dialect`, or read from the create answer).
+    pub dialect: Dialect,
+    /// Every security variant tried (`security.json`); `None` when the families could not start.
+    pub security: Option<SecurityReport>,
 }
 
 impl SuiteReport {
@@ -93,15 +86,25 @@ impl SuiteReport {
     /// Records a check's outcome; its exchanges are those the trace gained since the last one.
     fn record(&mut self, id: &str, started: Instant, verdict: CheckOutcome, trace_len: usize) {
         let from = self.spans.last().map_or(0, |s| s.end);
-        self.spans.push(from..trace_len);
+        self.record_span(id, started, verdict, from..trace_len);
+    }
+
+    /// Records a check's outcome judged on these exchanges of the trace.
+    fn record_span(&mut self, id: &str, started: Instant, verdict: CheckOutcome, span: std::ops::Range<usize>) {
+        self.spans.push(span);
         let spec = catalog::contract(id);
         let (status, class, detail) = match verdict {
             CheckOutcome::Pass => (CheckStatus::Pass, None, None),
+            // A security check fails by an effect the contract forbids: a security finding.
+            CheckOutcome::Fail(FailureClass::Contract, d) if spec.kind == CheckKind::Security => {
+                (CheckStatus::Fail, Some(FailureClass::Security), Some(d))
+            }
             CheckOutcome::Fail(class, d) => (CheckStatus::Fail, Some(class), Some(d)),
             CheckOutcome::Skip(d) => (CheckStatus::Skip, None, Some(d)),
         };
         self.checks.push(CheckRecord {
             name: spec.id.to_string(),
+            kind: Some(spec.kind),
             clause: spec.clause.to_string(),
             status,
             class,
@@ -116,7 +119,12 @@ pub type Seeder = Option<Arc<dyn TokenStore>>;
 
 const NO_STORE: &str = "no store access: give --mongo-uri (or use the local backend) to seed tokens directly";
 
-pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) -> SuiteReport {
+pub async fn run_suite(
+    client: &Client,
+    seeder: &Seeder,
+    judgement: &Judgement,
+    dialect: DialectChoice,
+) -> SuiteReport {
     let mut s = SuiteReport::default();
     let user = fresh_user_id();
     let trace = &mut Trace::new();
@@ -125,7 +133,13 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     let request =
         CreateRequest { label: "parity-suite".into(), scopes: vec!["git".into()], expires_at: None };
     let created = client.create_token(trace, &user, &request).await;
-    s.record("create_shape", t, create_shape(&created), trace.len());
+    let create_answer = trace.last().map(|ex| (ex.status, ex.content_type.clone()));
+    s.dialect = dialect.fixed().unwrap_or_else(|| {
+        let (status, content_type) = create_answer.clone().unwrap_or_default();
+        Dialect::of_create_answer(status, content_type.as_deref())
+    });
+    let create_status = create_answer.and_then(|(status, _)| status);
+    s.record("create_shape", t, create_shape(&created, create_status, s.dialect), trace.len());
     let created = created.ok();
     let needs_token = || CheckOutcome::Skip("needs the token of create_shape, which failed".into());
 
@@ -189,6 +203,9 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
 
     seeded_checks(&mut s, client, seeder, trace).await;
 
+    // The user's token (revoked, still listed) is the data a request without valid credentials must not get.
+    let token_ids: Vec<&str> = created.iter().map(|c| c.id.as_str()).collect();
+    let mut refused = Vec::new();
     for (name, auth) in [
         ("unauthenticated_rejected", AuthMode::None),
         ("wrong_password_rejected", AuthMode::WrongPassword),
@@ -196,30 +213,55 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
     ] {
         let t = Instant::now();
         let ex = client.send("GET", &crate::contract::tokens_path(&user), auth, None).await;
-        let verdict = rejected(&ex, auth);
+        let verdict = kept_out(&ex, &token_ids, auth);
+        if auth != AuthMode::ServiceOrigin {
+            let let_in = security::lets_in_list(&ex, &token_ids).is_some();
+            refused.push((trace.len(), ex.clone(), !let_in));
+        }
         trace.push(ex);
         s.record(name, t, verdict, trace.len());
     }
+    let t = Instant::now();
+    let span = refused.first().map_or(0, |r| r.0)..refused.last().map_or(0, |r| r.0 + 1);
+    let verdict = rejection_form(&refused, s.dialect);
+    s.record_span("rejection_form", t, verdict, span);
 
     let tokens = crate::contract::tokens_path(&user);
     let introspect = crate::contract::INTROSPECT_PATH.to_string();
     let bad_requests = [
-        ("malformed_token_400", "POST", introspect.clone(), Some(r#"{"token":"not-a-hex-token!"}"#)),
-        ("missing_token_400", "POST", introspect, Some("{}")),
-        ("create_invalid_body_400", "POST", tokens.clone(), Some("this is not json")),
-        ("bad_token_id_400", "DELETE", format!("{tokens}/not-an-object-id"), None),
+        ("malformed_token_400", "POST", introspect.clone(), Some(r#"{"token":"not-a-hex-token!"}"#), 400),
+        ("missing_token_400", "POST", introspect, Some("{}"), 400),
+        ("create_invalid_body_400", "POST", tokens.clone(), Some("this is not json"), 400),
+        ("bad_token_id_400", "DELETE", format!("{tokens}/not-an-object-id"), None, s.dialect.malformed_id_status()),
     ];
-    for (name, method, path, body) in bad_requests {
+    for (name, method, path, body, expected) in bad_requests {
         let t = Instant::now();
         let ex = client.send(method, &path, AuthMode::Basic, body.map(str::to_owned)).await;
-        let verdict = expect_status(&ex, 400);
+        let verdict = expect_status(&ex, expected, s.dialect);
         trace.push(ex);
         s.record(name, t, verdict, trace.len());
     }
 
     let t = Instant::now();
-    let verdict = other_users_token(client, trace, &user).await;
+    let verdict = match &created {
+        Some(c) => foreign_revoke_status(client, trace, &c.id, s.dialect).await,
+        None => needs_token(),
+    };
     s.record("other_users_token_404", t, verdict, trace.len());
+
+    let mut t = Instant::now();
+    let mut families = Families::prepare(client, trace).await;
+    for family in FAMILIES {
+        if family != FAMILIES[0] {
+            t = Instant::now();
+        }
+        let verdict = match &mut families {
+            Ok(families) => families.run(family, trace).await,
+            Err(why) => why.clone(),
+        };
+        s.record(family.check(), t, verdict, trace.len());
+    }
+    s.security = families.ok().map(|f| f.into_report(s.dialect));
 
     s.trace = std::mem::take(trace);
     s
@@ -227,11 +269,17 @@ pub async fn run_suite(client: &Client, seeder: &Seeder, judgement: &Judgement) 
 
 /// The create answer's shape. `accessTokenPartial` is the token's hashPrefix
 /// (first 8 hex of SHA-256(token)) in both real services, never its own prefix.
-fn create_shape(created: &Result<CreatedToken, CallError>) -> CheckOutcome {
+fn create_shape(created: &Result<CreatedToken, CallError>, status: Option<u16>, dialect: Dialect) -> CheckOutcome {
     let c = match created {
         Ok(c) => c,
         Err(e) => return CheckOutcome::call_failed(e),
     };
+    if let Some(status) = status.filter(|s| *s != dialect.create_status()) {
+        return CheckOutcome::contract(format!(
+            "create answered HTTP {status}; the {dialect} dialect answers {} (--dialect chooses)",
+            dialect.create_status()
+        ));
+    }
     if c.token.len() != 64 || !hashing::is_token_hex(&c.token) {
         return CheckOutcome::contract(format!("token is not 64 hex characters (length {})", c.token.len()));
     }
@@ -290,38 +338,80 @@ fn exchange_class(ex: &Exchange) -> FailureClass {
     }
 }
 
-fn expect_status(ex: &Exchange, expected: u16) -> CheckOutcome {
+fn expect_status(ex: &Exchange, expected: u16, dialect: Dialect) -> CheckOutcome {
     match ex.status {
         Some(status) if status == expected => CheckOutcome::Pass,
         _ => CheckOutcome::Fail(
             exchange_class(ex),
-            format!("{} {} answered {}, expected HTTP {expected}", ex.method, ex.path, ex.summary()),
+            format!(
+                "{} {} answered {}, expected HTTP {expected} (the {dialect} dialect)",
+                ex.method,
+                ex.path,
+                ex.summary()
+            ),
         ),
     }
 }
 
-/// Unauthenticated requests must be turned away: the contract answers 302 to
-/// the login page; 401 and 403 are accepted as rejections too.
-fn rejected(ex: &Exchange, auth: AuthMode) -> CheckOutcome {
-    match ex.status {
-        Some(302) if ex.location.as_deref().is_some_and(|l| l.contains("/auth/login")) => CheckOutcome::Pass,
-        Some(401 | 403) => CheckOutcome::Pass,
-        Some(status) if (200..300).contains(&status) => CheckOutcome::contract(match auth {
-            AuthMode::ServiceOrigin => format!(
-                "a request with X-Service-Origin and no credentials was let in ({}): anyone can skip authentication",
-                ex.summary()
-            ),
-            _ => format!("the request was let in without valid credentials ({})", ex.summary()),
-        }),
-        _ => CheckOutcome::Fail(
-            exchange_class(ex),
-            format!(
-                "expected a 302 to /auth/login, got {}{}",
-                ex.summary(),
-                ex.location.as_ref().map(|l| format!(" Location: {l}")).unwrap_or_default()
-            ),
-        ),
+/// A list request without valid credentials must not get the user's
+/// tokens. How it is turned away (a 302 to any login page, 401, 403, 404)
+/// is the dialect's business (`rejection_form`), not security's.
+fn kept_out(ex: &Exchange, token_ids: &[&str], auth: AuthMode) -> CheckOutcome {
+    if let Some(why) = security::lets_in_list(ex, token_ids) {
+        let who = match auth {
+            AuthMode::ServiceOrigin => "with X-Service-Origin and no credentials (anyone can skip authentication)",
+            AuthMode::WrongPassword => "with a wrong password",
+            _ => "without credentials",
+        };
+        return CheckOutcome::security(format!("a request {who} was let in: {why} ({})", ex.summary()));
     }
+    match ex.status {
+        Some(_) => CheckOutcome::Pass,
+        None => CheckOutcome::Fail(FailureClass::Infrastructure, ex.summary()),
+    }
+}
+
+/// The form of "no" for no credentials and for wrong ones, as the dialect
+/// answers it; a request that was let in is the security checks' finding.
+fn rejection_form(refused: &[(usize, Exchange, bool)], dialect: Dialect) -> CheckOutcome {
+    if let Some((_, ex, _)) = refused.iter().find(|(_, ex, _)| ex.status.is_none()) {
+        return CheckOutcome::Fail(FailureClass::Infrastructure, ex.summary());
+    }
+    let mut wrong = Vec::new();
+    for ((_, ex, kept_out), presented) in refused.iter().zip([Presented::Nothing, Presented::WrongCredentials]) {
+        if !kept_out {
+            continue;
+        }
+        let expected = dialect.rejection(presented, false, false);
+        let location = ex.location.as_deref().map(location_path);
+        let matches = ex.status == Some(expected.status) && (expected.location.is_none() || location == expected.location);
+        if !matches {
+            let what = match presented {
+                Presented::Nothing => "without credentials",
+                Presented::WrongCredentials => "with a wrong password",
+            };
+            let went = ex.location.as_deref().map(|l| format!(" to {l}")).unwrap_or_default();
+            wrong.push(format!(
+                "{what}: {}{went}, where the {dialect} dialect answers {}",
+                ex.summary(),
+                expected.describe()
+            ));
+        }
+    }
+    match (wrong.is_empty(), refused.iter().all(|(_, _, kept_out)| !kept_out)) {
+        (_, true) => CheckOutcome::Skip("every request was let in: see the security checks".into()),
+        (true, false) => CheckOutcome::Pass,
+        (false, false) => CheckOutcome::contract(format!("{} (--dialect chooses)", wrong.join("; "))),
+    }
+}
+
+/// The path of a redirect's target: `http://host/auth/login?x` → `/auth/login`.
+fn location_path(location: &str) -> &str {
+    let path = match location.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => location,
+    };
+    path.split(['?', '#']).next().unwrap_or(path)
 }
 
 /// Hashes a plaintext for seeding: (stored hash, algorithm name).
@@ -374,33 +464,22 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
     }
 }
 
-/// Another user's token id must answer 404 (the Node service answers 204,
-/// treating it as idempotent: accepted) and must not revoke anything.
-async fn other_users_token(client: &Client, trace: &mut Trace, owner: &str) -> CheckOutcome {
-    let request =
-        CreateRequest { label: "parity-suite-owner".into(), scopes: vec!["git".into()], expires_at: None };
-    let created = match client.create_token(trace, owner, &request).await {
-        Ok(c) => c,
-        Err(e) => return CheckOutcome::Fail(e.class, format!("could not create the owner's token: {e}")),
-    };
+/// Revoking the user's token through another user's path answers the
+/// dialect's status (Go 404, Node 204). Whether it revoked anything is
+/// security's to judge (`owner_scope_holds`), by effect.
+async fn foreign_revoke_status(client: &Client, trace: &mut Trace, token_id: &str, dialect: Dialect) -> CheckOutcome {
     let stranger = fresh_user_id();
-    let status = match client.revoke(trace, &stranger, &created.id).await {
-        Ok(status) => status,
-        Err(e) => return CheckOutcome::call_failed(&e),
-    };
-    let still_active = client.introspect(trace, &created.token).await;
-    match (status, still_active) {
-        (_, Ok(i)) if !i.active => CheckOutcome::contract(format!(
-            "another user's revoke (HTTP {status}) deactivated the owner's token"
-        )),
-        (404 | 204, Ok(_)) => CheckOutcome::Pass,
-        (_, Ok(_)) => CheckOutcome::Fail(
+    match client.revoke(trace, &stranger, token_id).await {
+        Ok(status) if status == dialect.foreign_id_status() => CheckOutcome::Pass,
+        Ok(status) => CheckOutcome::Fail(
             FailureClass::of_unexpected_status(status),
-            format!("revoke by another user answered {}, expected HTTP 404", last_revoke_summary(trace)),
+            format!(
+                "revoke by another user answered {}; the {dialect} dialect answers HTTP {}",
+                last_revoke_summary(trace),
+                dialect.foreign_id_status()
+            ),
         ),
-        (_, Err(e)) => {
-            CheckOutcome::Fail(e.class, format!("the owner's token could not be checked afterwards: {e}"))
-        }
+        Err(e) => CheckOutcome::call_failed(&e),
     }
 }
 
@@ -425,11 +504,21 @@ pub fn render_out(report: &SuiteReport) -> String {
         };
         out += &format!("--- {word}: {} ({secs:.2}s)\n", c.name);
         out += &format!("    clause: {}\n", c.clause);
+        if let Some(kind) = c.kind {
+            out += &format!("    kind: {}{}\n", kind.name(), match kind {
+                CheckKind::Dialect => format!(" ({})", report.dialect),
+                _ => String::new(),
+            });
+        }
         if let Some(class) = c.class {
             out += &format!("    class: {class}\n");
         }
         if let Some(detail) = &c.detail {
             out += &format!("    {detail}\n");
+        }
+        let rows = report.security.iter().flat_map(|r| &r.rows).filter(|r| r.check == c.name);
+        for row in rows {
+            out += &format!("    {}\n", row.render_line());
         }
     }
     out += if report.passed() { "PASS\n" } else { "FAIL\n" };

@@ -1,7 +1,9 @@
 //! Failure classes: every failed smoke attempt, check and iteration carries
 //! exactly one, because what a failure means decides what may be done about
-//! it. A stale read is a security finding and is never rerun away; only an
-//! infrastructure failure can be forgiven by a later passing attempt.
+//! it. A security finding (a door open) and a stale read are never rerun
+//! away; only an infrastructure failure can be forgiven by a later passing
+//! attempt. The order of the variants is the order failures are named in:
+//! security first.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -10,6 +12,10 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureClass {
+    /// A request got in that the contract keeps out: protected data came
+    /// back, a token was created or revoked, or a token that is not the one
+    /// issued introspected active — judged by the effect, in every dialect.
+    Security,
     /// After a revoke returned, an introspect still said `active:true`.
     StaleRead,
     /// A status, shape or behaviour the contract forbids.
@@ -25,7 +31,8 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
-    pub const ALL: [FailureClass; 5] = [
+    pub const ALL: [FailureClass; 6] = [
+        FailureClass::Security,
         FailureClass::StaleRead,
         FailureClass::Contract,
         FailureClass::Infrastructure,
@@ -35,6 +42,7 @@ impl FailureClass {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            FailureClass::Security => "security",
             FailureClass::StaleRead => "stale-read",
             FailureClass::Contract => "contract",
             FailureClass::Infrastructure => "infrastructure",
@@ -152,11 +160,12 @@ mod tests {
     fn classes_serialize_kebab_case_and_unknown_names_read_as_unknown() {
         assert_eq!(serde_json::to_string(&FailureClass::StaleRead).unwrap(), "\"stale-read\"");
         let read: Vec<FailureClass> =
-            serde_json::from_str(r#"["stale-read","contract","infrastructure","harness","cosmic-ray"]"#)
+            serde_json::from_str(r#"["security","stale-read","contract","infrastructure","harness","cosmic-ray"]"#)
                 .unwrap();
         assert_eq!(
             read,
             [
+                FailureClass::Security,
                 FailureClass::StaleRead,
                 FailureClass::Contract,
                 FailureClass::Infrastructure,
@@ -174,7 +183,7 @@ mod tests {
         let default = RetryOn::default();
         assert!(default.retries(Some(FailureClass::Infrastructure)));
         assert!(default.retries(None), "a plain command's failure says nothing of its cause");
-        for class in [FailureClass::StaleRead, FailureClass::Contract, FailureClass::Harness] {
+        for class in [FailureClass::Security, FailureClass::StaleRead, FailureClass::Contract, FailureClass::Harness] {
             assert!(!default.retries(Some(class)), "{class}");
             assert!(RetryOn::Any.retries(Some(class)), "{class}");
             assert!(!class.forgivable());
@@ -195,11 +204,11 @@ mod tests {
     #[test]
     fn counts_describe_in_a_stable_order() {
         let counts: ClassCounts =
-            [FailureClass::Infrastructure, FailureClass::StaleRead, FailureClass::StaleRead]
+            [FailureClass::Infrastructure, FailureClass::StaleRead, FailureClass::StaleRead, FailureClass::Security]
                 .into_iter()
                 .collect();
-        assert_eq!(counts.describe(), "2 stale-read, 1 infrastructure");
-        assert_eq!(counts.total(), 3);
-        assert_eq!(serde_json::to_string(&counts).unwrap(), r#"{"stale-read":2,"infrastructure":1}"#);
+        assert_eq!(counts.describe(), "1 security, 2 stale-read, 1 infrastructure", "security is named first");
+        assert_eq!(counts.total(), 4);
+        assert_eq!(serde_json::to_string(&counts).unwrap(), r#"{"security":1,"stale-read":2,"infrastructure":1}"#);
     }
 }

@@ -123,7 +123,7 @@ fn the_smoke_and_a_contract_check_get_packets_that_replay_on_the_embedded_stack(
     assert!(timeline.contains("webprofile  ") && timeline.contains("→ instance1"), "{timeline}");
     let spec = read_json(&evidence.join("check-list_hides_hash/replay.json"));
     assert_eq!(spec["case"], serde_json::json!({"kind": "check", "check": "list_hides_hash"}));
-    assert_eq!(spec["class"], "contract");
+    assert_eq!(spec["class"], "security", "a hash in the list is a security finding");
     let check_exchanges = read_json(&evidence.join("check-list_hides_hash/exchanges.json"));
     assert_eq!(check_exchanges.as_array().unwrap().len(), 1, "the check's own exchange: {check_exchanges}");
 

@@ -145,17 +145,52 @@ fn error_rate_makes_the_smoke_flaky_and_the_rerun_records_it() {
     assert!(node_out.contains("<<< 503"), "{node_out}");
 }
 
+/// The bypass fails the check that names it and the identity-header
+/// family through that header's variants alone, class security; every
+/// other variant of every family holds.
 #[test]
-fn auth_bypass_fails_exactly_the_bypass_check() {
+fn auth_bypass_fails_exactly_the_bypass_check_and_its_variants() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    run_local(out, &["--fault", "auth-bypass", "--hash-cost", "minimal", "--iterations", "1"]).code(1);
+    let assert = run_local(out, &["--fault", "auth-bypass", "--hash-cost", "minimal", "--iterations", "1"]).code(1);
+    let stderr = text(&assert.get_output().stderr);
     let analysis = read_json(&parity_dir(out).join("analysis.json"));
-    assert_eq!(failed_checks(&analysis), ["service_origin_header_does_not_bypass_auth"]);
+    assert_eq!(
+        failed_checks(&analysis),
+        ["service_origin_header_does_not_bypass_auth", "identity_headers_do_not_bypass_auth"]
+    );
+    for check in analysis["checks"].as_array().unwrap().iter().filter(|c| c["status"] == "fail") {
+        assert_eq!(check["class"], "security", "{check}");
+        assert_eq!(check["kind"], "security", "{check}");
+    }
+    assert_eq!(analysis["failure_classes"], serde_json::json!({"security": 2}));
+    let verdict = stderr.lines().last().unwrap();
+    assert!(verdict.contains("parity FAILED (2 security)"), "{verdict}");
     let suite = read(&parity_dir(out).join("test.parity.out"));
     assert!(suite.contains("--- FAIL: service_origin_header_does_not_bypass_auth"), "{suite}");
     assert!(suite.contains("anyone can skip authentication"), "{suite}");
+    assert!(suite.contains("    OPEN x-service-origin × list: HTTP 200"), "{suite}");
     assert!(suite.trim_end().lines().rev().nth(1) == Some("FAIL"), "{suite}");
+    let security = read_json(&parity_dir(out).join("security.json"));
+    let open: Vec<(String, String, String)> = security["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "fail")
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap().to_string();
+            (field("variant"), field("route"), field("effect"))
+        })
+        .collect();
+    let expected = [
+        ("create", "token-created"),
+        ("list", "data-returned"),
+        ("revoke", "token-revoked"),
+        ("introspect", "introspected-active"),
+    ]
+    .map(|(route, effect)| ("x-service-origin".to_string(), route.to_string(), effect.to_string()));
+    assert_eq!(open, expected, "{security}");
+    assert_eq!(security["families"][0]["open"], 4, "{security}");
 }
 
 /// No plaintext token and no Basic credential in any artifact, the tarball included.

@@ -89,7 +89,7 @@ fn iterations_zero_is_not_run_and_never_parity_holds() {
     let a = analysis(tmp.path());
     assert_eq!(a["status"], "incomplete");
     assert_eq!(a["coverage"]["not_run"], serde_json::json!(["cross-instance: --iterations 0"]));
-    assert_eq!(a["coverage"]["checks"], 18);
+    assert_eq!(a["coverage"]["checks"], 23);
     assert!(a["coverage"]["exchanges"].as_u64().unwrap() > 20, "{a}");
     let xml = read(&junit);
     assert!(xml.contains("not run: cross-instance: --iterations 0"), "{xml}");

@@ -18,16 +18,29 @@ Modes (each changes only what it says):
   --stale-once            the first token ever revoked still introspects active
                           exactly once more (next introspect, any port).
   --partial-token-prefix  accessTokenPartial = the token's own first 8 chars.
-  --node-dialect          Node service dialect: create 201 application/json with
-                          a bare id; active introspect adds hashPrefix; missing
-                          token -> 400 JSON {"message":"token required"};
-                          revoke of unknown/other user's id -> 204.
+  --node-dialect          the Node dialect table of the spec: create 201
+                          application/json with a bare id (a user id that is not
+                          24 hex -> 500); list [{id,label,scopes,active,hashPrefix,
+                          createdAt,expiresAt}]; scopes [] by default; active
+                          introspect adds hashPrefix; missing token -> 400 JSON
+                          {"message":"token required"}; a body that is not JSON ->
+                          400 HTML; revoke of an unknown, malformed or other user's
+                          id -> 204; wrong credentials -> 401 Unauthorized; none ->
+                          401 on introspect, 302 /login on git-tokens (401 when the
+                          request accepts JSON); unknown route or method -> 404 HTML.
+                          (The spec does not say what Node answers to an owner that
+                          is not an ObjectId on list or revoke: here [] and 204.)
   --echo-secrets          hostile: error bodies echo Authorization, the Basic
                           password and the request body; create answers text
                           with the plaintext token; 302 Location carries the
                           Authorization; X-Echo header on every response.
   --never-answer          hostile: reads requests, never answers.
   --html-redirect         hostile: every /internal/api request -> 302 HTML login.
+  --trust-dev-header      hostile, one door: a non-empty X-Dev-User-Id header is let
+                          in without credentials (a development identity left on).
+  --drop-unparsable-owner hostile, one door: a revoke whose owner segment is not a
+                          24-hex id drops the owner from its query (revokes any
+                          user's token by id).
 """
 import argparse, base64, hashlib, hmac, json, re, secrets, signal, sys, threading, time
 from datetime import datetime, timezone
@@ -40,6 +53,8 @@ TOKENS = re.compile(r"^/internal/api/users/([^/]+)/git-tokens$")
 TOKEN = re.compile(r"^/internal/api/users/([^/]+)/git-tokens/([^/]+)$")
 INTROSPECT = "/internal/api/tokens/introspect"
 LOGIN_HTML = "<html><head><title>Login</title></head><body>login</body></html>"
+NOT_FOUND_HTML = "<!DOCTYPE html><html><head><title>Page Not Found</title></head><body>404</body></html>"
+BAD_REQUEST_HTML = "<!DOCTYPE html><html><head><title>Bad Request</title></head><body>400</body></html>"
 
 OPTS = None
 STOP = threading.Event()
@@ -133,14 +148,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         path = urlsplit(self.path).path
         if path != "/internal/api" and not path.startswith("/internal/api/"):
-            return self.error(404, "404 page not found")
+            return self.not_found()
         if OPTS.html_redirect:
             return self.send(302, LOGIN_HTML, "text/html; charset=utf-8", [("Location", "/auth/login")])
-        if not self.authorized():
-            loc = "/auth/login"
-            if OPTS.echo_secrets:
-                loc += "?authorization=" + quote(self.headers.get("Authorization", ""), safe="")
-            return self.error(302, "redirect", [("Location", loc)])
+        let_in = OPTS.trust_dev_header and self.headers.get("X-Dev-User-Id", "") != ""
+        if not let_in and not self.authorized():
+            return self.refuse(path)
         m, t = TOKENS.match(path), TOKEN.match(path)
         if m:
             routes = {"GET": self.list_tokens, "POST": self.create}
@@ -150,22 +163,55 @@ class Handler(BaseHTTPRequestHandler):
         elif path == INTROSPECT:
             routes, args = {"POST": self.introspect}, ()
         else:
-            return self.error(404, "404 page not found")
+            return self.not_found()
         method = "GET" if self.command == "HEAD" else self.command
         if method not in routes:
+            if OPTS.node_dialect:
+                return self.not_found()
             return self.error(405, "Method Not Allowed", [("Allow", ", ".join(routes))])
         routes[method](*args)
+
+    def not_found(self):
+        if OPTS.node_dialect:
+            return self.send(404, NOT_FOUND_HTML, "text/html; charset=utf-8")
+        return self.error(404, "404 page not found")
+
+    def refuse(self, path):
+        """No valid credentials: Go redirects to /auth/login; Node says 401, or 302 to /login."""
+        if OPTS.node_dialect:
+            wrong = "Authorization" in self.headers
+            wants_json = "application/json" in self.headers.get("Accept", "")
+            if wrong or path == INTROSPECT or wants_json:
+                return self.send(401, "Unauthorized", headers=[("WWW-Authenticate", "OverleafLogin")])
+            return self.send(302, "Found. Redirecting to /login", headers=[("Location", "/login")])
+        loc = "/auth/login"
+        if OPTS.echo_secrets:
+            loc += "?authorization=" + quote(self.headers.get("Authorization", ""), safe="")
+        return self.error(302, "redirect", [("Location", loc)])
+
+    def not_json(self, text):
+        if OPTS.node_dialect:
+            return self.send(400, BAD_REQUEST_HTML, "text/html; charset=utf-8")
+        return self.error(400, text)
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = dispatch
 
     def create(self, user_id):
+        if OPTS.node_dialect and not OID.match(user_id):
+            return self.error(500, "Internal Server Error")
         try:
             req = json.loads(self.body)
+        except Exception:
+            return self.not_json("invalid body")
+        try:
             label, scopes = req.get("label", ""), req.get("scopes")
             assert isinstance(label, str)
             assert scopes is None or (isinstance(scopes, list) and all(isinstance(s, str) for s in scopes))
         except Exception:
             return self.error(400, "invalid body")
+        if OPTS.node_dialect:
+            user_id = user_id.lower()  # the model stores an ObjectId
+            scopes = scopes or []
         token = secrets.token_hex(32)
         oid = "%08x" % int(time.time()) + secrets.token_hex(8)
         digest = sha(token)
@@ -182,16 +228,28 @@ class Handler(BaseHTTPRequestHandler):
         self.json(200, {"id": 'ObjectID("%s")' % oid, "token": token, "accessTokenPartial": partial})
 
     def list_tokens(self, user_id):
+        if OPTS.node_dialect:
+            owner = user_id.lower() if OID.match(user_id) else None
+            with LOCK:
+                docs = [{"id": d["_id"], "label": d["label"], "scopes": d["scopes"], "active": d["active"],
+                         "hashPrefix": d["hashPrefix"], "createdAt": d["createdAt"], "expiresAt": None}
+                        for d in DOCS.values() if owner is not None and d["userId"] == owner]
+            return self.json(200, docs, node=True)
         with LOCK:
             docs = [dict(d, hash=None) for d in DOCS.values() if d["userId"] == user_id]
         self.json(200, docs)
 
     def revoke(self, user_id, token_id):
         if not OID.match(token_id):
+            if OPTS.node_dialect:
+                return self.send(204)
             return self.error(400, "invalid token id")
+        if OPTS.node_dialect and OID.match(user_id):
+            user_id = user_id.lower()
+        drop_owner = OPTS.drop_unparsable_owner and not OID.match(user_id)
         with LOCK:
             doc = DOCS.get(token_id.lower())
-            if doc is None or doc["userId"] != user_id:
+            if doc is None or (doc["userId"] != user_id and not drop_owner):
                 found = False
             else:
                 found = True
@@ -204,7 +262,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def introspect(self):
         try:
-            token = json.loads(self.body)["token"]
+            parsed = json.loads(self.body)
+        except Exception:
+            return self.not_json("token required")
+        try:
+            token = parsed["token"]
             assert isinstance(token, str) and token
         except Exception:
             if OPTS.node_dialect:
@@ -241,8 +303,8 @@ def main():
     p.add_argument("--user", default="overleaf")
     p.add_argument("--password", default="overleaf")
     p.add_argument("--verbose", action="store_true")
-    for mode in ("stale-once", "partial-token-prefix", "node-dialect",
-                 "echo-secrets", "never-answer", "html-redirect"):
+    for mode in ("stale-once", "partial-token-prefix", "node-dialect", "echo-secrets", "never-answer",
+                 "html-redirect", "trust-dev-header", "drop-unparsable-owner"):
         p.add_argument("--" + mode, action="store_true")
     OPTS = p.parse_args()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -77,10 +77,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/internal/api/users/{user_id}/git-tokens",
-            post(handlers::create_token).get(handlers::list_tokens),
+            post(handlers::create_token).get(handlers::list_tokens).fallback(handlers::wrong_method),
         )
-        .route("/internal/api/users/{user_id}/git-tokens/{token_id}", delete(handlers::revoke_token))
-        .route("/internal/api/tokens/introspect", post(handlers::introspect))
+        .route(
+            "/internal/api/users/{user_id}/git-tokens/{token_id}",
+            delete(handlers::revoke_token).fallback(handlers::wrong_method),
+        )
+        .route("/internal/api/tokens/introspect", post(handlers::introspect).fallback(handlers::wrong_method))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), guard_api))

@@ -1,7 +1,7 @@
 //! Authentication, and the faults that act before it: HTTP Basic with the
 //! admin credentials on every /internal/api path (never `GET /`, which
-//! readiness probes use); a 302 to the login page otherwise, unless an
-//! auth fault lets the request in.
+//! readiness probes use); turned away in the flavor's form otherwise
+//! (`contract::dialect`), unless an auth fault lets the request in.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::app::{mark_faults, AppState};
 use super::errors::ApiError;
-use crate::contract::Credentials;
+use crate::contract::dialect::Presented;
+use crate::contract::{Credentials, Dialect, INTROSPECT_PATH};
 use crate::reference::faults::{Faults, Misbehaviour};
 
 /// Standard base64 with or without padding, as HTTP clients send Basic credentials.
@@ -30,6 +31,8 @@ pub struct Admin {
     credentials: [u8; 32],
     /// SHA-256 of "user:", for the any-password fault.
     user: [u8; 32],
+    /// "user:pass" itself, for the password-prefix fault alone.
+    pair: Vec<u8>,
 }
 
 impl Admin {
@@ -38,12 +41,13 @@ impl Admin {
         Admin {
             credentials: Sha256::digest(both.as_bytes()).into(),
             user: Sha256::digest(format!("{}:", credentials.user).as_bytes()).into(),
+            pair: both.into_bytes(),
         }
     }
 
     /// Whether the request may pass, and the fault that let it pass when
-    /// the contract would not have.
-    fn admits(&self, faults: &Faults, headers: &HeaderMap) -> Result<Option<&'static str>, ()> {
+    /// the contract would not have; else what it presented.
+    fn admits(&self, faults: &Faults, headers: &HeaderMap) -> Result<Option<&'static str>, Presented> {
         match basic_credentials(headers) {
             Some(decoded) if <[u8; 32]>::from(Sha256::digest(&decoded)) == self.credentials => {
                 return Ok(None)
@@ -54,16 +58,26 @@ impl Admin {
                     return Ok(Some("any-password"));
                 }
             }
+            Some(decoded) if faults.has(Misbehaviour::PasswordPrefix) && decoded.starts_with(&self.pair) => {
+                return Ok(Some("password-prefix"));
+            }
             _ => {}
         }
         if faults.has(Misbehaviour::OpenAccess) && !headers.contains_key(header::AUTHORIZATION) {
             return Ok(Some("open-access"));
         }
-        let origin = headers.get("x-service-origin").is_some_and(|v| !v.is_empty());
-        if origin && faults.has(Misbehaviour::AuthBypass) {
+        let present = |name: &str| headers.get(name).is_some_and(|v| !v.is_empty());
+        if present("x-service-origin") && faults.has(Misbehaviour::AuthBypass) {
             return Ok(Some("auth-bypass"));
         }
-        Err(())
+        if faults.trusted_header.as_deref().is_some_and(present) {
+            return Ok(Some("trusted-header"));
+        }
+        Err(if headers.contains_key(header::AUTHORIZATION) {
+            Presented::WrongCredentials
+        } else {
+            Presented::Nothing
+        })
     }
 }
 
@@ -97,7 +111,25 @@ pub async fn guard_api(State(s): State<AppState>, request: Request, next: Next) 
     }
     match s.auth.admits(&s.faults, request.headers()) {
         Ok(fault) => applied.extend(fault),
-        Err(()) => return mark_faults(ApiError::Unauthorized.into_response(), applied),
+        Err(presented) => {
+            let dialect = if s.faults.has(Misbehaviour::NodeRejection) {
+                applied.push("node-rejection");
+                Dialect::Node
+            } else {
+                s.flavor
+            };
+            let accepts_json = request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("application/json"));
+            let refused = ApiError::Unauthorized {
+                presented,
+                introspection: request.uri().path() == INTROSPECT_PATH,
+                accepts_json,
+            };
+            return mark_faults(refused.respond(dialect), applied);
+        }
     }
     mark_faults(next.run(request).await, applied)
 }

@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::contract::dialect::Presented;
 use crate::reference::flavor::Flavor;
 use crate::store::StoreError;
 
@@ -17,7 +18,16 @@ pub enum ApiError {
     TokenRequired,
     InvalidTokenFormat,
     NotFound,
-    Unauthorized,
+    /// No valid credentials: turned away in the dialect's form.
+    Unauthorized {
+        presented: Presented,
+        introspection: bool,
+        accepts_json: bool,
+    },
+    /// A body that is not JSON (the Node service answers its HTML error page).
+    NotJson(&'static str),
+    /// An owner id the Node service's model cannot cast to an ObjectId.
+    OwnerNotObjectId,
     Unavailable,
     Store(StoreError),
     Internal(&'static str),
@@ -34,6 +44,29 @@ impl ApiError {
     /// JSON message and its server errors with an empty body.
     pub fn respond(self, flavor: Flavor) -> Response {
         match (flavor, self) {
+            (_, ApiError::Unauthorized { presented, introspection, accepts_json }) => {
+                let rejection = flavor.rejection(presented, introspection, accepts_json);
+                let body = match (flavor, rejection.location) {
+                    (Flavor::Go, _) => "redirect\n".to_string(),
+                    (Flavor::Node, Some(location)) => format!("Found. Redirecting to {location}"),
+                    (Flavor::Node, None) => "Unauthorized".to_string(),
+                };
+                let status = StatusCode::from_u16(rejection.status).unwrap_or(StatusCode::FOUND);
+                let mut response = (status, [(header::CONTENT_TYPE, TEXT_PLAIN)], body).into_response();
+                if let Some(location) = rejection.location {
+                    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static(location));
+                }
+                if status == StatusCode::UNAUTHORIZED {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("OverleafLogin"));
+                }
+                response
+            }
+            (Flavor::Node, ApiError::NotJson(_) | ApiError::BadRequest(_)) => {
+                html(StatusCode::BAD_REQUEST, "Bad Request")
+            }
+            (Flavor::Node, ApiError::OwnerNotObjectId) => {
+                text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
             (Flavor::Node, ApiError::TokenRequired) => {
                 let mut response = json(&serde_json::json!({"message": "token required"}));
                 *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -60,11 +93,10 @@ impl IntoResponse for ApiError {
                 response
             }
             ApiError::NotFound => text(StatusCode::NOT_FOUND, "not found"),
-            ApiError::Unauthorized => {
-                let mut response = text(StatusCode::FOUND, "redirect");
-                response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/auth/login"));
-                response
-            }
+            unauthorized @ ApiError::Unauthorized { .. } => unauthorized.respond(Flavor::Go),
+            ApiError::NotJson(message) => text(StatusCode::BAD_REQUEST, message),
+            // The Go service stores any owner string; it never gets here.
+            ApiError::OwnerNotObjectId => text(StatusCode::INTERNAL_SERVER_ERROR, "owner id is not an ObjectId"),
             ApiError::Unavailable => {
                 text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable (fault injected)")
             }
@@ -75,6 +107,15 @@ impl IntoResponse for ApiError {
             ApiError::Internal(message) => text(StatusCode::INTERNAL_SERVER_ERROR, message),
         }
     }
+}
+
+/// The Node web app's HTML error page.
+pub fn html(status: StatusCode, title: &str) -> Response {
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><title>{title} - Overleaf</title></head>\
+         <body><h1>{title}</h1></body></html>"
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 /// Plain text ending in a newline, as Go's http.Error writes it.

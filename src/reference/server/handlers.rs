@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::app::{mark_faults, AppState};
-use super::errors::{json, json_text, text, ApiError};
+use super::errors::{html, json, json_text, text, ApiError};
 use crate::hashing;
 use crate::reference::cache::{ActiveToken, TokenKey};
 use crate::reference::faults::{Misbehaviour, Partial};
@@ -41,7 +41,16 @@ pub async fn create_token(State(s): State<AppState>, Path(user_id): Path<String>
     s.answer(answer)
 }
 
+/// The Node service's model casts the owner to an ObjectId: anything else is a 500 there.
+fn owner_of(s: &AppState, user_id: &str) -> Result<(), ApiError> {
+    if s.flavor == Flavor::Node && ObjectId::parse_str(user_id).is_err() {
+        return Err(ApiError::OwnerNotObjectId);
+    }
+    Ok(())
+}
+
 async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, ApiError> {
+    owner_of(s, &user_id)?;
     let mut applied = Vec::new();
     let body = match serde_json::from_slice::<Option<CreateBody>>(body) {
         Ok(body) => body.unwrap_or_default(),
@@ -73,7 +82,11 @@ async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, 
         hash,
         hash_prefix: hash_prefix.clone(),
         algorithm: "argon2id".to_string(),
-        scopes: body.scopes,
+        // The Node model defaults scopes to an empty array; Go stores what was sent.
+        scopes: match s.flavor {
+            Flavor::Go => body.scopes,
+            Flavor::Node => Some(body.scopes.unwrap_or_default()),
+        },
         active: true,
         created_at: truncate_to_millis(Utc::now()),
         expires_at,
@@ -131,14 +144,49 @@ struct Listed<'a> {
     expires_at: Option<String>,
 }
 
+/// A token as the Node service lists it: `id`, no owner, hash or algorithm.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeListed<'a> {
+    id: String,
+    label: &'a str,
+    scopes: &'a Option<Vec<String>>,
+    active: bool,
+    hash_prefix: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<&'a str>,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
 pub async fn list_tokens(State(s): State<AppState>, Path(user_id): Path<String>) -> Response {
     let answer = list(&s, &user_id).await;
     s.answer(answer)
 }
 
 async fn list(s: &AppState, user_id: &str) -> Result<Response, ApiError> {
+    owner_of(s, user_id)?;
     let docs = s.store.list(user_id).await?;
     let leak = s.faults.has(Misbehaviour::ListHash);
+    let marked = |response| mark_faults(response, if leak { vec!["list-hash"] } else { vec![] });
+    let created_at = |d: &TokenDoc| crate::clock::rfc3339(&d.created_at);
+    let expires_at = |d: &TokenDoc| d.expires_at.as_ref().map(crate::clock::rfc3339);
+    if s.flavor == Flavor::Node {
+        let listed: Vec<NodeListed<'_>> = docs
+            .iter()
+            .map(|d| NodeListed {
+                id: d.id.to_hex(),
+                label: &d.label,
+                scopes: &d.scopes,
+                active: d.active,
+                hash_prefix: &d.hash_prefix,
+                hash: leak.then_some(d.hash.as_str()),
+                created_at: created_at(d),
+                expires_at: expires_at(d),
+            })
+            .collect();
+        return Ok(marked(json(&listed)));
+    }
     let listed: Vec<Listed<'_>> = docs
         .iter()
         .map(|d| Listed {
@@ -150,11 +198,11 @@ async fn list(s: &AppState, user_id: &str) -> Result<Response, ApiError> {
             algorithm: &d.algorithm,
             scopes: &d.scopes,
             active: d.active,
-            created_at: crate::clock::rfc3339(&d.created_at),
-            expires_at: d.expires_at.as_ref().map(crate::clock::rfc3339),
+            created_at: created_at(d),
+            expires_at: expires_at(d),
         })
         .collect();
-    Ok(mark_faults(json_text(&listed), if leak { vec!["list-hash"] } else { vec![] }))
+    Ok(marked(json_text(&listed)))
 }
 
 pub async fn revoke_token(
@@ -170,17 +218,31 @@ async fn revoke(s: &AppState, user_id: String, token_id: &str) -> Result<Respons
         if s.faults.has(Misbehaviour::BadId404) {
             return Ok(mark_faults(ApiError::NotFound.into_response(), vec!["bad-id-404"]));
         }
+        if s.flavor == Flavor::Node {
+            // The Node service treats a malformed id like an unknown one.
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         return Err(ApiError::BadRequest("invalid token id"));
     };
     let mut applied = Vec::new();
     let faults = &s.faults;
+    let unparsable_owner = !is_lower_object_id(&user_id);
+    let drops_owner = unparsable_owner && faults.has(Misbehaviour::OwnerUnparsableDropped);
+    if !drops_owner {
+        owner_of(s, &user_id)?;
+    }
     let needs_doc = faults.has(Misbehaviour::RevokeAnyUser)
+        || drops_owner
         || faults.has(Misbehaviour::RevokeNoop)
         || faults.has(Misbehaviour::RevokeNotIdempotent);
     let mut owner = user_id;
     if needs_doc {
         let doc = s.store.find_by_id(id).await?;
         match doc {
+            Some(doc) if doc.user_id != owner && drops_owner => {
+                applied.push("owner-unparsable-dropped");
+                owner = doc.user_id;
+            }
             Some(doc) if doc.user_id != owner && faults.has(Misbehaviour::RevokeAnyUser) => {
                 applied.push("revoke-any-user");
                 owner = doc.user_id;
@@ -215,6 +277,10 @@ async fn revoke(s: &AppState, user_id: String, token_id: &str) -> Result<Respons
         None => StatusCode::NO_CONTENT.into_response(),
     };
     Ok(mark_faults(response, applied))
+}
+
+fn is_lower_object_id(text: &str) -> bool {
+    text.len() == 24 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[derive(Serialize)]
@@ -255,14 +321,22 @@ fn introspection_response(
     json_text(&body)
 }
 
-fn requested_token(body: &[u8]) -> Result<String, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ApiError::TokenRequired)?;
+fn requested_token(body: &[u8], faults: &crate::reference::Faults) -> Result<String, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::NotJson("token required"))?;
     let token = match value.get("token").and_then(|t| t.as_str()) {
-        Some(t) if !t.is_empty() => t,
-        _ => return Err(ApiError::TokenRequired),
+        Some(t) if faults.has(Misbehaviour::TokenTrim) => t.trim(),
+        Some(t) => t,
+        None => return Err(ApiError::TokenRequired),
     };
+    if token.is_empty() {
+        return Err(ApiError::TokenRequired);
+    }
     if !hashing::is_token_hex(token) {
         return Err(ApiError::InvalidTokenFormat);
+    }
+    if faults.has(Misbehaviour::TokenCaseFold) {
+        return Ok(token.to_ascii_lowercase());
     }
     Ok(token.to_string())
 }
@@ -274,7 +348,7 @@ pub async fn introspect(State(s): State<AppState>, body: Bytes) -> Response {
 
 async fn introspect_token(s: &AppState, body: &[u8]) -> Result<Response, ApiError> {
     let faults = &s.faults;
-    let token = match requested_token(body) {
+    let token = match requested_token(body, faults) {
         Ok(token) => token,
         Err(_) if faults.has(Misbehaviour::LenientIntrospect) => {
             return Ok(mark_faults(introspection_response(None, false, None), vec!["lenient-introspect"]));
@@ -354,6 +428,18 @@ async fn is_unknown(store: &dyn TokenStore, token: &str) -> Result<bool, ApiErro
     Ok(store.find_by_prefix(&hashing::hash_prefix(token)).await?.is_empty())
 }
 
-pub async fn not_found() -> Response {
-    text(StatusCode::NOT_FOUND, "404 page not found")
+/// No such route: Go's mux answers text, the Node web app its HTML page.
+pub async fn not_found(State(s): State<AppState>) -> Response {
+    match s.flavor {
+        Flavor::Go => text(StatusCode::NOT_FOUND, "404 page not found"),
+        Flavor::Node => html(StatusCode::NOT_FOUND, "Page Not Found"),
+    }
+}
+
+/// A route asked with a method it does not serve: Go 405, Node its 404 page.
+pub async fn wrong_method(State(s): State<AppState>) -> Response {
+    match s.flavor {
+        Flavor::Go => text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
+        Flavor::Node => html(StatusCode::NOT_FOUND, "Page Not Found"),
+    }
 }

@@ -499,9 +499,9 @@ async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     let config =
         ReferenceConfig { hash_cost: HashCost::Minimal, flavor: Flavor::Node, ..ReferenceConfig::default() };
     let api = Api::start_with(&store, config).await;
-    let path = "/internal/api/users/u1/git-tokens";
-    let response =
-        api.request(reqwest::Method::POST, path).json(&json!({"label": "x"})).send().await.unwrap();
+    let user = ObjectId::new().to_hex();
+    let path = format!("/internal/api/users/{user}/git-tokens");
+    let response = api.request(reqwest::Method::POST, &path).json(&json!({"label": "x"})).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
     assert!(content_type.starts_with("application/json"), "{content_type}");
@@ -510,23 +510,106 @@ async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     assert!(ObjectId::parse_str(&id).is_ok(), "bare id expected, got {id}");
     let token = created["token"].as_str().unwrap();
 
+    // A user id that is not an ObjectId: the model's cast fails.
+    let (status, body) =
+        api.send(api.request(reqwest::Method::POST, "/internal/api/users/u1/git-tokens").json(&json!({}))).await;
+    assert_eq!((status, body.trim()), (500, "Internal Server Error"));
+
     let active = api.introspect(token).await;
     assert_eq!(active["hashPrefix"], json!(hashing::hash_prefix(token)), "{active}");
-    assert_eq!(active["active"], json!(true));
+    assert_eq!((active["active"].clone(), active["scopes"].clone()), (json!(true), json!([])), "scopes: [] by default");
+
+    let (status, listed) = api.send(api.request(reqwest::Method::GET, &path)).await;
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let item = listed[0].as_object().unwrap();
+    let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["active", "createdAt", "expiresAt", "hashPrefix", "id", "label", "scopes"], "{item:?}");
+    assert_eq!(item["expiresAt"], Value::Null);
 
     let introspect = "/internal/api/tokens/introspect";
     let response = api.request(reqwest::Method::POST, introspect).body("{}").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 400);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     assert_eq!(response.json::<Value>().await.unwrap(), json!({"message": "token required"}));
+    for not_json in [api.request(reqwest::Method::POST, &path).body("this is not json"),
+        api.request(reqwest::Method::POST, introspect).body("{")]
+    {
+        let response = not_json.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
 
-    assert_eq!(api.revoke("someone-else", &id).await, (204, String::new()));
+    let stranger = ObjectId::new().to_hex();
+    assert_eq!(api.revoke(&stranger, &id).await, (204, String::new()));
     assert_eq!(api.introspect(token).await["active"], json!(true), "another user's revoke changed nothing");
-    assert_eq!(api.revoke("u1", &ObjectId::new().to_hex()).await.0, 204);
-    assert_eq!(api.revoke("u1", &id).await.0, 204);
+    assert_eq!(api.revoke(&user, &ObjectId::new().to_hex()).await.0, 204);
+    assert_eq!(api.revoke(&user, "not-an-id").await, (204, String::new()), "a malformed id too");
+    assert_eq!(api.revoke(&user, &id).await.0, 204);
     assert_eq!(api.introspect(token).await, json!({"active": false}));
-    // What the table does not name answers as the Go service does.
-    assert_eq!(api.revoke("u1", "not-an-id").await, (400, "invalid token id\n".into()));
+
+    // The forms of "no".
+    let wrong = api.http.get(api.url(&path)).basic_auth("overleaf", Some("wrong")).send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(wrong.headers()["www-authenticate"], "OverleafLogin");
+    assert_eq!(wrong.text().await.unwrap(), "Unauthorized");
+    let none = api.http.get(api.url(&path)).send().await.unwrap();
+    assert_eq!((none.status().as_u16(), none.headers()["location"].to_str().unwrap()), (302, "/login"));
+    assert_eq!(none.text().await.unwrap(), "Found. Redirecting to /login");
+    let json_client = api.http.get(api.url(&path)).header("Accept", "application/json").send().await.unwrap();
+    assert_eq!(json_client.status().as_u16(), 401);
+    let introspection = api.http.post(api.url(introspect)).body("{}").send().await.unwrap();
+    assert_eq!(introspection.status().as_u16(), 401);
+
+    // Unknown routes and wrong methods: the web app's 404 page.
+    for (method, route) in [(reqwest::Method::GET, "/internal/api/nothing"), (reqwest::Method::PUT, introspect)] {
+        let response = api.request(method, route).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 404, "{route}");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+}
+
+/// Each door fault opens its door and no other.
+#[tokio::test]
+async fn door_faults_open_exactly_their_door() {
+    let store = MemoryStore::new();
+    let path = "/internal/api/users/u1/git-tokens";
+    let trusted = Api::start(&store, Faults::parse_all(&["trusted-header=X-Dev-User-Id"]).unwrap()).await;
+    assert_eq!(trusted.send(trusted.http.get(trusted.url(path)).header("X-Dev-User-Id", "u1")).await.0, 200);
+    assert_eq!(trusted.send(trusted.http.get(trusted.url(path)).header("X-User-Id", "u1")).await.0, 302);
+
+    let prefix = Api::start(&store, Faults::parse_all(&["password-prefix"]).unwrap()).await;
+    let with = |pass: &str| prefix.http.get(prefix.url(path)).basic_auth("overleaf", Some(pass.to_string()));
+    assert_eq!(prefix.send(with("overleafx")).await.0, 200);
+    assert_eq!(prefix.send(with("overlea")).await.0, 302);
+    assert_eq!(prefix.send(with("wrong")).await.0, 302);
+
+    let dropped = Api::start(&store, Faults::parse_all(&["owner-unparsable-dropped"]).unwrap()).await;
+    let owner = ObjectId::new().to_hex();
+    let (id, token) = dropped.create(&owner, json!({})).await;
+    assert_eq!(dropped.revoke(&ObjectId::new().to_hex(), &id).await.0, 404, "a parsable stranger matches nothing");
+    assert_eq!(dropped.introspect(&token).await["active"], true);
+    assert_eq!(dropped.revoke("not-an-object-id", &id).await.0, 204);
+    assert_eq!(dropped.introspect(&token).await["active"], false, "the unparsable owner was dropped");
+
+    let fold = Api::start(&store, Faults::parse_all(&["token-case-fold"]).unwrap()).await;
+    let (_, token) = fold.create("u2", json!({})).await;
+    assert_eq!(fold.introspect(&token.to_ascii_uppercase()).await["active"], true);
+    let (status, _) = fold
+        .send(fold.request(reqwest::Method::POST, "/internal/api/tokens/introspect").json(&json!({"token": format!(" {token}")})))
+        .await;
+    assert_eq!(status, 400, "case folding does not trim");
+
+    let trim = Api::start(&store, Faults::parse_all(&["token-trim"]).unwrap()).await;
+    assert_eq!(trim.introspect(&format!(" {token}\n")).await["active"], true);
+    assert_eq!(trim.introspect(&token.to_ascii_uppercase()).await["active"], false);
+
+    let node_no = Api::start(&store, Faults::parse_all(&["node-rejection"]).unwrap()).await;
+    let none = node_no.http.get(node_no.url(path)).send().await.unwrap();
+    assert_eq!((none.status().as_u16(), none.headers()["location"].to_str().unwrap()), (302, "/login"));
+    let wrong = node_no.http.get(node_no.url(path)).basic_auth("overleaf", Some("x")).send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
 }
 
 #[tokio::test]
