@@ -1,8 +1,10 @@
 //! Secret redaction: the one filter every byte the process writes passes
 //! through — console lines, artifacts, reports, payloads.
 //!
-//! What counts as a secret: plaintext tokens (any run of 64 or more hex
-//! digits not written as a `sha256:` digest, named by their `hashPrefix` — the first 8 hex of their SHA-256,
+//! What counts as a secret: plaintext tokens (any run of 48 or more hex
+//! digits not written as a `sha256:` digest — a token, or most of one, as a
+//! security variant sends it one character short —, named by their
+//! `hashPrefix` — the first 8 hex of their SHA-256,
 //! which the service itself exposes — never by any of their own
 //! characters), HTTP Basic and Bearer credentials, URL userinfo, and every
 //! literal registered for the process (the admin password and its Basic
@@ -61,7 +63,7 @@ fn registered() -> Vec<String> {
 
 fn hex_run() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(sha256:)?[0-9a-fA-F]{64,}").expect("static regex"))
+    RE.get_or_init(|| Regex::new(r"(sha256:)?[0-9a-fA-F]{48,}").expect("static regex"))
 }
 
 fn basic_credential() -> &'static Regex {
@@ -146,6 +148,17 @@ mod tests {
         let prefix = crate::hashing::hash_prefix(TOKEN);
         assert_eq!(out, format!(r#"{{"token":"[REDACTED-TOKEN {prefix}]"}}"#));
         assert!(!out.contains(&TOKEN[..8]), "{out}");
+    }
+
+    #[test]
+    fn most_of_a_token_is_a_token_too() {
+        let r = Redactor::enabled();
+        for cut in [&TOKEN[..63], &TOKEN[1..], &TOKEN[..48]] {
+            let out = r.redact(&format!(r#"{{"token":"{cut}"}}"#)).into_owned();
+            assert!(out.contains("[REDACTED-TOKEN ") && !out.contains(&cut[..12]), "{out}");
+        }
+        let sha1 = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(r.redact(sha1), sha1, "a git commit (40 hex) is no token");
     }
 
     #[test]

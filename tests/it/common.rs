@@ -373,3 +373,30 @@ pub fn trace_lines(out: &Path) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(&line.unwrap()).unwrap())
         .collect()
 }
+
+/// No plaintext token, nor most of one (48 hex characters in a row, other
+/// than an image's `sha256:` digest), in any file under `dir`.
+pub fn assert_no_token_in(dir: &Path) {
+    for file in files_under(dir) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        // Each digest's hex dropped: what follows `sha256:` up to the first non-hex character.
+        let text: String = text
+            .split("sha256:")
+            .enumerate()
+            .map(
+                |(i, part)| {
+                    if i == 0 {
+                        part
+                    } else {
+                        part.trim_start_matches(|c: char| c.is_ascii_hexdigit())
+                    }
+                },
+            )
+            .collect();
+        let mut run = 0;
+        for c in text.chars() {
+            run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+            assert!(run < 48, "a token-shaped secret is in {}", file.display());
+        }
+    }
+}

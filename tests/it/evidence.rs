@@ -15,33 +15,6 @@ fn evidence_dir(out: &Path) -> PathBuf {
     parity_dir(out).join("evidence")
 }
 
-/// No plaintext token (64 hex characters in a row, other than an image's
-/// `sha256:` digest) in any file under `dir`.
-fn assert_no_token_in(dir: &Path) {
-    for file in files_under(dir) {
-        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
-        // Each digest's hex dropped: what follows `sha256:` up to the first non-hex character.
-        let text: String = text
-            .split("sha256:")
-            .enumerate()
-            .map(
-                |(i, part)| {
-                    if i == 0 {
-                        part
-                    } else {
-                        part.trim_start_matches(|c: char| c.is_ascii_hexdigit())
-                    }
-                },
-            )
-            .collect();
-        let mut run = 0;
-        for c in text.chars() {
-            run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
-            assert!(run < 64, "a token-shaped secret is in {}", file.display());
-        }
-    }
-}
-
 fn assert_packet_files(packet: &Path, with_store: bool) {
     let mut expected =
         vec!["README.txt", "exchanges.json", "exchanges.txt", "replay.json", "state.json", "timeline.txt"];

@@ -24,5 +24,6 @@ mod run_external;
 mod run_local;
 mod run_reports;
 mod scale;
+mod security;
 mod trust;
 mod workflows;
