@@ -154,8 +154,10 @@ pub fn standing_failures(
         classes.merge(&cross.classes);
     }
     if let Some(diff) = diff {
-        // A difference no rule accepts is the candidate answering outside the contract it replaces.
-        (0..diff.counts.different).for_each(|_| classes.add(FailureClass::Contract));
+        // A difference no rule accepts is the candidate answering outside the contract it replaces;
+        // one side letting in what the other keeps out is a security one.
+        (0..diff.counts.security).for_each(|_| classes.add(FailureClass::Security));
+        (0..diff.counts.different.saturating_sub(diff.counts.security)).for_each(|_| classes.add(FailureClass::Contract));
         (0..diff.counts.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
         if diff.error.is_some() {
             classes.add(FailureClass::Infrastructure);
@@ -238,6 +240,9 @@ pub struct DiffCounts {
     pub noise: usize,
     pub accepted: usize,
     pub different: usize,
+    /// Of the different steps, those where one side let a request in
+    /// without valid credentials and the other did not.
+    pub security: usize,
     /// Steps where nothing could be compared (see [`Verdict::Error`]).
     pub errors: usize,
     pub skipped: usize,

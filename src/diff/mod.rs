@@ -22,7 +22,11 @@ use crate::hashing;
 use crate::redact::Redactor;
 use crate::store::{TokenDoc, TokenStore};
 use normalize::{Placeholders, Shape};
-use report::{Counts, DiffReport, ExchangeView, Judged, NoiseNote, StepResult, Timing, Verdict};
+use crate::scenario::security::{self as judge, Effect, Route};
+use report::{
+    Counts, DiffReport, ExchangeView, Judged, NoiseNote, SecurityFindings, SecuritySide, StepResult,
+    StepSecurity, Timing, Verdict,
+};
 use rules::{RuleUse, Rules};
 use script::{Needs, On, Save, Step};
 use std::collections::BTreeMap;
@@ -103,6 +107,28 @@ impl Lane {
             .filter(|(name, value)| (name.ends_with(".token") || *name == "unknown_token") && value.len() > 8)
             .map(|(_, value)| value[..8].to_string())
             .collect()
+    }
+
+    /// The ids of every token this lane minted or seeded: data a request
+    /// without valid credentials must not get back.
+    fn token_ids(&self) -> Vec<String> {
+        self.bindings.iter().filter(|(name, _)| name.ends_with(".id")).map(|(_, id)| id.clone()).collect()
+    }
+
+    /// `text` with each id the lane minted written as its binding (`<main.id>`).
+    fn named(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (name, id) in self.bindings.iter().filter(|(name, _)| name.ends_with(".id")) {
+            text = text.replace(id.as_str(), &format!("<{name}>"));
+        }
+        text
+    }
+
+    /// The token whose id ends this path, when the lane holds it.
+    fn token_named_in(&self, path: &str) -> Option<String> {
+        let id = path.rsplit('/').next()?;
+        let (name, _) = self.bindings.iter().find(|(name, value)| name.ends_with(".id") && value.as_str() == id)?;
+        self.bindings.get(&format!("{}.token", name.trim_end_matches(".id"))).cloned()
     }
 
     fn expand(&self, template: &str) -> Result<String, String> {
@@ -197,6 +223,7 @@ pub async fn run(
         rules_file: config.rules.file.clone(),
         scenario_file: config.scenario_file.clone(),
         counts,
+        security: SecurityFindings::of(&results),
         steps: results,
         stale_rules: uses.iter().filter(|u| u.matched == 0).map(|u| u.name.clone()).collect(),
         rules: uses,
@@ -245,6 +272,7 @@ fn not_compared(step: &Step, verdict: Verdict, why: String) -> StepResult {
         needs: step.needs,
         skipped: Some(why),
         differences: Vec::new(),
+        security: None,
         noise: Vec::new(),
         reference: None,
         reference_again: None,
@@ -292,11 +320,28 @@ async fn run_step(
         };
         &side.clients[(step.instance - 1).min(side.clients.len() - 1)]
     };
+    let route = security_route(step);
+    let revoked_token = |lane: &Lane| match route {
+        Some(Route::Revoke) => lane.token_named_in(&lane.expand(&step.path).unwrap_or_default()),
+        _ => None,
+    };
+    let read_back = |lane: &Lane| {
+        let token = revoked_token(lane);
+        let client = client_for(lane.role);
+        async move {
+            match token {
+                Some(token) => token_active(client, &token).await,
+                None => None,
+            }
+        }
+    };
+    let before: Vec<Option<bool>> = futures::future::join_all(lanes.iter().map(read_back)).await;
     let sends = lanes.iter().zip(requests).map(|(lane, (path, body))| {
         let client = client_for(lane.role);
         async move { (client.send(&step.method, &path, step.auth, body).await, client.base_url().to_string()) }
     });
     let answers: Vec<(Exchange, String)> = futures::future::join_all(sends).await;
+    let after: Vec<Option<bool>> = futures::future::join_all(lanes.iter().map(read_back)).await;
     if let Some(Save::Created(name)) = &step.save {
         for (lane, (exchange, _)) in lanes.iter_mut().zip(&answers) {
             lane.save_created(name, exchange);
@@ -352,8 +397,14 @@ async fn run_step(
     };
     let mut differences: Vec<Judged> =
         compare::differences(&shapes[0], &shapes[2]).into_iter().map(judge).collect();
-    if step.auth != AuthMode::Basic {
-        judge_rejection(&mut differences, &answers[0].0, &answers[2].0);
+    let security = route.filter(|_| step.auth != AuthMode::Basic).map(|route| {
+        let side = |i: usize| security_side(route, &answers[i].0, &lanes[i], (before[i], after[i]));
+        StepSecurity { reference: side(0), candidate: side(2) }
+    });
+    if let Some(security) = &security {
+        if security.reference.let_in != security.candidate.let_in {
+            differences.push(security_difference(security));
+        }
     }
     let verdict = differences.iter().map(|d| d.verdict).max().unwrap_or(Verdict::Same);
     let result = StepResult {
@@ -364,6 +415,7 @@ async fn run_step(
         needs: step.needs,
         skipped: None,
         differences,
+        security,
         noise,
         reference: view(0),
         reference_again: view(1),
@@ -392,35 +444,64 @@ fn unusable_reference(step: &Step, first: &Exchange, again: &Exchange) -> Option
     }
 }
 
-/// Requests without valid credentials are judged on their own, not only
-/// against the reference: a candidate that lets one in is a security
-/// difference whatever the reference did; a reference that lets one in
-/// (the spec's `X-Service-Origin` weakness) is a finding about the
-/// reference, so a candidate that rejects it does not differ for that.
-fn judge_rejection(differences: &mut Vec<Judged>, reference: &Exchange, candidate: &Exchange) {
-    let let_in = |ex: &Exchange| ex.status.is_some_and(|s| (200..300).contains(&s));
-    if let_in(candidate) {
-        differences.push(Judged {
-            difference: compare::Difference {
-                path: "security".into(),
-                reference: serde_json::json!(reference.status),
-                candidate: serde_json::json!(format!(
-                    "HTTP {} — let in without valid credentials",
-                    candidate.status.unwrap_or_default()
-                )),
-            },
-            verdict: Verdict::Different,
-            rule: None,
-            rule_index: None,
-        });
-    } else if let_in(reference) {
-        for d in differences.iter_mut().filter(|d| d.verdict == Verdict::Different) {
-            d.verdict = Verdict::Accepted;
-            d.rule = Some(
-                "built-in: the reference lets this request in without valid credentials (its finding)".into(),
-            );
-        }
+/// The route a step reaches, when it is one whose effect can be judged.
+fn security_route(step: &Step) -> Option<Route> {
+    let path = step.path.split('?').next().unwrap_or_default();
+    match step.method.as_str() {
+        "POST" if path.ends_with("/git-tokens") => Some(Route::Create),
+        "GET" if path.ends_with("/git-tokens") => Some(Route::List),
+        "DELETE" if path.contains("/git-tokens/") => Some(Route::Revoke),
+        "POST" if path == script::INTROSPECT => Some(Route::Introspect),
+        _ => None,
     }
+}
+
+/// What a request without valid credentials did on one side: judged by
+/// effect, the same way on both sides (never by the form of the answer).
+fn security_side(route: Route, ex: &Exchange, lane: &Lane, (before, after): (Option<bool>, Option<bool>)) -> SecuritySide {
+    let ids = lane.token_ids();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let (effect, observed) = match route {
+        Route::Create if judge::hands_out_token(ex) => (Effect::TokenCreated, "the answer hands out a token".to_string()),
+        Route::List => match judge::lets_in_list(ex, &ids) {
+            Some(why) => (Effect::DataReturned, lane.named(&why)),
+            None => (Effect::None, String::new()),
+        },
+        Route::Introspect if judge::introspects_active(ex) => {
+            (Effect::IntrospectedActive, "introspection answered active:true".to_string())
+        }
+        Route::Revoke => match (before, after) {
+            (Some(true), Some(false)) => (Effect::TokenRevoked, "the token was active before and is not after".to_string()),
+            (Some(_), Some(_)) => (Effect::None, String::new()),
+            _ => (Effect::Unjudged, "the token named in the path could not be read back".to_string()),
+        },
+        _ => (Effect::None, String::new()),
+    };
+    let observed = if observed.is_empty() { format!("kept out ({})", judge::answer_summary(ex)) } else { observed };
+    SecuritySide { let_in: effect.got_in(), effect, observed }
+}
+
+/// One side let the request in, the other did not: a difference no rule can accept.
+fn security_difference(security: &StepSecurity) -> Judged {
+    let describe = |side: &SecuritySide| match side.let_in {
+        true => serde_json::json!(format!("let in: {}", side.observed)),
+        false => serde_json::json!(side.observed),
+    };
+    Judged {
+        difference: compare::Difference {
+            path: "security".into(),
+            reference: describe(&security.reference),
+            candidate: describe(&security.candidate),
+        },
+        verdict: Verdict::Different,
+        rule: None,
+        rule_index: None,
+    }
+}
+
+/// Whether a token introspects active (valid credentials), for reading a revoke's effect back.
+async fn token_active(client: &Client, token: &str) -> Option<bool> {
+    client.introspect(&mut contract::Trace::new(), token).await.ok().map(|i| i.active)
 }
 
 fn lane_name(role: LaneRole) -> &'static str {
@@ -466,7 +547,12 @@ fn count(results: &[StepResult]) -> Counts {
             Verdict::Same => c.same += 1,
             Verdict::Noise => c.noise += 1,
             Verdict::Accepted => c.accepted += 1,
-            Verdict::Different => c.different += 1,
+            Verdict::Different => {
+                c.different += 1;
+                if r.differences.iter().any(|d| d.difference.path == "security") {
+                    c.security += 1;
+                }
+            }
             Verdict::Error => c.errors += 1,
             Verdict::Skipped => c.skipped += 1,
         }

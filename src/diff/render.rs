@@ -3,7 +3,7 @@
 //! escaped by `maud`, nothing fetched) and JUnit with one case per step.
 //! Pure functions: the command writes the files.
 
-use super::report::{DiffReport, ExchangeView, Judged, StepResult, Verdict};
+use super::report::{DiffReport, ExchangeView, Judged, SecurityFinding, StepResult, Verdict};
 use crate::escape;
 use maud::{html, Markup, DOCTYPE};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
@@ -110,6 +110,10 @@ fn response_line(view: &ExchangeView) -> String {
     }
 }
 
+fn finding_line(f: &SecurityFinding) -> String {
+    escape::one_line(&format!("{}: {} — {}", f.step, f.effect.describe(), f.observed))
+}
+
 fn text_exchange(out: &mut String, label: &str, view: &ExchangeView) {
     let _ = writeln!(out, "  {label}:");
     let _ = writeln!(out, "    >>> {}", request_line(view));
@@ -150,6 +154,16 @@ pub fn text(report: &DiffReport) -> String {
         "harness time: {:.3} ms per compared pair beyond the services' own ({:.1} ms wall, {:.1} ms in the services)\n",
         report.timing.harness_ms_per_pair, report.timing.wall_ms, report.timing.services_ms
     );
+    if !report.security.is_empty() {
+        let _ = writeln!(out, "== SECURITY: requests let in without valid credentials, per side ==");
+        for (side, findings) in [("reference", &report.security.reference), ("candidate", &report.security.candidate)] {
+            let _ = writeln!(out, "{side} ({}):", findings.len());
+            for f in findings {
+                let _ = writeln!(out, "  {}", finding_line(f));
+            }
+        }
+        let _ = writeln!(out);
+    }
     for (title, verdict) in [
         ("DIFFERENCES", Verdict::Different),
         ("NOT COMPARED", Verdict::Error),
@@ -281,6 +295,20 @@ pub fn html(report: &DiffReport) -> String {
                 div class=(if passed { "verdict pass" } else { "verdict fail" }) id="verdict" { (report.headline()) }
                 @if !report.stale_rules.is_empty() {
                     p.meta { "Rules that never matched: " (report.stale_rules.join(", ")) }
+                }
+                @if !report.security.is_empty() {
+                    section.step id="security" {
+                        h2 { "Security: requests let in without valid credentials, per side" }
+                        div.sides {
+                            @for (side, findings) in [("reference", &report.security.reference), ("candidate", &report.security.candidate)] {
+                                div.side {
+                                    h3 { (side) " (" (findings.len()) ")" }
+                                    @if findings.is_empty() { p.meta { "none" } }
+                                    ul.diffs { @for f in findings { li { (finding_line(f)) } } }
+                                }
+                            }
+                        }
+                    }
                 }
                 @for step in ordered { (html_step(step)) }
                 @if !report.rules.is_empty() {

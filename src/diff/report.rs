@@ -4,6 +4,7 @@ use super::compare::Difference;
 use super::rules::RuleUse;
 use super::script::{Needs, On};
 use crate::contract::{AuthMode, Exchange};
+use crate::scenario::security::Effect;
 use serde::Serialize;
 
 /// Lives with `analysis.json`, which summarises a diff with it.
@@ -140,6 +141,63 @@ pub fn sha256_label(hex: &str) -> String {
     }
 }
 
+/// How one side met a request without valid credentials, judged by effect.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SecuritySide {
+    /// The request got in: protected data came back, a token was created or revoked.
+    pub let_in: bool,
+    pub effect: Effect,
+    /// What showed it, or how the request was turned away.
+    pub observed: String,
+}
+
+/// A step sent without valid credentials, judged the same way on both sides.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepSecurity {
+    pub reference: SecuritySide,
+    pub candidate: SecuritySide,
+}
+
+/// A side that let a request in: listed for each side, whatever the other did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SecurityFinding {
+    pub step: String,
+    pub effect: Effect,
+    pub observed: String,
+}
+
+/// Every step where a side let a request in without valid credentials.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SecurityFindings {
+    pub reference: Vec<SecurityFinding>,
+    pub candidate: Vec<SecurityFinding>,
+}
+
+impl SecurityFindings {
+    pub fn of(steps: &[StepResult]) -> SecurityFindings {
+        let mut findings = SecurityFindings::default();
+        for step in steps {
+            let Some(security) = &step.security else { continue };
+            for (side, list) in
+                [(&security.reference, &mut findings.reference), (&security.candidate, &mut findings.candidate)]
+            {
+                if side.let_in {
+                    list.push(SecurityFinding {
+                        step: step.name.clone(),
+                        effect: side.effect,
+                        observed: side.observed.clone(),
+                    });
+                }
+            }
+        }
+        findings
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reference.is_empty() && self.candidate.is_empty()
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct StepResult {
     pub name: String,
@@ -152,6 +210,9 @@ pub struct StepResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
     pub differences: Vec<Judged>,
+    /// Sent without valid credentials: what each side let in (judged by effect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<StepSecurity>,
     pub noise: Vec<NoiseNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<ExchangeView>,
@@ -192,6 +253,8 @@ pub struct DiffReport {
     pub rules_file: Option<String>,
     pub scenario_file: Option<String>,
     pub counts: Counts,
+    /// Each side's security findings: steps it let in without valid credentials.
+    pub security: SecurityFindings,
     pub steps: Vec<StepResult>,
     pub rules: Vec<RuleUse>,
     /// Rules that never matched: remove or fix them.
@@ -212,9 +275,19 @@ impl DiffReport {
             (0, _) => "NOT PROVEN (steps could not be compared)",
             _ => "DIFFERENT",
         };
+        let security = if self.security.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; security findings: the reference let {} request(s) in, the candidate {}{}",
+                self.security.reference.len(),
+                self.security.candidate.len(),
+                if c.security > 0 { format!(" ({} step(s) differ on it)", c.security) } else { String::new() }
+            )
+        };
         format!(
             "diff: {verdict} — {} pair(s) compared: {} same, {} noise only, {} accepted by rule, {} different; \
-             {} not comparable, {} skipped{}",
+             {} not comparable, {} skipped{security}{}",
             c.exchange_pairs,
             c.same,
             c.noise,

@@ -12,6 +12,7 @@
 //! error_message = true                   # text `m` is JSON {"message": "m"}
 //! ignore = ["body[*].createdAt"]        # fields not compared
 //! extra = { "body.hashPrefix" = "<*.prefix>" }   # a field one side adds, only with such a value
+//! same_values = { "body.scopes" = ["null", "[]"] } # a field whose values (JSON) are taken as the same
 //! ```
 //!
 //! A rule accepts a difference when any of its clauses does. A rule that
@@ -48,6 +49,8 @@ struct RuleSpec {
     ignore: Vec<String>,
     #[serde(default)]
     extra: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    same_values: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +67,8 @@ pub struct Rule {
     ignore: Vec<String>,
     /// Field path → the (normalized) value it must have when one side adds it.
     extra: Vec<(String, String)>,
+    /// Field path → values (as JSON text) taken as the same there.
+    same_values: Vec<(String, Vec<String>)>,
 }
 
 /// A rule and how often it accepted a difference.
@@ -101,11 +106,12 @@ impl Rules {
                 && !spec.unwrap_object_id
                 && !spec.error_message
                 && spec.ignore.is_empty()
-                && spec.extra.is_empty();
+                && spec.extra.is_empty()
+                && spec.same_values.is_empty();
             if nothing {
                 return Err(format!(
                     "{file_name}: line {line}: rule `{name}` accepts nothing (give statuses, content_types, \
-                     unwrap_object_id, error_message, ignore or extra)"
+                     unwrap_object_id, error_message, ignore, extra or same_values)"
                 ));
             }
             if rules.iter().any(|r: &Rule| r.name == name) {
@@ -127,6 +133,7 @@ impl Rules {
                 error_message: spec.error_message,
                 ignore: spec.ignore,
                 extra: spec.extra.into_iter().collect(),
+                same_values: spec.same_values.into_iter().collect(),
             });
         }
         Ok(Rules { file: Some(file_name.to_string()), rules })
@@ -167,12 +174,23 @@ impl Rule {
                 && same_message(&reference.body, &candidate.body))
             || self.ignore.iter().any(|p| wildcard(p, path))
             || self.extra.iter().any(|(field, value)| wildcard(field, path) && added_as(d, value))
+            || self.same_values.iter().any(|(field, values)| {
+                wildcard(field, path) && [&d.reference, &d.candidate].iter().all(|v| values.contains(&json_text(v)))
+            })
+    }
+}
+
+/// A value as rules name it: a string's text, else its JSON (`null`, `[]`).
+fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
 /// One side lacks the field and the other has it with a value matching `pattern`.
 fn added_as(d: &Difference, pattern: &str) -> bool {
-    let present = |v: &Value| v.get("present").and_then(Value::as_str).is_some_and(|s| wildcard(pattern, s));
+    let present = |v: &Value| v.get("present").map(json_text).is_some_and(|s| wildcard(pattern, &s));
     (d.reference.is_null() && present(&d.candidate)) || (d.candidate.is_null() && present(&d.reference))
 }
 
@@ -320,6 +338,24 @@ content_types = ["text/plain", "application/json"]
             candidate: json!("<b.prefix>"),
         };
         assert_eq!(at(&both), None, "present on both sides is no extra field");
+        let rules = Rules::parse(
+            "r.toml",
+            "[[accept]]\nreason = \"x\"\nextra = { \"body[*].hash\" = \"null\", \"body.scopes\" = \"[]\" }\n",
+        )
+        .unwrap();
+        let extra = |path: &str, value: Value| Difference { path: path.into(), reference: json!({"present": value}), candidate: Value::Null };
+        let at = |diff: &Difference| rules.accepting("s", diff, &shape, &shape);
+        assert_eq!(at(&extra("body[0].hash", Value::Null)), Some(0), "a null hash one side lists");
+        assert_eq!(at(&extra("body[0].hash", json!("$argon2id$v=19$x"))), None, "a real hash is never accepted");
+        assert_eq!(at(&extra("body.scopes", json!([]))), Some(0));
+        assert_eq!(at(&extra("body.scopes", json!(["git"]))), None);
+        let rules = Rules::parse("r.toml", "[[accept]]\nreason = \"x\"\nsame_values = { \"body.scopes\" = [\"null\", \"[]\"] }\n")
+            .unwrap();
+        let at = |a: Value, b: Value| {
+            rules.accepting("s", &Difference { path: "body.scopes".into(), reference: a, candidate: b }, &shape, &shape)
+        };
+        assert_eq!(at(Value::Null, json!([])), Some(0));
+        assert_eq!(at(json!(["git"]), json!([])), None, "a scope that is there is not nothing");
     }
 
     #[test]

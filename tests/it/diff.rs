@@ -71,6 +71,40 @@ fn node_dialect_table() -> BTreeSet<(String, String)> {
         ("introspect-missing-token", "content-class"),
         ("introspect-missing-token", "content-type"),
         ("introspect-missing-token", "body"),
+        // List shape: `id` for `_id`, no userId, algorithm or (null) hash.
+        ("list", "content-type"),
+        ("list", "body[0]._id"),
+        ("list", "body[0].id"),
+        ("list", "body[0].userId"),
+        ("list", "body[0].algorithm"),
+        ("list", "body[0].hash"),
+        ("list", "body[0].expiresAt"),
+        // scopes [] by default.
+        ("introspect-other-users-token", "body.scopes"),
+        // 204 for a malformed id too.
+        ("revoke-bad-id", "status"),
+        ("revoke-bad-id", "content-class"),
+        ("revoke-bad-id", "content-type"),
+        ("revoke-bad-id", "body"),
+        // HTML error pages.
+        ("create-invalid-body", "content-class"),
+        ("create-invalid-body", "content-type"),
+        ("create-invalid-body", "body"),
+        ("unknown-route", "content-class"),
+        ("unknown-route", "content-type"),
+        ("unknown-route", "body"),
+        ("wrong-method", "status"),
+        ("wrong-method", "content-class"),
+        ("wrong-method", "content-type"),
+        ("wrong-method", "body"),
+        // The forms of "no": 302 to /login without credentials, 401 with wrong ones.
+        ("unauthenticated", "location"),
+        ("unauthenticated", "body"),
+        ("service-origin-alone", "location"),
+        ("service-origin-alone", "body"),
+        ("wrong-password", "status"),
+        ("wrong-password", "location"),
+        ("wrong-password", "body"),
     ]);
     pairs(&expected)
 }
@@ -162,7 +196,8 @@ fn go_against_node_shows_exactly_the_node_dialect_table_and_the_shipped_rules_ac
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
     let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
     assert_eq!(report["counts"]["different"], 0);
-    assert_eq!(report["counts"]["accepted"], 7, "{}", report["counts"]);
+    assert_eq!(report["counts"]["accepted"], 15, "{}", report["counts"]);
+    assert_eq!(report["security"], serde_json::json!({"reference": [], "candidate": []}), "both keep out");
     assert_eq!(report["stale_rules"], serde_json::json!([]), "{}", report["rules"]);
 
     // ./parity-diff.toml is read by default.
@@ -428,11 +463,11 @@ fn run_with_a_reference_diffs_as_a_phase_with_its_files_in_the_tarball_and_its_v
             .unwrap()
     };
     // The embedded instances in the Node dialect differ from a Go reference: the run fails on contract.
-    let output = run(&["--flavor", "node"]);
+    let output = run(&["--flavor", "node", "--dialect", "node"]);
     assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     let analysis = read_json(&parity_dir(&out).join("analysis.json"));
-    assert_eq!(analysis["diff"]["different"], 7, "{}", analysis["diff"]);
-    assert_eq!(analysis["failure_classes"]["contract"], 7);
+    assert_eq!(analysis["diff"]["different"], 15, "{}", analysis["diff"]);
+    assert_eq!(analysis["failure_classes"]["contract"], 15);
     assert!(analysis["verdict"].as_str().unwrap().contains("exchange pairs diffed against the reference"));
     let entries: Vec<String> = tarball_entries(&tarball(&out)).into_iter().map(|(name, _)| name).collect();
     for file in ["diff.json", "diff.txt", "diff.html", "junit.xml"] {
@@ -444,9 +479,9 @@ fn run_with_a_reference_diffs_as_a_phase_with_its_files_in_the_tarball_and_its_v
 
     // With the shipped rules the same run passes.
     let rules = rules_file();
-    let output = run(&["--flavor", "node", "--diff-rules", rules.to_str().unwrap()]);
+    let output = run(&["--flavor", "node", "--dialect", "node", "--diff-rules", rules.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
-    assert_eq!(read_json(&parity_dir(&out).join("analysis.json"))["diff"]["accepted"], 7);
+    assert_eq!(read_json(&parity_dir(&out).join("analysis.json"))["diff"]["accepted"], 15);
 
     // An unreachable reference: nothing was compared, and the run says so. The other phases
     // ran, so it is not "nothing tested" (3) but an infrastructure failure (1), which
@@ -512,26 +547,52 @@ fn per_side_credentials_are_used_and_never_written() {
     assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
 }
 
-/// Requests without valid credentials are judged on their own: the
-/// candidate letting `X-Service-Origin` in differs on `security`; the
-/// reference doing so is the reference's finding, and a candidate that
-/// rejects it passes.
+/// Security is judged on each side the same way, by effect: one build
+/// against itself is the same whatever it lets in (its findings listed on
+/// both sides); a step differs on security only when one side lets the
+/// request in and the other keeps it out — whichever side that is, and
+/// whatever the rules file says.
 #[test]
-fn the_service_origin_bypass_is_judged_on_its_own_not_copied() {
+fn security_is_judged_alike_on_both_sides() {
     let tmp = tempfile::tempdir().unwrap();
     let (_clean, clean) = reference_server(&[]);
-    let (_bypass, bypass) = reference_server(&["--fault", "auth-bypass"]);
-    let output = diff(tmp.path(), &["--reference", &clean, "--candidate", &bypass]);
-    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
-    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
-    assert!(different(&report).contains(&("service-origin-alone".to_string(), "security".to_string())));
+    let (_b1, bypass) = reference_server(&["--fault", "auth-bypass"]);
+    let (_b2, bypass_again) = reference_server(&["--fault", "auth-bypass"]);
+    let dir = diff_dir(&tmp.path().join("ci"));
 
-    let output = diff(tmp.path(), &["--reference", &bypass, "--candidate", &clean]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
-    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
-    let origin = step(&report, "service-origin-alone");
-    assert_eq!(origin["verdict"], "accepted", "{origin}");
-    assert!(origin["differences"][0]["rule"].as_str().unwrap().starts_with("built-in"), "{origin}");
+    let output = diff(tmp.path(), &["--reference", &bypass, "--candidate", &bypass_again]);
+    assert_eq!(output.status.code(), Some(0), "the same build against itself: {}", output_text(&output));
+    let report = read_json(&dir.join("diff.json"));
+    for side in ["reference", "candidate"] {
+        let findings = report["security"][side].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{side}: {}", report["security"]);
+        assert_eq!(findings[0]["step"], "service-origin-alone");
+        assert_eq!(findings[0]["effect"], "data-returned");
+        assert_eq!(findings[0]["observed"], "the answer names token <main.id>");
+    }
+    assert_eq!(step(&report, "service-origin-alone")["verdict"], "same");
+    let text = read(&dir.join("diff.txt"));
+    assert!(text.contains("== SECURITY: requests let in without valid credentials, per side =="), "{text:.2000}");
+    assert!(read(&dir.join("diff.html")).contains("id=\"security\""));
+
+    let rules = rules_file();
+    for (reference, candidate) in [(&clean, &bypass), (&bypass, &clean)] {
+        let output = diff(
+            tmp.path(),
+            &["--reference", reference, "--candidate", candidate, "--rules", rules.to_str().unwrap()],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+        let report = read_json(&dir.join("diff.json"));
+        assert_eq!(
+            different(&report),
+            pairs(&[("service-origin-alone", "security"), ("service-origin-alone", "status")]),
+            "the rules accept the form of no, never a 200 against a 302"
+        );
+        assert_eq!(report["counts"]["security"], 1);
+        let origin = step(&report, "service-origin-alone");
+        let judged = origin["differences"].as_array().unwrap().iter().find(|d| d["path"] == "security").unwrap();
+        assert!(judged.get("rule").is_none(), "no rule accepts a security difference: {judged}");
+    }
 }
 
 /// A reference that does not answer usably teaches no noise: those steps

@@ -141,6 +141,8 @@ struct Listed<'a> {
     scopes: &'a Option<Vec<String>>,
     active: bool,
     created_at: String,
+    /// The Go service does not store it: listed only when a document has one (seeded).
+    #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
 }
 
