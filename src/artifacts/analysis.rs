@@ -226,6 +226,27 @@ impl Analysis {
     pub fn passed(&self) -> bool {
         self.status == RunStatus::Pass
     }
+
+    /// Every security finding, one phrase each: what every report of the
+    /// run names first.
+    pub fn security_findings(&self) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| c.class == Some(FailureClass::Security))
+            .map(|c| match &c.detail {
+                Some(detail) => format!("{} — {}", c.name, crate::escape::excerpt(detail, 240)),
+                None => c.name.clone(),
+            })
+            .collect();
+        if let Some(diff) = self.diff.as_ref().filter(|d| d.counts.security > 0) {
+            found.push(format!(
+                "the diff against the reference: {} step(s) where one build lets in what the other keeps out",
+                diff.counts.security
+            ));
+        }
+        found
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -115,10 +115,11 @@ fn parity_attempt(rc: i32, out: &Path, started: SystemTime) -> Tried {
         };
     };
     let classes = &outcome.failure_classes;
-    let class =
-        [FailureClass::StaleRead, FailureClass::Contract, FailureClass::Harness, FailureClass::Unknown]
-            .into_iter()
-            .find(|c| classes.get(*c) > 0)
+    // The most serious class that cannot be forgiven (security first), else infrastructure.
+    let class = FailureClass::ALL
+        .into_iter()
+        .filter(|c| !c.forgivable())
+        .find(|c| classes.get(*c) > 0)
             .or_else(|| {
                 (classes.get(FailureClass::Infrastructure) > 0).then_some(FailureClass::Infrastructure)
             })
@@ -161,6 +162,15 @@ mod tests {
         .unwrap();
         let tried = parity_attempt(1, tmp.path(), before);
         assert_eq!((tried.class, tried.reason.as_deref()), (Some(FailureClass::StaleRead), Some("v")));
+        // A security finding alone is never taken for a failure that says nothing of its cause.
+        std::fs::write(
+            dir.join(names::ANALYSIS_JSON),
+            r#"{"status": "fail", "failure_classes": {"security": 1, "infrastructure": 1, "stale-read": 1}}"#,
+        )
+        .unwrap();
+        let tried = parity_attempt(1, tmp.path(), before);
+        assert_eq!(tried.class, Some(FailureClass::Security));
+        assert!(!crate::verdict::RetryOn::default().retries(tried.class), "never retried");
         let later = SystemTime::now() + std::time::Duration::from_secs(60);
         assert_eq!(
             parity_attempt(1, tmp.path(), later).class,

@@ -39,7 +39,11 @@ fn evidence_line(run: &Analysis) -> Option<String> {
 
 /// One line per thing that went wrong, most important first.
 fn failure_lines(run: &Analysis) -> Vec<String> {
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = run
+        .security_findings()
+        .iter()
+        .map(|finding| format!("SECURITY: {}", shorten(finding, 300)))
+        .collect();
     if !run.failure_classes.is_empty() {
         lines.push(format!("Failures by class: {}", run.failure_classes.describe()));
     }
@@ -278,6 +282,20 @@ mod tests {
                                      "iteration-4"], "not_written": 1}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_security_finding_is_the_first_line_of_slack_and_the_pr_comment() {
+        let mut run = failed_run();
+        run.failure_classes.add(crate::verdict::FailureClass::Security);
+        run.checks[1].class = Some(crate::verdict::FailureClass::Security);
+        let text = run_failure_slack(&run, &RunContext::default());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "SECURITY: x_service_origin_rejected — HTTP 200 without credentials", "{text}");
+        assert_eq!(lines[2], "Failures by class: 1 security, 3 stale-read, 1 contract", "{text}");
+        let markdown = run_markdown(&run, &RunContext::default());
+        let first = markdown.lines().find(|l| l.starts_with("- ")).unwrap();
+        assert!(first.starts_with("- SECURITY: x_service_origin_rejected"), "{markdown}");
     }
 
     #[test]

@@ -17,6 +17,14 @@ pub fn render(analysis: &Analysis) -> String {
     };
     let mut out = format!("### {icon} Webprofile parity: {verdict} (exit {})\n\n", analysis.exit_code);
     let _ = writeln!(out, "Tested {}.\n", one_line(&analysis.coverage.describe()));
+    let security = analysis.security_findings();
+    if !security.is_empty() {
+        let _ = writeln!(out, "**🔓 Security findings ({}):**\n", security.len());
+        for finding in &security {
+            let _ = writeln!(out, "- {}", one_line(finding).replace('`', "'"));
+        }
+        out.push('\n');
+    }
     if !analysis.failure_classes.is_empty() {
         let _ = writeln!(out, "**Failures by class:** {}\n", analysis.failure_classes.describe());
     }
@@ -154,6 +162,25 @@ mod tests {
         assert!(md.contains("**Failures by class:** 1 stale-read, 1 contract"), "{md}");
         assert!(md.contains("Artifacts: `webprofile-parity-20240101000000.tar.gz`"), "{md}");
         assert!(render(&analysis(RunStatus::Pass)).starts_with("### ✅"));
+    }
+
+    #[test]
+    fn security_findings_come_first() {
+        let mut a = analysis(RunStatus::Fail);
+        a.failure_classes.add(FailureClass::Security);
+        a.checks.push(CheckRecord {
+            name: "owner_scope_holds".into(),
+            kind: Some(crate::scenario::catalog::CheckKind::Security),
+            clause: "c".into(),
+            status: CheckStatus::Fail,
+            class: Some(FailureClass::Security),
+            duration_ms: 1.0,
+            detail: Some("1 of 18 owner-scope attempt(s) got in: not-hex × revoke (a token revoked)".into()),
+        });
+        let md = render(&a);
+        let security = md.find("**🔓 Security findings (1):**").expect(&md);
+        assert!(security < md.find("**Failures by class:** 1 security, 1 stale-read, 1 contract").expect(&md), "{md}");
+        assert!(md.contains("- owner_scope_holds — 1 of 18 owner-scope attempt(s) got in: not-hex × revoke"), "{md}");
     }
 
     #[test]
