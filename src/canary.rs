@@ -135,7 +135,9 @@ fn cases(options: &CanaryOptions) -> Vec<Case> {
         for fault in spec.faults() {
             match cases.iter_mut().find(|c| c.fault == fault) {
                 Some(case) => case.expected.push(spec.id),
-                None => cases.push(Case { fault: fault.into(), expected: vec![spec.id], request_timeout: None }),
+                None => {
+                    cases.push(Case { fault: fault.into(), expected: vec![spec.id], request_timeout: None })
+                }
             }
         }
     }
@@ -260,8 +262,13 @@ async fn catches(
     if !report.success {
         caught.push(catch(&catalog::SMOKE, report.class));
     }
-    let suite = suite::run_suite(&clients[0], &endpoints.store, &options.judgement, crate::contract::DialectChoice::Go)
-        .await;
+    let suite = suite::run_suite(
+        &clients[0],
+        &endpoints.store,
+        &options.judgement,
+        crate::contract::DialectChoice::Go,
+    )
+    .await;
     for check in suite.checks.iter().filter(|c| c.status == suite::CheckStatus::Fail) {
         caught.push(Catch { check: check.name.clone(), class: check.class.unwrap_or(FailureClass::Unknown) });
     }

@@ -392,7 +392,8 @@ async fn run_case(
             run::evidence::failures_of(&Event::IterationFinished(&it))
         }
         Case::Check { .. } => {
-            let report = suite::run_suite(&clients[0], &stack.endpoints().store, judgement, config.run.dialect).await;
+            let report =
+                suite::run_suite(&clients[0], &stack.endpoints().store, judgement, config.run.dialect).await;
             run::evidence::failures_of(&Event::SuiteFinished(&report))
         }
     };

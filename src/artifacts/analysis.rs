@@ -157,7 +157,8 @@ pub fn standing_failures(
         // A difference no rule accepts is the candidate answering outside the contract it replaces;
         // one side letting in what the other keeps out is a security one.
         (0..diff.counts.security).for_each(|_| classes.add(FailureClass::Security));
-        (0..diff.counts.different.saturating_sub(diff.counts.security)).for_each(|_| classes.add(FailureClass::Contract));
+        (0..diff.counts.different.saturating_sub(diff.counts.security))
+            .for_each(|_| classes.add(FailureClass::Contract));
         (0..diff.counts.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
         if diff.error.is_some() {
             classes.add(FailureClass::Infrastructure);

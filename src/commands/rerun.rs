@@ -120,13 +120,11 @@ fn parity_attempt(rc: i32, out: &Path, started: SystemTime) -> Tried {
         .into_iter()
         .filter(|c| !c.forgivable())
         .find(|c| classes.get(*c) > 0)
-            .or_else(|| {
-                (classes.get(FailureClass::Infrastructure) > 0).then_some(FailureClass::Infrastructure)
-            })
-            .or_else(|| {
-                (outcome.status == RunStatus::Error && rc == Exit::Infrastructure.code())
-                    .then_some(FailureClass::Infrastructure)
-            });
+        .or_else(|| (classes.get(FailureClass::Infrastructure) > 0).then_some(FailureClass::Infrastructure))
+        .or_else(|| {
+            (outcome.status == RunStatus::Error && rc == Exit::Infrastructure.code())
+                .then_some(FailureClass::Infrastructure)
+        });
     Tried { rc, class, reason: Some(outcome.verdict).filter(|v| !v.is_empty()) }
 }
 

@@ -188,7 +188,8 @@ impl Client {
             exchange.latency_ms = millis(started.elapsed());
             return exchange;
         }
-        let method_value = reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let method_value =
+            reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut request = self.http.request(method_value, format!("{}{}", self.base, spec.path));
         for (name, value) in self.headers_for(spec) {
             // `header` appends: two Authorization headers stay two.

@@ -171,10 +171,13 @@ impl FromStr for DialectChoice {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" => Ok(DialectChoice::Auto),
-            other => other.parse::<Dialect>().map(|d| match d {
-                Dialect::Go => DialectChoice::Go,
-                Dialect::Node => DialectChoice::Node,
-            }).map_err(|_| format!("unknown dialect `{other}` (expected go, node or auto)")),
+            other => other
+                .parse::<Dialect>()
+                .map(|d| match d {
+                    Dialect::Go => DialectChoice::Go,
+                    Dialect::Node => DialectChoice::Node,
+                })
+                .map_err(|_| format!("unknown dialect `{other}` (expected go, node or auto)")),
         }
     }
 }
@@ -203,7 +206,10 @@ mod tests {
     #[test]
     fn a_create_answer_tells_its_dialect() {
         assert_eq!(Dialect::of_create_answer(Some(200), Some("text/plain; charset=utf-8")), Dialect::Go);
-        assert_eq!(Dialect::of_create_answer(Some(201), Some("application/json; charset=utf-8")), Dialect::Node);
+        assert_eq!(
+            Dialect::of_create_answer(Some(201), Some("application/json; charset=utf-8")),
+            Dialect::Node
+        );
         assert_eq!(Dialect::of_create_answer(Some(200), Some("Application/JSON")), Dialect::Node);
         assert_eq!(Dialect::of_create_answer(None, None), Dialect::Go);
         assert_eq!("NODE".parse::<Dialect>(), Ok(Dialect::Node));

@@ -57,7 +57,8 @@ pub(super) async fn send(
 }
 
 fn request_bytes(authority: &str, spec: &Request, headers: &[(String, String)]) -> Vec<u8> {
-    let mut head = format!("{} {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n", spec.method, spec.path);
+    let mut head =
+        format!("{} {} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n", spec.method, spec.path);
     for (name, value) in headers {
         head += &format!("{name}: {value}\r\n");
     }
@@ -76,7 +77,9 @@ fn parse(bytes: &[u8]) -> Result<RawAnswer, String> {
     let mut response = httparse::Response::new(&mut headers);
     let head_len = match response.parse(bytes) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Err("the connection closed before a whole answer came".into()),
+        Ok(httparse::Status::Partial) => {
+            return Err("the connection closed before a whole answer came".into())
+        }
         Err(e) => return Err(format!("the answer is not HTTP: {e}")),
     };
     let header = |name: &str| {
@@ -149,12 +152,23 @@ mod tests {
 
     #[test]
     fn answers_parse_by_length_by_chunks_and_to_the_close() {
-        let a = parse(b"HTTP/1.1 302 Found\r\nLocation: /auth/login\r\nContent-Length: 9\r\n\r\nredirect\nXX").unwrap();
-        assert_eq!((a.status, a.location.as_deref(), a.body.as_slice(), a.complete), (302, Some("/auth/login"), &b"redirect\n"[..], true));
-        let b = parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2;x=y\r\nef\r\n0\r\n\r\n").unwrap();
+        let a =
+            parse(b"HTTP/1.1 302 Found\r\nLocation: /auth/login\r\nContent-Length: 9\r\n\r\nredirect\nXX")
+                .unwrap();
+        assert_eq!(
+            (a.status, a.location.as_deref(), a.body.as_slice(), a.complete),
+            (302, Some("/auth/login"), &b"redirect\n"[..], true)
+        );
+        let b = parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2;x=y\r\nef\r\n0\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!((b.body.as_slice(), b.complete), (&b"abcdef"[..], true));
         let c = parse(b"HTTP/1.0 404 Not Found\r\nContent-Type: text/html\r\n\r\n<html>").unwrap();
-        assert_eq!((c.status, c.content_type.as_deref(), c.body.as_slice()), (404, Some("text/html"), &b"<html>"[..]));
+        assert_eq!(
+            (c.status, c.content_type.as_deref(), c.body.as_slice()),
+            (404, Some("text/html"), &b"<html>"[..])
+        );
         assert!(parse(b"HTTP/1.1 200 O").is_err());
         assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
         let (cut, complete) = dechunk(b"10\r\nshort");
@@ -163,11 +177,15 @@ mod tests {
 
     #[test]
     fn the_path_goes_out_as_written() {
-        let spec = Request::new("DELETE", "/internal/api/users/../git-tokens/x", super::super::AuthMode::AsHeaders)
-            .body("{}");
+        let spec =
+            Request::new("DELETE", "/internal/api/users/../git-tokens/x", super::super::AuthMode::AsHeaders)
+                .body("{}");
         let bytes = request_bytes("127.0.0.1:9", &spec, &[("X-A".into(), "1".into())]);
         let text = String::from_utf8(bytes).unwrap();
-        assert!(text.starts_with("DELETE /internal/api/users/../git-tokens/x HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"), "{text}");
+        assert!(
+            text.starts_with("DELETE /internal/api/users/../git-tokens/x HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"),
+            "{text}"
+        );
         assert!(text.contains("X-A: 1\r\n") && text.ends_with("Content-Length: 2\r\n\r\n{}"), "{text}");
     }
 }

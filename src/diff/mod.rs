@@ -20,9 +20,9 @@ use crate::clock::{millis, Clock};
 use crate::contract::{self, AuthMode, Client, ClientOptions, Credentials, Exchange, TraceContext};
 use crate::hashing;
 use crate::redact::Redactor;
+use crate::scenario::security::{self as judge, Effect, Route};
 use crate::store::{TokenDoc, TokenStore};
 use normalize::{Placeholders, Shape};
-use crate::scenario::security::{self as judge, Effect, Route};
 use report::{
     Counts, DiffReport, ExchangeView, Judged, NoiseNote, SecurityFindings, SecuritySide, StepResult,
     StepSecurity, Timing, Verdict,
@@ -127,7 +127,8 @@ impl Lane {
     /// The token whose id ends this path, when the lane holds it.
     fn token_named_in(&self, path: &str) -> Option<String> {
         let id = path.rsplit('/').next()?;
-        let (name, _) = self.bindings.iter().find(|(name, value)| name.ends_with(".id") && value.as_str() == id)?;
+        let (name, _) =
+            self.bindings.iter().find(|(name, value)| name.ends_with(".id") && value.as_str() == id)?;
         self.bindings.get(&format!("{}.token", name.trim_end_matches(".id"))).cloned()
     }
 
@@ -458,11 +459,18 @@ fn security_route(step: &Step) -> Option<Route> {
 
 /// What a request without valid credentials did on one side: judged by
 /// effect, the same way on both sides (never by the form of the answer).
-fn security_side(route: Route, ex: &Exchange, lane: &Lane, (before, after): (Option<bool>, Option<bool>)) -> SecuritySide {
+fn security_side(
+    route: Route,
+    ex: &Exchange,
+    lane: &Lane,
+    (before, after): (Option<bool>, Option<bool>),
+) -> SecuritySide {
     let ids = lane.token_ids();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let (effect, observed) = match route {
-        Route::Create if judge::hands_out_token(ex) => (Effect::TokenCreated, "the answer hands out a token".to_string()),
+        Route::Create if judge::hands_out_token(ex) => {
+            (Effect::TokenCreated, "the answer hands out a token".to_string())
+        }
         Route::List => match judge::lets_in_list(ex, &ids) {
             Some(why) => (Effect::DataReturned, lane.named(&why)),
             None => (Effect::None, String::new()),
@@ -471,13 +479,16 @@ fn security_side(route: Route, ex: &Exchange, lane: &Lane, (before, after): (Opt
             (Effect::IntrospectedActive, "introspection answered active:true".to_string())
         }
         Route::Revoke => match (before, after) {
-            (Some(true), Some(false)) => (Effect::TokenRevoked, "the token was active before and is not after".to_string()),
+            (Some(true), Some(false)) => {
+                (Effect::TokenRevoked, "the token was active before and is not after".to_string())
+            }
             (Some(_), Some(_)) => (Effect::None, String::new()),
             _ => (Effect::Unjudged, "the token named in the path could not be read back".to_string()),
         },
         _ => (Effect::None, String::new()),
     };
-    let observed = if observed.is_empty() { format!("kept out ({})", judge::answer_summary(ex)) } else { observed };
+    let observed =
+        if observed.is_empty() { format!("kept out ({})", judge::answer_summary(ex)) } else { observed };
     SecuritySide { let_in: effect.got_in(), effect, observed }
 }
 

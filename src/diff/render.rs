@@ -156,7 +156,9 @@ pub fn text(report: &DiffReport) -> String {
     );
     if !report.security.is_empty() {
         let _ = writeln!(out, "== SECURITY: requests let in without valid credentials, per side ==");
-        for (side, findings) in [("reference", &report.security.reference), ("candidate", &report.security.candidate)] {
+        for (side, findings) in
+            [("reference", &report.security.reference), ("candidate", &report.security.candidate)]
+        {
             let _ = writeln!(out, "{side} ({}):", findings.len());
             for f in findings {
                 let _ = writeln!(out, "  {}", finding_line(f));

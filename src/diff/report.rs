@@ -178,9 +178,10 @@ impl SecurityFindings {
         let mut findings = SecurityFindings::default();
         for step in steps {
             let Some(security) = &step.security else { continue };
-            for (side, list) in
-                [(&security.reference, &mut findings.reference), (&security.candidate, &mut findings.candidate)]
-            {
+            for (side, list) in [
+                (&security.reference, &mut findings.reference),
+                (&security.candidate, &mut findings.candidate),
+            ] {
                 if side.let_in {
                     list.push(SecurityFinding {
                         step: step.name.clone(),
@@ -282,7 +283,11 @@ impl DiffReport {
                 "; security findings: the reference let {} request(s) in, the candidate {}{}",
                 self.security.reference.len(),
                 self.security.candidate.len(),
-                if c.security > 0 { format!(" ({} step(s) differ on it)", c.security) } else { String::new() }
+                if c.security > 0 {
+                    format!(" ({} step(s) differ on it)", c.security)
+                } else {
+                    String::new()
+                }
             )
         };
         format!(

@@ -175,7 +175,8 @@ impl Rule {
             || self.ignore.iter().any(|p| wildcard(p, path))
             || self.extra.iter().any(|(field, value)| wildcard(field, path) && added_as(d, value))
             || self.same_values.iter().any(|(field, values)| {
-                wildcard(field, path) && [&d.reference, &d.candidate].iter().all(|v| values.contains(&json_text(v)))
+                wildcard(field, path)
+                    && [&d.reference, &d.candidate].iter().all(|v| values.contains(&json_text(v)))
             })
     }
 }
@@ -343,16 +344,32 @@ content_types = ["text/plain", "application/json"]
             "[[accept]]\nreason = \"x\"\nextra = { \"body[*].hash\" = \"null\", \"body.scopes\" = \"[]\" }\n",
         )
         .unwrap();
-        let extra = |path: &str, value: Value| Difference { path: path.into(), reference: json!({"present": value}), candidate: Value::Null };
+        let extra = |path: &str, value: Value| Difference {
+            path: path.into(),
+            reference: json!({"present": value}),
+            candidate: Value::Null,
+        };
         let at = |diff: &Difference| rules.accepting("s", diff, &shape, &shape);
         assert_eq!(at(&extra("body[0].hash", Value::Null)), Some(0), "a null hash one side lists");
-        assert_eq!(at(&extra("body[0].hash", json!("$argon2id$v=19$x"))), None, "a real hash is never accepted");
+        assert_eq!(
+            at(&extra("body[0].hash", json!("$argon2id$v=19$x"))),
+            None,
+            "a real hash is never accepted"
+        );
         assert_eq!(at(&extra("body.scopes", json!([]))), Some(0));
         assert_eq!(at(&extra("body.scopes", json!(["git"]))), None);
-        let rules = Rules::parse("r.toml", "[[accept]]\nreason = \"x\"\nsame_values = { \"body.scopes\" = [\"null\", \"[]\"] }\n")
-            .unwrap();
+        let rules = Rules::parse(
+            "r.toml",
+            "[[accept]]\nreason = \"x\"\nsame_values = { \"body.scopes\" = [\"null\", \"[]\"] }\n",
+        )
+        .unwrap();
         let at = |a: Value, b: Value| {
-            rules.accepting("s", &Difference { path: "body.scopes".into(), reference: a, candidate: b }, &shape, &shape)
+            rules.accepting(
+                "s",
+                &Difference { path: "body.scopes".into(), reference: a, candidate: b },
+                &shape,
+                &shape,
+            )
         };
         assert_eq!(at(Value::Null, json!([])), Some(0));
         assert_eq!(at(json!(["git"]), json!([])), None, "a scope that is there is not nothing");

@@ -355,11 +355,14 @@ fn rate(kind: &str, value: &str) -> Result<f64, String> {
 
 /// An HTTP header name, lower case.
 fn header_name(value: &str) -> Result<String, String> {
-    let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let valid =
+        !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if valid {
         Ok(value.to_ascii_lowercase())
     } else {
-        Err(format!("fault \"trusted-header\": {value:?} is not a header name (e.g. trusted-header=x-dev-user-id)"))
+        Err(format!(
+            "fault \"trusted-header\": {value:?} is not a header name (e.g. trusted-header=x-dev-user-id)"
+        ))
     }
 }
 

@@ -179,8 +179,14 @@ mod tests {
         });
         let md = render(&a);
         let security = md.find("**🔓 Security findings (1):**").expect(&md);
-        assert!(security < md.find("**Failures by class:** 1 security, 1 stale-read, 1 contract").expect(&md), "{md}");
-        assert!(md.contains("- owner_scope_holds — 1 of 18 owner-scope attempt(s) got in: not-hex × revoke"), "{md}");
+        assert!(
+            security < md.find("**Failures by class:** 1 security, 1 stale-read, 1 contract").expect(&md),
+            "{md}"
+        );
+        assert!(
+            md.contains("- owner_scope_holds — 1 of 18 owner-scope attempt(s) got in: not-hex × revoke"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -573,7 +573,8 @@ async fn run_scenarios(
     run.found.smoke = Some(SmokeSummary::of(&report, &smokes));
 
     let phase_start = Instant::now();
-    let suite_report = suite::run_suite(&clients[0], &endpoints.store, &run.config.judgement, run.config.dialect).await;
+    let suite_report =
+        suite::run_suite(&clients[0], &endpoints.store, &run.config.judgement, run.config.dialect).await;
     run.phase_done("suite", phase_start);
     run.found.exchanges += suite_report.trace.len() as u64;
     run.emitter.emit(Event::SuiteFinished(&suite_report));

@@ -302,7 +302,10 @@ pub fn render_table() -> String {
             c.asserts
         );
         for fault in c.also_proven_by {
-            out += &format!("{:width$}  {:9}  {fault:fault_width$}  (another door of the same family)\n", "", "");
+            out += &format!(
+                "{:width$}  {:9}  {fault:fault_width$}  (another door of the same family)\n",
+                "", ""
+            );
         }
     }
     out

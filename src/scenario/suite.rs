@@ -7,8 +7,8 @@ use super::{fresh_user_id, CheckOutcome, Judgement};
 use crate::clock::millis;
 use crate::contract::dialect::Presented;
 use crate::contract::{
-    AuthMode, CallError, Client, CreateRequest, CreatedToken, Dialect, DialectChoice, Exchange, Introspection,
-    Trace,
+    AuthMode, CallError, Client, CreateRequest, CreatedToken, Dialect, DialectChoice, Exchange,
+    Introspection, Trace,
 };
 use crate::hashing;
 use crate::store::{TokenDoc, TokenStore};
@@ -90,7 +90,13 @@ impl SuiteReport {
     }
 
     /// Records a check's outcome judged on these exchanges of the trace.
-    fn record_span(&mut self, id: &str, started: Instant, verdict: CheckOutcome, span: std::ops::Range<usize>) {
+    fn record_span(
+        &mut self,
+        id: &str,
+        started: Instant,
+        verdict: CheckOutcome,
+        span: std::ops::Range<usize>,
+    ) {
         self.spans.push(span);
         let spec = catalog::contract(id);
         let (status, class, detail) = match verdict {
@@ -232,7 +238,13 @@ pub async fn run_suite(
         ("malformed_token_400", "POST", introspect.clone(), Some(r#"{"token":"not-a-hex-token!"}"#), 400),
         ("missing_token_400", "POST", introspect, Some("{}"), 400),
         ("create_invalid_body_400", "POST", tokens.clone(), Some("this is not json"), 400),
-        ("bad_token_id_400", "DELETE", format!("{tokens}/not-an-object-id"), None, s.dialect.malformed_id_status()),
+        (
+            "bad_token_id_400",
+            "DELETE",
+            format!("{tokens}/not-an-object-id"),
+            None,
+            s.dialect.malformed_id_status(),
+        ),
     ];
     for (name, method, path, body, expected) in bad_requests {
         let t = Instant::now();
@@ -269,7 +281,11 @@ pub async fn run_suite(
 
 /// The create answer's shape. `accessTokenPartial` is the token's hashPrefix
 /// (first 8 hex of SHA-256(token)) in both real services, never its own prefix.
-fn create_shape(created: &Result<CreatedToken, CallError>, status: Option<u16>, dialect: Dialect) -> CheckOutcome {
+fn create_shape(
+    created: &Result<CreatedToken, CallError>,
+    status: Option<u16>,
+    dialect: Dialect,
+) -> CheckOutcome {
     let c = match created {
         Ok(c) => c,
         Err(e) => return CheckOutcome::call_failed(e),
@@ -359,7 +375,9 @@ fn expect_status(ex: &Exchange, expected: u16, dialect: Dialect) -> CheckOutcome
 fn kept_out(ex: &Exchange, token_ids: &[&str], auth: AuthMode) -> CheckOutcome {
     if let Some(why) = security::lets_in_list(ex, token_ids) {
         let who = match auth {
-            AuthMode::ServiceOrigin => "with X-Service-Origin and no credentials (anyone can skip authentication)",
+            AuthMode::ServiceOrigin => {
+                "with X-Service-Origin and no credentials (anyone can skip authentication)"
+            }
             AuthMode::WrongPassword => "with a wrong password",
             _ => "without credentials",
         };
@@ -378,13 +396,16 @@ fn rejection_form(refused: &[(usize, Exchange, bool)], dialect: Dialect) -> Chec
         return CheckOutcome::Fail(FailureClass::Infrastructure, ex.summary());
     }
     let mut wrong = Vec::new();
-    for ((_, ex, kept_out), presented) in refused.iter().zip([Presented::Nothing, Presented::WrongCredentials]) {
+    for ((_, ex, kept_out), presented) in
+        refused.iter().zip([Presented::Nothing, Presented::WrongCredentials])
+    {
         if !kept_out {
             continue;
         }
         let expected = dialect.rejection(presented, false, false);
         let location = ex.location.as_deref().map(location_path);
-        let matches = ex.status == Some(expected.status) && (expected.location.is_none() || location == expected.location);
+        let matches = ex.status == Some(expected.status)
+            && (expected.location.is_none() || location == expected.location);
         if !matches {
             let what = match presented {
                 Presented::Nothing => "without credentials",
@@ -467,7 +488,12 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
 /// Revoking the user's token through another user's path answers the
 /// dialect's status (Go 404, Node 204). Whether it revoked anything is
 /// security's to judge (`owner_scope_holds`), by effect.
-async fn foreign_revoke_status(client: &Client, trace: &mut Trace, token_id: &str, dialect: Dialect) -> CheckOutcome {
+async fn foreign_revoke_status(
+    client: &Client,
+    trace: &mut Trace,
+    token_id: &str,
+    dialect: Dialect,
+) -> CheckOutcome {
     let stranger = fresh_user_id();
     match client.revoke(trace, &stranger, token_id).await {
         Ok(status) if status == dialect.foreign_id_status() => CheckOutcome::Pass,
@@ -505,10 +531,14 @@ pub fn render_out(report: &SuiteReport) -> String {
         out += &format!("--- {word}: {} ({secs:.2}s)\n", c.name);
         out += &format!("    clause: {}\n", c.clause);
         if let Some(kind) = c.kind {
-            out += &format!("    kind: {}{}\n", kind.name(), match kind {
-                CheckKind::Dialect => format!(" ({})", report.dialect),
-                _ => String::new(),
-            });
+            out += &format!(
+                "    kind: {}{}\n",
+                kind.name(),
+                match kind {
+                    CheckKind::Dialect => format!(" ({})", report.dialect),
+                    _ => String::new(),
+                }
+            );
         }
         if let Some(class) = c.class {
             out += &format!("    class: {class}\n");

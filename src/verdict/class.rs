@@ -159,9 +159,10 @@ mod tests {
     #[test]
     fn classes_serialize_kebab_case_and_unknown_names_read_as_unknown() {
         assert_eq!(serde_json::to_string(&FailureClass::StaleRead).unwrap(), "\"stale-read\"");
-        let read: Vec<FailureClass> =
-            serde_json::from_str(r#"["security","stale-read","contract","infrastructure","harness","cosmic-ray"]"#)
-                .unwrap();
+        let read: Vec<FailureClass> = serde_json::from_str(
+            r#"["security","stale-read","contract","infrastructure","harness","cosmic-ray"]"#,
+        )
+        .unwrap();
         assert_eq!(
             read,
             [
@@ -183,7 +184,9 @@ mod tests {
         let default = RetryOn::default();
         assert!(default.retries(Some(FailureClass::Infrastructure)));
         assert!(default.retries(None), "a plain command's failure says nothing of its cause");
-        for class in [FailureClass::Security, FailureClass::StaleRead, FailureClass::Contract, FailureClass::Harness] {
+        for class in
+            [FailureClass::Security, FailureClass::StaleRead, FailureClass::Contract, FailureClass::Harness]
+        {
             assert!(!default.retries(Some(class)), "{class}");
             assert!(RetryOn::Any.retries(Some(class)), "{class}");
             assert!(!class.forgivable());
@@ -203,12 +206,23 @@ mod tests {
 
     #[test]
     fn counts_describe_in_a_stable_order() {
-        let counts: ClassCounts =
-            [FailureClass::Infrastructure, FailureClass::StaleRead, FailureClass::StaleRead, FailureClass::Security]
-                .into_iter()
-                .collect();
-        assert_eq!(counts.describe(), "1 security, 2 stale-read, 1 infrastructure", "security is named first");
+        let counts: ClassCounts = [
+            FailureClass::Infrastructure,
+            FailureClass::StaleRead,
+            FailureClass::StaleRead,
+            FailureClass::Security,
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            counts.describe(),
+            "1 security, 2 stale-read, 1 infrastructure",
+            "security is named first"
+        );
         assert_eq!(counts.total(), 4);
-        assert_eq!(serde_json::to_string(&counts).unwrap(), r#"{"security":1,"stale-read":2,"infrastructure":1}"#);
+        assert_eq!(
+            serde_json::to_string(&counts).unwrap(),
+            r#"{"security":1,"stale-read":2,"infrastructure":1}"#
+        );
     }
 }

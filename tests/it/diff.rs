@@ -572,7 +572,10 @@ fn security_is_judged_alike_on_both_sides() {
     }
     assert_eq!(step(&report, "service-origin-alone")["verdict"], "same");
     let text = read(&dir.join("diff.txt"));
-    assert!(text.contains("== SECURITY: requests let in without valid credentials, per side =="), "{text:.2000}");
+    assert!(
+        text.contains("== SECURITY: requests let in without valid credentials, per side =="),
+        "{text:.2000}"
+    );
     assert!(read(&dir.join("diff.html")).contains("id=\"security\""));
 
     let rules = rules_file();
@@ -590,7 +593,8 @@ fn security_is_judged_alike_on_both_sides() {
         );
         assert_eq!(report["counts"]["security"], 1);
         let origin = step(&report, "service-origin-alone");
-        let judged = origin["differences"].as_array().unwrap().iter().find(|d| d["path"] == "security").unwrap();
+        let judged =
+            origin["differences"].as_array().unwrap().iter().find(|d| d["path"] == "security").unwrap();
         assert!(judged.get("rule").is_none(), "no rule accepts a security difference: {judged}");
     }
 }

@@ -152,7 +152,8 @@ fn error_rate_makes_the_smoke_flaky_and_the_rerun_records_it() {
 fn auth_bypass_fails_exactly_the_bypass_check_and_its_variants() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path();
-    let assert = run_local(out, &["--fault", "auth-bypass", "--hash-cost", "minimal", "--iterations", "1"]).code(1);
+    let assert =
+        run_local(out, &["--fault", "auth-bypass", "--hash-cost", "minimal", "--iterations", "1"]).code(1);
     let stderr = text(&assert.get_output().stderr);
     let analysis = read_json(&parity_dir(out).join("analysis.json"));
     assert_eq!(

@@ -111,12 +111,22 @@ fn a_trusted_development_header_is_found_by_its_variants_alone() {
         .find(|r| r["variant"] == "x-dev-user-id" && r["route"] == "revoke")
         .unwrap()
         .clone();
-    assert!(revoke["sent"].as_str().unwrap().contains("X-Dev-User-Id: <user B's id>, no credentials"), "{revoke}");
+    assert!(
+        revoke["sent"].as_str().unwrap().contains("X-Dev-User-Id: <user B's id>, no credentials"),
+        "{revoke}"
+    );
     assert!(revoke["answer"].as_str().unwrap().starts_with("HTTP 204"), "{revoke}");
-    assert!(revoke["observed"].as_str().unwrap().contains("revoked (listed afterwards with active: false)"), "{revoke}");
+    assert!(
+        revoke["observed"].as_str().unwrap().contains("revoked (listed afterwards with active: false)"),
+        "{revoke}"
+    );
     // The harness's own tokens: B's was replaced after the revoke, A's never touched.
-    let sentinels: Vec<&Value> =
-        security["rows"].as_array().unwrap().iter().filter(|r| r["variant"].as_str().unwrap().starts_with("sentinel")).collect();
+    let sentinels: Vec<&Value> = security["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["variant"].as_str().unwrap().starts_with("sentinel"))
+        .collect();
     assert_eq!(sentinels.len(), 8, "two per family");
     assert!(sentinels.iter().all(|r| r["verdict"] == "pass"), "{sentinels:?}");
 }
@@ -125,7 +135,10 @@ fn a_trusted_development_header_is_found_by_its_variants_alone() {
 /// found by the owner segments it cannot parse, in either dialect.
 #[test]
 fn an_unparsable_owner_dropped_from_the_revoke_is_found_in_either_dialect() {
-    for (mode, dialect) in [(&["--drop-unparsable-owner"][..], "go"), (&["--drop-unparsable-owner", "--node-dialect"][..], "node")] {
+    for (mode, dialect) in [
+        (&["--drop-unparsable-owner"][..], "go"),
+        (&["--drop-unparsable-owner", "--node-dialect"][..], "node"),
+    ] {
         let (_standin, urls) = spec_standin(mode);
         let tmp = tempfile::tempdir().unwrap();
         let output = run_against(&urls, tmp.path(), &["--dialect", dialect]);
@@ -137,7 +150,10 @@ fn an_unparsable_owner_dropped_from_the_revoke_is_found_in_either_dialect() {
         let open = open_rows(tmp.path());
         let variants: Vec<&str> = open.iter().map(|(v, _, _)| v.as_str()).collect();
         assert_eq!(variants, ["not-hex", "padded", "dot-dot"], "{mode:?}");
-        assert!(open.iter().all(|(_, route, effect)| route == "revoke" && effect == "token-revoked"), "{open:?}");
+        assert!(
+            open.iter().all(|(_, route, effect)| route == "revoke" && effect == "token-revoked"),
+            "{open:?}"
+        );
     }
 }
 
@@ -148,13 +164,27 @@ fn an_unparsable_owner_dropped_from_the_revoke_is_found_in_either_dialect() {
 fn a_failed_family_gets_a_packet_and_no_artifact_holds_most_of_a_token() {
     let tmp = tempfile::tempdir().unwrap();
     let output = parity()
-        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "1", "--fault", "token-case-fold", "--out"])
+        .args([
+            "run",
+            "--backend",
+            "local",
+            "--hash-cost",
+            "minimal",
+            "--iterations",
+            "1",
+            "--fault",
+            "token-case-fold",
+            "--out",
+        ])
         .arg(tmp.path())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert_eq!(failed_checks(&analysis(tmp.path())), ["token_confusion_never_active"]);
-    assert_eq!(open_rows(tmp.path()), [("upper-case".to_string(), "introspect".to_string(), "introspected-active".to_string())]);
+    assert_eq!(
+        open_rows(tmp.path()),
+        [("upper-case".to_string(), "introspect".to_string(), "introspected-active".to_string())]
+    );
     let packet = parity_dir(tmp.path()).join("evidence/check-token_confusion_never_active");
     let exchanges = read(&packet.join("exchanges.txt"));
     assert!(exchanges.contains("[REDACTED-TOKEN "), "{exchanges}");
@@ -173,9 +203,20 @@ fn the_families_try_their_variants_on_their_routes() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["family"].as_str().unwrap().to_string(), f["variants"].as_u64().unwrap(), f["rows"].as_u64().unwrap()))
+        .map(|f| {
+            (
+                f["family"].as_str().unwrap().to_string(),
+                f["variants"].as_u64().unwrap(),
+                f["rows"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    let expected = [("identity-headers", 16, 16 * 4 + 2), ("credentials", 10, 10 * 4 + 2), ("owner-scope", 8, 8 * 2 + 2), ("token-confusion", 9, 9 + 2)];
+    let expected = [
+        ("identity-headers", 16, 16 * 4 + 2),
+        ("credentials", 10, 10 * 4 + 2),
+        ("owner-scope", 8, 8 * 2 + 2),
+        ("token-confusion", 9, 9 + 2),
+    ];
     assert_eq!(sizes, expected.map(|(f, v, r)| (f.to_string(), v, r)));
     assert!(security["requests"].as_u64().unwrap() <= 400, "{}", security["requests"]);
     // No secret in any row: the admin password and user B's token never appear.

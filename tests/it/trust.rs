@@ -207,15 +207,25 @@ fn the_canary_catches_every_fault_and_raises_no_false_alarm() {
                 cases.iter().find(|c| c["fault"] == fault).unwrap_or_else(|| panic!("no case for {fault}"));
             let caught: Vec<&str> =
                 case["caught_by"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
-            assert!(caught.contains(&check["id"].as_str().unwrap()), "{fault} escaped {}: {case}", check["id"]);
+            assert!(
+                caught.contains(&check["id"].as_str().unwrap()),
+                "{fault} escaped {}: {case}",
+                check["id"]
+            );
             if check["kind"] == "security" {
-                let class = case["caught_by"].as_array().unwrap().iter().find(|c| c["check"] == check["id"]).unwrap();
+                let class =
+                    case["caught_by"].as_array().unwrap().iter().find(|c| c["check"] == check["id"]).unwrap();
                 assert_eq!(class["class"], "security", "{case}");
             }
         }
     }
     // Every attack family has a door the canary opens.
-    for family in ["identity_headers_do_not_bypass_auth", "credential_variants_rejected", "owner_scope_holds", "token_confusion_never_active"] {
+    for family in [
+        "identity_headers_do_not_bypass_auth",
+        "credential_variants_rejected",
+        "owner_scope_holds",
+        "token_confusion_never_active",
+    ] {
         assert!(checks.as_array().unwrap().iter().any(|c| c["id"] == family), "{family}");
     }
     let stale = cases.iter().find(|c| c["fault"] == "stale-once").unwrap();

@@ -57,7 +57,9 @@ impl ApiError {
                     response.headers_mut().insert(header::LOCATION, HeaderValue::from_static(location));
                 }
                 if status == StatusCode::UNAUTHORIZED {
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("OverleafLogin"));
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("OverleafLogin"));
                 }
                 response
             }
@@ -96,7 +98,9 @@ impl IntoResponse for ApiError {
             unauthorized @ ApiError::Unauthorized { .. } => unauthorized.respond(Flavor::Go),
             ApiError::NotJson(message) => text(StatusCode::BAD_REQUEST, message),
             // The Go service stores any owner string; it never gets here.
-            ApiError::OwnerNotObjectId => text(StatusCode::INTERNAL_SERVER_ERROR, "owner id is not an ObjectId"),
+            ApiError::OwnerNotObjectId => {
+                text(StatusCode::INTERNAL_SERVER_ERROR, "owner id is not an ObjectId")
+            }
             ApiError::Unavailable => {
                 text(StatusCode::SERVICE_UNAVAILABLE, "service unavailable (fault injected)")
             }

@@ -501,7 +501,8 @@ async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     let api = Api::start_with(&store, config).await;
     let user = ObjectId::new().to_hex();
     let path = format!("/internal/api/users/{user}/git-tokens");
-    let response = api.request(reqwest::Method::POST, &path).json(&json!({"label": "x"})).send().await.unwrap();
+    let response =
+        api.request(reqwest::Method::POST, &path).json(&json!({"label": "x"})).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 201);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
     assert!(content_type.starts_with("application/json"), "{content_type}");
@@ -511,13 +512,18 @@ async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     let token = created["token"].as_str().unwrap();
 
     // A user id that is not an ObjectId: the model's cast fails.
-    let (status, body) =
-        api.send(api.request(reqwest::Method::POST, "/internal/api/users/u1/git-tokens").json(&json!({}))).await;
+    let (status, body) = api
+        .send(api.request(reqwest::Method::POST, "/internal/api/users/u1/git-tokens").json(&json!({})))
+        .await;
     assert_eq!((status, body.trim()), (500, "Internal Server Error"));
 
     let active = api.introspect(token).await;
     assert_eq!(active["hashPrefix"], json!(hashing::hash_prefix(token)), "{active}");
-    assert_eq!((active["active"].clone(), active["scopes"].clone()), (json!(true), json!([])), "scopes: [] by default");
+    assert_eq!(
+        (active["active"].clone(), active["scopes"].clone()),
+        (json!(true), json!([])),
+        "scopes: [] by default"
+    );
 
     let (status, listed) = api.send(api.request(reqwest::Method::GET, &path)).await;
     assert_eq!(status, 200);
@@ -533,9 +539,10 @@ async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     assert_eq!(response.status().as_u16(), 400);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     assert_eq!(response.json::<Value>().await.unwrap(), json!({"message": "token required"}));
-    for not_json in [api.request(reqwest::Method::POST, &path).body("this is not json"),
-        api.request(reqwest::Method::POST, introspect).body("{")]
-    {
+    for not_json in [
+        api.request(reqwest::Method::POST, &path).body("this is not json"),
+        api.request(reqwest::Method::POST, introspect).body("{"),
+    ] {
         let response = not_json.send().await.unwrap();
         assert_eq!(response.status().as_u16(), 400);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
@@ -563,7 +570,9 @@ async fn node_flavor_answers_each_row_of_the_node_dialect_table() {
     assert_eq!(introspection.status().as_u16(), 401);
 
     // Unknown routes and wrong methods: the web app's 404 page.
-    for (method, route) in [(reqwest::Method::GET, "/internal/api/nothing"), (reqwest::Method::PUT, introspect)] {
+    for (method, route) in
+        [(reqwest::Method::GET, "/internal/api/nothing"), (reqwest::Method::PUT, introspect)]
+    {
         let response = api.request(method, route).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 404, "{route}");
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
@@ -588,7 +597,11 @@ async fn door_faults_open_exactly_their_door() {
     let dropped = Api::start(&store, Faults::parse_all(&["owner-unparsable-dropped"]).unwrap()).await;
     let owner = ObjectId::new().to_hex();
     let (id, token) = dropped.create(&owner, json!({})).await;
-    assert_eq!(dropped.revoke(&ObjectId::new().to_hex(), &id).await.0, 404, "a parsable stranger matches nothing");
+    assert_eq!(
+        dropped.revoke(&ObjectId::new().to_hex(), &id).await.0,
+        404,
+        "a parsable stranger matches nothing"
+    );
     assert_eq!(dropped.introspect(&token).await["active"], true);
     assert_eq!(dropped.revoke("not-an-object-id", &id).await.0, 204);
     assert_eq!(dropped.introspect(&token).await["active"], false, "the unparsable owner was dropped");
@@ -597,7 +610,10 @@ async fn door_faults_open_exactly_their_door() {
     let (_, token) = fold.create("u2", json!({})).await;
     assert_eq!(fold.introspect(&token.to_ascii_uppercase()).await["active"], true);
     let (status, _) = fold
-        .send(fold.request(reqwest::Method::POST, "/internal/api/tokens/introspect").json(&json!({"token": format!(" {token}")})))
+        .send(
+            fold.request(reqwest::Method::POST, "/internal/api/tokens/introspect")
+                .json(&json!({"token": format!(" {token}")})),
+        )
         .await;
     assert_eq!(status, 400, "case folding does not trim");
 

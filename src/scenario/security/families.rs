@@ -3,8 +3,8 @@
 
 use super::variants::{Credential, IdentityHeader, Owner, TokenForm, IDENTITY_HEADERS};
 use super::{
-    answer_summary, hands_out_token, introspects_active, lets_in_list, listed_active, names_token,
-    Effect, FamilySummary, Route, RowVerdict, SecurityReport, SecurityRow,
+    answer_summary, hands_out_token, introspects_active, lets_in_list, listed_active, names_token, Effect,
+    FamilySummary, Route, RowVerdict, SecurityReport, SecurityRow,
 };
 use crate::contract::{
     tokens_path, AuthMode, Client, CreateRequest, CreatedToken, Dialect, Exchange, Request, Trace,
@@ -116,7 +116,9 @@ impl<'c> Families<'c> {
                          (see active_after_create)"
                     )))
                 }
-                Err(e) if e.class == FailureClass::Infrastructure => return Err(CheckOutcome::call_failed(&e)),
+                Err(e) if e.class == FailureClass::Infrastructure => {
+                    return Err(CheckOutcome::call_failed(&e))
+                }
                 Err(e) => return Err(CheckOutcome::Skip(format!("nothing can be judged by effect: {e}"))),
             }
             holders.push(Holder { user, token });
@@ -148,7 +150,8 @@ impl<'c> Families<'c> {
                 }
             }
             Family::Credentials => {
-                let (user, pass) = (self.client.credentials().user.clone(), self.client.credentials().pass.clone());
+                let (user, pass) =
+                    (self.client.credentials().user.clone(), self.client.credentials().pass.clone());
                 for credential in Credential::ALL {
                     for route in Route::ALL {
                         let (request, sent) = self.route_request(route, AuthMode::AsHeaders);
@@ -278,7 +281,10 @@ impl<'c> Families<'c> {
         Attempt {
             family: Family::OwnerScope,
             variant: owner.variant().to_string(),
-            sent: format!("{method} {path} with valid credentials ({}), aimed at user B's token", owner.describe()),
+            sent: format!(
+                "{method} {path} with valid credentials ({}), aimed at user B's token",
+                owner.describe()
+            ),
             route,
             request,
         }
@@ -303,7 +309,9 @@ impl<'c> Families<'c> {
         let mut seqs = vec![ex.seq];
         let answer = answer_summary(&ex);
         let (effect, observed) = match attempt.route {
-            Route::Create if hands_out_token(&ex) => (Effect::TokenCreated, "the answer hands out a token".into()),
+            Route::Create if hands_out_token(&ex) => {
+                (Effect::TokenCreated, "the answer hands out a token".into())
+            }
             Route::Create => {
                 let label = attempt.request.body.as_deref().and_then(label_of).unwrap_or_default();
                 self.pending_creates.push((self.rows.len(), label));
@@ -422,7 +430,11 @@ impl<'c> Families<'c> {
             CreateRequest { label: "parity-security-b".into(), scopes: vec!["git".into()], expires_at: None };
         match self.client.create_token(trace, &self.b.user, &request).await {
             Ok(token) => self.b.token = token,
-            Err(e) => self.b_lost = Some(format!("not tried: user B's token was revoked and a new one could not be created: {e}")),
+            Err(e) => {
+                self.b_lost = Some(format!(
+                    "not tried: user B's token was revoked and a new one could not be created: {e}"
+                ))
+            }
         }
         self.adopt(trace, before, seqs);
     }
@@ -440,7 +452,11 @@ impl<'c> Families<'c> {
             let row = &mut self.rows[index];
             row.exchanges.extend(&seqs);
             let (effect, observed) = match &listed {
-                Ok(items) if items.iter().any(|i| i.get("label").and_then(|l| l.as_str()) == Some(label.as_str())) => {
+                Ok(items)
+                    if items
+                        .iter()
+                        .any(|i| i.get("label").and_then(|l| l.as_str()) == Some(label.as_str())) =>
+                {
                     (Effect::TokenCreated, format!("user B's list shows a token labelled {label}"))
                 }
                 Ok(_) => (Effect::None, format!("no token labelled {label} in user B's list afterwards")),
@@ -470,7 +486,14 @@ impl<'c> Families<'c> {
             };
             if who == Who::B {
                 if let Some(why) = self.b_lost.clone() {
-                    self.push_row(&attempt, String::new(), Effect::Unjudged, why, RowVerdict::Skip, Vec::new());
+                    self.push_row(
+                        &attempt,
+                        String::new(),
+                        Effect::Unjudged,
+                        why,
+                        RowVerdict::Skip,
+                        Vec::new(),
+                    );
                     continue;
                 }
             }
@@ -552,7 +575,13 @@ fn outcome(family: Family, rows: &[SecurityRow]) -> CheckOutcome {
         let errors = rows.iter().filter(|r| r.verdict == RowVerdict::Error).count();
         return CheckOutcome::Fail(
             FailureClass::Infrastructure,
-            format!("{errors} {} attempt(s) could not be judged, first {} × {}: {}", family.name(), error.variant, error.route.name(), error.observed),
+            format!(
+                "{errors} {} attempt(s) could not be judged, first {} × {}: {}",
+                family.name(),
+                error.variant,
+                error.route.name(),
+                error.observed
+            ),
         );
     }
     match rows.iter().find(|r| r.verdict == RowVerdict::Pass) {
@@ -588,7 +617,7 @@ mod tests {
         let open = row("b", RowVerdict::Fail, Effect::DataReturned);
         let error = row("c", RowVerdict::Error, Effect::Unjudged);
         let f = Family::IdentityHeaders;
-        assert_eq!(outcome(f, &[pass.clone()]), CheckOutcome::Pass);
+        assert_eq!(outcome(f, std::slice::from_ref(&pass)), CheckOutcome::Pass);
         match outcome(f, &[pass.clone(), error.clone(), open]) {
             CheckOutcome::Fail(FailureClass::Security, d) => {
                 assert_eq!(d, "1 of 3 identity-headers attempt(s) got in: b × list (protected data returned)")

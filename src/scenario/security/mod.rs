@@ -219,14 +219,17 @@ pub fn introspects_active(ex: &Exchange) -> bool {
 /// The answer hands out a new token (a create that got in).
 pub fn hands_out_token(ex: &Exchange) -> bool {
     ex.error.is_none()
-        && crate::contract::created_token(&Body::classify(&ex.response_body, ex.content_type.as_deref())).is_ok()
+        && crate::contract::created_token(&Body::classify(&ex.response_body, ex.content_type.as_deref()))
+            .is_ok()
 }
 
 /// The `active` flag of the listed token with this id (either id spelling), if listed.
 pub fn listed_active(items: &[Value], token_id: &str) -> Option<bool> {
     items
         .iter()
-        .find(|item| item.get("_id").or_else(|| item.get("id")).and_then(parse_object_id).as_deref() == Some(token_id))
+        .find(|item| {
+            item.get("_id").or_else(|| item.get("id")).and_then(parse_object_id).as_deref() == Some(token_id)
+        })
         .and_then(|item| item.get("active").and_then(Value::as_bool))
 }
 
@@ -259,7 +262,12 @@ mod tests {
     #[test]
     fn any_form_of_no_is_no_and_data_is_data_whatever_the_status() {
         let id = "6b0a7daf0123456789abcdef";
-        for no in [answer(302, "redirect"), answer(401, "Unauthorized"), answer(404, "<html>x</html>"), answer(200, "[]x")] {
+        for no in [
+            answer(302, "redirect"),
+            answer(401, "Unauthorized"),
+            answer(404, "<html>x</html>"),
+            answer(200, "[]x"),
+        ] {
             assert_eq!(lets_in_list(&no, &[id]), None, "{}", no.response_body);
         }
         assert!(lets_in_list(&answer(302, &format!("[{{\"_id\":\"{id}\"}}]")), &[id]).unwrap().contains(id));

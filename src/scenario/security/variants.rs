@@ -144,7 +144,9 @@ impl Credential {
             Credential::WrongUser => "Authorization: Basic <another user:the admin's password>",
             Credential::PasswordSuffix => "Authorization: Basic <admin:the admin's password + one character>",
             Credential::SchemeCase => "Authorization: bAsIc <admin:a wrong password>",
-            Credential::TwoHeaders => "two Authorization headers: Basic <admin:a wrong password>, Basic <admin:>",
+            Credential::TwoHeaders => {
+                "two Authorization headers: Basic <admin:a wrong password>, Basic <admin:>"
+            }
             Credential::Oversized => {
                 "Authorization: Basic <admin:the admin's password + 6000 characters> (an 8 KB header)"
             }
@@ -324,13 +326,17 @@ impl TokenForm {
         match self {
             TokenForm::UpperCase => format!(r#"{{"token":{}}}"#, quoted(&token.to_ascii_uppercase())),
             TokenForm::Whitespace => format!(r#"{{"token":{}}}"#, quoted(&format!(" {token}\n"))),
-            TokenForm::OneShort => format!(r#"{{"token":{}}}"#, quoted(&token[..token.len().saturating_sub(1)])),
+            TokenForm::OneShort => {
+                format!(r#"{{"token":{}}}"#, quoted(&token[..token.len().saturating_sub(1)]))
+            }
             TokenForm::OneLong => format!(r#"{{"token":{}}}"#, quoted(&format!("{token}0"))),
             TokenForm::NulSuffix => format!(r#"{{"token":{}}}"#, quoted(&format!("{token}\0"))),
             TokenForm::Number => r#"{"token":1234567890}"#.to_string(),
             TokenForm::Array => format!(r#"{{"token":[{}]}}"#, quoted(token)),
             TokenForm::Object => r#"{"token":{"$ne":null}}"#.to_string(),
-            TokenForm::DuplicateKey => format!(r#"{{"token":{},"token":{}}}"#, quoted(token), quoted(&changed_last)),
+            TokenForm::DuplicateKey => {
+                format!(r#"{{"token":{},"token":{}}}"#, quoted(token), quoted(&changed_last))
+            }
         }
     }
 }
