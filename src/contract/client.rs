@@ -163,24 +163,8 @@ impl Client {
     pub async fn send_request(&self, spec: &Request, budget: Option<Duration>) -> Exchange {
         let timeout = budget.map_or(self.options.request_timeout, |b| b.min(self.options.request_timeout));
         let started = Instant::now();
-        let mut exchange = Exchange {
-            seq: self.ctx.next_seq(),
-            instance: self.name.clone(),
-            sent: self.ctx.clock.stamp_at(started),
-            method: spec.method.clone(),
-            path: spec.path.clone(),
-            auth: spec.auth,
-            headers: spec.headers.clone(),
-            request_body: spec.body.clone(),
-            status: None,
-            content_type: None,
-            location: None,
-            response_body: String::new(),
-            truncated: false,
-            latency_ms: 0.0,
-            error: None,
-            digest: BodyDigest::default(),
-        };
+        let mut exchange =
+            Exchange::of_request(self.ctx.next_seq(), &self.name, self.ctx.clock.stamp_at(started), spec);
         if spec.verbatim_path {
             let headers = self.headers_for(spec);
             let answer = super::raw::send(&self.base, spec, &headers, timeout).await;

@@ -65,6 +65,28 @@ pub struct BodyDigest {
 }
 
 impl Exchange {
+    /// A request as sent, before any answer (the client fills that in).
+    pub fn of_request(seq: u64, instance: &str, sent: Stamp, request: &super::Request) -> Exchange {
+        Exchange {
+            seq,
+            instance: instance.to_string(),
+            sent,
+            method: request.method.clone(),
+            path: request.path.clone(),
+            auth: request.auth,
+            headers: request.headers.clone(),
+            request_body: request.body.clone(),
+            status: None,
+            content_type: None,
+            location: None,
+            response_body: String::new(),
+            truncated: false,
+            latency_ms: 0.0,
+            error: None,
+            digest: BodyDigest::default(),
+        }
+    }
+
     /// The request and its answer in the `.raw` trace format: readable, greppable,
     /// one block per exchange.
     pub fn render_raw(&self) -> String {

@@ -130,24 +130,11 @@ mod tests {
     }
 
     fn exchange(seq: u64, sent: &str, latency_ms: f64, status: u16, body: &str) -> Exchange {
-        Exchange {
-            seq,
-            instance: "instance1".into(),
-            sent: Stamp { wall: at(sent), mono_ms: 0.0 },
-            method: "POST".into(),
-            path: "/internal/api/tokens/introspect".into(),
-            auth: AuthMode::Basic,
-            headers: Vec::new(),
-            request_body: None,
-            status: Some(status),
-            content_type: None,
-            location: None,
-            response_body: body.into(),
-            truncated: false,
-            latency_ms,
-            error: None,
-            digest: Default::default(),
-        }
+        let request =
+            crate::contract::Request::new("POST", "/internal/api/tokens/introspect", AuthMode::Basic);
+        let mut ex = Exchange::of_request(seq, "instance1", Stamp { wall: at(sent), mono_ms: 0.0 }, &request);
+        (ex.status, ex.response_body, ex.latency_ms) = (Some(status), body.into(), latency_ms);
+        ex
     }
 
     #[test]

@@ -400,3 +400,18 @@ pub fn assert_no_token_in(dir: &Path) {
         }
     }
 }
+
+/// (variant, route, effect) of every `security.json` row that got in.
+pub fn security_open_rows(out: &Path) -> Vec<(String, String, String)> {
+    let security = read_json(&parity_dir(out).join("security.json"));
+    security["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "fail")
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap().to_string();
+            (field("variant"), field("route"), field("effect"))
+        })
+        .collect()
+}

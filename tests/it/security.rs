@@ -20,21 +20,6 @@ fn analysis(out: &Path) -> Value {
     read_json(&parity_dir(out).join("analysis.json"))
 }
 
-/// (variant, route, effect) of every row that got in.
-fn open_rows(out: &Path) -> Vec<(String, String, String)> {
-    let security = read_json(&parity_dir(out).join("security.json"));
-    security["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["verdict"] == "fail")
-        .map(|r| {
-            let field = |k: &str| r[k].as_str().unwrap().to_string();
-            (field("variant"), field("route"), field("effect"))
-        })
-        .collect()
-}
-
 fn kinds_of_failed(out: &Path) -> Vec<String> {
     let a = analysis(out);
     a["checks"]
@@ -76,7 +61,7 @@ fn a_secure_service_passes_every_security_check_in_either_dialect() {
             "{mode:?}"
         );
         assert_eq!(a["failure_classes"], serde_json::json!({"contract": 4}));
-        assert!(open_rows(tmp.path()).is_empty());
+        assert!(security_open_rows(tmp.path()).is_empty());
         let suite = read(&parity_dir(tmp.path()).join("test.parity.out"));
         assert!(suite.contains("(--dialect chooses)"), "{suite}");
     }
@@ -102,7 +87,7 @@ fn a_trusted_development_header_is_found_by_its_variants_alone() {
     .iter()
     .map(|(route, effect)| ("x-dev-user-id".to_string(), route.to_string(), effect.to_string()))
     .collect();
-    assert_eq!(open_rows(tmp.path()), expected);
+    assert_eq!(security_open_rows(tmp.path()), expected);
     let security = read_json(&parity_dir(tmp.path()).join("security.json"));
     let revoke = security["rows"]
         .as_array()
@@ -147,7 +132,7 @@ fn an_unparsable_owner_dropped_from_the_revoke_is_found_in_either_dialect() {
         let a = analysis(tmp.path());
         assert_eq!(failed_checks(&a), ["owner_scope_holds"], "{mode:?}");
         assert_eq!(a["failure_classes"], serde_json::json!({"security": 1}));
-        let open = open_rows(tmp.path());
+        let open = security_open_rows(tmp.path());
         let variants: Vec<&str> = open.iter().map(|(v, _, _)| v.as_str()).collect();
         assert_eq!(variants, ["not-hex", "padded", "dot-dot"], "{mode:?}");
         assert!(
@@ -182,7 +167,7 @@ fn a_failed_family_gets_a_packet_and_no_artifact_holds_most_of_a_token() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert_eq!(failed_checks(&analysis(tmp.path())), ["token_confusion_never_active"]);
     assert_eq!(
-        open_rows(tmp.path()),
+        security_open_rows(tmp.path()),
         [("upper-case".to_string(), "introspect".to_string(), "introspected-active".to_string())]
     );
     let packet = parity_dir(tmp.path()).join("evidence/check-token_confusion_never_active");

@@ -62,12 +62,18 @@ struct Holder {
     token: CreatedToken,
 }
 
-/// One variant, ready to send.
-struct Attempt {
+/// What a row is about: a variant (or a sentinel) of a family on a route.
+struct Aim {
     family: Family,
     variant: String,
+    /// What is sent, in words.
     sent: String,
     route: Route,
+}
+
+/// One variant, ready to send.
+struct Attempt {
+    aim: Aim,
     request: Request,
 }
 
@@ -157,13 +163,13 @@ impl<'c> Families<'c> {
                         let (request, sent) = self.route_request(route, AuthMode::AsHeaders);
                         let mut request = request;
                         request.headers.extend(credential.headers(&user, &pass));
-                        let attempt = Attempt {
+                        let aim = Aim {
                             family,
                             variant: credential.variant().to_string(),
                             sent: format!("{sent}, {}", credential.describe()),
                             route,
-                            request,
                         };
+                        let attempt = Attempt { aim, request };
                         self.try_attempt(attempt, trace).await;
                     }
                 }
@@ -180,13 +186,13 @@ impl<'c> Families<'c> {
                 for form in TokenForm::ALL {
                     let request = Request::new("POST", INTROSPECT_PATH, AuthMode::Basic)
                         .body(form.body(&self.b.token.token));
-                    let attempt = Attempt {
+                    let aim = Aim {
                         family,
                         variant: form.variant().to_string(),
                         sent: format!("POST {INTROSPECT_PATH} with valid credentials, {}", form.describe()),
                         route: Route::Introspect,
-                        request,
                     };
+                    let attempt = Attempt { aim, request };
                     self.try_attempt(attempt, trace).await;
                 }
             }
@@ -260,13 +266,13 @@ impl<'c> Families<'c> {
             request.path = "/".to_string();
         }
         request.headers.push((header.name.to_string(), value));
-        Attempt {
+        let aim = Aim {
             family: Family::IdentityHeaders,
             variant: header.variant(),
             sent: format!("{sent}, {}", header.describe()),
             route,
-            request,
-        }
+        };
+        Attempt { aim, request }
     }
 
     fn owner_attempt(&mut self, owner: Owner, route: Route) -> Attempt {
@@ -278,7 +284,7 @@ impl<'c> Families<'c> {
         let method = if route == Route::Revoke { "DELETE" } else { "GET" };
         let mut request = Request::new(method, &path, AuthMode::Basic);
         request.verbatim_path = owner.verbatim();
-        Attempt {
+        let aim = Aim {
             family: Family::OwnerScope,
             variant: owner.variant().to_string(),
             sent: format!(
@@ -286,15 +292,16 @@ impl<'c> Families<'c> {
                 owner.describe()
             ),
             route,
-            request,
-        }
+        };
+        Attempt { aim, request }
     }
 
     /// Sends one variant (unless it cannot be aimed) and keeps its row.
     async fn try_attempt(&mut self, attempt: Attempt, trace: &mut Trace) {
-        let needs_b_token = matches!(attempt.route, Route::Revoke | Route::Introspect)
-            || attempt.family == Family::TokenConfusion;
-        let unsendable = if attempt.request.verbatim_path && !self.client.base_url().starts_with("http://") {
+        let Attempt { aim, request } = attempt;
+        let needs_b_token =
+            matches!(aim.route, Route::Revoke | Route::Introspect) || aim.family == Family::TokenConfusion;
+        let unsendable = if request.verbatim_path && !self.client.base_url().starts_with("http://") {
             Some("not sent: a path byte for byte needs a plain http:// target".to_string())
         } else if needs_b_token {
             self.b_lost.clone()
@@ -302,23 +309,23 @@ impl<'c> Families<'c> {
             None
         };
         if let Some(why) = unsendable {
-            self.push_row(&attempt, String::new(), Effect::Unjudged, why, RowVerdict::Skip, Vec::new());
+            self.push_row(&aim, String::new(), Effect::Unjudged, why, RowVerdict::Skip, Vec::new());
             return;
         }
-        let ex = self.send(&attempt.request, trace).await;
+        let ex = self.send(&request, trace).await;
         let mut seqs = vec![ex.seq];
         let answer = answer_summary(&ex);
-        let (effect, observed) = match attempt.route {
+        let (effect, observed) = match aim.route {
             Route::Create if hands_out_token(&ex) => {
                 (Effect::TokenCreated, "the answer hands out a token".into())
             }
             Route::Create => {
-                let label = attempt.request.body.as_deref().and_then(label_of).unwrap_or_default();
+                let label = request.body.as_deref().and_then(label_of).unwrap_or_default();
                 self.pending_creates.push((self.rows.len(), label));
                 (Effect::None, "no token in the answer; the list afterwards decides".to_string())
             }
             Route::List => {
-                let found = match attempt.family {
+                let found = match aim.family {
                     // Another owner's own list is theirs to see: only B's token is data here.
                     Family::OwnerScope => names_token(&ex, &[&self.b.token.id]),
                     _ => lets_in_list(&ex, &[&self.b.token.id]),
@@ -337,12 +344,12 @@ impl<'c> Families<'c> {
             Route::Introspect => (Effect::None, "no active:true in the answer".into()),
         };
         let verdict = verdict_of(effect);
-        self.push_row(&attempt, answer, effect, observed, verdict, seqs);
+        self.push_row(&aim, answer, effect, observed, verdict, seqs);
     }
 
     fn push_row(
         &mut self,
-        attempt: &Attempt,
+        aim: &Aim,
         answer: String,
         effect: Effect,
         observed: String,
@@ -350,11 +357,11 @@ impl<'c> Families<'c> {
         exchanges: Vec<u64>,
     ) {
         self.rows.push(SecurityRow {
-            check: attempt.family.check().to_string(),
-            family: attempt.family.name().to_string(),
-            variant: attempt.variant.clone(),
-            route: attempt.route,
-            sent: attempt.sent.clone(),
+            check: aim.family.check().to_string(),
+            family: aim.family.name().to_string(),
+            variant: aim.variant.clone(),
+            route: aim.route,
+            sent: aim.sent.clone(),
             answer,
             effect,
             observed,
@@ -477,23 +484,15 @@ impl<'c> Families<'c> {
             let name = who.name();
             let introspect = who == Who::B && family == Family::TokenConfusion;
             let how = if introspect { "introspected" } else { "listed" };
-            let attempt = Attempt {
+            let aim = Aim {
                 family,
                 variant: format!("sentinel-{}", name.to_ascii_lowercase()),
                 sent: format!("user {name}'s token {how} with valid credentials"),
                 route: if introspect { Route::Introspect } else { Route::List },
-                request: Request::new("GET", "/", AuthMode::Basic),
             };
             if who == Who::B {
                 if let Some(why) = self.b_lost.clone() {
-                    self.push_row(
-                        &attempt,
-                        String::new(),
-                        Effect::Unjudged,
-                        why,
-                        RowVerdict::Skip,
-                        Vec::new(),
-                    );
+                    self.push_row(&aim, String::new(), Effect::Unjudged, why, RowVerdict::Skip, Vec::new());
                     continue;
                 }
             }
@@ -510,7 +509,7 @@ impl<'c> Families<'c> {
                 Err(e) => (Effect::Unjudged, format!("user {name}'s token could not be read back: {e}")),
             };
             let collateral = effect == Effect::Collateral;
-            self.push_row(&attempt, shown, effect, observed, verdict_of(effect), seqs.clone());
+            self.push_row(&aim, shown, effect, observed, verdict_of(effect), seqs.clone());
             if collateral && who == Who::B {
                 self.remint_b(trace, &mut seqs).await;
             }

@@ -239,24 +239,10 @@ mod tests {
     use crate::contract::AuthMode;
 
     fn answer(status: u16, body: &str) -> Exchange {
-        Exchange {
-            seq: 1,
-            instance: "i".into(),
-            sent: crate::clock::Clock::start().now(),
-            method: "GET".into(),
-            path: "/".into(),
-            auth: AuthMode::None,
-            headers: Vec::new(),
-            request_body: None,
-            status: Some(status),
-            content_type: None,
-            location: None,
-            response_body: body.into(),
-            truncated: false,
-            latency_ms: 1.0,
-            error: None,
-            digest: Default::default(),
-        }
+        let request = crate::contract::Request::new("GET", "/", AuthMode::None);
+        let mut ex = Exchange::of_request(1, "i", crate::clock::Clock::start().now(), &request);
+        (ex.status, ex.response_body) = (Some(status), body.into());
+        ex
     }
 
     #[test]
