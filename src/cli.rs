@@ -5,7 +5,7 @@
 use crate::exit::{self, Exit};
 use crate::flakiness::thresholds;
 use crate::hashing::HashCost;
-use crate::reference::Flavor;
+use crate::reference::Flavors;
 use crate::report::badge::{self, Colour};
 use crate::verdict::RetryOn;
 use clap::parser::ValueSource;
@@ -856,11 +856,14 @@ pub struct InstanceArgs {
     #[arg(long, value_name = "COST", default_value = "default", env = "PARITY_HASH_COST", value_parser = |s: &str| s.parse::<HashCost>())]
     pub hash_cost: HashCost,
 
-    /// Which service the reference instances answer like: `go` (the contract) or `node`
-    /// (the Node dialect of webprofile-api.md: 201 on create, bare ids, hashPrefix in
-    /// introspection, JSON `token required`, 204 for an unknown id, empty 500s).
-    #[arg(long, value_enum, value_name = "FLAVOR", default_value_t = Flavor::Go, env = "PARITY_FLAVOR")]
-    pub flavor: Flavor,
+    /// Which service the reference instances answer like, and write tokens like: `go` (the
+    /// contract; `userId` stored as a string) or `node` (the Node dialect of
+    /// webprofile-api.md: 201 on create, bare ids, 401 or 302 to /login, 204 for an unknown
+    /// id; `userId` stored as an ObjectId). `FLAVOR@K` sets instance K alone: `--flavor
+    /// node@1` runs a Node-flavor instance 1 beside Go-flavor ones on one store (a
+    /// cross-implementation run).
+    #[arg(long, value_name = "FLAVOR", default_value = "go", env = "PARITY_FLAVOR", value_parser = |s: &str| s.parse::<Flavors>())]
+    pub flavor: Flavors,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -11,7 +11,7 @@ use crate::diff::SideSpec;
 use crate::exit::Exit;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
-use crate::reference::{Faults, Flavor};
+use crate::reference::{Faults, Flavors};
 use crate::stack::docker::{DockerSettings, DockerStack, Keep, WebprofileSource};
 use crate::stack::StackError;
 use std::time::Duration;
@@ -98,7 +98,7 @@ fn settings(
         faults: Faults::default(),
         seed: None,
         hash_cost: HashCost::default(),
-        flavor: Flavor::Go,
+        flavor: Flavors::default(),
         ready_timeout: args.ready_timeout.max(Duration::from_secs(1)),
         shared_mongo,
         instances: crate::stack::DEFAULT_INSTANCES,

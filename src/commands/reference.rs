@@ -21,6 +21,11 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
             "--fault {spec}@{k}: @K picks one instance of a run; `reference serve` is one instance (drop the @{k})"
         )));
     }
+    if let Some((k, flavor)) = args.instance.flavor.scoped.first() {
+        return Err(CommandError::Usage(format!(
+            "--flavor {flavor}@{k}: @K picks one instance of a run; `reference serve` is one instance (drop the @{k})"
+        )));
+    }
     let store: Arc<dyn TokenStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Mongo => Arc::new(
@@ -38,7 +43,7 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
         credentials: Credentials { user: args.credentials.admin_user, pass: args.credentials.admin_pass },
         hash_cost: args.instance.hash_cost,
         faults,
-        flavor: args.instance.flavor,
+        flavor: args.instance.flavor.all,
         seed: args.instance.seed,
     };
     // The bound address, not the asked one: `--port 0` picks a free port, and tests read it here.

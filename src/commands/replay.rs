@@ -11,7 +11,7 @@ use crate::exit::Exit;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
-use crate::reference::Flavor;
+use crate::reference::Flavors;
 use crate::replay::ReplayConfig;
 use crate::rerun::RetryPolicy;
 use crate::run::{RunConfig, Source};
@@ -76,11 +76,11 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         HashCost::default()
     });
     let flavor = if spec.flavor.is_empty() {
-        Flavor::Go
+        Flavors::default()
     } else {
-        spec.flavor.parse::<Flavor>().unwrap_or_else(|e| {
+        spec.flavor.parse::<Flavors>().unwrap_or_else(|e| {
             caveats.push(format!("{e}; the go dialect is used"));
-            Flavor::Go
+            Flavors::default()
         })
     };
     let dialect = if spec.dialect.is_empty() {
@@ -263,7 +263,7 @@ fn docker_settings(
         faults: run.faults.clone(),
         seed: spec.seed,
         hash_cost: run.hash_cost,
-        flavor: run.flavor,
+        flavor: run.flavor.clone(),
         ready_timeout: args.ready_timeout,
         shared_mongo: false,
         instances: run.instances,

@@ -49,6 +49,11 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
             "--fault …@{k}: the run has {instances} instances, so there is no instance {k} (--instances)"
         )));
     }
+    if let Some(k) = args.instance.flavor.scoped_instances().into_iter().find(|k| *k > instances) {
+        return Err(UsageError(format!(
+            "--flavor …@{k}: the run has {instances} instances, so there is no instance {k} (--instances)"
+        )));
+    }
     Ok(RunConfig {
         source,
         backend_note,
@@ -59,7 +64,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         faults,
         seed: args.instance.seed,
         hash_cost: args.instance.hash_cost,
-        flavor: args.instance.flavor,
+        flavor: args.instance.flavor.clone(),
         dialect: args.dialect,
         strict: resolve_strict(args, env)?,
         iterations: args.iterations,
@@ -292,7 +297,7 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         faults: faults.clone(),
         seed: args.instance.seed,
         hash_cost: args.instance.hash_cost,
-        flavor: args.instance.flavor,
+        flavor: args.instance.flavor.clone(),
         ready_timeout: args.ready_timeout,
         shared_mongo: false,
         instances: args.instance_count,

@@ -535,7 +535,7 @@ async fn seed_expired(lane: &mut Lane, name: &str, store: &dyn TokenStore) -> Re
     let now = chrono::Utc::now();
     let doc = TokenDoc {
         id: mongodb::bson::oid::ObjectId::new(),
-        user_id: lane.bindings.get("user").cloned().unwrap_or_default(),
+        user_id: crate::store::UserId::String(lane.bindings.get("user").cloned().unwrap_or_default()),
         label: "parity-diff-expired".into(),
         hash,
         hash_prefix: hashing::hash_prefix(&plaintext),
@@ -544,6 +544,7 @@ async fn seed_expired(lane: &mut Lane, name: &str, store: &dyn TokenStore) -> Re
         active: true,
         created_at: now,
         expires_at: Some(now - chrono::Duration::hours(1)),
+        node_model: None,
     };
     store.insert(doc).await.map_err(|e| e.to_string())?;
     lane.bind(&format!("{name}.prefix"), hashing::hash_prefix(&plaintext));

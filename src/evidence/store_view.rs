@@ -31,6 +31,10 @@ pub struct StoreView {
 pub struct StoredToken {
     pub id: String,
     pub user_id: String,
+    /// The BSON type `userId` is stored as (`string` by the Go service,
+    /// `ObjectId` by the Node service): a filter of the other type never finds it.
+    #[serde(default)]
+    pub user_id_type: String,
     pub label: String,
     /// Always `[redacted]`: a hash is not for packets.
     pub hash: String,
@@ -52,7 +56,8 @@ impl StoredToken {
     fn of(doc: &TokenDoc) -> StoredToken {
         StoredToken {
             id: doc.id.to_hex(),
-            user_id: doc.user_id.clone(),
+            user_id: doc.user_id.to_string(),
+            user_id_type: doc.user_id.type_name().to_string(),
             label: doc.label.clone(),
             hash: "[redacted]".into(),
             hash_prefix: doc.hash_prefix.clone(),
@@ -175,6 +180,7 @@ mod tests {
             documents: vec![StoredToken {
                 id: "a".repeat(24),
                 user_id: "u".into(),
+                user_id_type: "string".into(),
                 label: "l".into(),
                 hash: "[redacted]".into(),
                 hash_prefix: "12345678".into(),

@@ -9,5 +9,5 @@ pub mod flavor;
 pub mod server;
 
 pub use faults::Faults;
-pub use flavor::Flavor;
+pub use flavor::{Flavor, Flavors};
 pub use server::{serve_forever, spawn, AccessLog, ReferenceConfig, RunningInstance};

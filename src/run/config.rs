@@ -4,7 +4,7 @@
 use crate::contract::ClientOptions;
 use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
-use crate::reference::Flavor;
+use crate::reference::Flavors;
 use crate::rerun::RetryPolicy;
 use crate::scenario::Judgement;
 use crate::stack::docker::DockerSettings;
@@ -39,7 +39,7 @@ pub struct RunConfig {
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
     /// The embedded instances' dialect (`--flavor`).
-    pub flavor: Flavor,
+    pub flavor: Flavors,
     /// What the dialect checks expect (`--dialect`).
     pub dialect: crate::contract::DialectChoice,
     pub strict: bool,

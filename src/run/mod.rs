@@ -533,7 +533,7 @@ pub(crate) async fn start_stack(
             faults: config.faults.clone(),
             seed: config.seed,
             hash_cost: config.hash_cost,
-            flavor: config.flavor,
+            flavor: config.flavor.clone(),
             mongo_uri: config.mongo_uri.clone(),
             instances: config.instances,
         })

@@ -177,6 +177,12 @@ pub async fn probe_revocation(
         stamp.wall += chrono::Duration::microseconds((ex.latency_ms * 1000.0) as i64);
         stamp
     });
+    // A revoke that answered, but not as the contract says (a 404 for the
+    // user's own token, a 200): the token is still polled, since one left
+    // active after that answer is a stale read like any other — the
+    // cross-implementation failure, where one build cannot find what the
+    // other wrote. Only a 5xx or 429 (the service could not answer) stops here.
+    let mut unexpected = None;
     match revoked {
         Ok(status) => {
             out.revoke_status = Some(status);
@@ -187,7 +193,11 @@ pub async fn probe_revocation(
                     roles.revoker.name(),
                     statuses(&judgement.accepted_revoke_statuses)
                 );
-                return out.fail(FailureClass::of_unexpected_status(status), reason);
+                let class = FailureClass::of_unexpected_status(status);
+                if class == FailureClass::Infrastructure {
+                    return out.fail(class, reason);
+                }
+                unexpected = Some((status, reason));
             }
         }
         Err(e) => return out.fail(e.class, e.to_string()),
@@ -203,7 +213,21 @@ pub async fn probe_revocation(
         .iter()
         .map(|observer| poll_until_inactive(observer, &created.token, judgement, &revoke));
     let polls = futures::future::join_all(polls).await;
-    out.observed(polls)
+    let out = out.observed(polls);
+    match unexpected {
+        None => out,
+        Some((status, _)) if out.class == Some(FailureClass::StaleRead) => {
+            let stale = out.reason.clone().unwrap_or_default();
+            let revoker = roles.revoker.name().to_string();
+            out.fail(
+                FailureClass::StaleRead,
+                format!("revoked through {revoker} (answered {status}) but the token stayed active: {stale}"),
+            )
+        }
+        // The revoke took effect; only its answer broke the contract.
+        Some((_, reason)) if out.success => out.fail(FailureClass::Contract, reason),
+        Some(_) => out,
+    }
 }
 
 /// The revoke the observers poll after.

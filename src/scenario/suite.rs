@@ -464,7 +464,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
         let now = chrono::Utc::now();
         let doc = TokenDoc {
             id: mongodb::bson::oid::ObjectId::new(),
-            user_id: fresh_user_id(),
+            user_id: fresh_user_id().as_str().into(),
             label: format!("parity-{name}"),
             hash,
             hash_prefix: hashing::hash_prefix(&plaintext),
@@ -473,6 +473,7 @@ async fn seeded_checks(s: &mut SuiteReport, client: &Client, seeder: &Seeder, tr
             active: true,
             created_at: now,
             expires_at: (!expect_active_answer).then(|| now - chrono::Duration::hours(1)),
+            node_model: None,
         };
         let verdict = match store.insert(doc).await {
             Ok(()) => expect_active(client.introspect(trace, &plaintext).await, expect_active_answer),

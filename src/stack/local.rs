@@ -7,7 +7,7 @@ use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
 use crate::reference::server::{self, ReferenceConfig, RunningInstance};
-use crate::reference::Flavor;
+use crate::reference::Flavors;
 use crate::store::MemoryStore;
 use crate::store::MongoStore;
 use crate::store::TokenStore;
@@ -20,7 +20,7 @@ pub struct LocalOptions {
     pub faults: Faults,
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
-    pub flavor: Flavor,
+    pub flavor: Flavors,
     pub mongo_uri: Option<String>,
     /// How many instances (`--instances`, at least two).
     pub instances: usize,
@@ -33,7 +33,7 @@ impl Default for LocalOptions {
             faults: Faults::default(),
             seed: None,
             hash_cost: HashCost::default(),
-            flavor: Flavor::default(),
+            flavor: Flavors::default(),
             mongo_uri: None,
             instances: super::DEFAULT_INSTANCES,
         }
@@ -62,7 +62,7 @@ impl LocalStack {
                 credentials: options.credentials.clone(),
                 hash_cost: options.hash_cost,
                 faults: options.faults.for_instance(index + 1),
-                flavor: options.flavor,
+                flavor: options.flavor.for_instance(index + 1),
                 // Each instance draws its own fault sequence, reproducibly.
                 seed: options.seed.map(|s| s.wrapping_add(index as u64)),
             };

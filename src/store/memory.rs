@@ -1,12 +1,14 @@
 //! In-process token store; clones share one set of documents. Indexed by id,
 //! user and hash prefix, so a long run (100,000 iterations) stays linear.
+//! As strict as MongoDB: a `userId` is found only by a value of its own
+//! BSON type (the index keys on [`UserId`], type and value).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{oid::ObjectId, Document};
 
-use super::{StoreError, TokenDoc, TokenStore};
+use super::{StoreError, TokenDoc, TokenStore, UserId};
 
 #[derive(Default, Clone)]
 pub struct MemoryStore {
@@ -18,7 +20,7 @@ pub struct MemoryStore {
 struct Docs {
     all: Vec<TokenDoc>,
     by_id: HashMap<ObjectId, usize>,
-    by_user: HashMap<String, Vec<usize>>,
+    by_user: HashMap<UserId, Vec<usize>>,
     by_prefix: HashMap<String, Vec<usize>>,
 }
 
@@ -55,7 +57,7 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError> {
+    async fn list(&self, user_id: &UserId) -> Result<Vec<TokenDoc>, StoreError> {
         let docs = self.docs();
         Ok(docs.at(docs.by_user.get(user_id)).cloned().collect())
     }
@@ -75,15 +77,20 @@ impl TokenStore for MemoryStore {
         Ok(docs.by_id.get(&id).map(|&i| docs.all[i].clone()))
     }
 
-    async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {
+    async fn revoke(&self, user_id: &UserId, id: ObjectId) -> Result<bool, StoreError> {
         let mut docs = self.docs();
         let Some(&at) = docs.by_id.get(&id) else { return Ok(false) };
         let doc = &mut docs.all[at];
-        if doc.user_id != user_id {
+        if doc.user_id != *user_id {
             return Ok(false);
         }
         doc.active = false;
         Ok(true)
+    }
+
+    async fn documents(&self, ids: &[ObjectId]) -> Result<Vec<Document>, StoreError> {
+        let docs = self.docs();
+        Ok(ids.iter().filter_map(|id| docs.by_id.get(id)).map(|&i| docs.all[i].to_document()).collect())
     }
 
     fn describe(&self) -> String {
@@ -99,7 +106,7 @@ mod tests {
     fn doc(user: &str, prefix: &str) -> TokenDoc {
         TokenDoc {
             id: ObjectId::new(),
-            user_id: user.to_string(),
+            user_id: user.into(),
             label: String::new(),
             hash: "h".to_string(),
             hash_prefix: prefix.to_string(),
@@ -108,6 +115,7 @@ mod tests {
             active: true,
             created_at: Utc::now(),
             expires_at: None,
+            node_model: None,
         }
     }
 
@@ -118,14 +126,36 @@ mod tests {
         let d = doc("u1", "abcd1234");
         a.insert(d.clone()).await.unwrap();
         assert!(a.insert(d.clone()).await.is_err());
-        assert_eq!(b.list("u1").await.unwrap(), vec![d.clone()]);
-        assert!(b.list("u2").await.unwrap().is_empty());
+        let (u1, u2) = (UserId::from("u1"), UserId::from("u2"));
+        assert_eq!(b.list(&u1).await.unwrap(), vec![d.clone()]);
+        assert!(b.list(&u2).await.unwrap().is_empty());
         assert_eq!(b.active_candidates("abcd1234").await.unwrap().len(), 1);
-        assert!(!b.revoke("u2", d.id).await.unwrap());
-        assert!(b.revoke("u1", d.id).await.unwrap());
-        assert!(b.revoke("u1", d.id).await.unwrap());
+        assert!(!b.revoke(&u2, d.id).await.unwrap());
+        assert!(b.revoke(&u1, d.id).await.unwrap());
+        assert!(b.revoke(&u1, d.id).await.unwrap());
         assert!(a.active_candidates("abcd1234").await.unwrap().is_empty());
-        assert!(!a.list("u1").await.unwrap()[0].active);
-        assert!(!a.revoke("u1", ObjectId::new()).await.unwrap());
+        assert!(!a.list(&u1).await.unwrap()[0].active);
+        assert!(!a.revoke(&u1, ObjectId::new()).await.unwrap());
+        assert_eq!(a.documents(&[d.id]).await.unwrap(), vec![TokenDoc { active: false, ..d }.to_document()]);
+    }
+
+    /// As MongoDB: an ObjectId `userId` is found by the ObjectId only, a
+    /// string one by the string only, though both spell the same 24 hex.
+    #[tokio::test]
+    async fn user_ids_match_by_type_as_in_mongodb() {
+        let store = MemoryStore::new();
+        let owner = ObjectId::new();
+        let as_string = UserId::String(owner.to_hex());
+        let as_object_id = UserId::ObjectId(owner);
+        let by_node = TokenDoc { user_id: as_object_id.clone(), ..doc("x", "11111111") };
+        let by_go = TokenDoc { user_id: as_string.clone(), ..doc("x", "22222222") };
+        store.insert(by_node.clone()).await.unwrap();
+        store.insert(by_go.clone()).await.unwrap();
+        assert_eq!(store.list(&as_object_id).await.unwrap(), vec![by_node.clone()]);
+        assert_eq!(store.list(&as_string).await.unwrap(), vec![by_go.clone()]);
+        assert!(!store.revoke(&as_string, by_node.id).await.unwrap(), "a string never finds an ObjectId");
+        assert!(!store.revoke(&as_object_id, by_go.id).await.unwrap(), "nor the reverse");
+        assert_eq!(store.active_candidates("11111111").await.unwrap().len(), 1, "still active");
+        assert!(store.revoke(&as_object_id, by_node.id).await.unwrap());
     }
 }

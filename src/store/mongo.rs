@@ -8,7 +8,7 @@ use mongodb::bson::{doc, oid::ObjectId, Bson, DateTime as BsonDateTime, Document
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection};
 
-use super::{StoreError, TokenDoc, TokenStore};
+use super::{NodeModel, StoreError, TokenDoc, TokenStore, UserId};
 
 const DEFAULT_DATABASE: &str = "sharelatex";
 const COLLECTION: &str = "personalaccesstokens";
@@ -73,11 +73,11 @@ fn mongo(e: mongodb::error::Error) -> StoreError {
 #[async_trait::async_trait]
 impl TokenStore for MongoStore {
     async fn insert(&self, doc: TokenDoc) -> Result<(), StoreError> {
-        self.tokens.insert_one(to_document(&doc)).await.map(|_| ()).map_err(mongo)
+        self.tokens.insert_one(doc.to_document()).await.map(|_| ()).map_err(mongo)
     }
 
-    async fn list(&self, user_id: &str) -> Result<Vec<TokenDoc>, StoreError> {
-        self.find(doc! { "userId": user_id }).await
+    async fn list(&self, user_id: &UserId) -> Result<Vec<TokenDoc>, StoreError> {
+        self.find(doc! { "userId": user_id.to_bson() }).await
     }
 
     async fn active_candidates(&self, hash_prefix: &str) -> Result<Vec<TokenDoc>, StoreError> {
@@ -92,40 +92,30 @@ impl TokenStore for MongoStore {
         Ok(self.find(doc! { "_id": id }).await?.into_iter().next())
     }
 
-    async fn revoke(&self, user_id: &str, id: ObjectId) -> Result<bool, StoreError> {
+    async fn revoke(&self, user_id: &UserId, id: ObjectId) -> Result<bool, StoreError> {
         let result = self
             .tokens
-            .update_one(doc! { "_id": id, "userId": user_id }, doc! { "$set": { "active": false } })
+            .update_one(doc! { "_id": id, "userId": user_id.to_bson() }, doc! { "$set": { "active": false } })
             .await
             .map_err(mongo)?;
         Ok(result.matched_count > 0)
     }
 
+    async fn documents(&self, ids: &[ObjectId]) -> Result<Vec<Document>, StoreError> {
+        let mut found = Vec::new();
+        // One `_id` equality at a time: the stand-in's `$in` is not to be relied on.
+        for id in ids {
+            let mut cursor = self.tokens.find(doc! { "_id": id }).await.map_err(mongo)?;
+            while cursor.advance().await.map_err(mongo)? {
+                found.push(cursor.deserialize_current().map_err(mongo)?);
+            }
+        }
+        Ok(found)
+    }
+
     fn describe(&self) -> String {
         self.described.clone()
     }
-}
-
-fn to_bson_date(at: DateTime<Utc>) -> BsonDateTime {
-    BsonDateTime::from_millis(at.timestamp_millis())
-}
-
-fn to_document(t: &TokenDoc) -> Document {
-    let mut d = doc! {
-        "_id": t.id,
-        "userId": &t.user_id,
-        "label": &t.label,
-        "hash": &t.hash,
-        "hashPrefix": &t.hash_prefix,
-        "algorithm": &t.algorithm,
-        "scopes": t.scopes.as_ref().map_or(Bson::Null, |s| Bson::from(s.clone())),
-        "active": t.active,
-        "createdAt": to_bson_date(t.created_at),
-    };
-    if let Some(at) = t.expires_at {
-        d.insert("expiresAt", to_bson_date(at));
-    }
-    d
 }
 
 /// Reads a document leniently: documents may be seeded by hand or by other
@@ -146,7 +136,11 @@ fn from_document(d: &Document) -> Result<TokenDoc, StoreError> {
         Some(Bson::String(s)) => Some(s.clone()),
         _ => None,
     };
-    let user_id = string("userId").ok_or_else(|| malformed("userId missing or not a string"))?;
+    let user_id = match d.get("userId") {
+        Some(Bson::String(s)) => UserId::String(s.clone()),
+        Some(Bson::ObjectId(id)) => UserId::ObjectId(*id),
+        _ => return Err(malformed("userId missing, or neither a string nor an ObjectId")),
+    };
     let hash = string("hash").ok_or_else(|| malformed("hash missing or not a string"))?;
     let scopes = match d.get("scopes") {
         None | Some(Bson::Null) => None,
@@ -172,9 +166,15 @@ fn from_document(d: &Document) -> Result<TokenDoc, StoreError> {
         Some(b) => date(b),
     }
     .ok_or_else(|| malformed("createdAt is not a date"))?;
-    let expires_at = match d.get("expiresAt") {
-        None | Some(Bson::Null) => None,
-        Some(b) => Some(date(b).ok_or_else(|| malformed("expiresAt is not a date"))?),
+    let optional_date = |key: &str| match d.get(key) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(b) => date(b).map(Some).ok_or_else(|| malformed(&format!("{key} is not a date"))),
+    };
+    let expires_at = optional_date("expiresAt")?;
+    // The Node model's fields: `updatedAt` is always written by it.
+    let node_model = match optional_date("updatedAt")? {
+        Some(updated_at) => Some(NodeModel { updated_at, last_used_at: optional_date("lastUsedAt")? }),
+        None => None,
     };
     Ok(TokenDoc {
         id,
@@ -187,6 +187,7 @@ fn from_document(d: &Document) -> Result<TokenDoc, StoreError> {
         active,
         created_at,
         expires_at,
+        node_model,
     })
 }
 
@@ -218,22 +219,44 @@ mod tests {
             active: true,
             created_at: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
             expires_at: DateTime::from_timestamp_millis(1_800_000_000_000),
+            node_model: None,
         }
     }
 
     #[test]
     fn document_round_trip_uses_the_service_schema() {
         let t = sample();
-        let d = to_document(&t);
+        let d = t.to_document();
         assert!(matches!(d.get("createdAt"), Some(Bson::DateTime(_))));
         assert_eq!(d.get_bool("active"), Ok(true));
         assert_eq!(from_document(&d).unwrap(), t);
 
-        let bare = TokenDoc { scopes: None, expires_at: None, ..t };
-        let d = to_document(&bare);
+        let bare = TokenDoc { scopes: None, expires_at: None, ..t.clone() };
+        let d = bare.to_document();
         assert_eq!(d.get("scopes"), Some(&Bson::Null));
         assert!(!d.contains_key("expiresAt"));
         assert_eq!(from_document(&d).unwrap(), bare);
+    }
+
+    #[test]
+    fn each_writer_keeps_its_types() {
+        let owner = ObjectId::new();
+        let node = TokenDoc {
+            user_id: UserId::ObjectId(owner),
+            scopes: Some(vec![]),
+            expires_at: None,
+            node_model: Some(NodeModel { updated_at: sample().created_at, last_used_at: None }),
+            ..sample()
+        };
+        let d = node.to_document();
+        assert_eq!(d.get("userId"), Some(&Bson::ObjectId(owner)));
+        assert_eq!(d.get("expiresAt"), Some(&Bson::Null), "written, as null");
+        assert_eq!(d.get("lastUsedAt"), Some(&Bson::Null));
+        assert!(matches!(d.get("updatedAt"), Some(Bson::DateTime(_))));
+        assert_eq!(from_document(&d).unwrap(), node);
+        let go = TokenDoc { user_id: UserId::String(owner.to_hex()), ..sample() };
+        assert_eq!(go.to_document().get("userId"), Some(&Bson::String(owner.to_hex())));
+        assert!(!go.to_document().contains_key("updatedAt"));
     }
 
     #[test]
@@ -250,6 +273,7 @@ mod tests {
         assert_eq!(Some(t.created_at), from_bson_date(id.timestamp()));
         assert_eq!(t.expires_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
         assert!(from_document(&doc! { "_id": id, "userId": 1, "hash": "h" }).is_err());
+        assert_eq!(from_document(&doc! { "_id": id, "userId": id, "hash": "h" }).unwrap().user_id, UserId::ObjectId(id));
         assert!(from_document(&doc! { "_id": "x", "userId": "u", "hash": "h" }).is_err());
     }
 }

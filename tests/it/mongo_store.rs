@@ -9,7 +9,7 @@ use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
 use serde_json::{json, Value};
 use webprofile_parity::hashing::{self, HashCost};
 use webprofile_parity::reference::{spawn, Faults, ReferenceConfig, RunningInstance};
-use webprofile_parity::store::{MongoStore, StoreError, TokenDoc, TokenStore};
+use webprofile_parity::store::{MongoStore, StoreError, TokenDoc, TokenStore, UserId};
 
 /// The stand-in, or `None` after a SKIP line (see `crate::common::mongo_standin`).
 fn stand_in(test: &str) -> Option<(crate::common::KillOnDrop, String)> {
@@ -19,7 +19,7 @@ fn stand_in(test: &str) -> Option<(crate::common::KillOnDrop, String)> {
 fn token_doc(user: &str, prefix: &str, scopes: Option<Vec<&str>>, expires: Option<i64>) -> TokenDoc {
     TokenDoc {
         id: ObjectId::new(),
-        user_id: user.to_string(),
+        user_id: user.into(),
         label: format!("{user}-label"),
         hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$a2V5".to_string(),
         hash_prefix: prefix.to_string(),
@@ -28,6 +28,7 @@ fn token_doc(user: &str, prefix: &str, scopes: Option<Vec<&str>>, expires: Optio
         active: true,
         created_at: DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap(),
         expires_at: expires.and_then(DateTime::from_timestamp_millis),
+        node_model: None,
     }
 }
 
@@ -57,19 +58,19 @@ async fn mongo_store_round_trips_on_the_stand_in() {
     }
     assert!(store.insert(a.clone()).await.is_err(), "duplicate _id accepted");
 
-    assert_eq!(store.list("u1").await.unwrap(), vec![a.clone(), b.clone()]);
-    assert_eq!(store.list("u2").await.unwrap(), vec![c.clone()]);
-    assert!(store.list("nobody").await.unwrap().is_empty());
+    assert_eq!(store.list(&"u1".into()).await.unwrap(), vec![a.clone(), b.clone()]);
+    assert_eq!(store.list(&"u2".into()).await.unwrap(), vec![c.clone()]);
+    assert!(store.list(&"nobody".into()).await.unwrap().is_empty());
     assert_eq!(store.active_candidates("aaaa0000").await.unwrap(), vec![a.clone(), c.clone()]);
     assert!(store.active_candidates("ffff0000").await.unwrap().is_empty());
 
-    assert!(!store.revoke("u2", a.id).await.unwrap(), "other user's token revoked");
-    assert!(store.revoke("u1", a.id).await.unwrap());
-    assert!(store.revoke("u1", a.id).await.unwrap(), "revoke is not idempotent");
-    assert!(!store.revoke("u1", ObjectId::new()).await.unwrap());
+    assert!(!store.revoke(&"u2".into(), a.id).await.unwrap(), "other user's token revoked");
+    assert!(store.revoke(&"u1".into(), a.id).await.unwrap());
+    assert!(store.revoke(&"u1".into(), a.id).await.unwrap(), "revoke is not idempotent");
+    assert!(!store.revoke(&"u1".into(), ObjectId::new()).await.unwrap());
 
     assert_eq!(store.active_candidates("aaaa0000").await.unwrap(), vec![c.clone()]);
-    let listed = store.list("u1").await.unwrap();
+    let listed = store.list(&"u1".into()).await.unwrap();
     assert_eq!(listed[0], TokenDoc { active: false, ..a.clone() });
     assert_eq!(listed[1], b);
 
@@ -83,6 +84,46 @@ async fn mongo_store_round_trips_on_the_stand_in() {
     assert!(!raw.contains_key("expiresAt"), "{raw}");
     assert_eq!(raw.get("scopes"), Some(&Bson::Null));
     assert_eq!(raw.get("active"), Some(&Bson::Boolean(true)));
+}
+
+/// The stand-in's equality is as strict as MongoDB's: an ObjectId filter
+/// finds the ObjectId document and not the string one, and the reverse —
+/// through the store (list, revoke) and through the driver directly.
+#[tokio::test]
+async fn equality_is_type_strict_both_ways() {
+    let Some((_nx, uri)) = stand_in("equality_is_type_strict_both_ways") else { return };
+    let store = MongoStore::connect(&uri).await.unwrap();
+    let owner = ObjectId::new();
+    let (as_object_id, as_string) = (UserId::ObjectId(owner), UserId::String(owner.to_hex()));
+    let by_node = TokenDoc { user_id: as_object_id.clone(), ..token_doc("x", "dddd0000", None, None) };
+    let by_go = TokenDoc { user_id: as_string.clone(), ..token_doc("x", "eeee0000", None, None) };
+    store.insert(by_node.clone()).await.unwrap();
+    store.insert(by_go.clone()).await.unwrap();
+    assert_eq!(store.list(&as_object_id).await.unwrap(), vec![by_node.clone()], "an ObjectId finds the ObjectId");
+    assert_eq!(store.list(&as_string).await.unwrap(), vec![by_go.clone()], "a string finds the string");
+    assert!(!store.revoke(&as_string, by_node.id).await.unwrap(), "a string never revokes an ObjectId's token");
+    assert!(!store.revoke(&as_object_id, by_go.id).await.unwrap(), "nor an ObjectId a string's");
+    assert_eq!(raw_doc(&uri, by_node.id).await.get("active"), Some(&Bson::Boolean(true)));
+    assert_eq!(raw_doc(&uri, by_go.id).await.get("active"), Some(&Bson::Boolean(true)));
+    assert!(store.revoke(&as_object_id, by_node.id).await.unwrap());
+    assert!(store.revoke(&as_string, by_go.id).await.unwrap());
+
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let tokens = client.database("sharelatex").collection::<Document>("personalaccesstokens");
+    let found = |filter: Document| async {
+        let mut ids = Vec::new();
+        let mut cursor = tokens.find(filter).await.unwrap();
+        while cursor.advance().await.unwrap() {
+            ids.push(cursor.deserialize_current().unwrap().get_object_id("_id").unwrap());
+        }
+        ids
+    };
+    assert_eq!(found(doc! { "userId": owner }).await, [by_node.id]);
+    assert_eq!(found(doc! { "userId": owner.to_hex() }).await, [by_go.id]);
+    assert_eq!(found(doc! { "userId": { "$eq": owner } }).await, [by_node.id]);
+    // The documents read back keep their types.
+    assert_eq!(store.documents(&[by_node.id, by_go.id]).await.unwrap().iter().map(|d| d.get("userId").cloned()).collect::<Vec<_>>(),
+        [Some(Bson::ObjectId(owner)), Some(Bson::String(owner.to_hex()))]);
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use crate::hashing;
 use crate::reference::cache::{ActiveToken, TokenKey};
 use crate::reference::faults::{Misbehaviour, Partial};
 use crate::reference::flavor::Flavor;
-use crate::store::{TokenDoc, TokenStore};
+use crate::store::{NodeModel, TokenDoc, TokenStore, UserId};
 
 #[derive(Deserialize, Default)]
 struct CreateBody {
@@ -41,16 +41,18 @@ pub async fn create_token(State(s): State<AppState>, Path(user_id): Path<String>
     s.answer(answer)
 }
 
-/// The Node service's model casts the owner to an ObjectId: anything else is a 500 there.
-fn owner_of(s: &AppState, user_id: &str) -> Result<(), ApiError> {
-    if s.flavor == Flavor::Node && ObjectId::parse_str(user_id).is_err() {
-        return Err(ApiError::OwnerNotObjectId);
+/// The owner path segment as this flavor writes and filters it: the Go
+/// service keeps the string, the Node service's model casts it to an
+/// ObjectId (anything else is a 500 there).
+fn owner_of(s: &AppState, user_id: &str) -> Result<UserId, ApiError> {
+    match s.flavor {
+        Flavor::Go => Ok(UserId::String(user_id.to_string())),
+        Flavor::Node => ObjectId::parse_str(user_id).map(UserId::ObjectId).map_err(|_| ApiError::OwnerNotObjectId),
     }
-    Ok(())
 }
 
 async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, ApiError> {
-    owner_of(s, &user_id)?;
+    let owner = owner_of(s, &user_id)?;
     let mut applied = Vec::new();
     let body = match serde_json::from_slice::<Option<CreateBody>>(body) {
         Ok(body) => body.unwrap_or_default(),
@@ -75,9 +77,10 @@ async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, 
         .await
         .map_err(|_| ApiError::Internal("hashing failed"))?;
     let hash_prefix = hashing::hash_prefix(&token);
+    let now = truncate_to_millis(Utc::now());
     let doc = TokenDoc {
         id: ObjectId::new(),
-        user_id,
+        user_id: owner,
         label: body.label.unwrap_or_default(),
         hash,
         hash_prefix: hash_prefix.clone(),
@@ -88,8 +91,10 @@ async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, 
             Flavor::Node => Some(body.scopes.unwrap_or_default()),
         },
         active: true,
-        created_at: truncate_to_millis(Utc::now()),
-        expires_at,
+        created_at: now,
+        // The Go service parses expiresAt and does not store it; the Node model stores it.
+        expires_at: expires_at.filter(|_| s.flavor == Flavor::Node),
+        node_model: (s.flavor == Flavor::Node).then_some(NodeModel { updated_at: now, last_used_at: None }),
     };
     let id = doc.id;
     s.store.insert(doc).await?;
@@ -133,7 +138,7 @@ fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
 struct Listed<'a> {
     #[serde(rename = "_id")]
     id: String,
-    user_id: &'a str,
+    user_id: String,
     label: &'a str,
     hash: Option<&'a str>,
     hash_prefix: &'a str,
@@ -167,8 +172,7 @@ pub async fn list_tokens(State(s): State<AppState>, Path(user_id): Path<String>)
 }
 
 async fn list(s: &AppState, user_id: &str) -> Result<Response, ApiError> {
-    owner_of(s, user_id)?;
-    let docs = s.store.list(user_id).await?;
+    let docs = s.store.list(&owner_of(s, user_id)?).await?;
     let leak = s.faults.has(Misbehaviour::ListHash);
     let marked = |response| mark_faults(response, if leak { vec!["list-hash"] } else { vec![] });
     let created_at = |d: &TokenDoc| crate::clock::rfc3339(&d.created_at);
@@ -193,7 +197,7 @@ async fn list(s: &AppState, user_id: &str) -> Result<Response, ApiError> {
         .iter()
         .map(|d| Listed {
             id: d.id.to_hex(),
-            user_id: &d.user_id,
+            user_id: d.user_id.to_string(),
             label: &d.label,
             hash: leak.then_some(d.hash.as_str()),
             hash_prefix: &d.hash_prefix,
@@ -230,14 +234,15 @@ async fn revoke(s: &AppState, user_id: String, token_id: &str) -> Result<Respons
     let faults = &s.faults;
     let unparsable_owner = !is_lower_object_id(&user_id);
     let drops_owner = unparsable_owner && faults.has(Misbehaviour::OwnerUnparsableDropped);
-    if !drops_owner {
-        owner_of(s, &user_id)?;
-    }
+    let mut owner = match owner_of(s, &user_id) {
+        Ok(owner) => owner,
+        Err(_) if drops_owner => UserId::String(user_id),
+        Err(e) => return Err(e),
+    };
     let needs_doc = faults.has(Misbehaviour::RevokeAnyUser)
         || drops_owner
         || faults.has(Misbehaviour::RevokeNoop)
         || faults.has(Misbehaviour::RevokeNotIdempotent);
-    let mut owner = user_id;
     if needs_doc {
         let doc = s.store.find_by_id(id).await?;
         match doc {
@@ -419,7 +424,7 @@ async fn look_up(s: &AppState, token: &str) -> Result<Option<ActiveToken>, ApiEr
     .map_err(|_| ApiError::Internal("hash verification failed"))?;
     Ok(found.map(|d| ActiveToken {
         id: d.id,
-        user_id: d.user_id,
+        user_id: d.user_id.to_string(),
         scopes: d.scopes,
         expires_at: d.expires_at,
     }))

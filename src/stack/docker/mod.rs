@@ -22,7 +22,7 @@ use crate::contract::Credentials;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
-use crate::reference::Flavor;
+use crate::reference::{Flavor, Flavors};
 use crate::store::MongoStore;
 use crate::store::TokenStore;
 use bollard::Docker;
@@ -72,7 +72,7 @@ pub struct DockerSettings {
     pub seed: Option<u64>,
     pub hash_cost: HashCost,
     /// Passed on as PARITY_FLAVOR when not the default.
-    pub flavor: Flavor,
+    pub flavor: Flavors,
     pub ready_timeout: Duration,
     /// The MongoDB container `mongo_container` already runs on the network
     /// (another build's stack, `parity diff`): start only the two instances.
@@ -136,8 +136,10 @@ impl DockerSettings {
         if self.hash_cost != HashCost::default() {
             env.push(format!("PARITY_HASH_COST={}", self.hash_cost));
         }
-        if self.flavor != Flavor::Go {
-            env.push(format!("PARITY_FLAVOR={}", self.flavor));
+        // `@K` flavors reach instance K alone, as faults do.
+        let flavor = self.flavor.for_instance(index as usize + 1);
+        if flavor != Flavor::Go {
+            env.push(format!("PARITY_FLAVOR={flavor}"));
         }
         env.extend(self.instance_env.iter().cloned());
         env
