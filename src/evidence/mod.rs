@@ -55,6 +55,8 @@ pub struct Scene {
     pub store: Option<Arc<dyn TokenStore>>,
     /// Instance names as the harness calls them, with their URLs.
     pub instances: Vec<(String, String)>,
+    /// The run's clients, to ask an instance what it sees (its list of a token's owner).
+    pub clients: Vec<crate::contract::Client>,
     /// The replay spec of the run, its case and class filled in per packet.
     pub template: ReplaySpec,
     pub chaos: Option<Arc<Chaos>>,
@@ -173,6 +175,7 @@ mod tests {
             witness: Witness::Blind,
             store: None,
             instances: vec![("instance1".into(), "http://127.0.0.1:1".into())],
+            clients: Vec::new(),
             template: serde_json::from_str(
                 r#"{"case": {"kind": "smoke", "attempt": 0}, "class": "unknown"}"#,
             )

@@ -17,7 +17,7 @@ pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure
     let (store, containers) = tokio::join!(
         async {
             match &scene.store {
-                Some(store) => Some(store_view::read(store.as_ref(), &failure.trace).await),
+                Some(store) => Some(store_view::read(store.as_ref(), &failure.trace, &scene.clients).await),
                 None => None,
             }
         },

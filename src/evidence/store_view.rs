@@ -3,7 +3,7 @@
 //! stale cache (store inactive, instance active) from a lost write (store
 //! still active after the revoke returned).
 
-use crate::contract::{created_token_in, Exchange, Trace, INTROSPECT_PATH};
+use crate::contract::{created_token_in, Client, Exchange, Trace, INTROSPECT_PATH};
 use crate::store::{TokenDoc, TokenStore};
 use mongodb::bson::oid::ObjectId;
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,9 @@ pub struct StoreView {
     pub first_active_after_revoke: Option<Answer>,
     /// The last introspection after the revoke returned.
     pub last_answer_after_revoke: Option<Answer>,
+    /// What the instance that revoked sees of the token's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoker: Option<RevokerView>,
     /// What the store and the answers mean together, in one sentence.
     pub reading: String,
     pub error: Option<String>,
@@ -43,6 +46,19 @@ pub struct StoredToken {
     pub active: bool,
     pub created_at: String,
     pub expires_at: Option<String>,
+}
+
+/// The instance that revoked, and whether it can find the token at all:
+/// its own list of the token's owner (valid credentials), read with the
+/// store. A build that filters by another `userId` type than the document
+/// holds lists nothing of it, and its revoke matches nothing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RevokerView {
+    pub instance: String,
+    /// The revoke's answer.
+    pub status: Option<u16>,
+    /// Its list of the owner shows the token (`None`: the list could not be read).
+    pub lists_token: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,8 +85,9 @@ impl StoredToken {
     }
 }
 
-/// Reads the token of `trace` from `store`.
-pub async fn read(store: &dyn TokenStore, trace: &Trace) -> StoreView {
+/// Reads the token of `trace` from `store`, and through `clients` asks the
+/// instance that revoked it for its list of the token's owner.
+pub async fn read(store: &dyn TokenStore, trace: &Trace, clients: &[Client]) -> StoreView {
     let created = created_token_in(trace);
     let token_id = created.as_ref().map(|c| c.id.clone());
     let hash_prefix = created.as_ref().map(|c| crate::hashing::hash_prefix(&c.token));
@@ -82,8 +99,21 @@ pub async fn read(store: &dyn TokenStore, trace: &Trace) -> StoreView {
         documents: Vec::new(),
         first_active_after_revoke: answers_after_revoke(trace).find(|a| a.active),
         last_answer_after_revoke: answers_after_revoke(trace).last(),
+        revoker: None,
         reading: String::new(),
         error: None,
+    };
+    let revoke = revoke_of(trace);
+    let revoker = revoke.and_then(|ex| clients.iter().find(|c| c.name() == ex.instance));
+    let lists_token = async {
+        match (revoker, revoke.and_then(owner_of), &token_id) {
+            (Some(client), Some(owner), Some(id)) => client
+                .list_tokens(&mut Trace::new(), &owner)
+                .await
+                .ok()
+                .map(|items| crate::scenario::security::listed_active(&items, id).is_some()),
+            _ => None,
+        }
     };
     let mut docs: Vec<TokenDoc> = Vec::new();
     let by_id = async {
@@ -98,7 +128,11 @@ pub async fn read(store: &dyn TokenStore, trace: &Trace) -> StoreView {
             None => Ok(Vec::new()),
         }
     };
-    match futures::future::try_join(by_id, by_prefix).await {
+    let (found, lists_token) =
+        futures::future::join(futures::future::try_join(by_id, by_prefix), lists_token).await;
+    view.revoker =
+        revoke.map(|ex| RevokerView { instance: ex.instance.clone(), status: ex.status, lists_token });
+    match found {
         Ok((a, b)) => {
             for doc in a.into_iter().chain(b) {
                 if !docs.iter().any(|d| d.id == doc.id) {
@@ -113,21 +147,26 @@ pub async fn read(store: &dyn TokenStore, trace: &Trace) -> StoreView {
     view
 }
 
-/// The status of a revoke that returned success, if one did.
+/// The revoke that answered (in any way but a 5xx), if one did.
+fn revoke_of(trace: &Trace) -> Option<&Exchange> {
+    trace.exchanges().iter().find(|ex| ex.method == "DELETE" && ex.status.is_some_and(|s| s < 500))
+}
+
+/// The status of a revoke that answered, if one did.
 fn revoke_returned(trace: &Trace) -> Option<u16> {
-    trace
-        .exchanges()
-        .iter()
-        .filter(|ex| ex.method == "DELETE")
-        .find_map(|ex| ex.status.filter(|s| (200..300).contains(s)))
+    revoke_of(trace).and_then(|ex| ex.status)
+}
+
+/// The owner segment of a revoke's path (`/internal/api/users/{owner}/git-tokens/{id}`).
+fn owner_of(revoke: &Exchange) -> Option<String> {
+    let rest = revoke.path.strip_prefix("/internal/api/users/")?;
+    rest.split_once("/git-tokens/").map(|(owner, _)| owner.to_string())
 }
 
 /// The `active` answers of the introspections sent after the revoke returned, in order.
 fn answers_after_revoke(trace: &Trace) -> impl Iterator<Item = Answer> + '_ {
     let exchanges = trace.exchanges();
-    let revoke = exchanges
-        .iter()
-        .position(|ex| ex.method == "DELETE" && ex.status.is_some_and(|s| (200..300).contains(&s)));
+    let revoke = exchanges.iter().position(|ex| ex.method == "DELETE" && ex.status.is_some_and(|s| s < 500));
     let after = revoke.map_or(&exchanges[..0], |i| &exchanges[i + 1..]);
     after.iter().filter_map(|ex| {
         let active = introspected_active(ex)?;
@@ -152,6 +191,19 @@ fn reading(view: &StoreView, revoked: Option<u16>) -> String {
     let Some(doc) = view.documents.first() else {
         return "the store holds no token with this id or hashPrefix (was it ever written?)".into();
     };
+    if let Some(r) = view.revoker.as_ref().filter(|r| doc.active && r.lists_token == Some(false)) {
+        let other = if doc.user_id_type == "ObjectId" { "string" } else { "ObjectId" };
+        return format!(
+            "cross-implementation: revoked through {} (answered {}) but the document's userId is {} {} while {} \
+             filters by {other} (its list of that user does not show the token), so the revoke matched nothing \
+             and the token stays active — what one build writes, the other cannot find",
+            r.instance,
+            r.status.map_or("nothing".to_string(), |s| s.to_string()),
+            if doc.user_id_type == "ObjectId" { "an" } else { "a" },
+            doc.user_id_type,
+            r.instance
+        );
+    }
     match (doc.active, revoked, &view.first_active_after_revoke) {
         (false, _, Some(a)) => format!(
             "stale cache: the store says the token is inactive, yet {} answered active:true (#{}) after the \
@@ -199,6 +251,7 @@ mod tests {
                 seq: 12,
                 active,
             }),
+            revoker: None,
             reading: String::new(),
             error: None,
         }
@@ -214,10 +267,32 @@ mod tests {
         assert!(reading(&gone, Some(204)).contains("no token"));
     }
 
+    #[test]
+    fn a_revoker_that_cannot_list_the_token_is_named_with_both_types() {
+        let mut v = view(true, Some(true));
+        v.documents[0].user_id_type = "ObjectId".into();
+        v.revoker =
+            Some(RevokerView { instance: "instance2".into(), status: Some(404), lists_token: Some(false) });
+        assert!(
+            reading(&v, Some(404)).starts_with(
+                "cross-implementation: revoked through instance2 (answered 404) but the document's userId is an \
+                 ObjectId while instance2 filters by string"
+            ),
+            "{}",
+            reading(&v, Some(404))
+        );
+        v.revoker =
+            Some(RevokerView { instance: "instance2".into(), status: Some(204), lists_token: Some(true) });
+        assert!(
+            reading(&v, Some(204)).starts_with("lost write"),
+            "a revoker that sees the token lost the write"
+        );
+    }
+
     #[tokio::test]
     async fn nothing_created_means_nothing_looked_up() {
         let store = MemoryStore::default();
-        let view = read(&store, &Trace::new()).await;
+        let view = read(&store, &Trace::new(), &[]).await;
         assert!(view.documents.is_empty());
         assert!(view.reading.contains("no token was created"), "{}", view.reading);
     }

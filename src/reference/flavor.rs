@@ -63,7 +63,9 @@ impl FromStr for Flavors {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part.split_once('@') {
                 None => match all.replace(part.parse::<Flavor>()?) {
-                    Some(_) => return Err(format!("flavor `{text}`: more than one flavor for every instance")),
+                    Some(_) => {
+                        return Err(format!("flavor `{text}`: more than one flavor for every instance"))
+                    }
                     None => {}
                 },
                 Some((flavor, k)) => {
@@ -96,13 +98,22 @@ mod tests {
         assert_eq!((f.for_instance(1), f.for_instance(2)), (Flavor::Node, Flavor::Go));
         assert!(f.is_mixed());
         let g: Flavors = "node, go@2".parse().unwrap();
-        assert_eq!((g.for_instance(1), g.for_instance(2), g.for_instance(3)), (Flavor::Node, Flavor::Go, Flavor::Node));
+        assert_eq!(
+            (g.for_instance(1), g.for_instance(2), g.for_instance(3)),
+            (Flavor::Node, Flavor::Go, Flavor::Node)
+        );
         assert_eq!(g.to_string(), "node, go@2");
         assert_eq!(g.to_string().parse::<Flavors>().unwrap(), g);
         assert_eq!("NODE".parse::<Flavors>().unwrap(), Flavors::every(Flavor::Node));
         assert!(!Flavors::every(Flavor::Node).is_mixed());
         assert!(!"go@1".parse::<Flavors>().unwrap().is_mixed(), "go everywhere");
-        for (bad, says) in [("", "empty"), ("ruby", "go or node"), ("node@0", "instance's number"), ("go,node", "more than one"), ("node@1,go@1", "more than once")] {
+        for (bad, says) in [
+            ("", "empty"),
+            ("ruby", "go or node"),
+            ("node@0", "instance's number"),
+            ("go,node", "more than one"),
+            ("node@1,go@1", "more than once"),
+        ] {
             assert!(bad.parse::<Flavors>().unwrap_err().contains(says), "{bad}");
         }
     }

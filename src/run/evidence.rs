@@ -65,6 +65,7 @@ pub async fn scene(
         witness: stack.witness(),
         store: stack.endpoints().store.clone(),
         instances,
+        clients: clients.to_vec(),
         template,
         chaos: stack.chaos(),
         replay_hint,

@@ -98,7 +98,8 @@ impl TokenDoc {
             "active": self.active,
             "createdAt": bson_date(self.created_at),
         };
-        let date_or_null = |at: Option<DateTime<Utc>>| at.map_or(Bson::Null, |at| Bson::DateTime(bson_date(at)));
+        let date_or_null =
+            |at: Option<DateTime<Utc>>| at.map_or(Bson::Null, |at| Bson::DateTime(bson_date(at)));
         match &self.node_model {
             Some(node) => {
                 d.insert("expiresAt", date_or_null(self.expires_at));

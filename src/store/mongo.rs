@@ -273,7 +273,10 @@ mod tests {
         assert_eq!(Some(t.created_at), from_bson_date(id.timestamp()));
         assert_eq!(t.expires_at.unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
         assert!(from_document(&doc! { "_id": id, "userId": 1, "hash": "h" }).is_err());
-        assert_eq!(from_document(&doc! { "_id": id, "userId": id, "hash": "h" }).unwrap().user_id, UserId::ObjectId(id));
+        assert_eq!(
+            from_document(&doc! { "_id": id, "userId": id, "hash": "h" }).unwrap().user_id,
+            UserId::ObjectId(id)
+        );
         assert!(from_document(&doc! { "_id": "x", "userId": "u", "hash": "h" }).is_err());
     }
 }

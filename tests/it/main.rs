@@ -25,5 +25,6 @@ mod run_local;
 mod run_reports;
 mod scale;
 mod security;
+mod storage;
 mod trust;
 mod workflows;

@@ -99,9 +99,16 @@ async fn equality_is_type_strict_both_ways() {
     let by_go = TokenDoc { user_id: as_string.clone(), ..token_doc("x", "eeee0000", None, None) };
     store.insert(by_node.clone()).await.unwrap();
     store.insert(by_go.clone()).await.unwrap();
-    assert_eq!(store.list(&as_object_id).await.unwrap(), vec![by_node.clone()], "an ObjectId finds the ObjectId");
+    assert_eq!(
+        store.list(&as_object_id).await.unwrap(),
+        vec![by_node.clone()],
+        "an ObjectId finds the ObjectId"
+    );
     assert_eq!(store.list(&as_string).await.unwrap(), vec![by_go.clone()], "a string finds the string");
-    assert!(!store.revoke(&as_string, by_node.id).await.unwrap(), "a string never revokes an ObjectId's token");
+    assert!(
+        !store.revoke(&as_string, by_node.id).await.unwrap(),
+        "a string never revokes an ObjectId's token"
+    );
     assert!(!store.revoke(&as_object_id, by_go.id).await.unwrap(), "nor an ObjectId a string's");
     assert_eq!(raw_doc(&uri, by_node.id).await.get("active"), Some(&Bson::Boolean(true)));
     assert_eq!(raw_doc(&uri, by_go.id).await.get("active"), Some(&Bson::Boolean(true)));
@@ -122,8 +129,16 @@ async fn equality_is_type_strict_both_ways() {
     assert_eq!(found(doc! { "userId": owner.to_hex() }).await, [by_go.id]);
     assert_eq!(found(doc! { "userId": { "$eq": owner } }).await, [by_node.id]);
     // The documents read back keep their types.
-    assert_eq!(store.documents(&[by_node.id, by_go.id]).await.unwrap().iter().map(|d| d.get("userId").cloned()).collect::<Vec<_>>(),
-        [Some(Bson::ObjectId(owner)), Some(Bson::String(owner.to_hex()))]);
+    assert_eq!(
+        store
+            .documents(&[by_node.id, by_go.id])
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.get("userId").cloned())
+            .collect::<Vec<_>>(),
+        [Some(Bson::ObjectId(owner)), Some(Bson::String(owner.to_hex()))]
+    );
 }
 
 #[tokio::test]

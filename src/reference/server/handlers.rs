@@ -47,7 +47,9 @@ pub async fn create_token(State(s): State<AppState>, Path(user_id): Path<String>
 fn owner_of(s: &AppState, user_id: &str) -> Result<UserId, ApiError> {
     match s.flavor {
         Flavor::Go => Ok(UserId::String(user_id.to_string())),
-        Flavor::Node => ObjectId::parse_str(user_id).map(UserId::ObjectId).map_err(|_| ApiError::OwnerNotObjectId),
+        Flavor::Node => {
+            ObjectId::parse_str(user_id).map(UserId::ObjectId).map_err(|_| ApiError::OwnerNotObjectId)
+        }
     }
 }
 

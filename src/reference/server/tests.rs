@@ -245,7 +245,8 @@ async fn expired_and_seeded_tokens() {
     let api = Api::start(&store, Faults::default()).await;
     let (_, expired) = api.create("u1", json!({"expiresAt": "2001-01-01T00:00:00Z"})).await;
     assert_eq!(api.introspect(&expired).await["active"], json!(true), "Go does not store expiresAt");
-    let node = ReferenceConfig { hash_cost: HashCost::Minimal, flavor: Flavor::Node, ..ReferenceConfig::default() };
+    let node =
+        ReferenceConfig { hash_cost: HashCost::Minimal, flavor: Flavor::Node, ..ReferenceConfig::default() };
     let node = Api::start_with(&store, node).await;
     let user = ObjectId::new().to_hex();
     let path = format!("/internal/api/users/{user}/git-tokens");
