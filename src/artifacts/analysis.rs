@@ -157,8 +157,9 @@ pub fn standing_failures(
         // A difference no rule accepts is the candidate answering outside the contract it replaces;
         // one side letting in what the other keeps out is a security one.
         (0..diff.counts.security).for_each(|_| classes.add(FailureClass::Security));
-        (0..diff.counts.different.saturating_sub(diff.counts.security))
-            .for_each(|_| classes.add(FailureClass::Contract));
+        (0..diff.counts.stale_read).for_each(|_| classes.add(FailureClass::StaleRead));
+        let contract = diff.counts.different.saturating_sub(diff.counts.security + diff.counts.stale_read);
+        (0..contract).for_each(|_| classes.add(FailureClass::Contract));
         (0..diff.counts.errors).for_each(|_| classes.add(FailureClass::Infrastructure));
         if diff.error.is_some() {
             classes.add(FailureClass::Infrastructure);
@@ -265,6 +266,9 @@ pub struct DiffCounts {
     /// Of the different steps, those where one side let a request in
     /// without valid credentials and the other did not.
     pub security: usize,
+    /// Of the different steps, those where a token one build minted and the
+    /// other revoked stayed active (a cross-implementation stale read).
+    pub stale_read: usize,
     /// Steps where nothing could be compared (see [`Verdict::Error`]).
     pub errors: usize,
     pub skipped: usize,

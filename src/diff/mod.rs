@@ -9,12 +9,14 @@
 //! at once before step k+1.
 
 pub mod compare;
+pub mod effect;
 pub mod normalize;
 pub mod render;
 pub mod report;
 pub mod rules;
 pub mod scenario;
 pub mod script;
+pub mod stored;
 
 use crate::clock::{millis, Clock};
 use crate::contract::{self, AuthMode, Client, ClientOptions, Credentials, Exchange, TraceContext};
@@ -24,8 +26,8 @@ use crate::scenario::security::{self as judge, Effect, Route};
 use crate::store::{TokenDoc, TokenStore};
 use normalize::{Placeholders, Shape};
 use report::{
-    Counts, DiffReport, ExchangeView, Judged, NoiseNote, SecurityFindings, SecuritySide, StepResult,
-    StepSecurity, Timing, Verdict,
+    Counts, CrossFinding, DiffReport, ExchangeView, Judged, NoiseNote, SecurityFindings, SecuritySide,
+    StepEffect, StepResult, StepSecurity, Timing, Verdict,
 };
 use rules::{RuleUse, Rules};
 use script::{Needs, On, Save, Step};
@@ -203,6 +205,7 @@ pub async fn run(
         results.push(result);
     }
     progress.finish(&format!("{} steps", config.steps.len()));
+    no_rule_accepts_a_breaking_user_id(&mut results);
     let wall_ms = millis(wall.elapsed());
     let mut uses: Vec<RuleUse> = config
         .rules
@@ -214,6 +217,7 @@ pub async fn run(
         uses[index].matched += 1;
     }
     let counts = count(&results);
+    let store_compared = results.iter().any(|r| r.store.is_some());
     let pairs = counts.exchange_pairs.max(1) as f64;
     Ok(DiffReport {
         format: report::FORMAT,
@@ -225,8 +229,15 @@ pub async fn run(
         scenario_file: config.scenario_file.clone(),
         counts,
         security: SecurityFindings::of(&results),
+        cross_implementation: CrossFinding::of(&results),
         steps: results,
-        stale_rules: uses.iter().filter(|u| u.matched == 0).map(|u| u.name.clone()).collect(),
+        // A rule about stored documents cannot match where none were compared (no shared store).
+        stale_rules: uses
+            .iter()
+            .zip(&config.rules.rules)
+            .filter(|(u, rule)| u.matched == 0 && (store_compared || !rule.only_store()))
+            .map(|(u, _)| u.name.clone())
+            .collect(),
         rules: uses,
         timing: Timing {
             wall_ms,
@@ -274,6 +285,8 @@ fn not_compared(step: &Step, verdict: Verdict, why: String) -> StepResult {
         skipped: Some(why),
         differences: Vec::new(),
         security: None,
+        effect: None,
+        store: None,
         noise: Vec::new(),
         reference: None,
         reference_again: None,
@@ -407,6 +420,42 @@ async fn run_step(
             differences.push(security_difference(security));
         }
     }
+    let effect = step.expect.as_ref().map(|expect| {
+        let missing = |i: usize| {
+            let id = match expect {
+                effect::Expect::ListedInactive(name) => lanes[i].bindings.get(name).map(String::as_str),
+                effect::Expect::Inactive => None,
+            };
+            effect::missing(expect, &answers[i].0, id)
+        };
+        StepEffect { reference: missing(0), candidate: missing(2) }
+    });
+    if let Some(effect) = effect.as_ref().filter(|e| e.reference.is_some() != e.candidate.is_some()) {
+        differences.push(effect_difference(effect));
+    }
+    let store = match (&step.save, &config.store) {
+        (Some(Save::Created(name)), Some(store)) if config.shared_store && step.on == On::Own => {
+            Some(stored_shapes(store.as_ref(), lanes, name).await)
+        }
+        _ => None,
+    };
+    if let Some((shapes, again)) = &store {
+        if let (Some(reference), Some(candidate)) = (&shapes.reference, &shapes.candidate) {
+            // What the reference writes differently from itself is noise, as for the answers.
+            let noisy: Vec<String> = match again {
+                Some(again) => stored::differences(reference, again).into_iter().map(|d| d.path).collect(),
+                None => Vec::new(),
+            };
+            for d in stored::differences(reference, candidate) {
+                differences.push(if noisy.contains(&d.path) {
+                    Judged { difference: d, verdict: Verdict::Noise, rule: None, rule_index: None }
+                } else {
+                    judge(d)
+                });
+            }
+        }
+    }
+    let store = store.map(|(shapes, _)| shapes);
     let verdict = differences.iter().map(|d| d.verdict).max().unwrap_or(Verdict::Same);
     let result = StepResult {
         name: step.name.clone(),
@@ -417,6 +466,8 @@ async fn run_step(
         skipped: None,
         differences,
         security,
+        effect,
+        store,
         noise,
         reference: view(0),
         reference_again: view(1),
@@ -510,6 +561,74 @@ fn security_difference(security: &StepSecurity) -> Judged {
     }
 }
 
+/// One lane showed the step's effect, the other did not: a cross-implementation stale read.
+fn effect_difference(effect: &StepEffect) -> Judged {
+    let shown = |missing: &Option<String>| match missing {
+        None => serde_json::json!("as required"),
+        Some(why) => serde_json::json!(why),
+    };
+    Judged {
+        difference: compare::Difference {
+            path: "effect".into(),
+            reference: shown(&effect.reference),
+            candidate: shown(&effect.candidate),
+        },
+        verdict: Verdict::Different,
+        rule: None,
+        rule_index: None,
+    }
+}
+
+/// The shapes of the documents a create step minted on each lane (the
+/// reference's, its second lane's for noise, and the candidate's).
+async fn stored_shapes(
+    store: &dyn TokenStore,
+    lanes: &[Lane; 3],
+    name: &str,
+) -> (stored::StoredShapes, Option<stored::DocShape>) {
+    let key = format!("{name}.id");
+    let read = |lane: &Lane| {
+        let id = lane.bindings.get(&key).cloned();
+        async move {
+            match id {
+                Some(id) => stored::read(store, &id).await.ok().flatten(),
+                None => None,
+            }
+        }
+    };
+    let (reference, again, candidate) = tokio::join!(read(&lanes[0]), read(&lanes[1]), read(&lanes[2]));
+    (stored::StoredShapes { reference, candidate }, again)
+}
+
+/// A `userId` type difference no rule may accept when a cross-implementation
+/// revoke left a token active: it is why, not a deliberate difference.
+fn no_rule_accepts_a_breaking_user_id(results: &mut [StepResult]) {
+    let broken = results.iter().any(|r| {
+        r.name.starts_with("impl-")
+            && r.effect.as_ref().is_some_and(|e| e.reference.is_some() || e.candidate.is_some())
+    });
+    if !broken {
+        return;
+    }
+    for result in results.iter_mut() {
+        let mut changed = false;
+        for d in result.differences.iter_mut().filter(|d| d.difference.path == "store.userId") {
+            if d.verdict == Verdict::Accepted {
+                d.verdict = Verdict::Different;
+                d.rule = Some(
+                    "none: a cross-implementation revoke left a token active, so no rule may accept this"
+                        .into(),
+                );
+                d.rule_index = None;
+                changed = true;
+            }
+        }
+        if changed {
+            result.verdict = Verdict::Different;
+        }
+    }
+}
+
 /// Whether a token introspects active (valid credentials), for reading a revoke's effect back.
 async fn token_active(client: &Client, token: &str) -> Option<bool> {
     client.introspect(&mut contract::Trace::new(), token).await.ok().map(|i| i.active)
@@ -561,8 +680,13 @@ fn count(results: &[StepResult]) -> Counts {
             Verdict::Accepted => c.accepted += 1,
             Verdict::Different => {
                 c.different += 1;
-                if r.differences.iter().any(|d| d.difference.path == "security") {
+                let differs_on = |path: &str| {
+                    r.differences.iter().any(|d| d.verdict == Verdict::Different && d.difference.path == path)
+                };
+                if differs_on("security") {
                     c.security += 1;
+                } else if differs_on("effect") {
+                    c.stale_read += 1;
                 }
             }
             Verdict::Error => c.errors += 1,

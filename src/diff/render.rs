@@ -3,7 +3,7 @@
 //! escaped by `maud`, nothing fetched) and JUnit with one case per step.
 //! Pure functions: the command writes the files.
 
-use super::report::{DiffReport, ExchangeView, Judged, SecurityFinding, StepResult, Verdict};
+use super::report::{CrossFinding, DiffReport, ExchangeView, Judged, SecurityFinding, StepResult, Verdict};
 use crate::escape;
 use maud::{html, Markup, DOCTYPE};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
@@ -110,6 +110,10 @@ fn response_line(view: &ExchangeView) -> String {
     }
 }
 
+fn cross_line(f: &CrossFinding) -> String {
+    escape::one_line(&format!("{} ({} lane): {}", f.step, f.lane, f.what))
+}
+
 fn finding_line(f: &SecurityFinding) -> String {
     escape::one_line(&format!("{}: {} — {}", f.step, f.effect.describe(), f.observed))
 }
@@ -154,6 +158,17 @@ pub fn text(report: &DiffReport) -> String {
         "harness time: {:.3} ms per compared pair beyond the services' own ({:.1} ms wall, {:.1} ms in the services)\n",
         report.timing.harness_ms_per_pair, report.timing.wall_ms, report.timing.services_ms
     );
+    if !report.cross_implementation.is_empty() {
+        let _ = writeln!(
+            out,
+            "== CROSS-IMPLEMENTATION: tokens one build minted and the other revoked, still active ({}) ==",
+            report.cross_implementation.len()
+        );
+        for f in &report.cross_implementation {
+            let _ = writeln!(out, "  {}", cross_line(f));
+        }
+        let _ = writeln!(out);
+    }
     if !report.security.is_empty() {
         let _ = writeln!(out, "== SECURITY: requests let in without valid credentials, per side ==");
         for (side, findings) in
@@ -297,6 +312,12 @@ pub fn html(report: &DiffReport) -> String {
                 div class=(if passed { "verdict pass" } else { "verdict fail" }) id="verdict" { (report.headline()) }
                 @if !report.stale_rules.is_empty() {
                     p.meta { "Rules that never matched: " (report.stale_rules.join(", ")) }
+                }
+                @if !report.cross_implementation.is_empty() {
+                    section.step id="cross-implementation" {
+                        h2 { "Cross-implementation: tokens one build minted and the other revoked, still active" }
+                        ul.diffs { @for f in &report.cross_implementation { li { (cross_line(f)) } } }
+                    }
                 }
                 @if !report.security.is_empty() {
                     section.step id="security" {

@@ -158,6 +158,43 @@ pub struct StepSecurity {
     pub candidate: SecuritySide,
 }
 
+/// A step's required effect, per lane: why it was not shown (`None`: it was).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepEffect {
+    pub reference: Option<String>,
+    pub candidate: Option<String>,
+}
+
+/// A lane where a cross-implementation step did not show its effect: a
+/// token one build minted and the other revoked, still active somewhere.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CrossFinding {
+    pub step: String,
+    /// `reference` or `candidate`: whose lane (the reference lane revokes the
+    /// candidate's tokens through the reference, and the reverse).
+    pub lane: String,
+    pub what: String,
+}
+
+impl CrossFinding {
+    pub fn of(steps: &[StepResult]) -> Vec<CrossFinding> {
+        let mut found = Vec::new();
+        for step in steps {
+            let Some(effect) = &step.effect else { continue };
+            for (lane, missing) in [("reference", &effect.reference), ("candidate", &effect.candidate)] {
+                if let Some(what) = missing {
+                    found.push(CrossFinding {
+                        step: step.name.clone(),
+                        lane: lane.into(),
+                        what: what.clone(),
+                    });
+                }
+            }
+        }
+        found
+    }
+}
+
 /// A side that let a request in: listed for each side, whatever the other did.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SecurityFinding {
@@ -214,6 +251,12 @@ pub struct StepResult {
     /// Sent without valid credentials: what each side let in (judged by effect).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security: Option<StepSecurity>,
+    /// The effect this step must show on every lane, and where it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<StepEffect>,
+    /// With a shared store: the shapes (field → BSON type) of what each build wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<super::stored::StoredShapes>,
     pub noise: Vec<NoiseNote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<ExchangeView>,
@@ -256,6 +299,9 @@ pub struct DiffReport {
     pub counts: Counts,
     /// Each side's security findings: steps it let in without valid credentials.
     pub security: SecurityFindings,
+    /// Cross-implementation steps whose effect a lane did not show (a token
+    /// minted by one build and revoked by the other, still active).
+    pub cross_implementation: Vec<CrossFinding>,
     pub steps: Vec<StepResult>,
     pub rules: Vec<RuleUse>,
     /// Rules that never matched: remove or fix them.
@@ -276,6 +322,10 @@ impl DiffReport {
             (0, _) => "NOT PROVEN (steps could not be compared)",
             _ => "DIFFERENT",
         };
+        let cross = match self.cross_implementation.len() {
+            0 => String::new(),
+            n => format!("; {n} cross-implementation step(s) left a revoked token active"),
+        };
         let security = if self.security.is_empty() {
             String::new()
         } else {
@@ -292,7 +342,7 @@ impl DiffReport {
         };
         format!(
             "diff: {verdict} — {} pair(s) compared: {} same, {} noise only, {} accepted by rule, {} different; \
-             {} not comparable, {} skipped{security}{}",
+             {} not comparable, {} skipped{cross}{security}{}",
             c.exchange_pairs,
             c.same,
             c.noise,

@@ -152,6 +152,19 @@ impl Rules {
 }
 
 impl Rule {
+    /// Whether the rule only speaks of stored documents (`store.*` fields),
+    /// which are compared only with a shared store.
+    pub fn only_store(&self) -> bool {
+        let store = |pattern: &str| pattern.starts_with(super::stored::PREFIX);
+        self.statuses.is_empty()
+            && self.content_types.is_empty()
+            && !self.unwrap_object_id
+            && !self.error_message
+            && self.ignore.iter().all(|p| store(p))
+            && self.extra.iter().all(|(p, _)| store(p))
+            && self.same_values.iter().all(|(p, _)| store(p))
+    }
+
     fn accepts(&self, step: &str, d: &Difference, reference: &Shape, candidate: &Shape) -> bool {
         if !self.steps.is_empty() && !self.steps.iter().any(|p| wildcard(p, step)) {
             return false;

@@ -129,6 +129,7 @@ fn into_step(spec: StepSpec) -> Result<Step, String> {
         instance: spec.instance,
         save: spec.save.map(Save::Created),
         needs,
+        expect: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! lockstep: one step is one request, its path and body written as templates
 //! over the lane's own values (`{user}`, `{main.id}`, `{main.token}`, …).
 
+use super::effect::Expect;
 use crate::contract::AuthMode;
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +53,8 @@ pub struct Step {
     pub instance: usize,
     pub save: Option<Save>,
     pub needs: Needs,
+    /// An effect every lane's answer must show (judged on each lane alike).
+    pub expect: Option<Expect>,
 }
 
 pub const TOKENS: &str = "/internal/api/users/{user}/git-tokens";
@@ -69,6 +72,7 @@ impl Step {
             instance: 1,
             save: None,
             needs: Needs::Nothing,
+            expect: None,
         }
     }
 
@@ -92,6 +96,11 @@ impl Step {
     /// Part of a sequence that means nothing without its other steps.
     fn needs(mut self, needs: Needs) -> Step {
         self.needs = needs;
+        self
+    }
+
+    fn expects(mut self, expect: Expect) -> Step {
+        self.expect = Some(expect);
         self
     }
 
@@ -160,15 +169,30 @@ pub fn builtin() -> Vec<Step> {
         revoke("cross-revoke-on-2", "user", "cross.id").instance(2),
         introspect("cross-introspect-on-1", "cross.token").needs(Needs::SecondInstance),
         introspect("cross-introspect-again-on-2", "cross.token").instance(2),
-        // Cross-implementation: minted by one build, revoked by the lane's own, seen by both.
+        // Cross-implementation: minted by one build, revoked by the lane's own, seen by both; the
+        // token must then be inactive on both builds and listed inactive by the one that minted it.
         create("impl-create-on-reference", "by_reference").on(On::Reference),
         revoke("impl-revoke-reference-token", "user", "by_reference.id").on(On::Own),
-        introspect("impl-introspect-reference-token-on-reference", "by_reference.token").on(On::Reference),
-        introspect("impl-introspect-reference-token-on-candidate", "by_reference.token").on(On::Candidate),
+        introspect("impl-introspect-reference-token-on-reference", "by_reference.token")
+            .on(On::Reference)
+            .expects(Expect::Inactive),
+        introspect("impl-introspect-reference-token-on-candidate", "by_reference.token")
+            .on(On::Candidate)
+            .expects(Expect::Inactive),
+        Step::new("impl-list-reference-token-on-reference", "GET", TOKENS, None)
+            .on(On::Reference)
+            .expects(Expect::ListedInactive("by_reference.id".into())),
         create("impl-create-on-candidate", "by_candidate").on(On::Candidate),
         revoke("impl-revoke-candidate-token", "user", "by_candidate.id").on(On::Own),
-        introspect("impl-introspect-candidate-token-on-reference", "by_candidate.token").on(On::Reference),
-        introspect("impl-introspect-candidate-token-on-candidate", "by_candidate.token").on(On::Candidate),
+        introspect("impl-introspect-candidate-token-on-reference", "by_candidate.token")
+            .on(On::Reference)
+            .expects(Expect::Inactive),
+        introspect("impl-introspect-candidate-token-on-candidate", "by_candidate.token")
+            .on(On::Candidate)
+            .expects(Expect::Inactive),
+        Step::new("impl-list-candidate-token-on-candidate", "GET", TOKENS, None)
+            .on(On::Candidate)
+            .expects(Expect::ListedInactive("by_candidate.id".into())),
     ]
 }
 

@@ -62,12 +62,11 @@ impl FromStr for Flavors {
         let mut all = None;
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part.split_once('@') {
-                None => match all.replace(part.parse::<Flavor>()?) {
-                    Some(_) => {
-                        return Err(format!("flavor `{text}`: more than one flavor for every instance"))
+                None => {
+                    if all.replace(part.parse::<Flavor>()?).is_some() {
+                        return Err(format!("flavor `{text}`: more than one flavor for every instance"));
                     }
-                    None => {}
-                },
+                }
                 Some((flavor, k)) => {
                     let k = k.trim().parse::<usize>().ok().filter(|k| *k >= 1).ok_or_else(|| {
                         format!("flavor `{part}`: after @ comes the instance's number (1, 2, …), e.g. node@2")

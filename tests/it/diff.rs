@@ -368,11 +368,67 @@ fn huge_and_binary_bodies_are_compared_by_size_and_hash() {
     assert!(!text.contains('\u{0}'), "control bytes are escaped");
 }
 
+/// The steps and fields that differ, and the cross-implementation findings,
+/// when a Go build and a Node build share one store: what each writes is
+/// compared by shape, `userId`'s type differs (no rule may accept it), and
+/// neither build can revoke what the other minted, in either direction.
+fn assert_the_two_flavors_cannot_revoke_each_others_tokens(report: &Value) {
+    let store_differences: BTreeSet<(String, String)> =
+        different(report).into_iter().filter(|(_, path)| path.starts_with("store.")).collect();
+    assert_eq!(
+        store_differences,
+        pairs(&[
+            ("create", "store.userId"),
+            ("create-other-user", "store.userId"),
+            ("cross-create-on-1", "store.userId")
+        ]),
+        "the Node model's other fields are accepted by the shipped rules, userId never"
+    );
+    let shapes = &step(report, "create")["store"];
+    assert_eq!(
+        (shapes["reference"]["userId"].as_str(), shapes["candidate"]["userId"].as_str()),
+        (Some("string"), Some("ObjectId"))
+    );
+    assert_eq!(
+        (shapes["reference"].get("expiresAt"), shapes["candidate"]["expiresAt"].as_str()),
+        (None, Some("null"))
+    );
+    let cross: BTreeSet<(String, String)> = report["cross_implementation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["step"].as_str().unwrap().to_string(), f["lane"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        cross,
+        pairs(&[
+            ("impl-introspect-reference-token-on-reference", "candidate"),
+            ("impl-introspect-reference-token-on-candidate", "candidate"),
+            ("impl-list-reference-token-on-reference", "candidate"),
+            ("impl-introspect-candidate-token-on-reference", "reference"),
+            ("impl-introspect-candidate-token-on-candidate", "reference"),
+            ("impl-list-candidate-token-on-candidate", "reference"),
+        ]),
+        "both directions: Go's string document revoked through Node, Node's ObjectId one through Go"
+    );
+    assert_eq!(report["counts"]["stale_read"], 6, "{}", report["counts"]);
+    assert_eq!(
+        step(report, "impl-revoke-reference-token")["candidate"]["status"],
+        204,
+        "Node: 204, nothing revoked"
+    );
+    assert_eq!(
+        step(report, "impl-revoke-candidate-token")["reference"]["status"],
+        404,
+        "Go: 404, nothing revoked"
+    );
+}
+
 #[test]
-fn two_flavors_on_one_mongodb_revoke_each_others_tokens_and_expired_tokens_compare() {
-    let Some((_mongo, uri)) =
-        mongo_standin("two_flavors_on_one_mongodb_revoke_each_others_tokens_and_expired_tokens_compare")
-    else {
+fn two_flavors_on_one_mongodb_write_what_the_other_cannot_revoke_and_expired_tokens_compare() {
+    let Some((_mongo, uri)) = mongo_standin(
+        "two_flavors_on_one_mongodb_write_what_the_other_cannot_revoke_and_expired_tokens_compare",
+    ) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -383,42 +439,58 @@ fn two_flavors_on_one_mongodb_revoke_each_others_tokens_and_expired_tokens_compa
     let (_n1, node1) = serve("node");
     let (_n2, node2) = serve("node");
     let rules = rules_file();
-    let output = diff(
-        tmp.path(),
-        &[
-            "--reference",
-            &go1,
-            "--reference",
-            &go2,
-            "--candidate",
-            &node1,
-            "--candidate",
-            &node2,
-            "--mongo-uri",
-            &uri,
-            "--shared-store",
-            "--rules",
-            rules.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
-    let report = read_json(&diff_dir(&tmp.path().join("ci")).join("diff.json"));
+    let shared = |candidates: [&str; 2]| {
+        diff(
+            tmp.path(),
+            &[
+                "--reference",
+                &go1,
+                "--reference",
+                &go2,
+                "--candidate",
+                candidates[0],
+                "--candidate",
+                candidates[1],
+                "--mongo-uri",
+                &uri,
+                "--shared-store",
+                "--rules",
+                rules.to_str().unwrap(),
+            ],
+        )
+    };
+    let output = shared([&node1, &node2]);
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+    let dir = diff_dir(&tmp.path().join("ci"));
+    let report = read_json(&dir.join("diff.json"));
     assert_eq!(report["counts"]["skipped"], 0, "every step ran: {}", report["counts"]);
-    // Minted by the reference, revoked by the candidate, inactive on both.
-    for name in
-        ["impl-introspect-reference-token-on-reference", "impl-introspect-reference-token-on-candidate"]
-    {
-        let s = step(&report, name);
-        assert!(s["candidate"]["body"].as_str().unwrap().contains("\"active\":false"), "{s}");
-    }
-    assert_eq!(step(&report, "impl-revoke-reference-token")["candidate"]["status"], 204);
+    assert_the_two_flavors_cannot_revoke_each_others_tokens(&report);
     let expired = step(&report, "introspect-expired");
     assert_eq!(expired["verdict"], "same");
     assert!(expired["candidate"]["body"].as_str().unwrap().contains("\"active\":false"));
+    let text = read(&dir.join("diff.txt"));
+    assert!(
+        text.contains(
+            "== CROSS-IMPLEMENTATION: tokens one build minted and the other revoked, still active (6) =="
+        ),
+        "{text:.3000}"
+    );
+    assert!(text.contains("store.userId: reference \"string\" ≠ candidate \"ObjectId\""), "{text:.3000}");
+    assert!(read(&dir.join("diff.html")).contains("id=\"cross-implementation\""));
+    let analysis_classes = |counts: &Value| counts["stale_read"].as_u64().unwrap();
+    assert_eq!(analysis_classes(&report["counts"]), 6);
+
+    // Go against Go on the same store: nothing differs, what they write has one shape.
+    let output = shared([&go1, &go2]);
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let report = read_json(&dir.join("diff.json"));
+    assert_eq!(report["cross_implementation"], serde_json::json!([]));
+    assert_eq!(report["counts"]["different"], 0);
+    assert!(step(&report, "create")["store"]["candidate"]["userId"] == "string");
 }
 
 #[test]
-fn docker_builds_share_one_mongodb_and_diff_clean_with_the_shipped_rules() {
+fn docker_builds_share_one_mongodb_and_the_flavors_cannot_revoke_each_others_tokens() {
     let Some(t) = DockerTest::start("diff") else { return };
     let node = derived_image(
         "ptest-diff-node:1",
@@ -434,12 +506,11 @@ fn docker_builds_share_one_mongodb_and_diff_clean_with_the_shipped_rules() {
         .timeout(HANG_GUARD)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
     let report = read_json(&diff_dir(&t.tmp.path().join("ci")).join("diff.json"));
     assert_eq!(report["counts"]["skipped"], 0, "every step ran: {}", report["counts"]);
     assert_eq!(step(&report, "introspect-expired")["verdict"], "same");
-    assert_eq!(report["counts"]["different"], 0);
-    assert_eq!(step(&report, "impl-revoke-candidate-token")["reference"]["status"], 204);
+    assert_the_two_flavors_cannot_revoke_each_others_tokens(&report);
     let leftovers = Command::new("docker")
         .args(["ps", "-a", "--filter", "name=webprofile-parity-diff", "--format", "{{.Names}}"])
         .output()
