@@ -117,6 +117,31 @@ fn a_node_and_a_go_instance_on_the_type_strict_stand_in_fail_across_both_ways() 
     }
 }
 
+/// Two services of different builds started by hand on one MongoDB, named
+/// with --instance and --mongo-uri: the run reads the store to say why.
+#[test]
+fn two_external_builds_on_one_mongodb_fail_across_both_ways() {
+    let Some((_mongo, uri)) = mongo_standin("two_external_builds_on_one_mongodb_fail_across_both_ways")
+    else {
+        return;
+    };
+    let serve =
+        |flavor: &str| reference_server(&["--store", "mongo", "--mongo-uri", &uri, "--flavor", flavor]);
+    let (_node, node) = serve("node");
+    let (_go, go) = serve("go");
+    let tmp = tempfile::tempdir().unwrap();
+    let output = parity()
+        .args(["run", "--instance", &node, "--instance", &go, "--mongo-uri", &uri, "--iterations", "2"])
+        .args(["--deadline", "300ms", "--dialect", "auto", "--out"])
+        .arg(tmp.path())
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_fails_across_both_ways(tmp.path(), &stderr);
+}
+
 #[test]
 fn a_node_and_a_go_container_on_the_stand_in_image_fail_across_both_ways() {
     let Some(t) = DockerTest::start("mixed") else { return };

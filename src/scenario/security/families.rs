@@ -160,8 +160,7 @@ impl<'c> Families<'c> {
                     (self.client.credentials().user.clone(), self.client.credentials().pass.clone());
                 for credential in Credential::ALL {
                     for route in Route::ALL {
-                        let (request, sent) = self.route_request(route, AuthMode::AsHeaders);
-                        let mut request = request;
+                        let (mut request, sent) = self.route_request(route, AuthMode::AsHeaders);
                         request.headers.extend(credential.headers(&user, &pass));
                         let aim = Aim {
                             family,
