@@ -549,16 +549,7 @@ fn security_difference(security: &StepSecurity) -> Judged {
         true => serde_json::json!(format!("let in: {}", side.observed)),
         false => serde_json::json!(side.observed),
     };
-    Judged {
-        difference: compare::Difference {
-            path: "security".into(),
-            reference: describe(&security.reference),
-            candidate: describe(&security.candidate),
-        },
-        verdict: Verdict::Different,
-        rule: None,
-        rule_index: None,
-    }
+    Judged::unacceptable("security", describe(&security.reference), describe(&security.candidate))
 }
 
 /// One lane showed the step's effect, the other did not: a cross-implementation stale read.
@@ -567,16 +558,7 @@ fn effect_difference(effect: &StepEffect) -> Judged {
         None => serde_json::json!("as required"),
         Some(why) => serde_json::json!(why),
     };
-    Judged {
-        difference: compare::Difference {
-            path: "effect".into(),
-            reference: shown(&effect.reference),
-            candidate: shown(&effect.candidate),
-        },
-        verdict: Verdict::Different,
-        rule: None,
-        rule_index: None,
-    }
+    Judged::unacceptable("effect", shown(&effect.reference), shown(&effect.candidate))
 }
 
 /// The shapes of the documents a create step minted on each lane (the

@@ -56,6 +56,19 @@ pub struct Judged {
     pub rule_index: Option<usize>,
 }
 
+impl Judged {
+    /// A difference the harness judges itself (security, effects): never
+    /// accepted by a rule, never noise.
+    pub fn unacceptable(path: &str, reference: serde_json::Value, candidate: serde_json::Value) -> Judged {
+        Judged {
+            difference: Difference { path: path.into(), reference, candidate },
+            verdict: Verdict::Different,
+            rule: None,
+            rule_index: None,
+        }
+    }
+}
+
 /// A field where the reference differed from itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NoiseNote {
