@@ -1,9 +1,11 @@
 //! `parity run` at scale, timed (not asserted): 100,000 cross-instance
-//! iterations on the embedded stack with minimal hash cost, concurrency 8,
-//! the release binary under GNU time. Figures — wall time, peak resident
-//! memory, bytes under --out and per artifact kind — to
-//! `target/bench/scale.json` and stdout. PARITY_SCALE_ITERATIONS overrides
-//! the count. The aim: < 2 min, < 50 MB under --out, < 200 MB peak.
+//! iterations on the embedded stack with minimal hash cost, at concurrency
+//! 8, 16 and 32, the release binary under GNU time. Figures — wall time,
+//! peak resident memory, bytes under --out and per artifact kind — per
+//! concurrency to `target/bench/scale.json` and stdout.
+//! PARITY_SCALE_ITERATIONS overrides the count, PARITY_SCALE_CONCURRENCY the
+//! concurrencies (comma-separated). The aims: < 2 min, < 50 MB under --out,
+//! < 200 MB peak whatever the concurrency.
 
 use serde::Serialize;
 use std::path::Path;
@@ -37,7 +39,19 @@ fn size_of(dir: &Path, files: &mut Vec<(String, u64)>) -> u64 {
 fn main() {
     let iterations: u32 =
         std::env::var("PARITY_SCALE_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let concurrency = 8;
+    let concurrencies: Vec<u32> = std::env::var("PARITY_SCALE_CONCURRENCY")
+        .unwrap_or_else(|_| "8,16,32".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    let runs: Vec<Figures> = concurrencies.into_iter().map(|c| run(iterations, c)).collect();
+    let json = serde_json::to_string_pretty(&runs).expect("figures serialize");
+    std::fs::create_dir_all("target/bench").expect("target/bench");
+    std::fs::write("target/bench/scale.json", &json).expect("write the figures");
+    println!("{json}");
+}
+
+fn run(iterations: u32, concurrency: u32) -> Figures {
     let out = tempfile::tempdir().expect("a temporary directory");
     let report = out.path().join("time.txt");
     let status = Command::new("/usr/bin/time")
@@ -62,7 +76,7 @@ fn main() {
     let total = size_of(&out.path().join("ci"), &mut files);
     files.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
     let mb = |bytes: u64| (bytes as f64 / 1_048_576.0 * 10.0).round() / 10.0;
-    let figures = Figures {
+    Figures {
         iterations,
         concurrency,
         exit_code: status.code(),
@@ -74,9 +88,5 @@ fn main() {
             .take(6)
             .map(|(path, size)| (path.rsplit('/').next().unwrap_or(&path).to_string(), mb(size)))
             .collect(),
-    };
-    let json = serde_json::to_string_pretty(&figures).expect("figures serialize");
-    std::fs::create_dir_all("target/bench").expect("target/bench");
-    std::fs::write("target/bench/scale.json", &json).expect("write the figures");
-    println!("{json}");
+    }
 }

@@ -31,7 +31,7 @@ pub const MARGIN: Duration = Duration::from_secs(2);
 pub const LOG_CAP: usize = 256 * 1024;
 /// Packets written per run unless `--evidence-limit` says otherwise.
 pub const DEFAULT_LIMIT: u32 = 100;
-/// How long the run waits for its packets in all, the last window included.
+/// How long the run waits for its packets in all (their log reads).
 pub const PATIENCE: Duration = Duration::from_secs(15);
 /// Packets gathered at once (each reads the logs of every container).
 const GATHERING_AT_ONCE: usize = 8;
@@ -62,6 +62,9 @@ pub struct Scene {
     pub chaos: Option<Arc<Chaos>>,
     /// How `parity replay` is invoked on a packet of this run (`<dir>` stands for its folder).
     pub replay_hint: String,
+    /// Set when the run is about to read the logs and tear down: a packet
+    /// still waiting for its window's log lines reads what is there now.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// `state.json`: the stack when the failure was seen.
@@ -112,11 +115,12 @@ impl Collector {
         self.pending.insert(task.id(), name);
     }
 
-    /// Waits for every packet (each until its window has passed), but no
-    /// longer than [`PATIENCE`] in all — even after a signal, so that what
-    /// was seen is kept. The index lists the packets written; the errors say
-    /// what went wrong, one sentence each.
+    /// Tells every packet still waiting for its window to read the logs
+    /// now, then waits for them, but no longer than [`PATIENCE`] in all —
+    /// even after a signal, so that what was seen is kept. The index lists
+    /// the packets written; the errors say what went wrong, one sentence each.
     pub async fn finish(mut self) -> (EvidenceIndex, Vec<String>) {
+        self.scene.closing.send_replace(true);
         let mut errors = Vec::new();
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -182,6 +186,7 @@ mod tests {
             .unwrap(),
             chaos: None,
             replay_hint: "parity replay here/<dir>".into(),
+            closing: tokio::sync::watch::Sender::new(false),
         };
         let mut collector = Collector::new(scene, 2);
         (1..=3).for_each(|n| collector.record(failure(n)));

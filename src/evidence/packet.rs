@@ -10,10 +10,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// The packet of `failure`, written under `scene.dir/<failure.name>/`.
+/// The packet of `failure`, written under `scene.dir/<failure.name>/`:
+/// what the store and the containers say, the exchanges and the replay
+/// spec at once, while the failure is fresh; the timeline once its window's
+/// log lines are there — when the window has passed, or when the run reads
+/// the logs to tear down, whichever comes first. A stack with no log to
+/// read (external services) waits for nothing.
 pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure) -> Result<(), String> {
     let seen_at = chrono::Utc::now();
-    // What the store and the containers say now, while the failure is fresh.
     let (store, containers) = tokio::join!(
         async {
             match &scene.store {
@@ -23,14 +27,6 @@ pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure
         },
         scene.witness.states()
     );
-    let window = timeline::window(&failure.trace, seen_at, MARGIN);
-    // The logs up to the window's end: wait until it has passed.
-    if let Ok(wait) = (window.1 - chrono::Utc::now()).to_std() {
-        tokio::time::sleep(wait).await;
-    }
-    let _turn = gate.acquire_owned().await.map_err(|e| e.to_string())?;
-    let logs = scene.witness.lines_between(window.0, window.1, LOG_CAP).await;
-
     let spec = ReplaySpec {
         case: failure.case.clone(),
         class: failure.class,
@@ -44,17 +40,12 @@ pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure
         faults: if spec.faults.is_empty() { "none".into() } else { spec.faults.join(",") },
         chaos: scene.chaos.as_ref().map(|c| c.events()).unwrap_or_default(),
     };
-    let sources = sources(scene);
     let name = &failure.name;
     let file = |f: &str| format!("{name}/{f}");
     let dir = &scene.dir;
     let mut written: Vec<Result<PathBuf, ArtifactError>> = vec![
         dir.write_json(&file("exchanges.json"), &failure.trace),
         dir.write_text(&file("exchanges.txt"), &exchanges_txt(&failure)),
-        dir.write_text(
-            &file("timeline.txt"),
-            &timeline::render(name, &failure.trace, &logs, window, &sources),
-        ),
         dir.write_json(&file("state.json"), &state),
         dir.write_json(&file("replay.json"), &spec),
         dir.write_text(&file("README.txt"), &readme(scene, &failure, store.as_ref())),
@@ -62,6 +53,23 @@ pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure
     if let Some(store) = &store {
         written.push(dir.write_json(&file("store.json"), store));
     }
+
+    let window = timeline::window(&failure.trace, seen_at, MARGIN);
+    if !matches!(scene.witness, Witness::Blind) {
+        if let Ok(wait) = (window.1 - chrono::Utc::now()).to_std() {
+            let mut closing = scene.closing.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = closing.wait_for(|closing| *closing) => {}
+            }
+        }
+    }
+    let _turn = gate.acquire_owned().await.map_err(|e| e.to_string())?;
+    let logs = scene.witness.lines_between(window.0, window.1, LOG_CAP).await;
+    written.push(dir.write_text(
+        &file("timeline.txt"),
+        &timeline::render(name, &failure.trace, &logs, window, &sources(scene)),
+    ));
     let errors: Vec<String> = written.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
     if errors.is_empty() {
         Ok(())

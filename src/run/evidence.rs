@@ -69,6 +69,7 @@ pub async fn scene(
         template,
         chaos: stack.chaos(),
         replay_hint,
+        closing: tokio::sync::watch::Sender::new(false),
     }
 }
 

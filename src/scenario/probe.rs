@@ -230,6 +230,28 @@ pub async fn probe_revocation(
     }
 }
 
+/// Polls dense while they measure: this long after the revoke returned …
+const DENSE_FOR: Duration = Duration::from_secs(1);
+/// … and at most this many polls; then backing off.
+const DENSE_POLLS: u32 = 60;
+/// Backing off geometrically to a ceiling of at least this …
+const CEILING: Duration = Duration::from_millis(250);
+/// … or as long as keeps the rest of the window to about this many polls.
+const LATER_POLLS: u32 = 55;
+
+/// The pause before the next poll: `--poll-interval` while the poll
+/// measures (the first second after the revoke, so `stale_ms` keeps its
+/// resolution), then doubling up to a ceiling, so that a token stale for
+/// the whole window costs about 115 reads per observer, not one per interval.
+fn pause_after(judgement: &Judgement, since_revoke: Duration, polls: u32, last: Duration) -> Duration {
+    if since_revoke < DENSE_FOR && polls < DENSE_POLLS {
+        return judgement.poll_interval;
+    }
+    let spread = judgement.deadline.saturating_sub(DENSE_FOR) / LATER_POLLS;
+    let ceiling = CEILING.max(spread).max(judgement.poll_interval);
+    (last * 2).max(judgement.poll_interval).min(ceiling)
+}
+
 /// The revoke the observers poll after.
 struct Revoke<'a> {
     on: &'a str,
@@ -259,6 +281,7 @@ async fn poll_until_inactive(
     };
     let o = &mut poll.observation;
     let mut last_stale_invoked_ms: Option<f64> = None;
+    let mut pause = judgement.poll_interval;
     let across = if revoke.on == name { String::new() } else { format!(" on {}", revoke.on) };
     let fail = |o: &mut Observation, class: FailureClass, reason: String| {
         o.success = false;
@@ -296,6 +319,13 @@ async fn poll_until_inactive(
                 o.stale_reads += 1;
                 last_stale_invoked_ms = poll.trace.last().map(|ex| ex.sent.mono_ms);
             }
+            // A poll cut short by the window's end is the window ending, not the service failing.
+            Err(_) if o.stale_reads > 0 && revoke.returned.elapsed() >= judgement.deadline => {
+                o.polls -= 1;
+                o.stale_ms = staleness(revoke.completed_ms, last_stale_invoked_ms);
+                fail(o, FailureClass::StaleRead, still_active(name, judgement, &across, o.polls));
+                return poll;
+            }
             Err(e) => {
                 o.stale_ms = staleness(revoke.completed_ms, last_stale_invoked_ms);
                 // A stale read already seen is the finding, whatever broke afterwards.
@@ -315,17 +345,20 @@ async fn poll_until_inactive(
         let elapsed = revoke.returned.elapsed();
         if elapsed >= judgement.deadline {
             o.stale_ms = staleness(revoke.completed_ms, last_stale_invoked_ms);
-            let reason = format!(
-                "token still active on {name} {} after the revoke{across} returned ({} polls, every one active:true)",
-                humantime::format_duration(judgement.deadline),
-                o.polls
-            );
-            fail(o, FailureClass::StaleRead, reason);
+            fail(o, FailureClass::StaleRead, still_active(name, judgement, &across, o.polls));
             return poll;
         }
-        let remaining = judgement.deadline - elapsed;
-        tokio::time::sleep(judgement.poll_interval.min(remaining)).await;
+        pause = pause_after(judgement, elapsed, o.polls, pause);
+        tokio::time::sleep(pause.min(judgement.deadline - elapsed)).await;
     }
+}
+
+/// The finding when the window ends on a token still active.
+fn still_active(observer: &str, judgement: &Judgement, across: &str, reads: u32) -> String {
+    format!(
+        "token still active on {observer} {} after the revoke{across} returned ({reads} reads, all active)",
+        humantime::format_duration(judgement.deadline)
+    )
 }
 
 /// How long a stale read proves the revoke was not yet visible; `None`
@@ -336,4 +369,41 @@ fn staleness(revoke_completed_ms: Option<f64>, last_stale_invoked_ms: Option<f64
 
 fn statuses(list: &[u16]) -> String {
     list.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls an observer sends over a whole window of a token that stays
+    /// active, each read taking `latency`.
+    fn reads_over_the_window(judgement: &Judgement, latency: Duration) -> u32 {
+        let (mut at, mut polls, mut pause) = (Duration::ZERO, 0, judgement.poll_interval);
+        while at < judgement.deadline {
+            at += latency;
+            polls += 1;
+            if at >= judgement.deadline {
+                break;
+            }
+            pause = pause_after(judgement, at, polls, pause);
+            at += pause;
+        }
+        polls
+    }
+
+    #[test]
+    fn polls_are_dense_while_they_measure_then_back_off() {
+        let judgement = Judgement::default();
+        assert_eq!(pause_after(&judgement, Duration::from_millis(500), 10, judgement.poll_interval), judgement.poll_interval);
+        let later = pause_after(&judgement, Duration::from_millis(1500), 70, Duration::from_millis(10));
+        assert_eq!(later, Duration::from_millis(20), "doubling");
+        assert_eq!(pause_after(&judgement, Duration::from_secs(5), 90, Duration::from_millis(200)), Duration::from_secs(14) / 55, "up to the ceiling: 14 s over 55 reads");
+        for latency in [1, 4, 14] {
+            let reads = reads_over_the_window(&judgement, Duration::from_millis(latency));
+            assert!(reads <= 120, "{reads} reads at {latency} ms a read over 15 s");
+        }
+        // A short window (the canary's 300 ms at 5 ms) stays dense throughout.
+        let short = Judgement { deadline: Duration::from_millis(300), poll_interval: Duration::from_millis(5), ..Judgement::default() };
+        assert_eq!(pause_after(&short, Duration::from_millis(200), 30, short.poll_interval), short.poll_interval);
+    }
 }
