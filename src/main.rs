@@ -4,6 +4,12 @@
 use std::process::ExitCode;
 use webprofile_parity::{cli, commands, exit::Exit};
 
+/// glibc's malloc held on to freed memory as concurrency rose (peak RSS of
+/// a long embedded run tripled from `--concurrency 8` to 32); mimalloc's
+/// stays flat.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,

@@ -235,10 +235,16 @@ pub fn user_of(n: u32, seed: Option<u64>) -> String {
     }
 }
 
-/// Runs the scheduled iterations over `clients` (two or more), awaiting
-/// `before_start(n)` before iteration n (where `--chaos` strikes) and handing
-/// each to `on_done` as it finishes (in any order). Nothing is kept here:
-/// memory does not grow with the run, whatever the caller keeps.
+/// Iterations that may finish ahead of a slow one and wait for it.
+const SLACK: usize = 64;
+
+/// Runs the scheduled iterations over `clients` (two or more), at most
+/// `concurrency` at once, awaiting `before_start(n)` before iteration n
+/// (where `--chaos` strikes) and handing each to `on_done` in the schedule's
+/// order. Back-pressure, not a growing buffer: an iteration starts only
+/// when fewer than `concurrency + SLACK` have started and not yet been
+/// handed on, so one slow iteration holds at most that many behind it and
+/// memory stays O(concurrency) however long the run.
 pub async fn run_iterations<BeforeFut>(
     clients: &[Client],
     judgement: &Judgement,
@@ -251,12 +257,16 @@ pub async fn run_iterations<BeforeFut>(
 {
     let before_start = &before_start;
     let seed = schedule.seed;
+    let concurrency = schedule.concurrency.max(1);
+    // Fair: the earliest waiting iteration runs next.
+    let running = &tokio::sync::Semaphore::new(concurrency);
     stream::iter(schedule.numbers.iter().copied())
         .map(|n| async move {
+            let _slot = running.acquire().await.expect("the semaphore is never closed");
             before_start(n).await;
             run_iteration(clients, &assign(n, clients.len()), n, &user_of(n, seed), judgement, clock).await
         })
-        .buffer_unordered(schedule.concurrency.max(1))
+        .buffered(concurrency + SLACK)
         .for_each(|it| {
             on_done(it);
             std::future::ready(())
