@@ -394,16 +394,30 @@ mod tests {
     #[test]
     fn polls_are_dense_while_they_measure_then_back_off() {
         let judgement = Judgement::default();
-        assert_eq!(pause_after(&judgement, Duration::from_millis(500), 10, judgement.poll_interval), judgement.poll_interval);
+        assert_eq!(
+            pause_after(&judgement, Duration::from_millis(500), 10, judgement.poll_interval),
+            judgement.poll_interval
+        );
         let later = pause_after(&judgement, Duration::from_millis(1500), 70, Duration::from_millis(10));
         assert_eq!(later, Duration::from_millis(20), "doubling");
-        assert_eq!(pause_after(&judgement, Duration::from_secs(5), 90, Duration::from_millis(200)), Duration::from_secs(14) / 55, "up to the ceiling: 14 s over 55 reads");
+        assert_eq!(
+            pause_after(&judgement, Duration::from_secs(5), 90, Duration::from_millis(200)),
+            Duration::from_secs(14) / 55,
+            "up to the ceiling: 14 s over 55 reads"
+        );
         for latency in [1, 4, 14] {
             let reads = reads_over_the_window(&judgement, Duration::from_millis(latency));
             assert!(reads <= 120, "{reads} reads at {latency} ms a read over 15 s");
         }
         // A short window (the canary's 300 ms at 5 ms) stays dense throughout.
-        let short = Judgement { deadline: Duration::from_millis(300), poll_interval: Duration::from_millis(5), ..Judgement::default() };
-        assert_eq!(pause_after(&short, Duration::from_millis(200), 30, short.poll_interval), short.poll_interval);
+        let short = Judgement {
+            deadline: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(5),
+            ..Judgement::default()
+        };
+        assert_eq!(
+            pause_after(&short, Duration::from_millis(200), 30, short.poll_interval),
+            short.poll_interval
+        );
     }
 }
