@@ -304,12 +304,13 @@ fn collect_help() -> String {
          (GITHUB_API_URL overrides https://api.github.com).",
         thresholds::RULE_HELP,
         exit::help(&[
-            (Exit::Ok, Some("thresholds not exceeded (or no runs to judge)")),
+            (Exit::Ok, Some("thresholds not exceeded (or no runs to judge; a corrupt file among usable ones is a warning)")),
             (Exit::ThresholdExceeded, Some("thresholds exceeded (every file is written first)")),
             (
                 Exit::Infrastructure,
                 Some(
-                    "the collected directory or the reports cannot be read or written, or the GitHub \
+                    "the collected directory or the reports cannot be read or written, a collected file \
+                     could not be read (not a regular file, an I/O error) or every one was unusable, or the GitHub \
                      download stopped (refused token, unreachable API; the reports are still written), or \
                      --publish failed",
                 ),

@@ -53,6 +53,16 @@ pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
     Ok(bytes)
 }
 
+/// A regular file opened for reading (symlinks followed), for readers that
+/// stream it whatever its size.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, Refused> {
+    let file_type = std::fs::metadata(path)?.file_type();
+    if let Some(kind) = irregular(file_type) {
+        return Err(Refused::NotRegular(kind));
+    }
+    Ok(std::fs::File::open(path)?)
+}
+
 /// [`read_capped`] with [`MAX_INPUT_BYTES`].
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Refused> {
     read_capped(path, MAX_INPUT_BYTES)

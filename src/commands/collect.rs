@@ -100,9 +100,34 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
     if let Some(failed) = publish_failed {
         return Ok(failed);
     }
+    if let Some(why) = unread_files(&s.skipped_files, outcome.judgement.verdict) {
+        reporter.line(format!("the collection is incomplete: {why}"));
+        return Ok(Exit::Infrastructure);
+    }
     Ok(match outcome.judgement.verdict {
         ThresholdVerdict::Exceeded => Exit::ThresholdExceeded,
         ThresholdVerdict::Ok | ThresholdVerdict::NoData => Exit::Ok,
+    })
+}
+
+/// Why the collection cannot stand for the runs on disk: a file that could
+/// not be read at all (refused, an I/O error), or no data while files were
+/// skipped. A corrupt file among readable ones stays a warning.
+fn unread_files(
+    skipped: &[crate::flakiness::collect::SkippedFile],
+    verdict: ThresholdVerdict,
+) -> Option<String> {
+    let unread: Vec<&str> = skipped
+        .iter()
+        .filter(|f| matches!(f.code.as_str(), "refused" | "unreadable"))
+        .map(|f| f.reason.as_str())
+        .collect();
+    if !unread.is_empty() {
+        return Some(format!("{} file(s) could not be read: {}", unread.len(), unread.join("; ")));
+    }
+    (verdict == ThresholdVerdict::NoData && !skipped.is_empty()).then(|| {
+        let reasons: Vec<&str> = skipped.iter().map(|f| f.reason.as_str()).collect();
+        format!("no usable run, {} file(s) skipped: {}", skipped.len(), reasons.join("; "))
     })
 }
 

@@ -264,14 +264,15 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
             reason: format!("{} {reason}", input.file),
         })
     };
-    let bytes = match crate::files::read_input(&input.path) {
-        Ok(bytes) => bytes,
-        Err(refused) => return skipped(SkipReason::Refused { why: refused.to_string() }),
-    };
     let id = run_id(&input.file).to_string();
     let named_time = stamp_in_name(&input.file);
+    let refused = |refused: crate::files::Refused| skipped(SkipReason::Refused { why: refused.to_string() });
     match input.kind {
-        FileKind::Cross => match parse::parse_cross(&bytes) {
+        // Streamed: the harness writes these at any size (78 MB at 200,000 iterations).
+        FileKind::Cross => match crate::files::open_regular(&input.path)
+            .map_err(refused)
+            .and_then(|file| parse::parse_cross_from(file).map_err(skipped))
+        {
             Ok(iterations) => {
                 let timestamp =
                     named_time.or_else(|| iterations.iter().filter_map(IterationResult::started).min());
@@ -284,9 +285,12 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
                     iterations,
                 })
             }
-            Err(reason) => skipped(reason),
+            Err(skipped) => skipped,
         },
-        FileKind::Rerun => match parse::parse_rerun(&bytes) {
+        FileKind::Rerun => match crate::files::read_input(&input.path)
+            .map_err(refused)
+            .and_then(|bytes| parse::parse_rerun(&bytes).map_err(skipped))
+        {
             Ok(record) => {
                 let timestamp = named_time.or_else(|| record.started());
                 Loaded::Rerun(RerunRun {
@@ -296,7 +300,7 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
                     record,
                 })
             }
-            Err(reason) => skipped(reason),
+            Err(skipped) => skipped,
         },
     }
 }

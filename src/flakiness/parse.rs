@@ -91,32 +91,184 @@ impl fmt::Display for SkipReason {
 /// A cross-instance results file: a non-empty array of iterations, read
 /// into the type the harness writes them with.
 pub fn parse_cross(bytes: &[u8]) -> Result<Vec<IterationResult>, SkipReason> {
-    let items = match parse_json(bytes)? {
-        Value::Array(items) => items,
-        other => {
-            return Err(SkipReason::WrongShape { expected: "an array of iterations", found: kind(&other) })
-        }
-    };
-    if items.is_empty() {
-        return Err(SkipReason::ZeroIterations);
+    parse_cross_from(bytes)
+}
+
+/// [`parse_cross`] streamed from a reader: one iteration in memory as JSON
+/// at a time, so a file of any size the harness can write (78 MB at 200,000
+/// iterations) is read without holding it whole.
+pub fn parse_cross_from(reader: impl std::io::Read) -> Result<Vec<IterationResult>, SkipReason> {
+    use serde::de::Deserializer as _;
+    let mut reader = Utf8Checked::new(reader);
+    if !reader.skip_bom_and_blank()? {
+        return Err(SkipReason::Empty);
     }
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let fields =
-                item.as_object().ok_or(SkipReason::BadEntry { index, problem: "is not an object" })?;
-            if !fields.get("success").is_some_and(Value::is_boolean) {
-                return Err(SkipReason::BadEntry { index, problem: "has no true/false `success`" });
+    let problem = std::cell::RefCell::new(None);
+    // Buffered above the check: serde_json reads a byte at a time.
+    let mut de =
+        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, &mut reader));
+    let visited =
+        de.deserialize_any(CrossVisitor { problem: &problem }).and_then(|items| de.end().map(|()| items));
+    match visited {
+        Ok(items) if items.is_empty() => Err(SkipReason::ZeroIterations),
+        Ok(items) => Ok(items),
+        Err(e) => Err(problem
+            .into_inner()
+            .or(reader.bad_byte.map(|offset| SkipReason::NotUtf8 { offset }))
+            .unwrap_or_else(|| json_error(&e))),
+    }
+}
+
+/// The array visitor of [`parse_cross_from`]: the first unusable entry is
+/// kept in `problem` (serde's error type carries only text).
+struct CrossVisitor<'p> {
+    problem: &'p std::cell::RefCell<Option<SkipReason>>,
+}
+
+impl<'de> serde::de::Visitor<'de> for CrossVisitor<'_> {
+    type Value = Vec<IterationResult>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of iterations")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            let index = items.len();
+            match iteration(index, item) {
+                Ok(iteration) => items.push(iteration),
+                Err(reason) => {
+                    *self.problem.borrow_mut() = Some(reason);
+                    return Err(serde::de::Error::custom("unusable iteration"));
+                }
             }
-            let mut iteration: IterationResult = serde_json::from_value(item)
-                .map_err(|_| SkipReason::BadEntry { index, problem: "cannot be read" })?;
-            if iteration.iteration == 0 {
-                iteration.iteration = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        }
+        Ok(items)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        self.wrong_shape("an object")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        self.wrong_shape("a boolean")
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.wrong_shape("a number")
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.wrong_shape("a number")
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.wrong_shape("a number")
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        self.wrong_shape("a string")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.wrong_shape("null")
+    }
+}
+
+impl CrossVisitor<'_> {
+    fn wrong_shape<T, E: serde::de::Error>(&self, found: &'static str) -> Result<T, E> {
+        *self.problem.borrow_mut() =
+            Some(SkipReason::WrongShape { expected: "an array of iterations", found });
+        Err(E::custom("wrong shape"))
+    }
+}
+
+fn iteration(index: usize, item: Value) -> Result<IterationResult, SkipReason> {
+    let fields = item.as_object().ok_or(SkipReason::BadEntry { index, problem: "is not an object" })?;
+    if !fields.get("success").is_some_and(Value::is_boolean) {
+        return Err(SkipReason::BadEntry { index, problem: "has no true/false `success`" });
+    }
+    let mut iteration: IterationResult = serde_json::from_value(item)
+        .map_err(|_| SkipReason::BadEntry { index, problem: "cannot be read" })?;
+    if iteration.iteration == 0 {
+        iteration.iteration = u32::try_from(index + 1).unwrap_or(u32::MAX);
+    }
+    Ok(iteration)
+}
+
+/// A reader that fails at the first byte that is not UTF-8 and remembers
+/// its offset (serde_json's reader would name only a line and column).
+struct Utf8Checked<R> {
+    inner: R,
+    /// Bytes of a character split across reads, checked with the next read.
+    pending: Vec<u8>,
+    offset: usize,
+    bad_byte: Option<usize>,
+    replay: Vec<u8>,
+}
+
+impl<R: std::io::Read> Utf8Checked<R> {
+    fn new(inner: R) -> Self {
+        Utf8Checked { inner, pending: Vec::new(), offset: 0, bad_byte: None, replay: Vec::new() }
+    }
+
+    /// Drops a byte-order mark and leading whitespace; false when nothing follows.
+    fn skip_bom_and_blank(&mut self) -> Result<bool, SkipReason> {
+        let mut first = [0u8; 4096];
+        loop {
+            let n = std::io::Read::read(self, &mut first).map_err(|e| {
+                self.bad_byte
+                    .map(|offset| SkipReason::NotUtf8 { offset })
+                    .unwrap_or(SkipReason::Unreadable { error: e.to_string() })
+            })?;
+            if n == 0 {
+                return Ok(false);
             }
-            Ok(iteration)
-        })
-        .collect()
+            let mut chunk = &first[..n];
+            if self.offset == n {
+                chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+            }
+            if let Some(start) = chunk.iter().position(|b| !b.is_ascii_whitespace()) {
+                self.replay = chunk[start..].to_vec();
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Utf8Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.replay.is_empty() {
+            let n = self.replay.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.replay[..n]);
+            self.replay.drain(..n);
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        let start = self.offset - self.pending.len();
+        let mut checked = std::mem::take(&mut self.pending);
+        checked.extend_from_slice(&buf[..n]);
+        self.offset += n;
+        if let Err(e) = std::str::from_utf8(&checked) {
+            let at_end = e.error_len().is_none();
+            if at_end && n > 0 {
+                self.pending = checked[e.valid_up_to()..].to_vec();
+            } else {
+                self.bad_byte = Some(start + e.valid_up_to());
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"));
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> SkipReason {
+    let (line, column) = (e.line(), e.column());
+    if e.is_eof() {
+        SkipReason::Truncated { line, column }
+    } else if e.is_io() {
+        SkipReason::Unreadable { error: e.to_string() }
+    } else {
+        let message = e.to_string();
+        // serde_json appends " at line L column C"; the reason says it already.
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        SkipReason::Malformed { line, column, message }
+    }
 }
 
 /// A rerun report (`flakiness.json`): an object with at least `success`,
@@ -145,17 +297,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value, SkipReason> {
     if text.trim().is_empty() {
         return Err(SkipReason::Empty);
     }
-    serde_json::from_str(text).map_err(|e| {
-        let (line, column) = (e.line(), e.column());
-        if e.is_eof() {
-            SkipReason::Truncated { line, column }
-        } else {
-            let message = e.to_string();
-            // serde_json appends " at line L column C"; the reason says it already.
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            SkipReason::Malformed { line, column, message }
-        }
-    })
+    serde_json::from_str(text).map_err(|e| json_error(&e))
 }
 
 fn kind(value: &Value) -> &'static str {

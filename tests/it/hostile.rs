@@ -206,8 +206,9 @@ fn the_collector_reads_only_regular_files_and_never_without_a_bound() {
     assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     let output = parity().args(["collect", "--out"]).arg(&out).timeout(HANG_GUARD).output().unwrap();
     let said = output_text(&output);
-    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert_eq!(output.status.code(), Some(3), "a file that cannot be read fails the collection: {said}");
     assert!(said.contains("run_fifo_cross.json is not a regular file but a FIFO"), "{said}");
+    assert!(said.contains("the collection is incomplete: 1 file(s) could not be read"), "{said}");
     let summary = read_json(&out.join("flakiness/cross/summary.json"));
     assert_eq!(summary["skipped_files"][0]["code"], "refused");
 

@@ -13,6 +13,7 @@ mod dashboard_browser;
 mod diff;
 mod evidence;
 mod hostile;
+mod hostile_dropped;
 mod install;
 mod mongo_store;
 mod notify;
