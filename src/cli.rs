@@ -218,7 +218,7 @@ fn merge_help() -> String {
          ci/workflows/parity.yml has a matrix example.\n\n{}",
         exit::help(&[
             (Exit::Ok, Some("the merged run passes")),
-            (Exit::ParityFailure, Some("the merged run fails")),
+            (Exit::ParityFailure, Some("the merged run fails, a shard recorded a failure, or a shard's files disagree with its own analysis (altered after the run; nothing merged)")),
             (Exit::Infrastructure, Some("a shard's set is missing or cut short (named); nothing merged")),
             (
                 Exit::Usage,

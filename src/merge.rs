@@ -35,6 +35,11 @@ pub enum MergeError {
     /// A shard (or a file of one) is not there: exit 3.
     #[error("{0}")]
     Missing(String),
+    /// A shard's files disagree with its own analysis (edited after the
+    /// run): exit 1, since the shard's recorded failure cannot be trusted
+    /// away — a merge never passes what a shard failed.
+    #[error("{0}")]
+    Altered(String),
 }
 
 /// What was merged, for the console and the exit code.
@@ -136,6 +141,21 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
             names::CROSS_RESULTS_JSON,
             results.len()
         )));
+    }
+    if let Some(recorded) = &analysis.cross {
+        let read = CrossTotals::of(&results);
+        if (read.failures, read.stale_reads) != (recorded.failures, recorded.stale_reads) {
+            return Err(MergeError::Altered(format!(
+                "{}: {} holds {} failed iteration(s) and {} stale read(s) but the shard's analysis \
+                 recorded {} and {}: the set was altered after the run; nothing merged",
+                given.display(),
+                names::CROSS_RESULTS_JSON,
+                read.failures,
+                read.stale_reads,
+                recorded.failures,
+                recorded.stale_reads
+            )));
+        }
     }
     let shard = format!("{}/{}", record.index, record.count).parse::<Shard>().map_err(|e| {
         MergeError::Mismatch(format!("{}: its analysis.json records no valid shard ({e})", given.display()))
@@ -472,13 +492,22 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         failures,
         coverage,
     };
-    let (status, exit) = verdict::decide(&findings);
-    let sentence = format!(
-        "{} (merged from {} shards, seed {})",
-        verdict::sentence(&findings, status, exit),
-        record.count,
-        record.seed
-    );
+    let (mut status, mut exit) = verdict::decide(&findings);
+    let mut judged = verdict::sentence(&findings, status, exit);
+    // A shard's own failure stands even where its files no longer show it.
+    let failed_shards: Vec<String> = sets
+        .iter()
+        .filter(|s| s.analysis.exit_code == Exit::ParityFailure.code())
+        .map(|s| s.shard().to_string())
+        .collect();
+    if !failed_shards.is_empty() && exit != Exit::ParityFailure && exit != Exit::Interrupted {
+        (status, exit) = (verdict::RunStatus::Fail, Exit::ParityFailure);
+        judged = format!(
+            "parity FAILED: shard(s) {} recorded a failure (exit 1) that their files no longer show",
+            failed_shards.join(", ")
+        );
+    }
+    let sentence = format!("{judged} (merged from {} shards, seed {})", record.count, record.seed);
     let mut instances: Vec<String> = Vec::new();
     for url in sets.iter().flat_map(|s| s.analysis.instances.iter()) {
         if !instances.contains(url) {

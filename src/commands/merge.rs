@@ -15,10 +15,15 @@ pub fn run(args: &MergeArgs) -> Result<Exit, CommandError> {
         junit: args.junit.clone().filter(|p| !p.as_os_str().is_empty()),
         step_summary: args.step_summary.clone().filter(|p| !p.as_os_str().is_empty()),
     };
-    let merged = merge::merge(&options).map_err(|e| match e {
-        MergeError::Mismatch(why) => CommandError::Usage(why),
-        MergeError::Missing(why) => CommandError::Infrastructure(why),
-    })?;
+    let merged = match merge::merge(&options) {
+        Ok(merged) => merged,
+        Err(MergeError::Mismatch(why)) => return Err(CommandError::Usage(why)),
+        Err(MergeError::Missing(why)) => return Err(CommandError::Infrastructure(why)),
+        Err(MergeError::Altered(why)) => {
+            reporter.line(format!("parity FAILED: {why}"));
+            return Ok(Exit::ParityFailure);
+        }
+    };
     for shard in &merged.analysis.merged_from {
         reporter.line(format!(
             "shard {}: {} iteration(s), {} (exit {}) from {}",

@@ -50,3 +50,74 @@ fn results_of_any_size_the_run_writes_are_collected() {
     assert_eq!(status["verdict"], "exceeded", "the failing run is judged: {said}");
     assert_eq!(output.status.code(), Some(2), "{said}");
 }
+
+fn local_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    parity()
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--out"])
+        .arg(out)
+        .args(extra)
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap()
+}
+
+/// Every iteration rewritten as a clean pass.
+fn whitewash(results: &std::path::Path) {
+    let mut items = read_json(results);
+    for item in items.as_array_mut().unwrap() {
+        item["success"] = true.into();
+        item["stale_reads"] = 0.into();
+        item["class"] = serde_json::Value::Null;
+        item["reason"] = serde_json::Value::Null;
+    }
+    std::fs::write(results, items.to_string()).unwrap();
+}
+
+#[test]
+fn a_merge_never_passes_what_a_shard_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut shards = Vec::new();
+    for k in 1..=2 {
+        let dir = tmp.path().join(format!("shard-{k}"));
+        let run = local_run(
+            &dir,
+            &[
+                "--iterations",
+                "12",
+                "--seed",
+                "3",
+                "--fault",
+                "stale-rate=1,stale-for=200ms",
+                "--shard",
+                &format!("{k}/2"),
+            ],
+        );
+        assert_eq!(run.status.code(), Some(1), "{}", output_text(&run));
+        whitewash(&parity_dir(&dir).join("cross-instance-results.json"));
+        shards.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    let merge =
+        parity().args(["merge", "--out"]).arg(&merged).args(&shards).timeout(HANG_GUARD).output().unwrap();
+    let said = output_text(&merge);
+    assert_eq!(merge.status.code(), Some(1), "{said}");
+    assert!(said.contains("altered after the run") && said.contains("shard-1"), "{said}");
+    assert!(!said.contains("parity holds"), "{said}");
+
+    // The analysis edited to match: the shard's recorded exit still stands.
+    for dir in &shards {
+        let path = parity_dir(dir).join("analysis.json");
+        let mut analysis = read_json(&path);
+        analysis["cross"]["failures"] = 0.into();
+        analysis["cross"]["stale_reads"] = 0.into();
+        analysis["cross"]["classes"] = serde_json::json!({});
+        analysis["failure_classes"] = serde_json::json!({});
+        std::fs::write(&path, analysis.to_string()).unwrap();
+    }
+    let merge =
+        parity().args(["merge", "--out"]).arg(&merged).args(&shards).timeout(HANG_GUARD).output().unwrap();
+    let said = output_text(&merge);
+    assert_eq!(merge.status.code(), Some(1), "{said}");
+    assert!(said.contains("recorded a failure (exit 1)"), "{said}");
+    assert_eq!(read_json(&parity_dir(&merged).join("analysis.json"))["status"], "fail");
+}
