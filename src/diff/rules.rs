@@ -139,7 +139,10 @@ impl Rules {
         Ok(Rules { file: Some(file_name.to_string()), rules })
     }
 
-    /// The index of the first rule that accepts this difference.
+    /// The index of the first rule that accepts this difference. A token
+    /// read active on one side and inactive on the other is never accepted,
+    /// whatever the rules say: it is a stale read or a revoke that did not
+    /// take, as an auth bypass is never a dialect.
     pub fn accepting(
         &self,
         step: &str,
@@ -147,6 +150,9 @@ impl Rules {
         reference: &Shape,
         candidate: &Shape,
     ) -> Option<usize> {
+        if token_state_differs(d) {
+            return None;
+        }
         self.rules.iter().position(|r| r.accepts(step, d, reference, candidate))
     }
 }
@@ -192,6 +198,16 @@ impl Rule {
                     && [&d.reference, &d.candidate].iter().all(|v| values.contains(&json_text(v)))
             })
     }
+}
+
+/// `active` (anywhere in a body: an introspection, a listed token) true on
+/// one side and false on the other.
+fn token_state_differs(d: &Difference) -> bool {
+    let field = d.path.rsplit(['.', ']']).next().unwrap_or_default();
+    let active = |v: &Value| v.as_bool().or_else(|| v.get("present").and_then(Value::as_bool));
+    field == "active"
+        && d.path.starts_with("body")
+        && matches!((active(&d.reference), active(&d.candidate)), (Some(a), Some(b)) if a != b)
 }
 
 /// A value as rules name it: a string's text, else its JSON (`null`, `[]`).
@@ -327,6 +343,26 @@ content_types = ["text/plain", "application/json"]
             Some(2)
         );
         assert_eq!(at("x", &d("content-type", json!("text/plain"), json!("application/json"))), Some(2));
+    }
+
+    #[test]
+    fn no_rule_accepts_a_token_read_active_on_one_side_only() {
+        let text = r#"
+[[accept]]
+reason = "everything"
+ignore = ["*", "body.*", "body[*].active"]
+same_values = { "*" = ["true", "false"] }
+"#;
+        let rules = Rules::parse("r.toml", text).unwrap();
+        let body = shape(BodyShape::Json(json!({})), "application/json");
+        let d = |path: &str, a: Value, b: Value| Difference { path: path.into(), reference: a, candidate: b };
+        let at = |diff: &Difference| rules.accepting("impl-introspect-after-revoke", diff, &body, &body);
+        assert_eq!(at(&d("body.active", json!(false), json!(true))), None, "a stale read");
+        assert_eq!(at(&d("body.active", json!(true), json!(false))), None);
+        assert_eq!(at(&d("body[2].active", json!(false), json!(true))), None, "a listed token");
+        assert_eq!(at(&d("body.active", json!(false), json!({"present": true}))), None);
+        assert_eq!(at(&d("body.scopes", json!(false), json!(true))), Some(0), "other fields as the rules say");
+        assert_eq!(at(&d("body.active", json!(null), json!({"present": false}))), Some(0));
     }
 
     #[test]
