@@ -555,11 +555,11 @@ pub struct RunArgs {
 
     /// Failures make the exit code non-zero (default). Also PARITY_STRICT,
     /// or a ci/PARITY_STRICT file containing `false`.
-    #[arg(long, overrides_with = "no_strict")]
+    #[arg(long, conflicts_with = "no_strict")]
     pub strict: bool,
 
     /// Report failures but exit 0 (informational run).
-    #[arg(long, overrides_with = "strict")]
+    #[arg(long, conflicts_with = "strict")]
     pub no_strict: bool,
 
     /// Cross-instance iterations.
@@ -586,16 +586,16 @@ pub struct RunArgs {
 
     /// Any active:true after the revoke returned fails the iteration — the
     /// contract's "no stale window". On by default.
-    #[arg(long, overrides_with = "allow_stale")]
+    #[arg(long, conflicts_with = "allow_stale")]
     pub require_immediate: bool,
 
     /// Tolerate stale reads: fail only when the token is still active at the
     /// deadline. Stale reads are still counted and reported.
-    #[arg(long, overrides_with = "require_immediate")]
+    #[arg(long, conflicts_with = "require_immediate")]
     pub allow_stale: bool,
 
     /// Revoke status accepted as success (repeatable; the contract says 204).
-    #[arg(long = "accept-revoke-status", value_name = "CODE", default_values_t = [204u16])]
+    #[arg(long = "accept-revoke-status", value_name = "CODE", default_values_t = [204u16], value_parser = clap::value_parser!(u16).range(100..=599))]
     pub accepted_revoke_statuses: Vec<u16>,
 
     /// Tries of the revocation smoke before it counts as failed.

@@ -627,6 +627,15 @@ fn merged_coverage(sets: &[ShardSet], results: &[IterationResult]) -> Coverage {
                 own.chain(missing_iterations(s))
             })
             .collect(),
+        relaxations: sets.iter().flat_map(|s| s.analysis.coverage.relaxations.iter().cloned()).fold(
+            Vec::new(),
+            |mut all, r| {
+                if !all.contains(&r) {
+                    all.push(r);
+                }
+                all
+            },
+        ),
     }
 }
 

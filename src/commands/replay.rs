@@ -106,6 +106,17 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
             p.accepted_revoke_statuses.clone()
         },
     };
+    let mut relaxations = Vec::new();
+    if !judgement.require_immediate {
+        relaxations
+            .push("--allow-stale (as the failed run): stale reads tolerated until the deadline".into());
+    }
+    if judgement.accepted_revoke_statuses != [204] {
+        relaxations.push(format!(
+            "--accept-revoke-status {:?} (as the failed run): the contract says 204",
+            judgement.accepted_revoke_statuses
+        ));
+    }
     let mut run = RunConfig {
         source: Source::Local,
         backend_note: None,
@@ -120,6 +131,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         flavor,
         dialect,
         strict: true,
+        relaxations,
         iterations: 1,
         concurrency: 1,
         judgement,

@@ -54,6 +54,9 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
             "--flavor …@{k}: the run has {instances} instances, so there is no instance {k} (--instances)"
         )));
     }
+    let (strict, strict_source) = resolve_strict(args, env)?;
+    let diff = diff_phase(args)?;
+    let relaxations = relaxations(args, strict_source.as_deref().filter(|_| !strict), diff.as_ref());
     Ok(RunConfig {
         source,
         backend_note,
@@ -66,7 +69,8 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         hash_cost: args.instance.hash_cost,
         flavor: args.instance.flavor.clone(),
         dialect: args.dialect,
-        strict: resolve_strict(args, env)?,
+        strict,
+        relaxations,
         iterations: args.iterations,
         concurrency: usize::from(args.concurrency),
         judgement: Judgement {
@@ -91,7 +95,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         slack_webhook: args.slack_webhook.clone().filter(|w| !w.trim().is_empty()),
         canary: args.canary,
         evidence_limit: args.evidence_limit,
-        diff: diff_phase(args)?,
+        diff,
         keep_passing: args.keep_passing.0,
     })
 }
@@ -367,21 +371,59 @@ fn junit_path(path: Option<&Path>) -> Result<Option<PathBuf>, UsageError> {
     }
 }
 
-/// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict.
-fn resolve_strict(args: &RunArgs, env: &Env<'_>) -> Result<bool, UsageError> {
+/// `--strict` / `--no-strict`, else PARITY_STRICT, else a `ci/PARITY_STRICT` file, else strict;
+/// with where the setting came from when it was given.
+fn resolve_strict(args: &RunArgs, env: &Env<'_>) -> Result<(bool, Option<String>), UsageError> {
     if args.strict || args.no_strict {
-        return Ok(args.strict);
+        let flag = if args.strict { "--strict" } else { "--no-strict" };
+        return Ok((args.strict, Some(flag.into())));
     }
     if let Some(value) = env("PARITY_STRICT") {
-        return settings::bool_from("PARITY_STRICT", &value).map_err(UsageError);
+        let strict = settings::bool_from("PARITY_STRICT", &value).map_err(UsageError)?;
+        return Ok((strict, Some(format!("PARITY_STRICT={}", value.trim()))));
     }
     let file = Path::new("ci").join("PARITY_STRICT");
-    match std::fs::read_to_string(&file) {
-        // An empty file says nothing: strict, the default.
-        Ok(text) if text.trim().is_empty() => Ok(true),
-        Ok(text) => settings::bool_from(&file.display().to_string(), &text).map_err(UsageError),
-        Err(_) => Ok(true),
+    if !file.exists() {
+        return Ok((true, None));
     }
+    let bytes =
+        crate::files::read_capped(&file, 1024).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    let text = String::from_utf8_lossy(&bytes);
+    // An empty file says nothing: strict, the default.
+    if text.trim().is_empty() {
+        return Ok((true, None));
+    }
+    let strict = settings::bool_from(&file.display().to_string(), &text).map_err(UsageError)?;
+    Ok((strict, Some(format!("{} says `{}`", file.display(), text.trim()))))
+}
+
+/// Every way this run is judged more leniently than the contract, named for
+/// the verdict line, `analysis.json`, JUnit and the step summary.
+fn relaxations(args: &RunArgs, not_strict: Option<&str>, diff: Option<&DiffPhase>) -> Vec<String> {
+    let mut relaxed = Vec::new();
+    if let Some(source) = not_strict {
+        relaxed.push(format!("{source}: failures are reported but exit 0"));
+    }
+    if args.allow_stale {
+        relaxed.push(
+            "--allow-stale: stale reads tolerated until the deadline (the contract allows none)".into(),
+        );
+    }
+    let mut statuses = args.accepted_revoke_statuses.clone();
+    statuses.sort_unstable();
+    statuses.dedup();
+    if statuses != [204] {
+        let listed: Vec<String> = statuses.iter().map(u16::to_string).collect();
+        relaxed.push(format!("--accept-revoke-status {}: the contract says 204", listed.join(",")));
+    }
+    if let Some(DiffPhase { rules, .. }) = diff.filter(|d| !d.rules.rules.is_empty()) {
+        relaxed.push(format!(
+            "diff rules {}: {} rule(s) may accept differences from the reference",
+            rules.file.as_deref().unwrap_or("(given)"),
+            rules.rules.len()
+        ));
+    }
+    relaxed
 }
 
 #[cfg(test)]

@@ -361,7 +361,11 @@ same_values = { "*" = ["true", "false"] }
         assert_eq!(at(&d("body.active", json!(true), json!(false))), None);
         assert_eq!(at(&d("body[2].active", json!(false), json!(true))), None, "a listed token");
         assert_eq!(at(&d("body.active", json!(false), json!({"present": true}))), None);
-        assert_eq!(at(&d("body.scopes", json!(false), json!(true))), Some(0), "other fields as the rules say");
+        assert_eq!(
+            at(&d("body.scopes", json!(false), json!(true))),
+            Some(0),
+            "other fields as the rules say"
+        );
         assert_eq!(at(&d("body.active", json!(null), json!({"present": false}))), Some(0));
     }
 

@@ -92,6 +92,7 @@ fn coverage_properties(coverage: &Coverage) -> Vec<Property> {
     }
     properties.push(Property::new("exchanges", coverage.exchanges.to_string()));
     properties.extend(coverage.not_run.iter().map(|n| Property::new("not_run", n.as_str())));
+    properties.extend(coverage.relaxations.iter().map(|r| Property::new("relaxation", r.as_str())));
     properties
 }
 

@@ -11,12 +11,19 @@ pub fn render(analysis: &Analysis) -> String {
     let (icon, verdict) = match analysis.status {
         RunStatus::Pass => ("✅", "parity holds"),
         RunStatus::Incomplete => ("⚠️", "no failure, but parity is NOT proven"),
-        RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational: --no-strict)"),
+        RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational, not strict)"),
         RunStatus::Fail => ("❌", "parity FAILED"),
         RunStatus::Error => ("❗", "the run could not be carried out"),
     };
     let mut out = format!("### {icon} Webprofile parity: {verdict} (exit {})\n\n", analysis.exit_code);
     let _ = writeln!(out, "Tested {}.\n", one_line(&analysis.coverage.describe()));
+    if !analysis.coverage.relaxations.is_empty() {
+        let _ = writeln!(out, "**Relaxed (judged more leniently than the contract):**\n");
+        for relaxed in &analysis.coverage.relaxations {
+            let _ = writeln!(out, "- {}", one_line(relaxed).replace('`', "'"));
+        }
+        out.push('\n');
+    }
     let security = analysis.security_findings();
     if !security.is_empty() {
         let _ = writeln!(out, "**🔓 Security findings ({}):**\n", security.len());

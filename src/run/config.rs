@@ -43,6 +43,8 @@ pub struct RunConfig {
     /// What the dialect checks expect (`--dialect`).
     pub dialect: crate::contract::DialectChoice,
     pub strict: bool,
+    /// Every way the run is judged more leniently than the contract (`--allow-stale`, …).
+    pub relaxations: Vec<String>,
     pub iterations: u32,
     pub concurrency: usize,
     pub judgement: Judgement,

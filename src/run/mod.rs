@@ -403,6 +403,7 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         exchanges: found.exchanges,
         diff_pairs: found.diff.as_ref().map_or(0, |d| d.counts.exchange_pairs as u32),
         not_run,
+        relaxations: run.config.relaxations.clone(),
     }
 }
 

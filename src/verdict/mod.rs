@@ -43,6 +43,9 @@ pub struct Coverage {
     pub diff_pairs: u32,
     /// Phases that did not run, each with why ("cross-instance: --iterations 0").
     pub not_run: Vec<String>,
+    /// Every way the run was judged more leniently than the contract, with
+    /// where it came from ("--allow-stale: …", "PARITY_STRICT=false: …").
+    pub relaxations: Vec<String>,
 }
 
 impl Coverage {
@@ -130,7 +133,7 @@ pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
         RunStatus::Pass => "parity holds".to_string(),
         RunStatus::Incomplete => "no failure, but parity is NOT proven".to_string(),
         RunStatus::Fail if !f.strict => {
-            format!("parity FAILED ({}; informational: --no-strict)", f.failures.describe())
+            format!("parity FAILED ({}; informational, not strict)", f.failures.describe())
         }
         RunStatus::Fail => format!("parity FAILED ({})", f.failures.describe()),
         RunStatus::Error if f.interrupted => "the run was interrupted".to_string(),
@@ -144,7 +147,12 @@ pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
     } else {
         format!("; not run: {}", f.coverage.not_run.join("; "))
     };
-    format!("{verdict} — tested {}{not_run} — exit {exit}", f.coverage.describe())
+    let relaxed = if f.coverage.relaxations.is_empty() {
+        String::new()
+    } else {
+        format!(" — relaxed: {}", f.coverage.relaxations.join("; "))
+    };
+    format!("{verdict} — tested {}{not_run}{relaxed} — exit {exit}", f.coverage.describe())
 }
 
 #[cfg(test)]

@@ -121,3 +121,59 @@ fn a_merge_never_passes_what_a_shard_failed() {
     assert!(said.contains("recorded a failure (exit 1)"), "{said}");
     assert_eq!(read_json(&parity_dir(&merged).join("analysis.json"))["status"], "fail");
 }
+
+#[test]
+fn conflicting_flags_are_refused_and_every_relaxation_is_on_the_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    for conflict in [["--require-immediate", "--allow-stale"], ["--strict", "--no-strict"]] {
+        let run = local_run(&tmp.path().join("refused"), &[&conflict[..], &["--iterations", "1"]].concat());
+        let said = output_text(&run);
+        assert_eq!(run.status.code(), Some(64), "{conflict:?}: {said}");
+        assert!(said.contains("cannot be used with"), "{said}");
+    }
+    assert!(!tmp.path().join("refused").exists(), "nothing run");
+
+    let out = tmp.path().join("relaxed");
+    let (junit, summary) = (tmp.path().join("junit.xml"), tmp.path().join("summary.md"));
+    let run = parity()
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "3", "--allow-stale"])
+        .args([
+            "--accept-revoke-status",
+            "200",
+            "--accept-revoke-status",
+            "204",
+            "--fault",
+            "stale-rate=1,stale-for=100ms",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--step-summary")
+        .arg(&summary)
+        .env("PARITY_STRICT", "false")
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    let said = output_text(&run);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    let verdict = said.lines().last().unwrap_or_default();
+    let analysis = read_json(&parity_dir(&out).join("analysis.json"));
+    let recorded: Vec<String> = analysis["coverage"]["relaxations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    let (junit, summary) = (read(&junit), read(&summary));
+    for named in ["PARITY_STRICT=false", "--allow-stale", "--accept-revoke-status 200,204"] {
+        assert!(verdict.contains(named), "{named} in the verdict line: {verdict}");
+        assert!(recorded.iter().any(|r| r.starts_with(named)), "{named} in analysis.json: {recorded:?}");
+        assert!(
+            junit.contains(&format!(r#"<property name="relaxation" value="{named}"#)),
+            "{named}: {junit}"
+        );
+        assert!(summary.contains(&format!("- {named}")), "{named} in the step summary: {summary}");
+    }
+    assert!(analysis["cross"]["stale_reads"].as_u64().unwrap() > 0, "the stale reads tolerated are counted");
+}
