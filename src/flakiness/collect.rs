@@ -266,43 +266,38 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
     };
     let id = run_id(&input.file).to_string();
     let named_time = stamp_in_name(&input.file);
-    let refused = |refused: crate::files::Refused| skipped(SkipReason::Refused { why: refused.to_string() });
-    match input.kind {
+    let refused = |refused: crate::files::Refused| SkipReason::Refused { why: refused.to_string() };
+    let loaded = match input.kind {
         // Streamed: the harness writes these at any size (78 MB at 200,000 iterations).
-        FileKind::Cross => match crate::files::open_regular(&input.path)
+        FileKind::Cross => crate::files::open_regular(&input.path)
             .map_err(refused)
-            .and_then(|file| parse::parse_cross_from(file).map_err(skipped))
-        {
-            Ok(iterations) => {
+            .and_then(parse::parse_cross_from)
+            .map(|iterations| {
                 let timestamp =
                     named_time.or_else(|| iterations.iter().filter_map(IterationResult::started).min());
                 Loaded::Cross(CrossRun {
                     order: order(input, timestamp, &id),
                     raw: raw_dirs.contains(&id).then(|| format!("{}/{id}", super::names::RAW_DIR)),
                     file: input.file.clone(),
-                    id,
+                    id: id.clone(),
                     timestamp,
                     iterations,
                 })
-            }
-            Err(skipped) => skipped,
-        },
-        FileKind::Rerun => match crate::files::read_input(&input.path)
+            }),
+        FileKind::Rerun => crate::files::read_input(&input.path)
             .map_err(refused)
-            .and_then(|bytes| parse::parse_rerun(&bytes).map_err(skipped))
-        {
-            Ok(record) => {
+            .and_then(|bytes| parse::parse_rerun(&bytes))
+            .map(|record| {
                 let timestamp = named_time.or_else(|| record.started());
                 Loaded::Rerun(RerunRun {
                     order: order(input, timestamp, &id),
                     file: input.file.clone(),
-                    id,
+                    id: id.clone(),
                     record,
                 })
-            }
-            Err(skipped) => skipped,
-        },
-    }
+            }),
+    };
+    loaded.unwrap_or_else(skipped)
 }
 
 fn order(input: &Input, timestamp: Option<DateTime<Utc>>, id: &str) -> Order {
