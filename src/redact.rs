@@ -8,44 +8,59 @@
 //! which the service itself exposes — never by any of their own
 //! characters), HTTP Basic and Bearer credentials, URL userinfo, and every
 //! literal registered for the process (the admin password and its Basic
-//! form, webhook URLs, API tokens, AWS keys, marked instance settings). The
+//! form, webhook URLs, API tokens, AWS keys, marked instance settings) —
+//! raw or in any encoding a service may echo it in (JSON, XML/HTML,
+//! percent, base64) —, and credentials in a query string (`?token=…`). The
 //! registry is process-wide, so a secret learnt anywhere is redacted
 //! everywhere. `--no-redact` turns redaction off for artifacts only.
 
 use regex::Regex;
 use std::borrow::Cow;
-use std::sync::{OnceLock, RwLock};
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock, RwLock};
 
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Literals shorter than this are not registered: replacing every "ab" in a
-/// log would destroy it and hide nothing.
-const MIN_SECRET: usize = 4;
+/// Secrets shorter than this (in characters) are not registered: one or
+/// two characters cannot be told from text. Three are, at the price of a
+/// few harmless matches — better than a leak.
+const MIN_SECRET: usize = 3;
 
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
     enabled: bool,
-    literals: Vec<String>,
 }
 
-fn registry() -> &'static RwLock<Vec<String>> {
-    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
-    SECRETS.get_or_init(|| RwLock::new(Vec::new()))
+/// The registered secrets and the one pattern that finds any of them in
+/// any of the forms they travel in.
+#[derive(Default)]
+struct Registry {
+    secrets: Vec<String>,
+    pattern: Option<Arc<Regex>>,
+}
+
+fn registry() -> &'static RwLock<Registry> {
+    static SECRETS: OnceLock<RwLock<Registry>> = OnceLock::new();
+    SECRETS.get_or_init(|| RwLock::new(Registry::default()))
 }
 
 /// Registers a secret for the whole process: every enabled redactor hides
-/// it from now on. A URL also registers its password and query.
+/// it from now on, raw and in every encoding a service or a sink may give
+/// it (see [`forms`]).
 pub fn register(secret: &str) {
     let secret = secret.trim();
-    if secret.len() < MIN_SECRET {
+    if secret.chars().count() < MIN_SECRET {
         return;
     }
-    let mut all = registry().write().unwrap_or_else(|p| p.into_inner());
-    if !all.iter().any(|s| s == secret) {
-        all.push(secret.to_string());
-        // Longest first, so a secret containing another is replaced whole.
-        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut registry = registry().write().unwrap_or_else(|p| p.into_inner());
+    if registry.secrets.iter().any(|s| s == secret) {
+        return;
     }
+    registry.secrets.push(secret.to_string());
+    // Longest first, so a secret containing another is replaced whole.
+    registry.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let alternatives: Vec<String> = registry.secrets.iter().map(|s| forms(s)).collect();
+    registry.pattern = Regex::new(&alternatives.join("|")).ok().map(Arc::new);
 }
 
 /// Registers HTTP Basic credentials: the password, and `user:pass` as
@@ -57,8 +72,91 @@ pub fn register_basic(user: &str, pass: &str) {
     register(encoded.trim_end_matches('='));
 }
 
-fn registered() -> Vec<String> {
-    registry().read().unwrap_or_else(|p| p.into_inner()).clone()
+fn pattern() -> Option<Arc<Regex>> {
+    registry().read().unwrap_or_else(|p| p.into_inner()).pattern.clone()
+}
+
+/// A regex matching `secret` raw or escaped character by character — JSON
+/// (`\"`, `\u00e9`, Go's `\u003c`), XML/HTML (`&quot;`, `&#34;`,
+/// `&#x22;`), percent-encoding (either case, `+` for a space), in any mix —
+/// or base64-encoded at any alignment inside a longer base64 text
+/// (standard and URL-safe alphabets).
+fn forms(secret: &str) -> String {
+    let mut escaped = String::from("(?:");
+    for c in secret.chars() {
+        escaped += &char_forms(c);
+    }
+    escaped.push(')');
+    let mut alternatives = vec![escaped];
+    alternatives.extend(base64_forms(secret.as_bytes()).iter().map(|b| regex::escape(b)));
+    format!("(?:{})", alternatives.join("|"))
+}
+
+fn char_forms(c: char) -> String {
+    let mut alternatives = vec![regex::escape(&c.to_string())];
+    // Regex sources of JSON's short escapes: a backslash, then the letter.
+    let json_short = match c {
+        '"' => Some(r#"\\""#),
+        '\\' => Some(r"\\\\"),
+        '/' => Some(r"\\/"),
+        '\n' => Some(r"\\n"),
+        '\t' => Some(r"\\t"),
+        '\r' => Some(r"\\r"),
+        '\u{8}' => Some(r"\\b"),
+        '\u{c}' => Some(r"\\f"),
+        _ => None,
+    };
+    alternatives.extend(json_short.map(String::from));
+    let mut units = [0u16; 2];
+    let json_unicode: String = c.encode_utf16(&mut units).iter().map(|u| format!(r"\\u{u:04x}")).collect();
+    alternatives.push(format!("(?i:{json_unicode})"));
+    let mut bytes = [0u8; 4];
+    let percent: String = c.encode_utf8(&mut bytes).bytes().map(|b| format!("%{b:02x}")).collect();
+    alternatives.push(format!("(?i:{percent})"));
+    if c == ' ' {
+        alternatives.push(r"\+".into());
+    }
+    let code = u32::from(c);
+    alternatives.push(format!("&#0*{code};"));
+    alternatives.push(format!("(?i:&#x0*{code:x};)"));
+    let named = match c {
+        '"' => Some("&quot;"),
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '\'' => Some("&apos;"),
+        _ => None,
+    };
+    alternatives.extend(named.map(String::from));
+    let mut out = String::from("(?:");
+    let _ = write!(out, "{})", alternatives.join("|"));
+    out
+}
+
+/// The characters of base64 text that depend only on `secret`'s bytes, for
+/// each of the three alignments it may have inside a longer encoded text;
+/// runs shorter than four characters are left out (too common to mean it).
+fn base64_forms(secret: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for offset in 0..3usize {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(secret);
+        let first = (8 * offset).div_ceil(6);
+        let end = 8 * (offset + secret.len()) / 6;
+        if end < first + 4 {
+            continue;
+        }
+        for engine in [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&padded);
+            if let Some(run) = encoded.get(first..end) {
+                if !out.iter().any(|o| o == run) {
+                    out.push(run.to_string());
+                }
+            }
+        }
+    }
+    out
 }
 
 fn hex_run() -> &'static Regex {
@@ -79,10 +177,21 @@ fn url_userinfo() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"(://)[^/@\s]+@").expect("static regex"))
 }
 
+/// Credentials in a query string (`?access_token=…`, `&key=…`).
+fn query_credential() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)([?&](?:access_token|token|api_key|apikey|key|password|passwd|pwd|secret|client_secret|sig|signature|auth)=)[^&#\s\x22'<>]+",
+        )
+        .expect("static regex")
+    })
+}
+
 impl Redactor {
     /// A redactor that redacts (the default everywhere).
     pub fn enabled() -> Self {
-        Redactor { enabled: true, literals: Vec::new() }
+        Redactor { enabled: true }
     }
 
     /// A redactor that passes everything through (`--no-redact`, artifacts only).
@@ -94,14 +203,10 @@ impl Redactor {
         self.enabled
     }
 
-    /// Adds a literal secret to this redactor (and, since any secret is a
-    /// secret everywhere, to the process's registry).
-    pub fn with_secret(mut self, secret: &str) -> Self {
+    /// Registers a literal secret (any secret is a secret everywhere: the
+    /// process's registry holds it).
+    pub fn with_secret(self, secret: &str) -> Self {
         register(secret);
-        if secret.len() >= MIN_SECRET && !self.literals.iter().any(|s| s == secret) {
-            self.literals.push(secret.to_string());
-            self.literals.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
         self
     }
 
@@ -109,14 +214,9 @@ impl Redactor {
         if !self.enabled {
             return Cow::Borrowed(text);
         }
-        let mut literals = registered();
-        literals.extend(self.literals.iter().cloned());
-        literals.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let mut out = Cow::Borrowed(text);
-        for secret in &literals {
-            if out.contains(secret.as_str()) {
-                out = Cow::Owned(out.replace(secret.as_str(), REDACTED));
-            }
+        if let Some(secrets) = pattern() {
+            out = replace(out, &secrets, |_| REDACTED.to_string());
         }
         out = replace(out, hex_run(), |caps| match caps.get(1) {
             // A content digest (an image id), not a token: `parity replay` needs it as it was.
@@ -124,6 +224,7 @@ impl Redactor {
             None => format!("[REDACTED-TOKEN {}]", crate::hashing::hash_prefix(&caps[0])),
         });
         out = replace(out, basic_credential(), |caps| format!("{} {REDACTED}", &caps[1]));
+        out = replace(out, query_credential(), |caps| format!("{}{REDACTED}", &caps[1]));
         replace(out, url_userinfo(), |caps| format!("{}{REDACTED}@", &caps[1]))
     }
 }
@@ -205,6 +306,43 @@ mod tests {
     fn registered_literals_are_redacted_longest_first() {
         let r = Redactor::enabled().with_secret("hunter2").with_secret("hunter2hunter2").with_secret("ab");
         assert_eq!(r.redact("pw=hunter2hunter2 ab"), "pw=[REDACTED] ab");
+    }
+
+    #[test]
+    fn a_secret_is_redacted_in_every_encoding_a_service_may_echo() {
+        let secret = "Pa\"ss\\w\u{f6}<rd&3";
+        register(secret);
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let forms = [
+            secret.to_string(),
+            serde_json::to_string(secret).unwrap(),
+            r#"Pa\"ss\\w\u00f6\u003crd\u00263"#.to_string(),
+            r#"Pa\u0022ss\u005Cw\u00F6<rd&3"#.to_string(),
+            "Pa&quot;ss\\w\u{f6}&lt;rd&amp;3".to_string(),
+            "Pa&#34;ss\\w&#246;&#x3C;rd&#38;3".to_string(),
+            "Pa%22ss%5Cw%C3%B6%3Crd%263".to_string(),
+            "Pa%22ss%5cw%c3%b6%3crd%263".to_string(),
+            b64.clone(),
+            format!("xx{}", base64::engine::general_purpose::STANDARD.encode(format!("a{secret}"))),
+            format!("xx{}", base64::engine::general_purpose::URL_SAFE.encode(format!("ab{secret}"))),
+        ];
+        for form in forms {
+            let out = Redactor::enabled().redact(&format!("said: {form} .")).into_owned();
+            assert!(out.contains(REDACTED), "{form} → {out}");
+            assert!(!out.contains("ss") || out.matches("ss").count() == 0, "{form} → {out}");
+        }
+        assert_eq!(Redactor::enabled().redact("Pa\"ss"), "Pa\"ss", "a part is not the secret");
+    }
+
+    #[test]
+    fn three_characters_are_a_secret_and_query_credentials_are_redacted() {
+        register("q7Z");
+        assert_eq!(Redactor::enabled().redact(r#"{"p":"q7Z"}"#), r#"{"p":"[REDACTED]"}"#);
+        assert_eq!(
+            Redactor::enabled().redact("http://h:1/x?access_token=abc.def&b=1 and http://h/?key=K#f"),
+            "http://h:1/x?access_token=[REDACTED]&b=1 and http://h/?key=[REDACTED]#f"
+        );
     }
 
     #[test]
