@@ -18,6 +18,7 @@ pub mod exit;
 pub mod files;
 pub mod flakiness;
 pub mod hashing;
+pub mod http;
 pub mod lenient;
 pub mod merge;
 pub mod notify;

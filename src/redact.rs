@@ -147,7 +147,10 @@ fn base64_forms(secret: &[u8]) -> Vec<String> {
         if end < first + 4 {
             continue;
         }
-        for engine in [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD] {
+        for engine in [
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
             let encoded = engine.encode(&padded);
             if let Some(run) = encoded.get(first..end) {
                 if !out.iter().any(|o| o == run) {

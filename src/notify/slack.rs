@@ -30,8 +30,8 @@ impl Slack {
                 .filter(|u| matches!(u.scheme(), "http" | "https"))
                 .ok_or_else(|| "SLACK_WEBHOOK is not an http(s) URL".to_string())
                 .and_then(|webhook| {
-                    let client = reqwest::Client::builder()
-                        .timeout(TIMEOUT)
+                    // No redirect followed: another host must never get the summary re-posted.
+                    let client = crate::http::outbound(TIMEOUT, TIMEOUT)
                         .build()
                         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
                     Ok(Slack { webhook, client })

@@ -146,9 +146,7 @@ impl S3Target {
             Some(token) => Credentials::new_with_token(&config.access_key, &config.secret_key, token),
             None => Credentials::new(&config.access_key, &config.secret_key),
         };
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+        let client = crate::http::outbound(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
             .build()
             .map_err(|e| S3ConfigError::Client(e.to_string()))?;
         Ok(S3Target { bucket, credentials, prefix: config.prefix.clone(), client })

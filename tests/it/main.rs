@@ -14,6 +14,7 @@ mod diff;
 mod evidence;
 mod hostile;
 mod hostile_dropped;
+mod hostile_secrets;
 mod install;
 mod mongo_store;
 mod notify;

@@ -34,6 +34,10 @@ Modes (each changes only what it says):
                           password and the request body; create answers text
                           with the plaintext token; 302 Location carries the
                           Authorization; X-Echo header on every response.
+  --echo-encoded          hostile: every answer carries the configured password in
+                          every encoding (JSON short and \\u escapes, Go's \\u003c,
+                          XML named and numeric, percent, base64): error bodies
+                          hold them all, X-Echo-Encoded headers the ASCII ones.
   --never-answer          hostile: reads requests, never answers.
   --html-redirect         hostile: every /internal/api request -> 302 HTML login.
   --trust-dev-header      hostile, one door: a non-empty X-Dev-User-Id header is let
@@ -42,10 +46,10 @@ Modes (each changes only what it says):
                           24-hex id drops the owner from its query (revokes any
                           user's token by id).
 """
-import argparse, base64, hashlib, hmac, json, re, secrets, signal, sys, threading, time
+import argparse, base64, hashlib, hmac, html, json, re, secrets, signal, sys, threading, time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 HEX = re.compile(r"^[0-9a-fA-F]+$")
 OID = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -97,8 +101,15 @@ class Handler(BaseHTTPRequestHandler):
             body += "authorization: %s\npassword: %s\nbody: %s\n" % (
                 self.headers.get("Authorization", ""), self.password(),
                 self.body.decode("utf-8", "replace"))
+        if OPTS.echo_encoded and status >= 300:
+            body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            body += "".join("echo %s: %s\n" % form for form in encoded_forms(OPTS.password))
         body = body.encode() if isinstance(body, str) else body
         self.send_response(status)
+        if OPTS.echo_encoded:
+            for name, form in encoded_forms(OPTS.password):
+                if form.isascii():
+                    self.send_header("X-Echo-Encoded", "%s=%s" % (name, form))
         if OPTS.echo_secrets:
             self.send_header("X-Echo", self.headers.get("Authorization", ""))
         for k, v in headers:
@@ -296,6 +307,24 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def encoded_forms(secret):
+    """The secret as services echo it: each escaping a sink might apply."""
+    go_json = json.dumps(secret)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    numeric = "".join("&#%d;" % ord(c) if not c.isalnum() else c for c in secret)
+    return [
+        ("raw", secret),
+        ("json", json.dumps(secret, ensure_ascii=False)[1:-1]),
+        ("json-ascii", json.dumps(secret)[1:-1]),
+        ("go-json", go_json),
+        ("xml", html.escape(secret, quote=True)),
+        ("xml-numeric", numeric),
+        ("percent", quote(secret, safe="")),
+        ("form", quote_plus(secret)),
+        ("base64", base64.b64encode(secret.encode()).decode()),
+        ("base64url", base64.urlsafe_b64encode(secret.encode()).decode()),
+    ]
+
+
 def main():
     global OPTS
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -303,7 +332,7 @@ def main():
     p.add_argument("--user", default="overleaf")
     p.add_argument("--password", default="overleaf")
     p.add_argument("--verbose", action="store_true")
-    for mode in ("stale-once", "partial-token-prefix", "node-dialect", "echo-secrets", "never-answer",
+    for mode in ("stale-once", "partial-token-prefix", "node-dialect", "echo-secrets", "echo-encoded", "never-answer",
                  "html-redirect", "trust-dev-header", "drop-unparsable-owner"):
         p.add_argument("--" + mode, action="store_true")
     OPTS = p.parse_args()

@@ -90,12 +90,11 @@ impl Api {
             USER_AGENT,
             HeaderValue::from_static(concat!("webprofile-parity/", env!("CARGO_PKG_VERSION"))),
         );
-        // The default redirect policy drops Authorization when a redirect
-        // leaves the host (GitHub sends archives to a storage host).
-        let client = reqwest::Client::builder()
+        // GitHub sends archives to a storage host: a few redirects are
+        // followed, and reqwest drops Authorization when one leaves the host.
+        let client = crate::http::outbound(Duration::from_secs(10), ARCHIVE_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(5))
             .default_headers(headers)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(ARCHIVE_TIMEOUT)
             .build()
             .map_err(|e| GithubError::Client(e.to_string()))?;
         Ok(Api { client, base, retry })
