@@ -203,6 +203,9 @@ pub struct MergeArgs {
     pub step_summary: Option<PathBuf>,
 
     /// Write the merged artifacts without redaction (the shards' own redaction stays).
+    /// Without it, a shard run with --no-redact is redacted again as it is copied (text
+    /// and gzipped files): tokens, credentials, and the secrets this merge is given
+    /// (WEBPROFILE_ADMIN_PASS, GITHUB_TOKEN, SLACK_WEBHOOK, … in its environment).
     #[arg(long)]
     pub no_redact: bool,
 }

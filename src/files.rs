@@ -15,6 +15,8 @@ pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 pub enum Refused {
     #[error("is not a regular file but {0}; not read")]
     NotRegular(&'static str),
+    #[error("is a symbolic link: an artifact set's files are read only from inside it; not read")]
+    Symlink,
     #[error("is too large: more than the {cap} byte cap")]
     TooLarge { cap: u64 },
     #[error("cannot be read: {0}")]
@@ -63,6 +65,24 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, Refused> {
     Ok(std::fs::File::open(path)?)
 }
 
+/// A file of an artifact set the tool wrote (`analysis.json`, a packet's
+/// files, a shard's results): a regular file that is not a symbolic link —
+/// a link could point out of the set, at anything — at most `cap` bytes.
+pub fn read_artifact(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(Refused::Symlink);
+    }
+    read_capped(path, cap)
+}
+
+/// [`open_regular`] for a file of an artifact set: never a symbolic link.
+pub fn open_artifact(path: &Path) -> Result<std::fs::File, Refused> {
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(Refused::Symlink);
+    }
+    open_regular(path)
+}
+
 /// [`read_capped`] with [`MAX_INPUT_BYTES`].
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Refused> {
     read_capped(path, MAX_INPUT_BYTES)
@@ -85,5 +105,9 @@ mod tests {
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         assert!(matches!(read_input(&fifo), Err(Refused::NotRegular("a FIFO"))));
         assert!(matches!(read_input(&tmp.path().join("missing")), Err(Refused::Io(_))));
+        let link = tmp.path().join("link.json");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(matches!(read_artifact(&link, 10), Err(Refused::Symlink)));
+        assert_eq!(read_artifact(&file, 10).unwrap(), b"0123456789");
     }
 }

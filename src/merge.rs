@@ -120,17 +120,18 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
         ))
     })?;
     let results_path = dir.join(names::CROSS_RESULTS_JSON);
-    let results = match std::fs::read_to_string(&results_path) {
-        Ok(text) => serde_json::from_str::<Vec<IterationResult>>(&text).map_err(|e| {
-            MergeError::Missing(format!(
-                "{} is not a whole list of iteration results ({e}): the shard's set is cut short \
+    let results = match crate::files::open_artifact(&results_path) {
+        Ok(file) => serde_json::from_reader::<_, Vec<IterationResult>>(std::io::BufReader::new(file))
+            .map_err(|e| {
+                MergeError::Missing(format!(
+                    "{} is not a whole list of iteration results ({e}): the shard's set is cut short \
                  (was the shard killed, or its upload incomplete?); nothing merged",
-                results_path.display()
-            ))
-        })?,
+                    results_path.display()
+                ))
+            })?,
         // A shard whose iterations never ran has none; its analysis says why.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(MergeError::Missing(format!("cannot read {}: {e}", results_path.display()))),
+        Err(crate::files::Refused::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(MergeError::Missing(format!("cannot read {}: it {e}", results_path.display()))),
     };
     let recorded = analysis.coverage.iterations as usize;
     if results.len() < recorded {
@@ -325,9 +326,13 @@ fn merge_traces(parity: &ArtifactDir, sets: &[ShardSet]) -> Result<(), String> {
     let mut errors = Vec::new();
     for set in sets {
         let path = set.dir.join(names::CROSS_TRACE);
-        let file = match std::fs::File::open(&path) {
+        let file = match crate::files::open_artifact(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && set.results.is_empty() => continue,
+            Err(crate::files::Refused::Io(e))
+                if e.kind() == std::io::ErrorKind::NotFound && set.results.is_empty() =>
+            {
+                continue
+            }
             Err(e) => {
                 errors.push(format!("shard {}: cannot read {}: {e}", set.shard(), path.display()));
                 continue;
@@ -402,6 +407,12 @@ fn copy_shard_files(set: &ShardSet, parity: &ArtifactDir) -> Result<(), String> 
 /// (a shard may have run with --no-redact), anything else is copied as it is.
 fn copy_tree(from: &Path, to: &Path, redactor: &Redactor) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot copy {} to {}: {e}", from.display(), to.display());
+    if std::fs::symlink_metadata(from).map_err(fail)?.file_type().is_symlink() {
+        return Err(format!(
+            "{} is a symbolic link: not copied (it could point out of the set)",
+            from.display()
+        ));
+    }
     if from.is_dir() {
         std::fs::create_dir_all(to).map_err(fail)?;
         for entry in std::fs::read_dir(from).map_err(fail)?.flatten() {
@@ -412,11 +423,37 @@ fn copy_tree(from: &Path, to: &Path, redactor: &Redactor) -> Result<(), String> 
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
-    let bytes = std::fs::read(from).map_err(fail)?;
-    match String::from_utf8(bytes) {
-        Ok(text) => std::fs::write(to, redactor.redact(&text).as_bytes()).map_err(fail),
-        Err(binary) => std::fs::write(to, binary.into_bytes()).map_err(fail),
-    }
+    let refused = |e: crate::files::Refused| format!("{} {e}: not copied", from.display());
+    let bytes = crate::files::read_artifact(from, COPY_CAP).map_err(refused)?;
+    let gzipped = from.extension().is_some_and(|e| e == "gz");
+    let bytes = if gzipped { gunzipped(&bytes).map_err(fail)? } else { bytes };
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => redactor.redact(&text).into_owned().into_bytes(),
+        // Not text: no secret can be told in it; written as it is.
+        Err(binary) => binary.into_bytes(),
+    };
+    let bytes = if gzipped { gzipped_bytes(&bytes).map_err(fail)? } else { bytes };
+    std::fs::write(to, bytes).map_err(fail)
+}
+
+/// The most of one shard file merge copies (or of a gzipped one, opened).
+const COPY_CAP: u64 = 512 << 20;
+
+/// A shard may have run with --no-redact: its gzipped files are opened,
+/// redacted and compressed again like its text.
+fn gunzipped(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(flate2::read::MultiGzDecoder::new(bytes), COPY_CAP),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+fn gzipped_bytes(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, bytes)?;
+    encoder.finish()
 }
 
 /// Every shard's packets under the merged `evidence/`: an iteration's keeps

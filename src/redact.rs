@@ -77,7 +77,7 @@ fn pattern() -> Option<Arc<Regex>> {
 }
 
 /// A regex matching `secret` raw or escaped character by character — JSON
-/// (`\"`, `\u00e9`, Go's `\u003c`), XML/HTML (`&quot;`, `&#34;`,
+/// at any depth (`\"`, `\\\"`, `\u00e9`, Go's `\u003c`), XML/HTML (`&quot;`, `&#34;`,
 /// `&#x22;`), percent-encoding (either case, `+` for a space), in any mix —
 /// or base64-encoded at any alignment inside a longer base64 text
 /// (standard and URL-safe alphabets).
@@ -94,21 +94,22 @@ fn forms(secret: &str) -> String {
 
 fn char_forms(c: char) -> String {
     let mut alternatives = vec![regex::escape(&c.to_string())];
-    // Regex sources of JSON's short escapes: a backslash, then the letter.
+    // JSON's escapes, at any depth of JSON inside JSON (a body recorded as a
+    // string): each level doubles the backslashes, so one or more of them.
     let json_short = match c {
-        '"' => Some(r#"\\""#),
-        '\\' => Some(r"\\\\"),
-        '/' => Some(r"\\/"),
-        '\n' => Some(r"\\n"),
-        '\t' => Some(r"\\t"),
-        '\r' => Some(r"\\r"),
-        '\u{8}' => Some(r"\\b"),
-        '\u{c}' => Some(r"\\f"),
+        '"' => Some(r#"\\+""#),
+        '\\' => Some(r"\\+"),
+        '/' => Some(r"\\+/"),
+        '\n' => Some(r"\\+n"),
+        '\t' => Some(r"\\+t"),
+        '\r' => Some(r"\\+r"),
+        '\u{8}' => Some(r"\\+b"),
+        '\u{c}' => Some(r"\\+f"),
         _ => None,
     };
     alternatives.extend(json_short.map(String::from));
     let mut units = [0u16; 2];
-    let json_unicode: String = c.encode_utf16(&mut units).iter().map(|u| format!(r"\\u{u:04x}")).collect();
+    let json_unicode: String = c.encode_utf16(&mut units).iter().map(|u| format!(r"\\+u{u:04x}")).collect();
     alternatives.push(format!("(?i:{json_unicode})"));
     let mut bytes = [0u8; 4];
     let percent: String = c.encode_utf8(&mut bytes).bytes().map(|b| format!("%{b:02x}")).collect();
@@ -329,6 +330,9 @@ mod tests {
             b64.clone(),
             format!("xx{}", base64::engine::general_purpose::STANDARD.encode(format!("a{secret}"))),
             format!("xx{}", base64::engine::general_purpose::URL_SAFE.encode(format!("ab{secret}"))),
+            serde_json::to_string(&serde_json::to_string(secret).unwrap()).unwrap(),
+            serde_json::to_string(&serde_json::to_string(&serde_json::to_string(secret).unwrap()).unwrap())
+                .unwrap(),
         ];
         for form in forms {
             let out = Redactor::enabled().redact(&format!("said: {form} .")).into_owned();

@@ -220,9 +220,9 @@ impl SuiteCounts {
 impl Analysis {
     /// A run's `analysis.json`; the error says which file and why.
     pub fn read(path: &Path) -> Result<Analysis, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
+        let bytes = crate::files::read_artifact(path, crate::files::MAX_INPUT_BYTES)
+            .map_err(|e| format!("cannot read {}: it {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
     }
 
     pub fn passed(&self) -> bool {

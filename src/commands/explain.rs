@@ -53,7 +53,7 @@ fn tint_of(line: &str) -> Tint {
 }
 
 fn read(path: &Path) -> Result<String, CommandError> {
-    let bytes = crate::files::read_capped(path, CAP)
+    let bytes = crate::files::read_artifact(path, CAP)
         .map_err(|e| CommandError::Usage(format!("{}: {e} (is this an evidence packet?)", path.display())))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -152,6 +152,11 @@ fn register_secrets(command: &Command) {
         register_url_userinfo(&value);
         register(&value);
     }
+    // Known to every command, so that `merge` re-redacts a --no-redact shard with it too.
+    if let Some(pass) = crate::settings::process_env("WEBPROFILE_ADMIN_PASS") {
+        let user = crate::settings::process_env("WEBPROFILE_ADMIN_USER").unwrap_or_else(|| "overleaf".into());
+        register_basic(&user, &pass);
+    }
     match command {
         Command::Run(args) => {
             register_basic(&args.credentials.admin_user, &args.credentials.admin_pass);

@@ -42,7 +42,7 @@ fn read_spec(packet: &Path) -> Result<(ReplaySpec, PathBuf), CommandError> {
         (packet.parent().map(Path::to_path_buf).unwrap_or_default(), packet.to_path_buf())
     };
     let usage = |why: String| CommandError::Usage(format!("{}: {why}", file.display()));
-    let bytes = crate::files::read_capped(&file, SPEC_CAP).map_err(|e| match e {
+    let bytes = crate::files::read_artifact(&file, SPEC_CAP).map_err(|e| match e {
         crate::files::Refused::Io(io) if io.kind() == std::io::ErrorKind::NotFound => usage(
             "not found: PACKET is an evidence packet folder (<out>/webprofile-parity/evidence/<case>)".into(),
         ),

@@ -181,3 +181,71 @@ fn no_form_of_the_password_reaches_any_sink() {
         assert_clean("a payload Slack received", payload);
     }
 }
+
+/// Shards run with --no-redact hold every secret; the merged set (text,
+/// gzipped traces, the tarball) holds none, and no symbolic link planted in
+/// a shard or a packet is followed out of it.
+#[test]
+fn merge_redacts_unredacted_shards_and_no_reader_follows_a_link_out() {
+    let (_standin, urls) = spec_standin(&["--echo-encoded", "--user", "admin", "--password", PASSWORD]);
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside.txt");
+    std::fs::write(&outside, format!("password {PASSWORD}")).unwrap();
+    let mut shards = Vec::new();
+    for k in 1..=2 {
+        let dir = tmp.path().join(format!("shard-{k}"));
+        let run = parity()
+            .args(["run", "--instance", &urls[0], "--instance", &urls[1], "--iterations", "4", "--seed", "5"])
+            .args([
+                "--shard",
+                &format!("{k}/2"),
+                "--no-redact",
+                "--admin-user",
+                "admin",
+                "--admin-pass",
+                PASSWORD,
+            ])
+            .arg("--out")
+            .arg(&dir)
+            .timeout(HANG_GUARD)
+            .output()
+            .unwrap();
+        assert!(matches!(run.status.code(), Some(0 | 1)), "{}", output_text(&run));
+        let unredacted = texts_under(&parity_dir(&dir));
+        assert!(unredacted.iter().any(|(_, t)| t.contains("h0st1le")), "--no-redact kept the secret");
+        std::os::unix::fs::symlink(&outside, parity_dir(&dir).join("notes.txt")).unwrap();
+        shards.push(dir);
+    }
+    let merged = tmp.path().join("merged");
+    let merge = parity()
+        .args(["merge", "--out"])
+        .arg(&merged)
+        .args(&shards)
+        .env("WEBPROFILE_ADMIN_PASS", PASSWORD)
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    let said = output_text(&merge);
+    assert!(matches!(merge.status.code(), Some(0 | 1)), "{said}");
+    assert!(said.contains("notes.txt is a symbolic link: not copied"), "{said}");
+    assert_clean("merge's output", &said);
+    let texts = texts_under(&merged);
+    assert!(
+        texts.iter().any(|(name, _)| name.ends_with("cross-instance-trace.jsonl.gz")),
+        "the trace merged"
+    );
+    for (name, text) in &texts {
+        assert_clean(name, text);
+    }
+
+    // explain reads a packet's own files, never a link out of it.
+    let packet = tmp.path().join("packet");
+    std::fs::create_dir_all(&packet).unwrap();
+    std::os::unix::fs::symlink(&outside, packet.join("README.txt")).unwrap();
+    std::fs::write(packet.join("timeline.txt"), "timeline of nothing\n").unwrap();
+    let explain = parity().arg("explain").arg(&packet).timeout(HANG_GUARD).output().unwrap();
+    let said = output_text(&explain);
+    assert_eq!(explain.status.code(), Some(64), "{said}");
+    assert!(said.contains("is a symbolic link"), "{said}");
+    assert!(!said.contains("h0st1le"), "{said}");
+}

@@ -37,7 +37,8 @@ Modes (each changes only what it says):
   --echo-encoded          hostile: every answer carries the configured password in
                           every encoding (JSON short and \\u escapes, Go's \\u003c,
                           XML named and numeric, percent, base64): error bodies
-                          hold them all, X-Echo-Encoded headers the ASCII ones.
+                          and an "echo" field of JSON objects hold them all,
+                          X-Echo-Encoded headers the ASCII ones.
   --never-answer          hostile: reads requests, never answers.
   --html-redirect         hostile: every /internal/api request -> 302 HTML login.
   --trust-dev-header      hostile, one door: a non-empty X-Dev-User-Id header is let
@@ -127,6 +128,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def json(self, status, obj, node=False):
         """Go: JSON + newline as text/plain; node=True: Express-style application/json."""
+        if OPTS.echo_encoded and isinstance(obj, dict):
+            obj = dict(obj, echo=dict(encoded_forms(OPTS.password)))
         if node:
             self.send(status, json.dumps(obj, separators=(",", ":")), "application/json; charset=utf-8")
         else:
