@@ -83,6 +83,45 @@ pub fn open_artifact(path: &Path) -> Result<std::fs::File, Refused> {
     open_regular(path)
 }
 
+/// Opens `path` for writing (created, truncated or appended to), refusing
+/// anything but a regular file: a FIFO or a device where a report is
+/// expected would block the run forever or swallow it. The open itself never
+/// blocks (`O_NONBLOCK`, which regular files ignore).
+pub fn open_for_writing(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    /// `O_NONBLOCK` on Linux (x86_64 and aarch64).
+    const O_NONBLOCK: i32 = 0o4000;
+    let not_regular = |kind: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {kind}, not a regular file; not written"),
+        )
+    };
+    if let Some(kind) = std::fs::metadata(path).ok().and_then(|m| irregular(m.file_type())) {
+        return Err(not_regular(kind));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).custom_flags(O_NONBLOCK);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true).truncate(true);
+    }
+    let file = options.open(path)?;
+    if let Some(kind) = irregular(file.metadata()?.file_type()) {
+        return Err(not_regular(kind));
+    }
+    Ok(file)
+}
+
+/// Writes `bytes` to a regular file at `path` (see [`open_for_writing`]).
+pub fn write_regular(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut file = open_for_writing(path, false)?;
+    file.write_all(bytes)?;
+    file.flush()
+}
+
 /// [`read_capped`] with [`MAX_INPUT_BYTES`].
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Refused> {
     read_capped(path, MAX_INPUT_BYTES)
@@ -109,5 +148,10 @@ mod tests {
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert!(matches!(read_artifact(&link, 10), Err(Refused::Symlink)));
         assert_eq!(read_artifact(&file, 10).unwrap(), b"0123456789");
+        let refused = write_regular(&fifo, b"x").unwrap_err().to_string();
+        assert!(refused.contains("a FIFO, not a regular file"), "{refused}");
+        assert!(write_regular(Path::new("/dev/null"), b"x").is_err(), "a device is no report");
+        write_regular(&file, b"new").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
     }
 }

@@ -2,7 +2,7 @@
 //! Tokio runtime, exits with its code. Everything else is in `commands`.
 
 use std::process::ExitCode;
-use webprofile_parity::{cli, commands, exit::Exit};
+use webprofile_parity::{cli, commands, exit::Exit, progress};
 
 /// glibc's malloc held on to freed memory as concurrency rose (peak RSS of
 /// a long embedded run tripled from `--concurrency 8` to 32); mimalloc's
@@ -14,8 +14,13 @@ fn main() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Usage.code() as u8 } else { 0 });
+            let printed = e.print().is_ok_and(|()| std::io::Write::flush(&mut std::io::stdout()).is_ok());
+            return ExitCode::from(match (e.use_stderr(), printed) {
+                (true, _) => Exit::Usage.code() as u8,
+                (false, true) => 0,
+                // `--help > /dev/full`: the help was lost.
+                (false, false) => Exit::Infrastructure.code() as u8,
+            });
         }
     };
     tracing_subscriber::fmt()
@@ -32,5 +37,8 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(commands::dispatch(cli.command));
+    // Output lost on the console turns a success into an infrastructure error.
+    let code =
+        if code == Exit::Ok.code() && progress::output_lost() { Exit::Infrastructure.code() } else { code };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

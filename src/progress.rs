@@ -8,10 +8,26 @@ use crate::redact::Redactor;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write as _};
 
+/// Set when the console could not be written (a full disk, a device that
+/// refuses): the process then exits non-zero. A closed pipe (`| head`) is
+/// the reader leaving, not lost output.
+static OUTPUT_LOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn note_write(result: std::io::Result<()>) {
+    if result.is_err_and(|e| e.kind() != std::io::ErrorKind::BrokenPipe) {
+        OUTPUT_LOST.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether some console output could not be written.
+pub fn output_lost() -> bool {
+    OUTPUT_LOST.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// One line for the user on stderr: redacted, control characters flattened.
 fn err_line(text: &str) {
     let text = escape::one_line(&Redactor::enabled().redact(text));
-    let _ = writeln!(std::io::stderr().lock(), "parity: {text}");
+    note_write(writeln!(std::io::stderr().lock(), "parity: {text}"));
 }
 
 /// A line shown above a progress bar (same rules as [`err_line`]).
@@ -41,7 +57,7 @@ impl Reporter {
     /// Several lines at once (a table), on stderr.
     pub fn print_block(&self, text: &str) {
         let text = escape::lines(&Redactor::enabled().redact(text));
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        note_write(std::io::stderr().lock().write_all(text.as_bytes()));
     }
 
     /// A line for the user, on stderr (stdout stays free for machine output).
@@ -237,11 +253,11 @@ pub fn print_tinted(lines: &[(Tint, String)]) {
         }
     }
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    note_write(out.write_all(text.as_bytes()).and_then(|()| out.flush()));
 }
 
 pub fn print_stdout(text: &str) {
     let text = escape::lines(&Redactor::enabled().redact(text));
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    note_write(out.write_all(text.as_bytes()).and_then(|()| out.flush()));
 }

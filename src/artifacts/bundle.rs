@@ -5,7 +5,6 @@ use super::{ArtifactError, FLAKINESS_DIR, PARITY_DIR};
 use chrono::{DateTime, Utc};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// What of `flakiness/` belongs to a run (the rest is the collector's).
@@ -24,7 +23,7 @@ pub fn bundle(out: &Path, at: DateTime<Utc>) -> Result<PathBuf, ArtifactError> {
 pub fn bundle_into(out: &Path, path: &Path) -> Result<PathBuf, ArtifactError> {
     let path = path.to_path_buf();
     let fail = |source| ArtifactError { path: path.clone(), source };
-    let file = File::create(&path).map_err(fail)?;
+    let file = crate::files::open_for_writing(&path, false).map_err(fail)?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::fast()));
     // dockerd rejects sparse entries; keep every archive plain.
     tar.sparse(false);
@@ -68,7 +67,7 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-28T12:34:56Z").unwrap().to_utc();
         let path = bundle(out, at).unwrap();
         assert!(path.ends_with("webprofile-parity-20261128123456.tar.gz"));
-        let mut archive = tar::Archive::new(GzDecoder::new(File::open(&path).unwrap()));
+        let mut archive = tar::Archive::new(GzDecoder::new(std::fs::File::open(&path).unwrap()));
         let names: Vec<String> =
             archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
         assert!(names.contains(&"webprofile-parity/node.parity.json".to_string()), "{names:?}");

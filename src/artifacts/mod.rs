@@ -163,8 +163,8 @@ impl ArtifactDir {
     /// Opens (truncates) a text file to be written piece by piece.
     pub fn text_stream(&self, name: &str) -> Result<TextStream, ArtifactError> {
         let path = self.path(name);
-        let file =
-            std::fs::File::create(&path).map_err(|source| ArtifactError { path: path.clone(), source })?;
+        let file = crate::files::open_for_writing(&path, false)
+            .map_err(|source| ArtifactError { path: path.clone(), source })?;
         Ok(TextStream { path, out: std::io::BufWriter::new(file), redactor: self.redactor.clone() })
     }
 
@@ -208,7 +208,7 @@ impl ArtifactDir {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(fail)?;
         }
-        std::fs::write(&path, self.redactor.redact(text).as_bytes()).map_err(fail)?;
+        crate::files::write_regular(&path, self.redactor.redact(text).as_bytes()).map_err(fail)?;
         Ok(path)
     }
 

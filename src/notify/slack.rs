@@ -48,7 +48,7 @@ impl Slack {
                 Ok(response) if response.status().is_success() => return Ok(()),
                 Ok(response) => {
                     let status = response.status();
-                    let said = response.text().await.unwrap_or_default();
+                    let said = crate::http::text_prefix(response, crate::http::caps::ERROR_TEXT).await;
                     last = format!("Slack answered HTTP {}{}", status.as_u16(), excerpt(&said));
                     if !(status.is_server_error() || status.as_u16() == 429) {
                         break;

@@ -234,7 +234,7 @@ impl S3Target {
         if status.is_success() {
             return Ok(());
         }
-        let body = response.text().await.unwrap_or_default();
+        let body = crate::http::text_prefix(response, crate::http::caps::ERROR_TEXT).await;
         let (code, message) = parse_error_body(&body);
         Err(S3Error::Status { key: self.s3_uri(key), status: status.as_u16(), code, message })
     }

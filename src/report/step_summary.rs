@@ -60,7 +60,7 @@ pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Asses
 
 /// Appends `markdown` to the step summary file, creating it when absent.
 pub fn append(path: &Path, markdown: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = crate::files::open_for_writing(path, true)?;
     file.write_all(markdown.as_bytes())
 }
 

@@ -75,6 +75,12 @@ pub trait Sink: Send {
     async fn flush(&mut self) -> Result<(), String> {
         Ok(())
     }
+
+    /// Whether the sink writes a file the user relies on (the artifacts,
+    /// `--junit`, `--step-summary`): its failure makes the exit code non-zero.
+    fn writes_output(&self) -> bool {
+        false
+    }
 }
 
 /// Hands each event to every sink; a sink's error becomes a warning to all
@@ -83,11 +89,13 @@ pub trait Sink: Send {
 pub struct Emitter {
     sinks: Vec<Box<dyn Sink>>,
     errors: Vec<String>,
+    /// Outputs the user relies on that could not be written.
+    lost_outputs: Vec<String>,
 }
 
 impl Emitter {
     pub fn new(sinks: Vec<Box<dyn Sink>>) -> Self {
-        Emitter { sinks, errors: Vec::new() }
+        Emitter { sinks, errors: Vec::new(), lost_outputs: Vec::new() }
     }
 
     /// A sink that joins once the run knows more (the evidence sink, once the stack is up).
@@ -99,6 +107,9 @@ impl Emitter {
         let mut failures = Vec::new();
         for sink in &mut self.sinks {
             if let Err(e) = sink.event(&event) {
+                if sink.writes_output() {
+                    self.lost_outputs.push(e.clone());
+                }
                 failures.push(e);
             }
         }
@@ -121,6 +132,11 @@ impl Emitter {
     /// Every error and warning so far.
     pub fn errors(&self) -> &[String] {
         &self.errors
+    }
+
+    /// Files the user relies on that could not be written (each error once).
+    pub fn lost_outputs(&self) -> &[String] {
+        &self.lost_outputs
     }
 
     pub fn note(&mut self, message: &str) {

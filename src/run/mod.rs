@@ -467,14 +467,47 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
     let bundled = sinks::bundle(&run.config.out, &tarball_path);
     let bundle_phase = Phase { name: "bundle".into(), duration_ms: millis(phase_start.elapsed()) };
     run.phases.0.push(bundle_phase);
+    let mut lost = run.emitter.lost_outputs().to_vec();
+    if let Err(e) = &bundled {
+        // analysis.json must not claim a tarball that was never written.
+        let mut analysis = analysis.clone();
+        analysis.tarball = None;
+        analysis.errors.push(format!("no tarball: {e}"));
+        let redactor = if run.config.redact { Redactor::enabled() } else { Redactor::disabled() };
+        let rewritten = ArtifactDir::create(&run.config.out.join(artifacts::PARITY_DIR), redactor)
+            .and_then(|dir| dir.write_json(artifacts::names::ANALYSIS_JSON, &analysis));
+        if let Err(e) = rewritten {
+            lost.push(e.to_string());
+        }
+        lost.push(format!("the tarball: {e}"));
+    }
     if let Some(path) = &run.config.timings {
         if let Err(e) = write_timings(path, &run.phases.0) {
             run.emitter.warn(&e);
+            lost.push(e);
         }
     }
+    let (exit, sentence) = with_lost_outputs(exit, sentence, &lost);
     run.emitter.emit(Event::Bundled { root, tarball: &bundled, verdict: &sentence });
     run.emitter.flush().await;
     exit
+}
+
+/// A run whose verdict holds but whose outputs (artifacts, `--junit`,
+/// `--step-summary`, `--timings`, the tarball) could not all be written
+/// exits 3: CI must not read a silent 0 with a report missing.
+fn with_lost_outputs(exit: Exit, sentence: String, lost: &[String]) -> (Exit, String) {
+    if lost.is_empty() || exit != Exit::Ok {
+        return (exit, sentence);
+    }
+    let verdict = sentence.strip_suffix(" — exit 0").unwrap_or(&sentence);
+    let said = format!(
+        "{verdict} — but {} output(s) could not be written ({}) — exit {}",
+        lost.len(),
+        lost.join("; "),
+        Exit::Infrastructure
+    );
+    (Exit::Infrastructure, said)
 }
 
 fn prepare_dirs(
@@ -513,7 +546,7 @@ async fn resolve_auto(source: &Source, emitter: &mut Emitter) -> Source {
 fn write_timings(path: &Path, phases: &[Phase]) -> Result<(), String> {
     serde_json::to_string_pretty(phases)
         .map_err(std::io::Error::other)
-        .and_then(|json| std::fs::write(path, json + "\n"))
+        .and_then(|json| crate::files::write_regular(path, (json + "\n").as_bytes()))
         .map_err(|e| format!("cannot write the timings to {}: {e}", path.display()))
 }
 

@@ -143,6 +143,10 @@ struct TraceLine<'a> {
 }
 
 impl Sink for ArtifactSink {
+    fn writes_output(&self) -> bool {
+        true
+    }
+
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
         let parity = &self.parity;
         match event {
@@ -362,6 +366,10 @@ impl JunitSink {
 }
 
 impl Sink for JunitSink {
+    fn writes_output(&self) -> bool {
+        true
+    }
+
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
         match event {
             Event::SmokeFinished { report, smokes } => self.smoke_attempts = smoke_attempts(report, smokes),
@@ -449,6 +457,10 @@ pub struct StepSummarySink {
 }
 
 impl Sink for StepSummarySink {
+    fn writes_output(&self) -> bool {
+        true
+    }
+
     fn event(&mut self, event: &Event<'_>) -> Result<(), String> {
         match event {
             Event::Finished(analysis) => append_step_summary(&self.path, &self.redactor, analysis),

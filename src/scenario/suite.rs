@@ -392,7 +392,10 @@ fn kept_out(ex: &Exchange, token_ids: &[&str], auth: AuthMode) -> CheckOutcome {
 /// The form of "no" for no credentials and for wrong ones, as the dialect
 /// answers it; a request that was let in is the security checks' finding.
 fn rejection_form(refused: &[(usize, Exchange, bool)], dialect: Dialect) -> CheckOutcome {
-    if let Some((_, ex, _)) = refused.iter().find(|(_, ex, _)| ex.status.is_none()) {
+    // No answer, a 5xx or a 429 says nothing of the dialect: the service failed.
+    if let Some((_, ex, _)) =
+        refused.iter().find(|(_, ex, _)| exchange_class(ex) == FailureClass::Infrastructure)
+    {
         return CheckOutcome::Fail(FailureClass::Infrastructure, ex.summary());
     }
     let mut wrong = Vec::new();

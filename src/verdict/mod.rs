@@ -107,12 +107,24 @@ pub struct Findings {
     pub coverage: Coverage,
 }
 
+impl Findings {
+    /// Every failure is the service or the network failing (no answer, 5xx,
+    /// 429): nothing was learnt about parity, so the run could not be
+    /// carried out — never "parity FAILED".
+    fn only_infrastructure_failed(&self) -> bool {
+        !self.failures.is_empty() && self.failures.get(FailureClass::Infrastructure) == self.failures.total()
+    }
+}
+
 /// The status and exit code of a run.
 pub fn decide(f: &Findings) -> (RunStatus, Exit) {
     if f.interrupted {
         return (RunStatus::Error, Exit::Interrupted);
     }
     if f.stack_failed {
+        return (RunStatus::Error, Exit::Infrastructure);
+    }
+    if f.only_infrastructure_failed() {
         return (RunStatus::Error, Exit::Infrastructure);
     }
     if !f.failures.is_empty() {
@@ -140,6 +152,11 @@ pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
         RunStatus::Error if !f.stack_failed && !f.coverage.tested_anything() => {
             "nothing was tested: no check ran".to_string()
         }
+        RunStatus::Error if f.only_infrastructure_failed() => format!(
+            "the run could not be carried out: every failure was the service or the network failing \
+             (no answer, 5xx or 429: {})",
+            f.failures.describe()
+        ),
         RunStatus::Error => "the run could not be carried out".to_string(),
     };
     let not_run = if f.coverage.not_run.is_empty() {
@@ -198,6 +215,25 @@ mod tests {
         assert!(
             sentence(&f, RunStatus::Fail, Exit::Ok).starts_with("parity FAILED (1 stale-read; informational")
         );
+    }
+
+    #[test]
+    fn a_service_that_only_failed_is_an_infrastructure_error_not_a_parity_failure() {
+        let mut f = findings();
+        f.failures.add(FailureClass::Infrastructure);
+        f.failures.add(FailureClass::Infrastructure);
+        assert_eq!(decide(&f), (RunStatus::Error, Exit::Infrastructure));
+        f.strict = false;
+        assert_eq!(
+            decide(&f),
+            (RunStatus::Error, Exit::Infrastructure),
+            "not a finding to be informational about"
+        );
+        let line = sentence(&f, RunStatus::Error, Exit::Infrastructure);
+        assert!(line.contains("every failure was the service or the network failing"), "{line}");
+        f.failures.add(FailureClass::Contract);
+        f.strict = true;
+        assert_eq!(decide(&f), (RunStatus::Fail, Exit::ParityFailure), "one real finding is a failure");
     }
 
     #[test]

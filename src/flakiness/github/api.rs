@@ -128,10 +128,13 @@ impl Api {
         for page in 1..=MAX_PAGES {
             let response = self.send(url.clone(), what, API_TIMEOUT).await?;
             let next = response.headers().get(LINK).and_then(|v| v.to_str().ok()).and_then(next_link);
-            let body = response.bytes().await.map_err(|e| GithubError::Unreachable {
-                what: what.to_string(),
-                reason: e.without_url().to_string(),
-            })?;
+            let body =
+                crate::http::body(response, "one page of a GitHub listing", crate::http::caps::API_ANSWER)
+                    .await
+                    .map_err(|e| GithubError::Unreachable {
+                        what: what.to_string(),
+                        reason: e.to_string(),
+                    })?;
             let page_items = serde_json::from_slice::<P>(&body)
                 .map_err(|e| GithubError::Decode { what: what.to_string(), reason: e.to_string() })?
                 .items();
@@ -163,21 +166,15 @@ impl Api {
         if !self.same_origin(&url) {
             return Err(GithubError::ForeignLink { what: what.to_string(), host: host_of(&url) });
         }
-        let mut response = self.send(url, what, ARCHIVE_TIMEOUT).await?;
-        if response.content_length().is_some_and(|n| n > cap) {
-            return Err(GithubError::TooLarge { what: what.to_string(), cap });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| GithubError::Unreachable {
-            what: what.to_string(),
-            reason: e.without_url().to_string(),
-        })? {
-            if body.len() as u64 + chunk.len() as u64 > cap {
-                return Err(GithubError::TooLarge { what: what.to_string(), cap });
+        let response = self.send(url, what, ARCHIVE_TIMEOUT).await?;
+        crate::http::body(response, "an artifact archive", cap).await.map_err(|e| match e {
+            crate::http::BodyError::TooLarge { cap, .. } => {
+                GithubError::TooLarge { what: what.to_string(), cap }
             }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            crate::http::BodyError::Transport(reason) => {
+                GithubError::Unreachable { what: what.to_string(), reason }
+            }
+        })
     }
 
     /// A GET, POST or PATCH with a JSON body, retried like every call; the
@@ -190,10 +187,10 @@ impl Api {
         what: &str,
     ) -> Result<T, GithubError> {
         let response = self.request(method, url, body, what, API_TIMEOUT).await?;
-        let bytes = response.bytes().await.map_err(|e| GithubError::Unreachable {
-            what: what.to_string(),
-            reason: e.without_url().to_string(),
-        })?;
+        let bytes =
+            crate::http::body(response, "a GitHub API answer", crate::http::caps::API_ANSWER)
+                .await
+                .map_err(|e| GithubError::Unreachable { what: what.to_string(), reason: e.to_string() })?;
         let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
         serde_json::from_slice(bytes)
             .map_err(|e| GithubError::Decode { what: what.to_string(), reason: e.to_string() })
