@@ -482,7 +482,7 @@ pub struct ReplayArgs {
     pub no_cleanup: bool,
 
     /// How long to wait for GET / to answer on both instances.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub ready_timeout: Duration,
 
     #[command(flatten)]
@@ -566,7 +566,7 @@ pub struct RunArgs {
     pub no_strict: bool,
 
     /// Cross-instance iterations.
-    #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS")]
+    #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS", value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_ITERATIONS)))]
     pub iterations: u32,
 
     /// Per-iteration files (`cross-instance-*-iter-N.*`) for every failed iteration and
@@ -580,7 +580,7 @@ pub struct RunArgs {
     pub concurrency: u16,
 
     /// How long after a revoke returned a token may still be polled.
-    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_timeout)]
     pub deadline: Duration,
 
     /// Pause between introspection polls.
@@ -617,7 +617,7 @@ pub struct RunArgs {
 
     /// At most N evidence packets (one per failed smoke attempt, check or iteration, under
     /// <out>/webprofile-parity/evidence/; replay one with `parity replay`). 0 writes none.
-    #[arg(long, value_name = "N", default_value_t = crate::evidence::DEFAULT_LIMIT, env = "PARITY_EVIDENCE_LIMIT")]
+    #[arg(long, value_name = "N", default_value_t = crate::evidence::DEFAULT_LIMIT, env = "PARITY_EVIDENCE_LIMIT", value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub evidence_limit: u32,
 
     /// A reference build to diff the tested instances against, exchange by exchange
@@ -639,11 +639,11 @@ pub struct RunArgs {
     pub retry_delay: Duration,
 
     /// Timeout of each HTTP request.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
     pub request_timeout: Duration,
 
     /// How long instances may take to answer GET /.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub ready_timeout: Duration,
 
     #[command(flatten)]
@@ -726,7 +726,7 @@ pub struct DockerArgs {
     pub instance_secrets: Vec<String>,
 
     /// Lines of each container's log kept in webprofile.log, webprofile-node2.log and mongo.log.
-    #[arg(long, value_name = "N", default_value_t = 500, env = "LOG_TAIL")]
+    #[arg(long, value_name = "N", default_value_t = 500, env = "LOG_TAIL", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub log_tail: u32,
 
     /// Leave the network and containers running after the run, and print how to reach and remove them.
@@ -812,11 +812,11 @@ pub struct DiffArgs {
     pub out: PathBuf,
 
     /// Per-request budget.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
     pub request_timeout: Duration,
 
     /// Wait at most this long for the Docker stack to answer.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
     pub ready_timeout: Duration,
 
     /// Write tokens and credentials as they are (local debugging only).
@@ -1207,10 +1207,32 @@ fn parse_keep_passing(text: &str) -> Result<KeepPassing, String> {
     }
 }
 
+/// The longest duration any setting takes: a day (a wait longer than that
+/// is a typo, and an unbounded one never ends).
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration like 800ms, 15s or 1m: {e}"))
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like 800ms, 15s or 1m: {e}"))?;
+    if duration > MAX_DURATION {
+        return Err(format!("`{text}` is longer than the longest wait any setting takes, 24h"));
+    }
+    Ok(duration)
 }
+
+/// A duration that bounds a wait (a timeout, a deadline): more than zero.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!(
+            "`{text}`: a timeout of zero would fail before anything is tried; give at least 1ms"
+        ));
+    }
+    Ok(duration)
+}
+
+/// The most iterations a run takes (their results are kept for percentiles).
+pub const MAX_ITERATIONS: u32 = 10_000_000;
 
 #[cfg(test)]
 mod tests {

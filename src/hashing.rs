@@ -74,6 +74,22 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// A fresh token: 32 random bytes as 64 lowercase hex chars.
+/// How many hashes (or verifications) the process runs at once: one per
+/// core. A default-cost argon2id takes 64 MiB; unbounded, a run at
+/// `--concurrency 256` on the embedded stack took 6.6 GB.
+pub fn concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16)
+}
+
+/// Runs a hash or a verification on the blocking pool, at most
+/// [`concurrent_hashes`] at once; the rest wait their turn.
+pub async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| tokio::sync::Semaphore::new(concurrent_hashes()));
+    let _permit = permits.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 pub fn new_plaintext_token() -> String {
     hex::encode(random_bytes::<32>())
 }

@@ -78,11 +78,9 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
     let flavor = if spec.flavor.is_empty() {
         Flavors::default()
     } else {
-        spec.flavor.parse::<Flavors>().unwrap_or_else(|e| {
-            caveats.push(format!("{e}; the go dialect is used"));
-            Flavors::default()
-        })
+        spec.flavor.parse::<Flavors>().map_err(|e| usage(format!("the packet's flavor: {e}")))?
     };
+    let needed = named_instances(&spec.case).map_err(|e| usage(format!("the packet's case: {e}")))?;
     let dialect = if spec.dialect.is_empty() {
         DialectChoice::Go
     } else {
@@ -94,6 +92,17 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
     let credentials =
         Credentials { user: args.credentials.admin_user.clone(), pass: args.credentials.admin_pass.clone() };
     let p = &spec.parameters;
+    for (name, ms) in [
+        ("deadline_ms", p.deadline_ms),
+        ("poll_interval_ms", p.poll_interval_ms),
+        ("request_timeout_ms", p.request_timeout_ms),
+    ] {
+        if Duration::from_millis(ms) > crate::cli::MAX_DURATION {
+            return Err(usage(format!(
+                "the packet's {name} {ms} is longer than the longest wait any setting takes, 24h"
+            )));
+        }
+    }
     let millis_or = |ms: u64, default: Duration| if ms == 0 { default } else { Duration::from_millis(ms) };
     let defaults = Judgement::default();
     let judgement = Judgement {
@@ -121,7 +130,11 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         source: Source::Local,
         backend_note: None,
         // As many as the run that failed: its roles name them.
-        instances: spec.targets.len().clamp(crate::stack::DEFAULT_INSTANCES, crate::stack::MAX_INSTANCES),
+        instances: spec
+            .targets
+            .len()
+            .max(needed)
+            .clamp(crate::stack::DEFAULT_INSTANCES, crate::stack::MAX_INSTANCES),
         shard: None,
         mongo_uri: args.mongo_uri.clone().filter(|u| !u.trim().is_empty()),
         out: args.out.clone(),
@@ -153,23 +166,43 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
     };
     run.source = source(args, &spec, &run, &mut caveats)?;
     if let Source::External { urls } = &run.source {
+        if urls.len() < needed {
+            return Err(usage(format!(
+                "{} was recorded on instance{needed}, but {} service(s) are given: give one --instance per \
+                 instance (instance1 to instance{needed})",
+                spec.case.name(),
+                urls.len()
+            )));
+        }
         run.instances = urls.len();
     }
-    caveats.extend(roles_caveat(&spec.case, run.instances));
     Ok(ReplayConfig { run, packet, spec, times: args.times, keep_up: args.no_cleanup, caveats })
 }
 
-/// An iteration whose recorded roles name an instance the replay will not
-/// have is replayed with the roles this many instances give it instead.
-fn roles_caveat(case: &Case, instances: usize) -> Option<String> {
-    let Case::Iteration { iteration, creator, revoker, observer } = case else { return None };
-    let number = |name: &str| name.trim().strip_prefix("instance").and_then(|k| k.parse::<usize>().ok());
+/// The highest instance a recorded iteration's roles name (`instanceK`; 0
+/// when none is recorded, as in older packets), or why the case cannot be
+/// replayed: iteration 0, a role that is no instance of a run.
+fn named_instances(case: &Case) -> Result<usize, String> {
+    let Case::Iteration { iteration, creator, revoker, observer } = case else { return Ok(0) };
+    if *iteration == 0 {
+        return Err("iteration 0: iterations are numbered from 1".into());
+    }
     let named = [creator.as_str(), revoker.as_str()].into_iter().chain(observer.split(','));
-    let beyond = named.filter_map(number).find(|&k| k > instances)?;
-    Some(format!(
-        "iteration {iteration} was recorded on instance{beyond}, but the replay has {instances} instances: \
-         it runs with the roles iteration {iteration} has among {instances} instead"
-    ))
+    let mut highest = 0;
+    for name in named.map(str::trim).filter(|n| !n.is_empty()) {
+        let k = name
+            .strip_prefix("instance")
+            .and_then(|k| k.parse::<usize>().ok())
+            .filter(|k| (1..=crate::stack::MAX_INSTANCES).contains(k))
+            .ok_or_else(|| {
+                format!(
+                    "iteration {iteration} names `{name}`, which is no instance of a run (instance1 to instance{})",
+                    crate::stack::MAX_INSTANCES
+                )
+            })?;
+        highest = highest.max(k);
+    }
+    Ok(highest)
 }
 
 /// The recorded backend, unless the flags name another; what differs becomes a caveat.
@@ -222,6 +255,11 @@ fn source(
                         .into(),
                 );
             }
+            if let Some(bad) = targets.iter().find(|t| !is_http_url(t)) {
+                return Err(CommandError::Usage(format!(
+                    "`{bad}` is not an http(s) URL of a service to replay on"
+                )));
+            }
             match targets.as_slice() {
                 [one] => Ok(Source::External { urls: vec![one.clone(), one.clone()] }),
                 [] => Err(CommandError::Usage("no services to replay on: give --instance URL".into())),
@@ -230,6 +268,10 @@ fn source(
         }
         Backend::Docker => Ok(Source::Docker(Box::new(docker_settings(args, spec, run, caveats)))),
     }
+}
+
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
 /// Fresh containers from the recorded images (by id when the packet has it),
@@ -308,16 +350,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_beyond_the_replays_instances_are_a_caveat() {
-        let case = |observer: &str| Case::Iteration {
-            iteration: 4,
+    fn recorded_roles_name_the_instances_a_replay_needs_or_are_refused() {
+        let case = |iteration: u32, observer: &str| Case::Iteration {
+            iteration,
             creator: "instance3".into(),
             revoker: "instance2".into(),
             observer: observer.into(),
         };
-        assert_eq!(roles_caveat(&case("instance1,instance3"), 3), None);
-        let caveat = roles_caveat(&case("instance1,instance3"), 2).expect("a caveat");
-        assert!(caveat.contains("recorded on instance3, but the replay has 2 instances"), "{caveat}");
+        assert_eq!(named_instances(&case(4, "instance1,instance3")), Ok(3));
+        assert_eq!(named_instances(&case(4, "instance1,instance5")), Ok(5));
+        assert!(named_instances(&case(0, "instance1")).unwrap_err().contains("iteration 0"));
+        let refused = named_instances(&case(4, "node7")).unwrap_err();
+        assert!(refused.contains("`node7`, which is no instance"), "{refused}");
+        assert!(named_instances(&case(4, "instance0")).is_err());
         // Packets of versions that recorded no roles replay as before, without a word.
         let unrecorded = Case::Iteration {
             iteration: 4,
@@ -325,7 +370,8 @@ mod tests {
             revoker: String::new(),
             observer: String::new(),
         };
-        assert_eq!(roles_caveat(&unrecorded, 2), None);
-        assert_eq!(roles_caveat(&Case::Smoke { attempt: 1 }, 2), None);
+        assert_eq!(named_instances(&unrecorded), Ok(0));
+        assert_eq!(named_instances(&Case::Smoke { attempt: 1 }), Ok(0));
+        assert!(is_http_url("http://127.0.0.1:1") && !is_http_url("ftp://x") && !is_http_url("nonsense"));
     }
 }

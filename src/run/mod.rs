@@ -202,9 +202,31 @@ async fn canary_holds(run: &mut Run, reporter: Reporter) -> bool {
     report.passed()
 }
 
+/// On the embedded stack the harness is the service: at the default hash
+/// cost every create and introspection is a 64 MiB argon2id, one per core at
+/// once, so iterations beyond a few per core would only queue behind each
+/// other until the harness's own timeouts blamed the service. They are
+/// fitted to the machine, and the run says so.
+fn fit_concurrency_to_hashing(config: &mut crate::run::config::RunConfig, emitter: &mut Emitter) {
+    let fit = crate::hashing::concurrent_hashes() * 4;
+    if config.hash_cost == crate::hashing::HashCost::Default && config.concurrency > fit {
+        emitter.note(&format!(
+            "--concurrency {} on the embedded stack at the default hash cost: this machine hashes {} at once \
+             (64 MiB each), so at most {fit} iterations run at once (--hash-cost minimal lifts this)",
+            config.concurrency,
+            crate::hashing::concurrent_hashes()
+        ));
+        config.concurrency = fit;
+    }
+}
+
 /// Starts the stack, runs the scenarios on it, captures logs and tears it down.
 async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     let source = resolve_auto(&run.config.source, &mut run.emitter).await;
+    if matches!(source, Source::Local) {
+        fit_concurrency_to_hashing(&mut run.config, &mut run.emitter);
+        run.schedule.concurrency = run.config.concurrency;
+    }
     let phase_start = Instant::now();
     let stack = match or_signal(start_stack(&run.config, &source, &run.run_id, Reporter::detect())).await {
         Ok(stack) => stack,

@@ -75,9 +75,9 @@ async fn create(s: &AppState, user_id: String, body: &[u8]) -> Result<Response, 
     let token = hashing::new_plaintext_token();
     let cost = s.hash_cost;
     let plaintext = token.clone();
-    let hash = tokio::task::spawn_blocking(move || hashing::hash_argon2id(&plaintext, cost))
+    let hash = hashing::bounded(move || hashing::hash_argon2id(&plaintext, cost))
         .await
-        .map_err(|_| ApiError::Internal("hashing failed"))?;
+        .ok_or(ApiError::Internal("hashing failed"))?;
     let hash_prefix = hashing::hash_prefix(&token);
     let now = truncate_to_millis(Utc::now());
     let doc = TokenDoc {
@@ -418,12 +418,12 @@ async fn look_up(s: &AppState, token: &str) -> Result<Option<ActiveToken>, ApiEr
             .map(|(_, algorithm)| algorithm)
             .collect();
     let token = token.to_string();
-    let found = tokio::task::spawn_blocking(move || {
+    let found = hashing::bounded(move || {
         let accepted = |hash: &str| hashing::algorithm_of(hash).is_some_and(|a| !rejected.contains(&a));
         candidates.into_iter().find(|c| c.active && accepted(&c.hash) && hashing::verify(&token, &c.hash))
     })
     .await
-    .map_err(|_| ApiError::Internal("hash verification failed"))?;
+    .ok_or(ApiError::Internal("hash verification failed"))?;
     Ok(found.map(|d| ActiveToken {
         id: d.id,
         user_id: d.user_id.to_string(),
