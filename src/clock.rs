@@ -81,6 +81,23 @@ pub const LABEL: &str = "%Y-%m-%d %H:%M:%S";
 /// A day, as GitHub's search filters want it: `2026-11-29`.
 pub const DAY: &str = "%Y-%m-%d";
 
+/// A duration as people read it: `850 ms`, `4.99 s`, `2 min 5 s`, `3 h 10 min`.
+pub fn human(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    let secs = d.as_secs();
+    if ms < 10.0 {
+        format!("{} ms", (ms * 100.0).round() / 100.0)
+    } else if ms < 1000.0 {
+        format!("{} ms", ms.round())
+    } else if secs < 60 {
+        format!("{} s", (d.as_secs_f64() * 100.0).round() / 100.0)
+    } else if secs < 3600 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else {
+        format!("{} h {} min", secs / 3600, secs % 3600 / 60)
+    }
+}
+
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -101,6 +118,17 @@ mod tests {
         let b = clock.now();
         assert!(b.mono_ms > a.mono_ms);
         assert!(b.wall >= a.wall);
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        let human = |ns: u64| human(Duration::from_nanos(ns));
+        assert_eq!(human(4_999_996_155), "5 s");
+        assert_eq!(human(4_990_000_000), "4.99 s");
+        assert_eq!(human(850_400_000), "850 ms");
+        assert_eq!(human(2_500_000), "2.5 ms");
+        assert_eq!(human(125_000_000_000), "2 min 5 s");
+        assert_eq!(human(11_400_000_000_000), "3 h 10 min");
     }
 
     #[test]

@@ -20,10 +20,18 @@ pub fn markup(text: &str) -> String {
     out
 }
 
+/// A character that can make text read other than it is: a control
+/// character, or a bidirectional override, embedding, isolate or mark
+/// (Trojan Source: the text shown is not the text there).
+fn deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// One line: every control character (a newline, a carriage return, an
-/// escape sequence's ESC) becomes a space.
+/// escape sequence's ESC) and bidirectional control becomes a space.
 pub fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars().map(|c| if deceptive(c) { ' ' } else { c }).collect()
 }
 
 /// At most `max` characters of `text` on one line, for a message. Redacted
@@ -37,10 +45,11 @@ pub fn excerpt(text: &str, max: usize) -> String {
     }
 }
 
-/// Several lines: control characters other than newline and tab become
-/// spaces (an escape sequence cannot rewrite the terminal).
+/// Several lines: control characters other than newline and tab, and
+/// bidirectional controls, become spaces (an escape sequence cannot rewrite
+/// the terminal, an override cannot reorder what is read).
 pub fn lines(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect()
+    text.chars().map(|c| if deceptive(c) && c != '\n' && c != '\t' { ' ' } else { c }).collect()
 }
 
 #[cfg(test)]
@@ -52,5 +61,7 @@ mod tests {
         assert_eq!(markup(r#"<a href="x">&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
         assert_eq!(one_line("a\nparity: forged\r\x1b[31m"), "a parity: forged  [31m");
         assert_eq!(lines("a\n\tb\r\x1b"), "a\n\tb  ");
+        assert_eq!(one_line("pass\u{202E}lia\u{2066}f\u{200F}"), "pass lia f ");
+        assert_eq!(lines("x\u{202D}\ny"), "x \ny");
     }
 }

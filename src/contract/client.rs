@@ -406,7 +406,7 @@ pub fn tokens_path(user_id: &str) -> String {
 
 fn describe_transport(e: &reqwest::Error, base: &str, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("timed out after {} waiting for {base}", humantime::format_duration(timeout));
+        return format!("timed out after {} waiting for {base}", crate::clock::human(timeout));
     }
     if e.is_connect() {
         return format!("could not connect to {base}: {}", root_cause(e));

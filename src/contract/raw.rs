@@ -52,7 +52,7 @@ pub(super) async fn send(
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(answer) => answer,
-        Err(_) => Err(format!("timed out after {} waiting for {base}", humantime::format_duration(timeout))),
+        Err(_) => Err(format!("timed out after {} waiting for {base}", crate::clock::human(timeout))),
     }
 }
 

@@ -144,7 +144,7 @@ impl Collector {
                     errors.push(format!(
                         "evidence packet(s) {} took longer than {} and were dropped",
                         late.join(", "),
-                        humantime::format_duration(PATIENCE)
+                        crate::clock::human(PATIENCE)
                     ));
                     self.index.packets.retain(|p| !late.contains(p));
                     break;

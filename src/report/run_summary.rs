@@ -13,6 +13,9 @@ pub fn render(analysis: &Analysis) -> String {
         RunStatus::Incomplete => ("⚠️", "no failure, but parity is NOT proven"),
         RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational, not strict)"),
         RunStatus::Fail => ("❌", "parity FAILED"),
+        RunStatus::Error if analysis.interrupted_in.is_some() && !analysis.failure_classes.is_empty() => {
+            ("❌", "interrupted after finding failures — parity does NOT hold")
+        }
         RunStatus::Error => ("❗", "the run could not be carried out"),
     };
     let mut out = format!("### {icon} Webprofile parity: {verdict} (exit {})\n\n", analysis.exit_code);

@@ -95,8 +95,8 @@ impl RunConfig {
             faults: self.faults.describe(),
             judgement: format!(
                 "deadline {}, poll every {}, {}",
-                humantime::format_duration(self.judgement.deadline),
-                humantime::format_duration(self.judgement.poll_interval),
+                crate::clock::human(self.judgement.deadline),
+                crate::clock::human(self.judgement.poll_interval),
                 if self.judgement.require_immediate { "a stale read fails" } else { "stale reads allowed" }
             ),
             contract: crate::scenario::catalog::fingerprint(),

@@ -357,7 +357,7 @@ async fn poll_until_inactive(
 fn still_active(observer: &str, judgement: &Judgement, across: &str, reads: u32) -> String {
     format!(
         "token still active on {observer} {} after the revoke{across} returned ({reads} reads, all active)",
-        humantime::format_duration(judgement.deadline)
+        crate::clock::human(judgement.deadline)
     )
 }
 

@@ -80,7 +80,7 @@ pub struct LogFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
-    #[error("{service} ({url}) never answered GET / within {}: {last_error}", humantime::format_duration(*.waited))]
+    #[error("{service} ({url}) never answered GET / within {}: {last_error}", crate::clock::human(*.waited))]
     NeverReady { service: String, url: String, waited: Duration, last_error: String },
     #[error("could not reach the store: {0}")]
     Store(#[from] StoreError),

@@ -148,6 +148,10 @@ pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
             format!("parity FAILED ({}; informational, not strict)", f.failures.describe())
         }
         RunStatus::Fail => format!("parity FAILED ({})", f.failures.describe()),
+        RunStatus::Error if f.interrupted && !f.failures.is_empty() => format!(
+            "the run was interrupted — after it had already found failures ({}): parity does NOT hold",
+            f.failures.describe()
+        ),
         RunStatus::Error if f.interrupted => "the run was interrupted".to_string(),
         RunStatus::Error if !f.stack_failed && !f.coverage.tested_anything() => {
             "nothing was tested: no check ran".to_string()
@@ -234,6 +238,19 @@ mod tests {
         f.failures.add(FailureClass::Contract);
         f.strict = true;
         assert_eq!(decide(&f), (RunStatus::Fail, Exit::ParityFailure), "one real finding is a failure");
+    }
+
+    #[test]
+    fn an_interrupted_run_names_what_it_had_already_proven() {
+        let mut f = findings();
+        f.interrupted = true;
+        f.failures.add(FailureClass::StaleRead);
+        assert_eq!(decide(&f), (RunStatus::Error, Exit::Interrupted));
+        let line = sentence(&f, RunStatus::Error, Exit::Interrupted);
+        assert!(
+            line.starts_with("the run was interrupted — after it had already found failures (1 stale-read)"),
+            "{line}"
+        );
     }
 
     #[test]

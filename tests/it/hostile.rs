@@ -189,11 +189,11 @@ fn the_ready_timeout_bounds_each_probe() {
         .unwrap();
     let said = output_text(&output);
     assert_eq!(output.status.code(), Some(3), "{said}");
-    assert!(said.contains("never answered GET / within 300ms"), "{said}");
-    let waited = regex::Regex::new(r"timed out after (\d+)ms").unwrap();
+    assert!(said.contains("never answered GET / within 300 ms"), "{said}");
+    let waited = regex::Regex::new(r"timed out after (\d+) ms").unwrap();
     let budgets: Vec<u64> = waited.captures_iter(&said).map(|c| c[1].parse().unwrap()).collect();
     assert!(!budgets.is_empty() && budgets.iter().all(|ms| *ms <= 300), "{said}");
-    assert!(!said.contains("timed out after 30s"), "{said}");
+    assert!(!said.contains("timed out after 30 s"), "{said}");
 }
 
 #[test]

@@ -172,7 +172,7 @@ fn a_service_that_hangs_times_out_with_the_duration_in_the_reason() {
     .code(1);
     let smoke = read_json(&parity_dir(tmp.path()).join("node.parity.json"));
     let reason = smoke["reason"].as_str().unwrap();
-    assert!(reason.contains("timed out after 200ms"), "{reason}");
+    assert!(reason.contains("timed out after 200 ms"), "{reason}");
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn an_instance_that_never_answers_is_an_infrastructure_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("never answered GET / within 300ms"), "{stderr}");
+    assert!(stderr.contains("never answered GET / within 300 ms"), "{stderr}");
     assert!(stderr.contains("could not connect"), "{stderr}");
     let analysis = read_json(&parity_dir(tmp.path()).join("analysis.json"));
     assert_eq!(analysis["status"], "error");

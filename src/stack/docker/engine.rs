@@ -21,7 +21,7 @@ pub enum DockerError {
     Build { tag: String, context: String, detail: String },
     #[error("{kind} `{name}` already exists and {why}")]
     NameTaken { kind: &'static str, name: String, why: String },
-    #[error("{container} never became ready within {}: {detail}{}", humantime::format_duration(*.waited), tail_block(.log_tail))]
+    #[error("{container} never became ready within {}: {detail}{}", crate::clock::human(*.waited), tail_block(.log_tail))]
     NeverReady { container: String, waited: Duration, detail: String, log_tail: String },
     #[error("{container} stopped before it was ready: {detail}{}", tail_block(.log_tail))]
     Stopped { container: String, detail: String, log_tail: String },
@@ -106,14 +106,12 @@ pub async fn connect(patience: Duration) -> Result<Docker, DockerError> {
     let unreachable = |detail: String| DockerError::Unreachable { host: host.clone(), detail };
     let docker = Docker::connect_with_defaults().map_err(|e| unreachable(describe(&e)))?;
     let docker = match tokio::time::timeout(patience, docker.negotiate_version()).await {
-        Err(_) => {
-            return Err(unreachable(format!("no answer within {}", humantime::format_duration(patience))))
-        }
+        Err(_) => return Err(unreachable(format!("no answer within {}", crate::clock::human(patience)))),
         Ok(Err(e)) => return Err(unreachable(describe(&e))),
         Ok(Ok(docker)) => docker,
     };
     match tokio::time::timeout(patience, docker.ping()).await {
-        Err(_) => Err(unreachable(format!("no answer within {}", humantime::format_duration(patience)))),
+        Err(_) => Err(unreachable(format!("no answer within {}", crate::clock::human(patience)))),
         Ok(Err(e)) => Err(unreachable(describe(&e))),
         Ok(Ok(_)) => Ok(docker),
     }
@@ -152,7 +150,7 @@ mod tests {
             log_tail: "boom\nbang".into(),
         };
         let text = e.to_string();
-        assert!(text.starts_with("webprofile-api-parity never became ready within 30s: exited with code 3"));
+        assert!(text.starts_with("webprofile-api-parity never became ready within 30 s: exited with code 3"));
         assert!(text.ends_with("\n    boom\n    bang"), "{text}");
     }
 }
