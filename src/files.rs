@@ -89,8 +89,6 @@ pub fn open_artifact(path: &Path) -> Result<std::fs::File, Refused> {
 /// blocks (`O_NONBLOCK`, which regular files ignore).
 pub fn open_for_writing(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    /// `O_NONBLOCK` on Linux (x86_64 and aarch64).
-    const O_NONBLOCK: i32 = 0o4000;
     let not_regular = |kind: &str| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -101,7 +99,7 @@ pub fn open_for_writing(path: &Path, append: bool) -> std::io::Result<std::fs::F
         return Err(not_regular(kind));
     }
     let mut options = std::fs::OpenOptions::new();
-    options.create(true).custom_flags(O_NONBLOCK);
+    options.create(true).custom_flags(libc::O_NONBLOCK);
     if append {
         options.append(true);
     } else {

@@ -130,11 +130,20 @@ where
     let mut values = Vec::new();
     for n in 1..=policy.attempts.max(1) {
         if n > 1 {
-            tokio::time::sleep(policy.delay).await;
+            if crate::signals::received() {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(policy.delay) => {}
+                _ = crate::signals::termination() => break,
+            }
         }
         let started = Instant::now();
         let (tried, value) = attempt(n).await;
-        let retry = tried.rc != 0 && policy.retry_on.retries(tried.class);
+        // An interrupted attempt (130), or a signal to this process, ends the
+        // rerun: a person or CI asked it to stop, which is no flake.
+        let stopped = tried.rc == crate::exit::Exit::Interrupted.code() || crate::signals::received();
+        let retry = tried.rc != 0 && !stopped && policy.retry_on.retries(tried.class);
         attempts.push(Attempt {
             attempt: n,
             rc: tried.rc,

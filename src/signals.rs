@@ -57,6 +57,11 @@ pub async fn termination() -> &'static str {
     }
 }
 
+/// The first signal's name (`SIGINT`, `SIGTERM`), once one has arrived.
+pub fn first() -> &'static str {
+    FIRST.get().copied().unwrap_or("a signal")
+}
+
 /// Whether a signal has arrived.
 pub fn received() -> bool {
     RECEIVED.load(Ordering::SeqCst) > 0

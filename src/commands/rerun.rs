@@ -17,6 +17,7 @@ use std::time::SystemTime;
 
 /// Exit code: 0 when the rerun report says success, else the deciding attempt's code.
 pub async fn run(args: RerunArgs) -> Result<i32, CommandError> {
+    crate::signals::install();
     let reporter = Reporter::detect();
     let dir = ArtifactDir::create(&args.out, Redactor::enabled())
         .map_err(|e| CommandError::Infrastructure(e.to_string()))?;
@@ -29,19 +30,24 @@ pub async fn run(args: RerunArgs) -> Result<i32, CommandError> {
         async move {
             reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
             let started = SystemTime::now();
-            let status = tokio::process::Command::new(&command[0]).args(&command[1..]).status().await;
-            let rc = match status {
-                Ok(status) => status.code().unwrap_or(128),
+            let (rc, killed) = match run_child(&command).await {
+                Ok(ended) => ended,
                 Err(e) => {
                     reporter.line(format!("cannot run `{}`: {e}", command[0]));
-                    127
+                    (127, None)
                 }
             };
-            let tried = match (rc, &parity_out) {
-                (0, _) => Tried::passed(),
-                (_, Some(out)) => parity_attempt(rc, out, started),
-                (_, None) => Tried { rc, class: None, reason: None },
+            let tried = match (rc, &parity_out, &killed) {
+                (0, _, _) => Tried::passed(),
+                (_, _, Some(signal)) => {
+                    Tried { rc, class: None, reason: Some(format!("killed by {signal}")) }
+                }
+                (_, Some(out), None) => parity_attempt(rc, out, started),
+                (_, None, None) => Tried { rc, class: None, reason: None },
             };
+            if let Some(signal) = &killed {
+                reporter.line(format!("attempt {attempt}: the command was killed by {signal}"));
+            }
             let class = tried.class.map(|c| format!(" [{c}]")).unwrap_or_default();
             reporter.line(format!("attempt {attempt}: exit code {rc}{class}"));
             (tried, rc)
@@ -67,6 +73,10 @@ pub async fn run(args: RerunArgs) -> Result<i32, CommandError> {
         },
         dir.path(names::FLAKINESS_JSON).display()
     ));
+    if let Some(signal) = crate::signals::received().then(crate::signals::first) {
+        reporter.line(format!("interrupted by {signal}: no further attempt"));
+        return Ok(Exit::Interrupted.code());
+    }
     if report.success {
         return Ok(0);
     }
@@ -75,6 +85,45 @@ pub async fn run(args: RerunArgs) -> Result<i32, CommandError> {
         Some(attempt) if attempt.rc != 0 => attempt.rc,
         _ => Exit::ParityFailure.code(),
     })
+}
+
+/// Runs the command to its end. A SIGINT or SIGTERM to `parity rerun` is
+/// passed on to it and waited for (the child writes its own artifacts, then
+/// the rerun report is written). Its exit code, or 128+N and the signal's
+/// name when a signal killed it.
+async fn run_child(command: &[String]) -> std::io::Result<(i32, Option<String>)> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = tokio::process::Command::new(&command[0]).args(&command[1..]).spawn()?;
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        signal = crate::signals::termination() => {
+            if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                let number = if signal == "SIGINT" { libc::SIGINT } else { libc::SIGTERM };
+                // SAFETY: kill(2) with a pid this process spawned and has not reaped.
+                unsafe { libc::kill(pid, number) };
+            }
+            child.wait().await?
+        }
+    };
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => (code, None),
+        (None, Some(signal)) => (128 + signal, Some(signal_name(signal))),
+        (None, None) => (128, None),
+    })
+}
+
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => return format!("signal {signal}"),
+    };
+    format!("{name} ({signal})")
 }
 
 /// The `--out` of a `parity run` command line (else PARITY_OUT, else `ci`);

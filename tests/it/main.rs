@@ -13,6 +13,7 @@ mod dashboard_browser;
 mod diff;
 mod evidence;
 mod hostile;
+mod hostile_bounds;
 mod hostile_dropped;
 mod hostile_secrets;
 mod install;
