@@ -137,6 +137,9 @@ fn numbers_past_any_sense_are_usage_errors() {
     }
 }
 
+/// An edit of a packet's replay.json.
+type Doctor = fn(&mut serde_json::Value);
+
 #[test]
 fn a_doctored_replay_spec_is_refused_at_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -151,7 +154,7 @@ fn a_doctored_replay_spec_is_refused_at_once() {
     assert_eq!(run.status.code(), Some(1), "{}", output_text(&run));
     let packet = parity_dir(&out).join("evidence/iteration-1");
     let spec = read_json(&packet.join("replay.json"));
-    let doctored: [(&str, fn(&mut serde_json::Value)); 5] = [
+    let doctored: [(&str, Doctor); 5] = [
         ("iteration 0", |s| s["case"]["iteration"] = 0.into()),
         ("no instance of a run", |s| s["case"]["observer"] = "node7".into()),
         ("flavor", |s| s["flavor"] = "cobol".into()),
