@@ -2,7 +2,7 @@
 //! Tokio runtime, exits with its code. Everything else is in `commands`.
 
 use std::process::ExitCode;
-use webprofile_parity::{cli, commands, exit::Exit, progress};
+use webprofile_parity::{cli, commands, exit::Exit};
 
 /// glibc's malloc held on to freed memory as concurrency rose (peak RSS of
 /// a long embedded run tripled from `--concurrency 8` to 32); mimalloc's
@@ -37,8 +37,5 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(commands::dispatch(cli.command));
-    // Output lost on the console turns a success into an infrastructure error.
-    let code =
-        if code == Exit::Ok.code() && progress::output_lost() { Exit::Infrastructure.code() } else { code };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

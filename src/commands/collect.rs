@@ -111,8 +111,8 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
 }
 
 /// Why the collection cannot stand for the runs on disk: a file that could
-/// not be read at all (refused, an I/O error), or no data while files were
-/// skipped. A corrupt file among readable ones stays a warning.
+/// not be read at all (refused, an I/O error), or no data while corrupt
+/// files were skipped. A corrupt file among readable ones stays a warning.
 fn unread_files(
     skipped: &[crate::flakiness::collect::SkippedFile],
     verdict: ThresholdVerdict,
@@ -125,9 +125,15 @@ fn unread_files(
     if !unread.is_empty() {
         return Some(format!("{} file(s) could not be read: {}", unread.len(), unread.join("; ")));
     }
-    (verdict == ThresholdVerdict::NoData && !skipped.is_empty()).then(|| {
-        let reasons: Vec<&str> = skipped.iter().map(|f| f.reason.as_str()).collect();
-        format!("no usable run, {} file(s) skipped: {}", skipped.len(), reasons.join("; "))
+    // An empty file, or one with no iterations, is honestly no data; a
+    // corrupt one is data that could not be read.
+    let corrupt: Vec<&str> = skipped
+        .iter()
+        .filter(|f| !matches!(f.code.as_str(), "empty" | "zero_iterations"))
+        .map(|f| f.reason.as_str())
+        .collect();
+    (verdict == ThresholdVerdict::NoData && !corrupt.is_empty()).then(|| {
+        format!("no usable run, {} file(s) could not be used: {}", corrupt.len(), corrupt.join("; "))
     })
 }
 

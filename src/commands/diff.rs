@@ -94,8 +94,12 @@ pub fn load_rules(given: Option<&Path>) -> Result<Rules, CommandError> {
     Rules::parse(&path.display().to_string(), &text).map_err(CommandError::Usage)
 }
 
+/// The most a rules file may hold: a hand-written list of accepted
+/// differences has no business being larger (a 63 MB one took 2.9 GB).
+pub const RULES_CAP: u64 = 1024 * 1024;
+
 fn read(path: &Path, flag: &str) -> Result<String, CommandError> {
-    let bytes = crate::files::read_input(path)
+    let bytes = crate::files::read_capped(path, RULES_CAP)
         .map_err(|e| CommandError::Usage(format!("{flag} {}: {e}", path.display())))?;
     String::from_utf8(bytes)
         .map_err(|_| CommandError::Usage(format!("{flag} {}: not UTF-8 text", path.display())))

@@ -83,10 +83,16 @@ pub async fn dispatch(command: Command) -> i32 {
         Command::Completions(args) => completions::completions(&args).map(Exit::code),
         Command::Man => completions::man().map(Exit::code),
     };
-    result.unwrap_or_else(|e| {
+    let code = result.unwrap_or_else(|e| {
         e.report(Reporter::plain(), name);
         e.exit().code()
-    })
+    });
+    // Output lost on the console (`> /dev/full`) turns a success into an
+    // infrastructure error: nobody saw what the command said.
+    if code == Exit::Ok.code() && crate::progress::output_lost() {
+        return Exit::Infrastructure.code();
+    }
+    code
 }
 
 fn command_name(command: &Command) -> &'static str {

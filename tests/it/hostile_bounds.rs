@@ -293,3 +293,24 @@ fn an_interrupted_run_that_had_found_stale_reads_says_so_last() {
     let last = said.lines().last().unwrap_or_default();
     assert!(last.contains("after it had already found failures") && last.contains("stale-read"), "{last}");
 }
+
+#[test]
+fn an_input_over_its_purposes_cap_is_refused_and_the_cap_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = tmp.path().join("rules.toml");
+    let rule = "[[accept]]\nreason = \"x\"\nignore = [\"body.a\"]\n";
+    std::fs::write(&rules, rule.repeat((2 << 20) / rule.len())).unwrap();
+    let started = Instant::now();
+    let diff = parity()
+        .args(["diff", "--reference", "http://127.0.0.1:9", "--candidate", "http://127.0.0.1:9", "--rules"])
+        .arg(&rules)
+        .arg("--out")
+        .arg(tmp.path().join("diff"))
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap();
+    let said = output_text(&diff);
+    assert_eq!(diff.status.code(), Some(64), "{said}");
+    assert!(said.contains("more than the 1048576 byte cap"), "{said}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{said}");
+}

@@ -331,7 +331,7 @@ fn chaos_stop_mongo_fails_the_later_iterations_with_a_reason_within_the_deadline
 
     let run = t
         .run(&["--iterations", "6", "--chaos", "stop-mongo@3", "--hash-cost", "minimal", "--deadline", "5s"])
-        .code(1);
+        .code(3);
     assert!(stderr_of(&run).contains("chaos: stop-mongo applied to ptest-chaos-mongo before iteration 3"));
 
     let dir = t.dir();
@@ -517,7 +517,7 @@ fn a_paused_instance_times_out_its_requests_and_is_still_removed() {
         "--hash-cost",
         "minimal",
     ])
-    .code(1);
+    .code(3);
     let results = read_json(&t.dir().join("cross-instance-results.json"));
     let results = results.as_array().unwrap();
     assert!(results[0]["success"].as_bool().unwrap());

@@ -123,7 +123,8 @@ fn error_rate_makes_the_smoke_flaky_and_the_rerun_records_it() {
         out,
         &["--fault", "error-rate=0.3", "--seed", "7", "--hash-cost", "minimal", "--retry-delay", "10ms"],
     );
-    assert.code(1);
+    // Every failure is an injected 5xx: infrastructure, exit 3.
+    assert.code(3);
     let flakiness = read_json(&out.join("flakiness/flakiness.json"));
     assert_eq!(flakiness["success"], true, "{flakiness}");
     assert_eq!(flakiness["flaky"], true, "{flakiness}");

@@ -130,7 +130,7 @@ fn a_flaky_smoke_is_a_passing_case_with_flaky_failures() {
     let (out, junit, summary) =
         (tmp.path().join("ci"), tmp.path().join("junit.xml"), tmp.path().join("s.md"));
     run_local(&out, &junit, &summary, &["--fault", "error-rate=0.3", "--seed", "7", "--retry-delay", "10ms"])
-        .code(1);
+        .code(3);
 
     let flakiness = read_json(&out.join("flakiness/flakiness.json"));
     assert_eq!(flakiness["flaky"], true, "{flakiness}");
