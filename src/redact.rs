@@ -21,6 +21,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Secrets up to this many characters are matched character by character in
+/// every encoding; longer ones by their whole raw, JSON, percent and base64 forms.
+const MAX_PATTERNED: usize = 256;
+
 /// Secrets shorter than this (in characters) are not registered: one or
 /// two characters cannot be told from text. Three are, at the price of a
 /// few harmless matches — better than a leak.
@@ -59,8 +63,16 @@ pub fn register(secret: &str) {
     registry.secrets.push(secret.to_string());
     // Longest first, so a secret containing another is replaced whole.
     registry.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let alternatives: Vec<String> = registry.secrets.iter().map(|s| forms(s)).collect();
-    registry.pattern = Regex::new(&alternatives.join("|")).ok().map(Arc::new);
+    let every_form: Vec<String> = registry.secrets.iter().map(|s| forms(s)).collect();
+    let raw: Vec<String> = registry.secrets.iter().map(|s| regex::escape(s)).collect();
+    // Should the pattern of every form grow past what the regex engine
+    // takes (secrets of many kilobytes), the raw secrets are still found.
+    registry.pattern = [every_form, raw]
+        .iter()
+        .find_map(|alternatives| {
+            regex::RegexBuilder::new(&alternatives.join("|")).size_limit(64 << 20).build().ok()
+        })
+        .map(Arc::new);
 }
 
 /// Registers HTTP Basic credentials: the password, and `user:pass` as
@@ -82,12 +94,21 @@ fn pattern() -> Option<Arc<Regex>> {
 /// or base64-encoded at any alignment inside a longer base64 text
 /// (standard and URL-safe alphabets).
 fn forms(secret: &str) -> String {
-    let mut escaped = String::from("(?:");
-    for c in secret.chars() {
-        escaped += &char_forms(c);
-    }
-    escaped.push(')');
-    let mut alternatives = vec![escaped];
+    let mut alternatives = if secret.chars().count() <= MAX_PATTERNED {
+        let mut escaped = String::from("(?:");
+        for c in secret.chars() {
+            escaped += &char_forms(c);
+        }
+        escaped.push(')');
+        vec![escaped]
+    } else {
+        // A long secret (a key, a certificate): its raw, JSON and percent
+        // forms as literals; a pattern per character would cost seconds.
+        let json = serde_json::to_string(secret).unwrap_or_default();
+        let json = json.get(1..json.len().saturating_sub(1)).unwrap_or_default().to_string();
+        let percent: String = secret.bytes().map(|b| format!("%{b:02X}")).collect();
+        [secret.to_string(), json, percent].iter().map(|f| regex::escape(f)).collect()
+    };
     alternatives.extend(base64_forms(secret.as_bytes()).iter().map(|b| regex::escape(b)));
     format!("(?:{})", alternatives.join("|"))
 }
@@ -350,6 +371,15 @@ mod tests {
             Redactor::enabled().redact("http://h:1/x?access_token=abc.def&b=1 and http://h/?key=K#f"),
             "http://h:1/x?access_token=[REDACTED]&b=1 and http://h/?key=[REDACTED]#f"
         );
+    }
+
+    #[test]
+    fn a_long_secret_is_found_by_its_whole_forms() {
+        let long: String =
+            (0..2_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect::<String>() + "\u{f6}\"<";
+        register(&long);
+        let out = Redactor::enabled().redact(&format!("x {long} y")).into_owned();
+        assert_eq!(out, "x [REDACTED] y");
     }
 
     #[test]
