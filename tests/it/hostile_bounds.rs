@@ -235,18 +235,21 @@ fn sigterm(pid: u32) {
 fn rerun_passes_a_signal_on_waits_and_never_retries_an_interruption() {
     let tmp = tempfile::tempdir().unwrap();
     let log = log_file("rerun-signal");
-    let mut rerun = Command::new(assert_cmd::cargo::cargo_bin("parity"))
-        .args(["rerun", "--attempts", "3", "--retry-delay", "10ms", "--out"])
-        .arg(tmp.path())
-        .args(["--", "sh", "-c", "echo child-started >&2; exec sleep 60"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    // Killed when the test ends, whatever happens to it.
+    let mut rerun = KillOnDrop(
+        Command::new(assert_cmd::cargo::cargo_bin("parity"))
+            .args(["rerun", "--attempts", "3", "--retry-delay", "10ms", "--out"])
+            .arg(tmp.path())
+            .args(["--", "sh", "-c", "echo child-started >&2; exec sleep 60"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(&log, "child-started");
     let started = Instant::now();
-    sigterm(rerun.id());
-    let status = rerun.wait().unwrap();
+    sigterm(rerun.0.id());
+    let status = rerun.0.wait().unwrap();
     let said = read(&log);
     assert_eq!(status.code(), Some(130), "{said}");
     assert!(started.elapsed() < Duration::from_secs(10), "the child got the signal: {said}");
@@ -276,18 +279,20 @@ fn rerun_passes_a_signal_on_waits_and_never_retries_an_interruption() {
 fn an_interrupted_run_that_had_found_stale_reads_says_so_last() {
     let tmp = tempfile::tempdir().unwrap();
     let log = log_file("interrupted-stale");
-    let mut run = Command::new(assert_cmd::cargo::cargo_bin("parity"))
-        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "100000"])
-        .args(["--fault", "stale-rate=1,stale-for=50ms", "--attempts", "1", "--out"])
-        .arg(tmp.path())
-        .env("CI", "true")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut run = KillOnDrop(
+        Command::new(assert_cmd::cargo::cargo_bin("parity"))
+            .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "100000"])
+            .args(["--fault", "stale-rate=1,stale-for=50ms", "--attempts", "1", "--out"])
+            .arg(tmp.path())
+            .env("CI", "true")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(&log, "FAIL — stale read");
-    sigterm(run.id());
-    let status = run.wait().unwrap();
+    sigterm(run.0.id());
+    let status = run.0.wait().unwrap();
     let said = read(&log);
     assert_eq!(status.code(), Some(130), "{said}");
     let last = said.lines().last().unwrap_or_default();
