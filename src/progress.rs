@@ -24,6 +24,34 @@ pub fn output_lost() -> bool {
     OUTPUT_LOST.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Sends `tracing` events (`PARITY_LOG=debug`) to stderr through the same
+/// redaction and flattening as every other console byte: a dependency's
+/// debug line may name a URL or a header.
+pub fn install_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARITY_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_ansi(false)
+        .with_writer(|| RedactedStderr)
+        .try_init();
+}
+
+/// One formatted `tracing` event at a time, redacted on its way to stderr.
+struct RedactedStderr;
+
+impl std::io::Write for RedactedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = escape::lines(&Redactor::enabled().redact(&String::from_utf8_lossy(buf)));
+        note_write(std::io::stderr().lock().write_all(text.as_bytes()));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One line for the user on stderr: redacted, control characters flattened.
 fn err_line(text: &str) {
     let text = escape::one_line(&Redactor::enabled().redact(text));

@@ -60,6 +60,7 @@ impl CommandError {
 
 /// Runs the command; the process's exit code.
 pub async fn dispatch(command: Command) -> i32 {
+    crate::progress::install_tracing();
     let name = command_name(&command);
     register_secrets(&command);
     let result = match command {

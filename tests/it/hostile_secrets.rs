@@ -142,6 +142,8 @@ fn no_form_of_the_password_reaches_any_sink() {
         .arg("--out")
         .arg(&out)
         .env("SLACK_WEBHOOK", &webhook)
+        // Every dependency's debug line on stderr too.
+        .env("PARITY_LOG", "debug")
         .timeout(HANG_GUARD)
         .output()
         .unwrap();
