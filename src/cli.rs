@@ -313,7 +313,8 @@ fn collect_help() -> String {
                 Exit::Infrastructure,
                 Some(
                     "the collected directory or the reports cannot be read or written, a collected file \
-                     could not be read (not a regular file, an I/O error) or every one was unusable, or the GitHub \
+                     could not be read (not a regular file, an I/O error) or no run was usable (unless thresholds \
+                     were exceeded by what was read: 2), or the GitHub \
                      download stopped (refused token, unreachable API; the reports are still written), or \
                      --publish failed",
                 ),

@@ -102,7 +102,10 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
     }
     if let Some(why) = unread_files(&s.skipped_files, outcome.judgement.verdict) {
         reporter.line(format!("the collection is incomplete: {why}"));
-        return Ok(Exit::Infrastructure);
+        // Thresholds already exceeded by what was read still raise the alarm (2).
+        if outcome.judgement.verdict != ThresholdVerdict::Exceeded {
+            return Ok(Exit::Infrastructure);
+        }
     }
     Ok(match outcome.judgement.verdict {
         ThresholdVerdict::Exceeded => Exit::ThresholdExceeded,
