@@ -23,6 +23,15 @@ pub enum Refused {
     Io(#[from] std::io::Error),
 }
 
+impl From<Refused> for std::io::Error {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Io(e) => e,
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+        }
+    }
+}
+
 /// What kind of file `path` is, when it is not a regular one.
 fn irregular(file_type: std::fs::FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt as _;

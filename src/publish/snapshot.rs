@@ -92,9 +92,10 @@ impl Snapshot {
             .iter()
             .map(|file| {
                 let path = dir.join(file.name);
-                std::fs::read(&path)
+                // Only the set's own regular files are published: never a link out of it.
+                crate::files::read_artifact(&path, crate::files::MAX_INPUT_BYTES)
                     .map(|bytes| SnapshotFile { file: *file, bytes })
-                    .map_err(|source| SnapshotError::Read { path, source })
+                    .map_err(|refused| SnapshotError::Read { path, source: refused.into() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Snapshot { stamp: stamp(now), files })
@@ -235,6 +236,20 @@ mod tests {
         let err = Snapshot::read(dir.path(), Utc::now()).unwrap_err().to_string();
         assert!(err.contains("status.json, status.svg, dashboard.html missing"), "{err}");
         assert!(err.contains("run `parity collect` first"), "{err}");
+    }
+
+    #[test]
+    fn a_link_out_of_the_set_is_never_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("elsewhere.txt");
+        std::fs::write(&secret, "not for publishing").unwrap();
+        for f in FILES {
+            std::fs::write(dir.path().join(f.name), f.name).unwrap();
+        }
+        std::fs::remove_file(dir.path().join("dashboard.html")).unwrap();
+        std::os::unix::fs::symlink(&secret, dir.path().join("dashboard.html")).unwrap();
+        let err = Snapshot::read(dir.path(), Utc::now()).unwrap_err().to_string();
+        assert!(err.contains("dashboard.html: is a symbolic link"), "{err}");
     }
 
     #[test]
