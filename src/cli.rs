@@ -100,7 +100,7 @@ fn named_settings(command: &clap::Command, matches: &ArgMatches) -> BTreeMap<Str
 #[derive(Debug, Parser)]
 #[command(
     name = "parity",
-    version,
+    version = crate::build_info::LONG_VERSION,
     about = "Proves that a webprofile token service revokes tokens immediately, on every instance, every time.",
     long_about = "Proves that a webprofile token service revokes tokens immediately, on every instance, every time.\n\n\
         `parity run` starts (or connects to) two webprofile instances sharing one store, checks \

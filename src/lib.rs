@@ -5,6 +5,7 @@
 //! for how they fit together.
 
 pub mod artifacts;
+pub mod build_info;
 pub mod canary;
 pub mod cli;
 pub mod clock;

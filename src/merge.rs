@@ -610,6 +610,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
                 iterations: s.results.len() as u32,
             })
             .collect(),
+        tool: Some(crate::build_info::Build::current()),
     };
     (analysis, exit)
 }

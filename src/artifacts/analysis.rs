@@ -134,6 +134,9 @@ pub struct Analysis {
     /// `parity merge`: the shard sets this analysis joins, in shard order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedShard>,
+    /// The `parity` that wrote this: version, commit, target (absent in older sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<crate::build_info::Build>,
 }
 
 /// Failures that stand, by class: a failed smoke (once, by its deciding

@@ -157,6 +157,7 @@ mod tests {
             tarball: Some("ci/webprofile-parity-20240101000000.tar.gz".into()),
             shard: None,
             merged_from: vec![],
+            tool: None,
         }
     }
 

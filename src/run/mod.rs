@@ -483,6 +483,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         tarball: Some(tarball_path.display().to_string()),
         shard: run.config.shard_record(),
         merged_from: Vec::new(),
+        tool: Some(crate::build_info::Build::current()),
     };
     run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();

@@ -259,3 +259,32 @@ fn run_canary_proves_the_checks_before_the_real_run() {
     assert!(canary["cases"].as_array().unwrap().len() > 20, "{canary}");
     assert_eq!(analysis(tmp.path())["status"], "pass");
 }
+
+/// `parity --version` says which build this is — version, commit, target —
+/// and every analysis.json records the same.
+#[test]
+fn the_version_names_the_commit_and_target_and_the_analysis_records_them() {
+    let said = text(&parity().arg("--version").output().unwrap().stdout);
+    let re = regex::Regex::new(
+        r"^parity (\d+\.\d+\.\d+) \(commit ([0-9a-f]{12}|unknown), ([a-z0-9_]+-[a-z0-9_.-]+)\)\n$",
+    )
+    .unwrap();
+    let caps = re.captures(&said).unwrap_or_else(|| panic!("{said:?}"));
+    let head = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output();
+    if let Some(head) = head.ok().filter(|h| h.status.success()) {
+        assert_eq!(&caps[2], text(&head.stdout).trim(), "built from this checkout");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    parity()
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "1", "--out"])
+        .arg(tmp.path())
+        .assert()
+        .code(0);
+    let tool = &analysis(tmp.path())["tool"];
+    assert_eq!(
+        (tool["version"].as_str(), tool["commit"].as_str()),
+        (Some(&caps[1]), Some(&caps[2])),
+        "{tool}"
+    );
+    assert_eq!(tool["target"].as_str(), Some(&caps[3]));
+}
