@@ -288,3 +288,23 @@ fn the_version_names_the_commit_and_target_and_the_analysis_records_them() {
     );
     assert_eq!(tool["target"].as_str(), Some(&caps[3]));
 }
+
+/// docs/spec/ holds verbatim copies of the specification; where the
+/// originals are at hand (beside the checkout, as where it is developed),
+/// the copies must not have drifted from them.
+#[test]
+fn the_spec_copies_match_the_specification() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let originals = root.join("../shared/spec");
+    if !originals.is_dir() {
+        eprintln!("SKIP the_spec_copies_match_the_specification: no {} here", originals.display());
+        return;
+    }
+    for name in ["parity-runbook.md", "webprofile-api.md", "mongo-standin.md"] {
+        let copy = std::fs::read(root.join("docs/spec").join(name)).unwrap();
+        assert!(
+            copy == std::fs::read(originals.join(name)).unwrap(),
+            "docs/spec/{name} differs from the specification"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent stand-in for the webprofile token service, for tests only.
 
-Written from ../shared/spec/webprofile-api.md alone (not from the project's
+Written from docs/spec/webprofile-api.md alone (not from the project's
 sources), Python 3.11 standard library only, so integration tests have a
 second oracle. One process serves every --port from ONE shared in-memory
 store, like several instances sharing one MongoDB.
