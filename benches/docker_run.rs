@@ -12,6 +12,9 @@
 //! - harness: the wall time minus every exchange's latency and the poll
 //!   pauses (the harness's own work between and around requests).
 
+#[path = "support/docker_images.rs"]
+mod docker_images;
+
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,20 +48,10 @@ struct Stats {
 }
 
 fn main() {
-    let engine = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output();
-    if !engine.is_ok_and(|o| o.status.success()) {
-        eprintln!("docker_run bench: no Docker engine answers; nothing measured");
+    let Some((reference, mongo)) = docker_images::fixture_images("docker_run", "nothing measured") else {
         return;
-    }
-    let parity = env!("CARGO_BIN_EXE_parity");
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images");
-    let recipe = |script: &str, args: &[&str]| {
-        let out = Command::new(fixtures.join(script)).args(args).output().expect("image recipe");
-        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
-    let reference = recipe("reference.sh", &[parity, "webprofile-parity-reference:bench"]);
-    let mongo = recipe("mongo-standin.sh", &[]);
+    let parity = env!("CARGO_BIN_EXE_parity");
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut whole = Vec::new();

@@ -6,6 +6,9 @@
 //! the `evidence` phase (waiting for the last window to close and writing)
 //! go to `target/bench/evidence.json` and stdout.
 
+#[path = "support/docker_images.rs"]
+mod docker_images;
+
 use serde::Serialize;
 use std::path::Path;
 use std::process::Command;
@@ -87,20 +90,7 @@ fn measure(backend: &str, args: &[String], rounds: usize) -> Backend {
 }
 
 fn docker_args() -> Option<Vec<String>> {
-    let engine = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output();
-    if !engine.is_ok_and(|o| o.status.success()) {
-        eprintln!("evidence bench: no Docker engine answers; the Docker side is not measured");
-        return None;
-    }
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images");
-    let recipe = |script: &str, args: &[&str]| {
-        let out = Command::new(fixtures.join(script)).args(args).output().expect("image recipe");
-        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let reference =
-        recipe("reference.sh", &[env!("CARGO_BIN_EXE_parity"), "webprofile-parity-reference:bench"]);
-    let mongo = recipe("mongo-standin.sh", &[]);
+    let (reference, mongo) = docker_images::fixture_images("evidence", "the Docker side is not measured")?;
     let args = ["--backend", "docker", "--webprofile-image", &reference, "--mongo-image", &mongo]
         .map(str::to_string)
         .to_vec();

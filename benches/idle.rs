@@ -10,6 +10,9 @@
 //!   (`--fault revocation-lag=60s`, the default 15 s window): wall time,
 //!   requests per observer per iteration, and `stale_ms`.
 
+#[path = "support/docker_images.rs"]
+mod docker_images;
+
 use serde::Serialize;
 use std::io::BufRead;
 use std::path::Path;
@@ -134,20 +137,7 @@ fn external() -> FailingVsPassing {
 }
 
 fn docker() -> Option<FailingVsPassing> {
-    let engine = Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]).output();
-    if !engine.is_ok_and(|o| o.status.success()) {
-        eprintln!("idle bench: no Docker engine answers; the Docker side is not measured");
-        return None;
-    }
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images");
-    let recipe = |script: &str, args: &[&str]| {
-        let out = Command::new(fixtures.join(script)).args(args).output().expect("image recipe");
-        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let reference =
-        recipe("reference.sh", &[env!("CARGO_BIN_EXE_parity"), "webprofile-parity-reference:bench"]);
-    let mongo = recipe("mongo-standin.sh", &[]);
+    let (reference, mongo) = docker_images::fixture_images("idle", "the Docker side is not measured")?;
     let passing: Vec<String> = [
         "--backend",
         "docker",

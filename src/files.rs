@@ -52,12 +52,13 @@ fn irregular(file_type: std::fs::FileType) -> Option<&'static str> {
 
 /// The bytes of a regular file (symlinks followed), at most `cap` of them.
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
-    let file_type = std::fs::metadata(path)?.file_type();
-    if let Some(kind) = irregular(file_type) {
-        return Err(Refused::NotRegular(kind));
-    }
+    read_up_to(open_regular(path)?, cap)
+}
+
+/// The whole of `file`, or [`Refused::TooLarge`] past `cap` bytes.
+fn read_up_to(file: std::fs::File, cap: u64) -> Result<Vec<u8>, Refused> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(cap + 1).read_to_end(&mut bytes)?;
+    file.take(cap + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Err(Refused::TooLarge { cap });
     }
@@ -78,10 +79,7 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, Refused> {
 /// files, a shard's results): a regular file that is not a symbolic link —
 /// a link could point out of the set, at anything — at most `cap` bytes.
 pub fn read_artifact(path: &Path, cap: u64) -> Result<Vec<u8>, Refused> {
-    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(Refused::Symlink);
-    }
-    read_capped(path, cap)
+    read_up_to(open_artifact(path)?, cap)
 }
 
 /// [`open_regular`] for a file of an artifact set: never a symbolic link.

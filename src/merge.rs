@@ -424,7 +424,7 @@ fn copy_tree(from: &Path, to: &Path, redactor: &Redactor) -> Result<(), String> 
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
     let refused = |e: crate::files::Refused| format!("{} {e}: not copied", from.display());
-    let bytes = crate::files::read_artifact(from, COPY_CAP).map_err(refused)?;
+    let bytes = crate::files::read_capped(from, COPY_CAP).map_err(refused)?;
     let gzipped = from.extension().is_some_and(|e| e == "gz");
     let bytes = if gzipped { gunzipped(&bytes).map_err(fail)? } else { bytes };
     let bytes = match String::from_utf8(bytes) {
@@ -545,12 +545,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         );
     }
     let sentence = format!("{judged} (merged from {} shards, seed {})", record.count, record.seed);
-    let mut instances: Vec<String> = Vec::new();
-    for url in sets.iter().flat_map(|s| s.analysis.instances.iter()) {
-        if !instances.contains(url) {
-            instances.push(url.clone());
-        }
-    }
+    let instances = unique(sets.iter().flat_map(|s| s.analysis.instances.iter().cloned()));
     let analysis = Analysis {
         status,
         exit_code: exit.code(),
@@ -615,6 +610,17 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
     (analysis, exit)
 }
 
+/// Each item once, in the order first seen.
+fn unique(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for item in items {
+        if !all.contains(&item) {
+            all.push(item);
+        }
+    }
+    all
+}
+
 /// Each check once: failed when it failed on any shard, else as the first shard ran it.
 fn merged_checks(sets: &[ShardSet]) -> Vec<CheckRecord> {
     let mut by_name: BTreeMap<String, CheckRecord> = BTreeMap::new();
@@ -665,15 +671,7 @@ fn merged_coverage(sets: &[ShardSet], results: &[IterationResult]) -> Coverage {
                 own.chain(missing_iterations(s))
             })
             .collect(),
-        relaxations: sets.iter().flat_map(|s| s.analysis.coverage.relaxations.iter().cloned()).fold(
-            Vec::new(),
-            |mut all, r| {
-                if !all.contains(&r) {
-                    all.push(r);
-                }
-                all
-            },
-        ),
+        relaxations: unique(sets.iter().flat_map(|s| s.analysis.coverage.relaxations.iter().cloned())),
     }
 }
 

@@ -130,9 +130,6 @@ where
     let mut values = Vec::new();
     for n in 1..=policy.attempts.max(1) {
         if n > 1 {
-            if crate::signals::received() {
-                break;
-            }
             tokio::select! {
                 () = tokio::time::sleep(policy.delay) => {}
                 _ = crate::signals::termination() => break,

@@ -115,17 +115,8 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
             p.accepted_revoke_statuses.clone()
         },
     };
-    let mut relaxations = Vec::new();
-    if !judgement.require_immediate {
-        relaxations
-            .push("--allow-stale (as the failed run): stale reads tolerated until the deadline".into());
-    }
-    if judgement.accepted_revoke_statuses != [204] {
-        relaxations.push(format!(
-            "--accept-revoke-status {:?} (as the failed run): the contract says 204",
-            judgement.accepted_revoke_statuses
-        ));
-    }
+    // As the failed run was judged.
+    let relaxations = judgement.relaxations();
     let mut run = RunConfig {
         source: Source::Local,
         backend_note: None,

@@ -56,7 +56,13 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
     }
     let (strict, strict_source) = resolve_strict(args, env)?;
     let diff = diff_phase(args)?;
-    let relaxations = relaxations(args, strict_source.as_deref().filter(|_| !strict), diff.as_ref());
+    let judgement = Judgement {
+        deadline: args.deadline,
+        poll_interval: args.poll_interval,
+        require_immediate: !args.allow_stale,
+        accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
+    };
+    let relaxations = relaxations(&judgement, strict_source.as_deref().filter(|_| !strict), diff.as_ref());
     Ok(RunConfig {
         source,
         backend_note,
@@ -73,12 +79,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         relaxations,
         iterations: args.iterations,
         concurrency: usize::from(args.concurrency),
-        judgement: Judgement {
-            deadline: args.deadline,
-            poll_interval: args.poll_interval,
-            require_immediate: !args.allow_stale,
-            accepted_revoke_statuses: args.accepted_revoke_statuses.clone(),
-        },
+        judgement,
         retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on },
         client: ClientOptions {
             credentials: Credentials {
@@ -399,23 +400,12 @@ fn resolve_strict(args: &RunArgs, env: &Env<'_>) -> Result<(bool, Option<String>
 
 /// Every way this run is judged more leniently than the contract, named for
 /// the verdict line, `analysis.json`, JUnit and the step summary.
-fn relaxations(args: &RunArgs, not_strict: Option<&str>, diff: Option<&DiffPhase>) -> Vec<String> {
+fn relaxations(judgement: &Judgement, not_strict: Option<&str>, diff: Option<&DiffPhase>) -> Vec<String> {
     let mut relaxed = Vec::new();
     if let Some(source) = not_strict {
         relaxed.push(format!("{source}: failures are reported but exit 0"));
     }
-    if args.allow_stale {
-        relaxed.push(
-            "--allow-stale: stale reads tolerated until the deadline (the contract allows none)".into(),
-        );
-    }
-    let mut statuses = args.accepted_revoke_statuses.clone();
-    statuses.sort_unstable();
-    statuses.dedup();
-    if statuses != [204] {
-        let listed: Vec<String> = statuses.iter().map(u16::to_string).collect();
-        relaxed.push(format!("--accept-revoke-status {}: the contract says 204", listed.join(",")));
-    }
+    relaxed.extend(judgement.relaxations());
     if let Some(DiffPhase { rules, .. }) = diff.filter(|d| !d.rules.rules.is_empty()) {
         relaxed.push(format!(
             "diff rules {}: {} rule(s) may accept differences from the reference",

@@ -99,23 +99,43 @@ pub fn parse_cross(bytes: &[u8]) -> Result<Vec<IterationResult>, SkipReason> {
 /// iterations) is read without holding it whole.
 pub fn parse_cross_from(reader: impl std::io::Read) -> Result<Vec<IterationResult>, SkipReason> {
     use serde::de::Deserializer as _;
-    let mut reader = Utf8Checked::new(reader);
-    if !reader.skip_bom_and_blank()? {
-        return Err(SkipReason::Empty);
+    // Buffered above the check: serde_json reads a byte at a time.
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, Utf8Checked::new(reader));
+    let not_utf8 = |reader: &std::io::BufReader<Utf8Checked<_>>| {
+        reader.get_ref().bad_byte.map(|offset| SkipReason::NotUtf8 { offset })
+    };
+    match skip_bom_and_blank(&mut reader) {
+        Ok(true) => {}
+        Ok(false) => return Err(SkipReason::Empty),
+        Err(e) => return Err(not_utf8(&reader).unwrap_or(SkipReason::Unreadable { error: e.to_string() })),
     }
     let problem = std::cell::RefCell::new(None);
-    // Buffered above the check: serde_json reads a byte at a time.
-    let mut de =
-        serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(64 * 1024, &mut reader));
+    let mut de = serde_json::Deserializer::from_reader(&mut reader);
     let visited =
         de.deserialize_any(CrossVisitor { problem: &problem }).and_then(|items| de.end().map(|()| items));
     match visited {
         Ok(items) if items.is_empty() => Err(SkipReason::ZeroIterations),
         Ok(items) => Ok(items),
-        Err(e) => Err(problem
-            .into_inner()
-            .or(reader.bad_byte.map(|offset| SkipReason::NotUtf8 { offset }))
-            .unwrap_or_else(|| json_error(&e))),
+        Err(e) => Err(problem.into_inner().or(not_utf8(&reader)).unwrap_or_else(|| json_error(&e))),
+    }
+}
+
+/// Drops a byte-order mark and leading whitespace; false when nothing follows.
+fn skip_bom_and_blank(reader: &mut impl std::io::BufRead) -> std::io::Result<bool> {
+    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let blank = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let rest = buf.len() - blank;
+        reader.consume(blank);
+        if rest > 0 {
+            return Ok(true);
+        }
     }
 }
 
@@ -199,46 +219,16 @@ struct Utf8Checked<R> {
     pending: Vec<u8>,
     offset: usize,
     bad_byte: Option<usize>,
-    replay: Vec<u8>,
 }
 
 impl<R: std::io::Read> Utf8Checked<R> {
     fn new(inner: R) -> Self {
-        Utf8Checked { inner, pending: Vec::new(), offset: 0, bad_byte: None, replay: Vec::new() }
-    }
-
-    /// Drops a byte-order mark and leading whitespace; false when nothing follows.
-    fn skip_bom_and_blank(&mut self) -> Result<bool, SkipReason> {
-        let mut first = [0u8; 4096];
-        loop {
-            let n = std::io::Read::read(self, &mut first).map_err(|e| {
-                self.bad_byte
-                    .map(|offset| SkipReason::NotUtf8 { offset })
-                    .unwrap_or(SkipReason::Unreadable { error: e.to_string() })
-            })?;
-            if n == 0 {
-                return Ok(false);
-            }
-            let mut chunk = &first[..n];
-            if self.offset == n {
-                chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
-            }
-            if let Some(start) = chunk.iter().position(|b| !b.is_ascii_whitespace()) {
-                self.replay = chunk[start..].to_vec();
-                return Ok(true);
-            }
-        }
+        Utf8Checked { inner, pending: Vec::new(), offset: 0, bad_byte: None }
     }
 }
 
 impl<R: std::io::Read> std::io::Read for Utf8Checked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if !self.replay.is_empty() {
-            let n = self.replay.len().min(buf.len());
-            buf[..n].copy_from_slice(&self.replay[..n]);
-            self.replay.drain(..n);
-            return Ok(n);
-        }
         let n = self.inner.read(buf)?;
         let start = self.offset - self.pending.len();
         let mut checked = std::mem::take(&mut self.pending);

@@ -207,16 +207,19 @@ async fn canary_holds(run: &mut Run, reporter: Reporter) -> bool {
 /// once, so iterations beyond a few per core would only queue behind each
 /// other until the harness's own timeouts blamed the service. They are
 /// fitted to the machine, and the run says so.
-fn fit_concurrency_to_hashing(config: &mut crate::run::config::RunConfig, emitter: &mut Emitter) {
+fn fit_concurrency_to_hashing(run: &mut Run) {
     let fit = crate::hashing::concurrent_hashes() * 4;
+    let config = &mut run.config;
     if config.hash_cost == crate::hashing::HashCost::Default && config.concurrency > fit {
-        emitter.note(&format!(
+        run.emitter.note(&format!(
             "--concurrency {} on the embedded stack at the default hash cost: this machine hashes {} at once \
              (64 MiB each), so at most {fit} iterations run at once (--hash-cost minimal lifts this)",
             config.concurrency,
             crate::hashing::concurrent_hashes()
         ));
         config.concurrency = fit;
+        // The schedule was dealt from the flags: it runs at the fitted concurrency too.
+        run.schedule.concurrency = fit;
     }
 }
 
@@ -224,8 +227,7 @@ fn fit_concurrency_to_hashing(config: &mut crate::run::config::RunConfig, emitte
 async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     let source = resolve_auto(&run.config.source, &mut run.emitter).await;
     if matches!(source, Source::Local) {
-        fit_concurrency_to_hashing(&mut run.config, &mut run.emitter);
-        run.schedule.concurrency = run.config.concurrency;
+        fit_concurrency_to_hashing(run);
     }
     let phase_start = Instant::now();
     let stack = match or_signal(start_stack(&run.config, &source, &run.run_id, Reporter::detect())).await {
@@ -496,9 +498,9 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         let mut analysis = analysis.clone();
         analysis.tarball = None;
         analysis.errors.push(format!("no tarball: {e}"));
-        let redactor = if run.config.redact { Redactor::enabled() } else { Redactor::disabled() };
-        let rewritten = ArtifactDir::create(&run.config.out.join(artifacts::PARITY_DIR), redactor)
-            .and_then(|dir| dir.write_json(artifacts::names::ANALYSIS_JSON, &analysis));
+        let rewritten =
+            ArtifactDir::create(&run.config.out.join(artifacts::PARITY_DIR), artifact_redactor(&run.config))
+                .and_then(|dir| dir.write_json(artifacts::names::ANALYSIS_JSON, &analysis));
         if let Err(e) = rewritten {
             lost.push(e.to_string());
         }

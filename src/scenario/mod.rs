@@ -60,6 +60,27 @@ impl Default for Judgement {
     }
 }
 
+impl Judgement {
+    /// How this judgement is more lenient than the contract, named as the
+    /// flags that asked for it.
+    pub fn relaxations(&self) -> Vec<String> {
+        let mut relaxed = Vec::new();
+        if !self.require_immediate {
+            relaxed.push(
+                "--allow-stale: stale reads tolerated until the deadline (the contract allows none)".into(),
+            );
+        }
+        let mut statuses = self.accepted_revoke_statuses.clone();
+        statuses.sort_unstable();
+        statuses.dedup();
+        if statuses != [204] {
+            let listed: Vec<String> = statuses.iter().map(u16::to_string).collect();
+            relaxed.push(format!("--accept-revoke-status {}: the contract says 204", listed.join(",")));
+        }
+        relaxed
+    }
+}
+
 /// A fresh user id per scenario, shaped like the service's own (24 hex), so
 /// runs never see each other's tokens.
 pub fn fresh_user_id() -> String {
