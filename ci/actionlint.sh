@@ -29,6 +29,17 @@ jobs:
           args: --concurrency 8
       - if: always()
         run: echo "parity exited ${{ steps.parity.outputs.exit-code }}"
+  install-only:
+    runs-on: ubuntu-latest
+    steps:
+      - id: install
+        uses: ./
+        with:
+          version: 0.2.0
+          sha256: 0000000000000000000000000000000000000000000000000000000000000000
+          install-only: "true"
+      - run: parity collect --copy
+      - run: echo "${{ steps.install.outputs.parity-version }} from ${{ steps.install.outputs.installed-from }}"
 YAML
 (cd "$scratch" && actionlint)
 echo "actionlint: ci/workflows/*.yml and action.yml: no finding"

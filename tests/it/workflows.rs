@@ -5,6 +5,7 @@
 use clap::CommandFactory;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::process::Command;
 use webprofile_parity::cli::Cli;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -16,7 +17,7 @@ fn workflows() -> Vec<(PathBuf, Yaml)> {
         .filter(|p| p.extension().is_some_and(|e| e == "yml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 4, "the four templates: {files:?}");
+    assert_eq!(files.len(), 5, "the four templates and the release workflow: {files:?}");
     files
         .into_iter()
         .map(|path| {
@@ -104,8 +105,9 @@ fn the_templates_upload_the_runbooks_artifact_names() {
         for step in steps(&doc) {
             if step["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact@")) {
                 let name = step["with"]["name"].as_str().expect("artifact name");
-                // The sharded run's sets, one per matrix job, merged by the next job.
-                if !name.starts_with("parity-shard-") {
+                // The sharded run's sets, one per matrix job, merged by the next job;
+                // the release workflow's builds, gathered by its publish job.
+                if !name.starts_with("parity-shard-") && !name.starts_with("release-") {
                     names.insert(name.to_string());
                 }
             }
@@ -144,7 +146,12 @@ fn action() -> Yaml {
 /// composite action's own steps, so this does for both.)
 #[test]
 fn every_action_used_runs_on_node_24() {
-    let minimum = [("actions/checkout", 5), ("actions/upload-artifact", 6), ("actions/download-artifact", 7)];
+    let minimum = [
+        ("actions/checkout", 5),
+        ("actions/upload-artifact", 6),
+        ("actions/download-artifact", 7),
+        ("actions/cache", 5),
+    ];
     let action = action();
     let mut uses: Vec<(String, String)> = Vec::new();
     for (path, doc) in workflows() {
@@ -189,9 +196,42 @@ fn the_action_maps_its_inputs_onto_parity_run_flags_that_exist() {
         }
     }
     assert!(seen >= 8, "only {seen} flags found in {script}");
-    let upload =
-        action["runs"]["steps"].as_vec().unwrap().iter().find(|s| s["uses"].as_str().is_some()).unwrap();
+    let upload = action["runs"]["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact@")))
+        .unwrap();
     assert_eq!(upload["with"]["name"].as_str(), Some("webprofile-parity-artifacts"));
+}
+
+/// The action's own `run:` scripts pass shellcheck, as they run: actionlint
+/// checks the templates' scripts but does not read a composite action's steps.
+#[test]
+fn the_actions_scripts_pass_shellcheck() {
+    let installed = Command::new("shellcheck").arg("--version").output().is_ok_and(|o| o.status.success());
+    let missing = "shellcheck is not installed (apt-get install shellcheck)";
+    let test = "the_actions_scripts_pass_shellcheck";
+    if !crate::common::available_or_skip(installed, test, "PARITY_REQUIRE_SHELLCHECK", missing) {
+        return;
+    }
+    let expression = regex::Regex::new(r"\$\{\{[^}]*\}\}").unwrap();
+    let mut checked = 0;
+    for step in action()["runs"]["steps"].as_vec().unwrap() {
+        let Some(script) = step["run"].as_str() else { continue };
+        // As the runner runs a `shell: bash` step, its expressions already replaced.
+        let text = format!(
+            "#!/usr/bin/env bash\nset -eo pipefail\n{}",
+            expression.replace_all(script, "EXPRESSION")
+        );
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        let output = Command::new("shellcheck").arg(file.path()).output().unwrap();
+        let name = step["name"].as_str().unwrap_or("?");
+        assert!(output.status.success(), "`{name}`: {}", String::from_utf8_lossy(&output.stdout));
+        checked += 1;
+    }
+    assert!(checked >= 4, "only {checked} scripts");
 }
 
 #[test]
