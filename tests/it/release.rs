@@ -483,6 +483,11 @@ fn without_a_matching_release_the_action_builds_from_its_source() {
     assert!(regex::Regex::new("^[0-9a-f]{16}$").unwrap().is_match(&branch.outputs["cargo-lock"]));
     assert!(host.asked().is_empty(), "{:?}", host.asked());
 
+    // `uses: ./` (the action in the workflow's own checkout) names no release either.
+    let local = run_step("install", &values, here, "");
+    assert_eq!((local.code, local.outputs["from-source"].as_str()), (Some(0), "true"), "{}", local.printed);
+    assert!(host.asked().is_empty(), "{:?}", host.asked());
+
     // A release tag with no release published: the action's own source is that version.
     let values =
         contexts(&action, &[("version", VERSION), ("release-url", &host.releases())], runner.path(), &host);
