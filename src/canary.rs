@@ -248,6 +248,7 @@ async fn catches(
     let client_options = ClientOptions {
         credentials: Credentials::default(),
         request_timeout: request_timeout.unwrap_or(options.request_timeout),
+        pacer: Default::default(),
     };
     let endpoints = &stack.endpoints;
     let clients = endpoints.clients(&client_options, &ctx);

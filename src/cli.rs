@@ -643,6 +643,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
     pub request_timeout: Duration,
 
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+
     /// How long instances may take to answer GET /.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub ready_timeout: Duration,
@@ -816,6 +819,9 @@ pub struct DiffArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_timeout)]
     pub request_timeout: Duration,
 
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+
     /// Wait at most this long for the Docker stack to answer.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
     pub ready_timeout: Duration,
@@ -869,6 +875,30 @@ pub struct InstanceArgs {
     /// cross-implementation run).
     #[arg(long, value_name = "FLAVOR", default_value = "go", env = "PARITY_FLAVOR", value_parser = |s: &str| s.parse::<Flavors>())]
     pub flavor: Flavors,
+}
+
+/// How fast requests go to a service, and how long its rate limit may hold the run back.
+#[derive(Debug, Args, Clone)]
+pub struct PacingArgs {
+    /// At most this many requests to each service under test, all its instances together:
+    /// N/s, N/min or N/h; `auto` sends unpaced until the service answers 429, then keeps under
+    /// the limit learnt from that answer (RateLimit-Policy; else what got through before its
+    /// Retry-After; else half the rate). A 429 is never a finding: the request waits out
+    /// Retry-After and is sent again, and a poll answered 429 is not a read.
+    #[arg(long, value_name = "N/s|N/min|auto", default_value = "auto", env = "PARITY_MAX_RATE", value_parser = |s: &str| s.parse::<crate::contract::pacing::MaxRate>())]
+    pub max_rate: crate::contract::pacing::MaxRate,
+
+    /// How long 429s may hold the run back in all. Past it nothing more is sent: the run
+    /// ends `incomplete`, naming what was not carried out, exit 3 — never "parity FAILED".
+    #[arg(long, value_name = "DURATION", default_value = "10m", env = "PARITY_RATE_LIMIT_BUDGET", value_parser = parse_timeout)]
+    pub rate_limit_budget: Duration,
+}
+
+impl PacingArgs {
+    /// A pace for one target: every client of it shares the one returned.
+    pub fn pacer(&self) -> std::sync::Arc<crate::contract::pacing::Pacer> {
+        std::sync::Arc::new(crate::contract::pacing::Pacer::new(self.max_rate, self.rate_limit_budget))
+    }
 }
 
 #[derive(Debug, Args, Clone)]

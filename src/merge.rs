@@ -606,6 +606,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
             })
             .collect(),
         tool: Some(crate::build_info::Build::current()),
+        rate_limit: None,
     };
     (analysis, exit)
 }

@@ -137,6 +137,9 @@ pub struct Analysis {
     /// The `parity` that wrote this: version, commit, target (absent in older sets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<crate::build_info::Build>,
+    /// How the service's rate limit paced the run (absent when it never did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::contract::pacing::RateReport>,
 }
 
 /// Failures that stand, by class: a failed smoke (once, by its deciding

@@ -60,6 +60,7 @@ impl Plan {
             reference,
             candidate,
             request_timeout: args.request_timeout,
+            pacing: (args.pacing.max_rate, args.pacing.rate_limit_budget),
             steps: self.steps,
             rules: self.rules,
             scenario_file: self.scenario_file,
@@ -129,7 +130,7 @@ pub fn side(
             return Err(CommandError::Usage(format!("{flag} `{url}`: not an http(s) URL")));
         }
     }
-    Ok(SideSpec { urls, credentials: credentials(auth, flag, admin)? })
+    Ok(SideSpec { urls, credentials: credentials(auth, flag, admin)?, pacer: None })
 }
 
 /// `--<side>-auth USER:PASS`, else the admin settings.

@@ -50,8 +50,8 @@ pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit
     };
     let urls = |stack: &DockerStack| stack.endpoints.instances.iter().map(|i| i.url.clone()).collect();
     let config = plan.config(
-        SideSpec { urls: urls(&reference), credentials: reference_credentials },
-        SideSpec { urls: urls(&candidate), credentials: candidate_credentials },
+        SideSpec { urls: urls(&reference), credentials: reference_credentials, pacer: None },
+        SideSpec { urls: urls(&candidate), credentials: candidate_credentials, pacer: None },
         reference.endpoints.store.clone(),
         true,
         args,

@@ -45,6 +45,7 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
         faults,
         flavor: args.instance.flavor.all,
         seed: args.instance.seed,
+        rate_window: None,
     };
     // The bound address, not the asked one: `--port 0` picks a free port, and tests read it here.
     reporter.line(format!(

@@ -143,6 +143,7 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         client: ClientOptions {
             credentials,
             request_timeout: millis_or(p.request_timeout_ms, Duration::from_secs(5)),
+            pacer: Default::default(),
         },
         ready_timeout: args.ready_timeout,
         redact: !args.no_redact,

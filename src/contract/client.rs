@@ -1,7 +1,9 @@
 //! The HTTP client: straight from the process, one pooled connection set per
 //! instance, no redirects followed (a 302 to the login page is an answer).
 
+use super::exchange::RateLimitWait;
 use super::exchange::{AuthMode, BodyDigest, Exchange, Trace};
+use super::pacing::{BudgetRanOut, LimitHints, Pacer};
 use super::parse::{self, Body, CreatedToken, Introspection};
 use crate::clock::{millis, Clock};
 use crate::contract::Credentials;
@@ -39,6 +41,9 @@ impl TraceContext {
 pub struct ClientOptions {
     pub credentials: Credentials,
     pub request_timeout: Duration,
+    /// The target's pace, shared by every client made from these options
+    /// (clones share it): one per service under test.
+    pub pacer: Arc<Pacer>,
 }
 
 /// A failed call: which call, exactly what went wrong, and what kind of failure it is.
@@ -48,7 +53,8 @@ pub struct CallError {
     pub call: &'static str,
     pub instance: String,
     pub detail: String,
-    /// No answer, a cut-off body, a 5xx or 429: infrastructure; any other wrong answer: contract.
+    /// No answer, a cut-off body, a 5xx: infrastructure; a 429 not waited out: rate-limited;
+    /// any other wrong answer: contract.
     pub class: FailureClass,
 }
 
@@ -134,6 +140,11 @@ impl Client {
         &self.base
     }
 
+    /// Whether the target's rate-limit budget ran out: nothing more is sent to it.
+    pub fn rate_limit_ran_out(&self) -> bool {
+        self.options.pacer.ran_out()
+    }
+
     /// The admin credentials this client sends (the security variants build wrong ones from them).
     pub fn credentials(&self) -> &Credentials {
         &self.options.credentials
@@ -159,18 +170,72 @@ impl Client {
     }
 
     /// Sends any request (extra headers, a path sent byte for byte) and
-    /// records it, whatever the outcome.
+    /// records it, whatever the outcome. A `429` is waited out (as the
+    /// target's [`Pacer`] says) and the request sent again, within `budget`;
+    /// the exchange is the last answer, and says how long it was held back.
     pub async fn send_request(&self, spec: &Request, budget: Option<Duration>) -> Exchange {
+        let deadline = budget.map(|b| Instant::now() + b);
+        let seq = self.ctx.next_seq();
+        let pacer = &self.options.pacer;
+        let mut held = RateLimitWait::default();
+        let mut first_429: Option<Instant> = None;
+        loop {
+            if let Err(BudgetRanOut(why)) = pacer.admit().await {
+                held.budget_ran_out = true;
+                let mut exchange = Exchange::of_request(seq, &self.name, self.ctx.clock.now(), spec);
+                exchange.error = Some(format!("not sent: {why}"));
+                exchange.rate_limited = Some(held);
+                return exchange;
+            }
+            let started = Instant::now();
+            let left = deadline.map(|d| d.saturating_duration_since(started));
+            let (mut exchange, hints) = self.send_once(seq, spec, left, started).await;
+            if let Some(since) = first_429 {
+                held.waited_ms = millis(started - since);
+            }
+            if exchange.status != Some(429) {
+                if exchange.status.is_some() {
+                    pacer.accepted();
+                }
+                exchange.rate_limited = first_429.map(|_| held);
+                return exchange;
+            }
+            held.answers_429 += 1;
+            first_429.get_or_insert(started);
+            match pacer.limited(hints) {
+                Ok(wait) if deadline.is_none_or(|d| Instant::now() + wait < d) => {}
+                // The wait would outlast the phase's own deadline: the 429 is the answer.
+                Ok(_) => {
+                    exchange.rate_limited = Some(held);
+                    return exchange;
+                }
+                Err(BudgetRanOut(why)) => {
+                    held.budget_ran_out = true;
+                    exchange.error = Some(format!("rate limited: {why}"));
+                    exchange.rate_limited = Some(held);
+                    return exchange;
+                }
+            }
+        }
+    }
+
+    /// One sending of a request, within `budget`; a 429's hints about the limit.
+    async fn send_once(
+        &self,
+        seq: u64,
+        spec: &Request,
+        budget: Option<Duration>,
+        started: Instant,
+    ) -> (Exchange, LimitHints) {
         let timeout = budget.map_or(self.options.request_timeout, |b| b.min(self.options.request_timeout));
-        let started = Instant::now();
-        let mut exchange =
-            Exchange::of_request(self.ctx.next_seq(), &self.name, self.ctx.clock.stamp_at(started), spec);
+        let mut exchange = Exchange::of_request(seq, &self.name, self.ctx.clock.stamp_at(started), spec);
+        let mut hints = LimitHints::default();
         if spec.verbatim_path {
             let headers = self.headers_for(spec);
             let answer = super::raw::send(&self.base, spec, &headers, timeout).await;
             super::raw::record(answer, &mut exchange);
             exchange.latency_ms = millis(started.elapsed());
-            return exchange;
+            return (exchange, hints);
         }
         let method_value =
             reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or(reqwest::Method::GET);
@@ -186,6 +251,9 @@ impl Client {
         match request.send().await {
             Ok(mut response) => {
                 exchange.status = Some(response.status().as_u16());
+                if exchange.status == Some(429) {
+                    hints = LimitHints::from_headers(response.headers());
+                }
                 let header =
                     |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 exchange.content_type = header(reqwest::header::CONTENT_TYPE);
@@ -216,7 +284,7 @@ impl Client {
             Err(e) => exchange.error = Some(describe_transport(&e, &self.base, timeout)),
         }
         exchange.latency_ms = millis(started.elapsed());
-        exchange
+        (exchange, hints)
     }
 
     /// Every header a request carries beyond the transport's: its
@@ -281,11 +349,14 @@ impl Client {
     pub async fn revoke(&self, trace: &mut Trace, user_id: &str, token_id: &str) -> Result<u16, CallError> {
         let path = format!("{}/{}", tokens_path(user_id), token_id);
         let ex = self.send("DELETE", &path, AuthMode::Basic, None).await;
-        let result = match (ex.status, &ex.error) {
-            (Some(status), _) => Ok(status),
-            (None, error) => {
-                Err(self.error("revoke", FailureClass::Infrastructure, error.clone().unwrap_or_default()))
+        let result = match ex.status {
+            Some(_) if ex.rate_limited_out() => {
+                let detail =
+                    ex.error.clone().unwrap_or_else(|| "HTTP 429 that could not be waited out".into());
+                Err(self.error("revoke", FailureClass::RateLimited, detail))
             }
+            Some(status) => Ok(status),
+            None => Err(self.error("revoke", no_answer_class(&ex), ex.error.clone().unwrap_or_default())),
         };
         trace.push(ex);
         result
@@ -316,7 +387,7 @@ impl Client {
     fn expect_status(&self, ex: &Exchange, call: &'static str, expected: &[u16]) -> Result<Body, CallError> {
         let Some(status) = ex.status else {
             let detail = ex.error.clone().unwrap_or_else(|| "no response".into());
-            return Err(self.error(call, FailureClass::Infrastructure, detail));
+            return Err(self.error(call, no_answer_class(ex), detail));
         };
         let body = Body::classify(&ex.response_body, ex.content_type.as_deref());
         if let Some(error) = &ex.error {
@@ -384,6 +455,15 @@ impl BodyRecorder {
             binary: std::str::from_utf8(&self.kept).is_err_and(|e| e.error_len().is_some()),
         };
         exchange.response_body = String::from_utf8_lossy(&self.kept).into_owned();
+    }
+}
+
+/// Why a call got no HTTP answer: the rate limit, or the service or network.
+pub fn no_answer_class(ex: &Exchange) -> FailureClass {
+    if ex.rate_limited_out() {
+        FailureClass::RateLimited
+    } else {
+        FailureClass::Infrastructure
     }
 }
 

@@ -46,10 +46,26 @@ pub struct Exchange {
     pub latency_ms: f64,
     /// Transport failure: timeout, refused connection, reset.
     pub error: Option<String>,
+    /// `429 Too Many Requests` answers this request got before this answer,
+    /// each waited out: the request was sent again, and `sent` is when the
+    /// last one went. A 429 is a wait, never a read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limited: Option<RateLimitWait>,
     /// Size and SHA-256 of the whole body (read further than what is kept,
     /// up to a bound): how `parity diff` compares bodies too big or too binary to show.
     #[serde(skip)]
     pub digest: BodyDigest,
+}
+
+/// How a request was held back by the service's rate limit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RateLimitWait {
+    pub answers_429: u32,
+    /// From the first 429 to the last sending.
+    pub waited_ms: f64,
+    /// The run's rate-limit budget ran out: this call was not carried out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub budget_ran_out: bool,
 }
 
 /// What identifies a response body without keeping it.
@@ -83,8 +99,15 @@ impl Exchange {
             truncated: false,
             latency_ms: 0.0,
             error: None,
+            rate_limited: None,
             digest: BodyDigest::default(),
         }
+    }
+
+    /// The call was not carried out because of the rate limit: its last
+    /// answer was a 429 that could not be waited out, or it was never sent.
+    pub fn rate_limited_out(&self) -> bool {
+        self.status == Some(429) || self.rate_limited.as_ref().is_some_and(|r| r.budget_ran_out)
     }
 
     /// The request and its answer in the `.raw` trace format: readable, greppable,
@@ -105,6 +128,10 @@ impl Exchange {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
         );
+        if let Some(wait) = &self.rate_limited {
+            let _ =
+                writeln!(out, "(sent after {} × 429, {:.0} ms of waiting)", wait.answers_429, wait.waited_ms);
+        }
         for (name, value) in &self.headers {
             let _ = writeln!(out, "{name}: {}", crate::escape::excerpt(value, 200));
         }

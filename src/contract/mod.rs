@@ -9,6 +9,7 @@
 mod client;
 pub mod dialect;
 mod exchange;
+pub mod pacing;
 mod parse;
 mod raw;
 
@@ -32,7 +33,7 @@ pub use client::{
     INTROSPECT_PATH,
 };
 pub use dialect::{Dialect, DialectChoice};
-pub use exchange::{AuthMode, BodyDigest, Exchange, Trace};
+pub use exchange::{AuthMode, BodyDigest, Exchange, RateLimitWait, Trace};
 pub use parse::{created_token, parse_object_id, Body, CreatedToken, Introspection};
 
 /// The token the first successful create of `trace` minted, if any.

@@ -19,6 +19,7 @@ pub mod script;
 pub mod stored;
 
 use crate::clock::{millis, Clock};
+use crate::contract::pacing::{MaxRate, Pacer};
 use crate::contract::{self, AuthMode, Client, ClientOptions, Credentials, Exchange, TraceContext};
 use crate::hashing;
 use crate::redact::Redactor;
@@ -40,12 +41,17 @@ use std::time::{Duration, Instant};
 pub struct SideSpec {
     pub urls: Vec<String>,
     pub credentials: Credentials,
+    /// The side's pace, when it is shared with other work on the same
+    /// service (the run's own instances); else one of its own.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 pub struct DiffConfig {
     pub reference: SideSpec,
     pub candidate: SideSpec,
     pub request_timeout: Duration,
+    /// `--max-rate` and `--rate-limit-budget`, for a side with no pace of its own.
+    pub pacing: (MaxRate, Duration),
     pub steps: Vec<Step>,
     pub rules: Rules,
     pub scenario_file: Option<String>,
@@ -158,19 +164,21 @@ pub async fn run(
 ) -> Result<DiffReport, Unreachable> {
     let started_at = crate::clock::rfc3339(&chrono::Utc::now());
     let ctx = TraceContext::new(clock);
-    let side = |spec: &SideSpec, name: &str| Side {
-        clients: spec
-            .urls
-            .iter()
-            .enumerate()
-            .map(|(i, url)| {
-                let options = ClientOptions {
-                    credentials: spec.credentials.clone(),
-                    request_timeout: config.request_timeout,
-                };
-                Client::new(&format!("{name}{}", i + 1), url, options, ctx.clone())
-            })
-            .collect(),
+    let side = |spec: &SideSpec, name: &str| {
+        let (max_rate, budget) = config.pacing;
+        let options = ClientOptions {
+            credentials: spec.credentials.clone(),
+            request_timeout: config.request_timeout,
+            pacer: spec.pacer.clone().unwrap_or_else(|| Arc::new(Pacer::new(max_rate, budget))),
+        };
+        Side {
+            clients: spec
+                .urls
+                .iter()
+                .enumerate()
+                .map(|(i, url)| Client::new(&format!("{name}{}", i + 1), url, options.clone(), ctx.clone()))
+                .collect(),
+        }
     };
     let reference = side(&config.reference, "reference");
     let candidate = side(&config.candidate, "candidate");

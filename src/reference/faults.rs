@@ -2,6 +2,7 @@
 //! can prove it catches each of them (`parity canary`). Every contract check
 //! names the fault that makes it fail (`parity checks`).
 
+use super::rate_limit::RateLimit;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -142,13 +143,17 @@ pub struct Faults {
     /// lower case: a development or proxy identity left on.
     pub trusted_header: Option<String>,
     pub misbehaviours: BTreeSet<Misbehaviour>,
+    /// Introspection and list share one bucket of this many requests a
+    /// window across the stack's instances; past it they answer 429.
+    pub rate_limit: Option<RateLimit>,
     /// Specs for one instance of a run only (`revocation-lag=200ms@3`): the
     /// instance's number (1-based) and the spec without its `@K`.
     pub scoped: Vec<(usize, String)>,
 }
 
 const KINDS: &str = "revocation-lag=DURATION, error-rate=0..1, latency=DURATION, stale-rate=0..1, \
-                     stale-for=DURATION, revoke-status=CODE, partial=token-prefix, trusted-header=NAME, auth-bypass, \
+                     stale-for=DURATION, revoke-status=CODE, partial=token-prefix, trusted-header=NAME, \
+                     rate-limit=N/s|N/min[+retry-after|+bare], auth-bypass, \
                      open-access, any-password, password-prefix, lenient-create, list-hash, revoke-noop, \
                      revoke-not-idempotent, revoke-any-user, owner-unparsable-dropped, bad-id-404, never-active, \
                      unknown-active, ignore-expiry, lenient-introspect, token-case-fold, token-trim, reject-bcrypt, \
@@ -230,7 +235,7 @@ impl Faults {
         let Some(value) = value else {
             return match kind {
                 "revocation-lag" | "latency" | "error-rate" | "stale-rate" | "stale-for"
-                | "revoke-status" | "partial" | "trusted-header" => {
+                | "revoke-status" | "partial" | "trusted-header" | "rate-limit" => {
                     Err(format!("fault {kind:?} needs a value, e.g. {kind}={}", example(kind)))
                 }
                 _ => Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
@@ -246,6 +251,7 @@ impl Faults {
             "partial" if value == "token-prefix" => self.partial = Some(Partial::TokenPrefix),
             "partial" => return Err(format!("fault \"partial\": {value:?} is not token-prefix")),
             "trusted-header" => self.trusted_header = Some(header_name(value)?),
+            "rate-limit" => self.rate_limit = Some(RateLimit::parse(value)?),
             _ => return Err(format!("unknown fault {kind:?} (expected one of: {KINDS})")),
         }
         Ok(())
@@ -297,6 +303,9 @@ impl Faults {
         if let Some(name) = &self.trusted_header {
             parts.push(format!("trusted-header={name}"));
         }
+        if let Some(limit) = &self.rate_limit {
+            parts.push(format!("rate-limit={}", limit.describe()));
+        }
         parts.extend(self.misbehaviours.iter().map(|m| m.name().to_string()));
         parts.extend(self.scoped.iter().map(|(k, spec)| format!("{spec}@{k}")));
         if parts.is_empty() {
@@ -331,6 +340,7 @@ fn example(kind: &str) -> &'static str {
         "revoke-status" => "200",
         "partial" => "token-prefix",
         "trusted-header" => "x-dev-user-id",
+        "rate-limit" => "60/min",
         _ => "800ms",
     }
 }

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod faults;
 pub mod flavor;
+pub mod rate_limit;
 pub mod server;
 
 pub use faults::Faults;

@@ -158,6 +158,7 @@ mod tests {
             shard: None,
             merged_from: vec![],
             tool: None,
+            rate_limit: None,
         }
     }
 

@@ -23,7 +23,7 @@ use crate::stack::docker::{self as docker_stack, Chaos};
 use crate::stack::{
     self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
 };
-use crate::verdict::{self, ClassCounts, Coverage};
+use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
 use events::{Emitter, Event, Sink};
 use std::path::Path;
 use std::sync::Mutex;
@@ -401,6 +401,24 @@ fn coverage(run: &Run, stack: &StackOutcome) -> Coverage {
         }
         _ => {}
     }
+    // What the service's rate limit kept from being carried out (never a finding).
+    let limited = FailureClass::RateLimited;
+    if found.smoke.as_ref().is_some_and(|s| s.class == Some(limited)) {
+        not_run.push("revocation immediacy: the rate limit outlasted the budget".to_string());
+    }
+    let checks_limited =
+        found.suite.as_ref().map_or(0, |s| s.failure_classes().filter(|c| *c == limited).count());
+    if checks_limited > 0 {
+        not_run.push(format!(
+            "contract suite: {checks_limited} check(s) not judged (the rate limit outlasted the budget)"
+        ));
+    }
+    let iterations_limited = found.cross.as_ref().map_or(0, |c| c.classes.get(limited));
+    if iterations_limited > 0 {
+        not_run.push(format!(
+            "cross-instance: {iterations_limited} iteration(s) not carried out (the rate limit outlasted the budget)"
+        ));
+    }
     let iterations = found.cross.as_ref().map_or(0, |c| c.iterations);
     let expected = run.schedule.numbers.len() as u32;
     if run.config.iterations == 0 {
@@ -445,6 +463,10 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
     };
     let (status, exit) = verdict::decide(&findings);
     let sentence = verdict::sentence(&findings, status, exit);
+    let rate_limit = Some(run.config.client.pacer.report()).filter(|r| r.limited());
+    if let Some(report) = &rate_limit {
+        run.emitter.note(&report.describe());
+    }
     let finished_wall = run.clock.now().wall;
     let tarball_path = artifacts::tarball_path(&run.config.out, finished_wall);
     let analysis = Analysis {
@@ -486,6 +508,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         shard: run.config.shard_record(),
         merged_from: Vec::new(),
         tool: Some(crate::build_info::Build::current()),
+        rate_limit,
     };
     run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();
@@ -694,8 +717,10 @@ async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &sta
         candidate: crate::diff::SideSpec {
             urls: endpoints.instances.iter().map(|i| i.url.clone()).collect(),
             credentials: run.config.client.credentials.clone(),
+            pacer: Some(run.config.client.pacer.clone()),
         },
         request_timeout: run.config.client.request_timeout,
+        pacing: run.config.client.pacer.pacing(),
         steps: crate::diff::script::builtin(),
         rules: phase.rules,
         scenario_file: None,

@@ -269,8 +269,11 @@ impl Sink for ConsoleSink {
                     ));
                 }
                 for check in report.checks.iter().filter(|c| c.status == CheckStatus::Fail) {
+                    // A check the rate limit kept from being judged did not fail.
+                    let word =
+                        if check.class == Some(FailureClass::RateLimited) { "NOT JUDGED" } else { "FAIL" };
                     self.line(&format!(
-                        "  FAIL {} [{}]: {}",
+                        "  {word} {} [{}]: {}",
                         check.name,
                         check.class.map_or("unknown", FailureClass::as_str),
                         check.detail.as_deref().unwrap_or("")

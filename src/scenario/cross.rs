@@ -118,6 +118,7 @@ impl IterationResult {
             latency_ms: self.latency_ms,
             stale_ms: self.stale_ms,
             visible_by_ms: self.visible_by_ms,
+            rate_limit_wait_ms: None,
         }]
     }
 

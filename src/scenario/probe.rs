@@ -75,6 +75,10 @@ pub struct Observation {
     pub stale_ms: Option<f64>,
     #[serde(deserialize_with = "lenient::non_negative")]
     pub visible_by_ms: Option<f64>,
+    /// Time this observer's polls were held back by 429s: the window was
+    /// measured across it (a poll answered 429 is not a read).
+    #[serde(deserialize_with = "lenient::non_negative", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_wait_ms: Option<f64>,
 }
 
 impl ProbeOutcome {
@@ -181,7 +185,8 @@ pub async fn probe_revocation(
     // user's own token, a 200): the token is still polled, since one left
     // active after that answer is a stale read like any other — the
     // cross-implementation failure, where one build cannot find what the
-    // other wrote. Only a 5xx or 429 (the service could not answer) stops here.
+    // other wrote. Only a 5xx or a 429 not waited out (the service could not
+    // answer) stops here.
     let mut unexpected = None;
     match revoked {
         Ok(status) => {
@@ -194,7 +199,7 @@ pub async fn probe_revocation(
                     statuses(&judgement.accepted_revoke_statuses)
                 );
                 let class = FailureClass::of_unexpected_status(status);
-                if class == FailureClass::Infrastructure {
+                if !class.is_finding() {
                     return out.fail(class, reason);
                 }
                 unexpected = Some((status, reason));
@@ -286,7 +291,14 @@ async fn poll_until_inactive(
     let fail = |o: &mut Observation, class: FailureClass, reason: String| {
         o.success = false;
         o.class = Some(class);
-        o.reason = Some(reason);
+        let waits = match o.rate_limit_wait_ms {
+            Some(ms) if class == FailureClass::StaleRead => format!(
+                " — measured across {} of rate-limit waits (429)",
+                crate::clock::human(Duration::from_secs_f64(ms / 1000.0))
+            ),
+            _ => String::new(),
+        };
+        o.reason = Some(format!("{reason}{waits}"));
     };
     loop {
         // A poll never outlives the deadline, whatever --request-timeout says.
@@ -294,6 +306,9 @@ async fn poll_until_inactive(
             judgement.deadline.saturating_sub(revoke.returned.elapsed()).max(Duration::from_millis(1));
         let answer = observer.introspect_within(&mut poll.trace, token, Some(budget)).await;
         o.polls += 1;
+        if let Some(wait) = poll.trace.last().and_then(|ex| ex.rate_limited.as_ref()) {
+            *o.rate_limit_wait_ms.get_or_insert(0.0) += wait.waited_ms;
+        }
         match answer {
             Ok(answer) if !answer.active => {
                 let latency = millis(revoke.returned.elapsed());

@@ -349,6 +349,7 @@ fn expect_active(answer: Result<Introspection, CallError>, expected: bool) -> Ch
 /// The class of an exchange that did not answer as expected.
 fn exchange_class(ex: &Exchange) -> FailureClass {
     match ex.status {
+        _ if ex.rate_limited_out() => FailureClass::RateLimited,
         Some(status) if ex.error.is_none() => FailureClass::of_unexpected_status(status),
         _ => FailureClass::Infrastructure,
     }
@@ -384,6 +385,7 @@ fn kept_out(ex: &Exchange, token_ids: &[&str], auth: AuthMode) -> CheckOutcome {
         return CheckOutcome::security(format!("a request {who} was let in: {why} ({})", ex.summary()));
     }
     match ex.status {
+        _ if ex.rate_limited_out() => CheckOutcome::Fail(FailureClass::RateLimited, ex.summary()),
         Some(_) => CheckOutcome::Pass,
         None => CheckOutcome::Fail(FailureClass::Infrastructure, ex.summary()),
     }
@@ -392,11 +394,9 @@ fn kept_out(ex: &Exchange, token_ids: &[&str], auth: AuthMode) -> CheckOutcome {
 /// The form of "no" for no credentials and for wrong ones, as the dialect
 /// answers it; a request that was let in is the security checks' finding.
 fn rejection_form(refused: &[(usize, Exchange, bool)], dialect: Dialect) -> CheckOutcome {
-    // No answer, a 5xx or a 429 says nothing of the dialect: the service failed.
-    if let Some((_, ex, _)) =
-        refused.iter().find(|(_, ex, _)| exchange_class(ex) == FailureClass::Infrastructure)
-    {
-        return CheckOutcome::Fail(FailureClass::Infrastructure, ex.summary());
+    // No answer, a 5xx or a 429 not waited out says nothing of the dialect.
+    if let Some((_, ex, _)) = refused.iter().find(|(_, ex, _)| !exchange_class(ex).is_finding()) {
+        return CheckOutcome::Fail(exchange_class(ex), ex.summary());
     }
     let mut wrong = Vec::new();
     for ((_, ex, kept_out), presented) in

@@ -55,13 +55,19 @@ impl LocalStack {
             None => Arc::new(MemoryStore::new()),
         };
         let mut running = Vec::new();
+        // One `rate-limit` bucket for every instance, as the Node service counts across its processes.
+        let shared_window =
+            options.faults.rate_limit.map(|r| Arc::new(crate::reference::rate_limit::RateWindow::new(r)));
         for index in 0..options.instances.max(2) {
             let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+            let faults = options.faults.for_instance(index + 1);
+            let shared = shared_window.clone().filter(|_| faults.rate_limit == options.faults.rate_limit);
             let config = ReferenceConfig {
                 name: service_name(index),
                 credentials: options.credentials.clone(),
                 hash_cost: options.hash_cost,
-                faults: options.faults.for_instance(index + 1),
+                rate_window: shared,
+                faults,
                 flavor: options.flavor.for_instance(index + 1),
                 // Each instance draws its own fault sequence, reproducibly.
                 seed: options.seed.map(|s| s.wrapping_add(index as u64)),

@@ -20,8 +20,11 @@ pub enum FailureClass {
     StaleRead,
     /// A status, shape or behaviour the contract forbids.
     Contract,
-    /// Connection refused or reset, a timeout, a 5xx or 429, the store or a container gone.
+    /// Connection refused or reset, a timeout, a 5xx, the store or a container gone.
     Infrastructure,
+    /// The service kept answering `429 Too Many Requests` past the run's
+    /// rate-limit budget: the call was not carried out. Never a finding.
+    RateLimited,
     /// The harness's own error.
     Harness,
     /// Read from an artifact that named a class this version does not know,
@@ -31,11 +34,12 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
-    pub const ALL: [FailureClass; 6] = [
+    pub const ALL: [FailureClass; 7] = [
         FailureClass::Security,
         FailureClass::StaleRead,
         FailureClass::Contract,
         FailureClass::Infrastructure,
+        FailureClass::RateLimited,
         FailureClass::Harness,
         FailureClass::Unknown,
     ];
@@ -46,6 +50,7 @@ impl FailureClass {
             FailureClass::StaleRead => "stale-read",
             FailureClass::Contract => "contract",
             FailureClass::Infrastructure => "infrastructure",
+            FailureClass::RateLimited => "rate-limited",
             FailureClass::Harness => "harness",
             FailureClass::Unknown => "unknown",
         }
@@ -56,15 +61,23 @@ impl FailureClass {
         self == FailureClass::Infrastructure
     }
 
-    /// The class of an HTTP answer that was not the one expected: 5xx and
-    /// 429 (rate limited) say the service could not answer; anything else is
-    /// an answer the contract forbids.
+    /// The class of an HTTP answer that was not the one expected: a 5xx
+    /// says the service could not answer, a 429 (one the client could not
+    /// wait out) that it would not yet; anything else is an answer the
+    /// contract forbids.
     pub fn of_unexpected_status(status: u16) -> FailureClass {
-        if status >= 500 || status == 429 {
-            FailureClass::Infrastructure
-        } else {
-            FailureClass::Contract
+        match status {
+            429 => FailureClass::RateLimited,
+            500.. => FailureClass::Infrastructure,
+            _ => FailureClass::Contract,
         }
+    }
+
+    /// Whether a failure of this class says something about the service
+    /// (a door open, a stale read, a broken contract) rather than that a
+    /// call could not be carried out.
+    pub fn is_finding(self) -> bool {
+        !matches!(self, FailureClass::Infrastructure | FailureClass::RateLimited)
     }
 }
 
@@ -198,7 +211,7 @@ mod tests {
     #[test]
     fn statuses_classify_server_trouble_apart_from_contract_breaches() {
         assert_eq!(FailureClass::of_unexpected_status(503), FailureClass::Infrastructure);
-        assert_eq!(FailureClass::of_unexpected_status(429), FailureClass::Infrastructure);
+        assert_eq!(FailureClass::of_unexpected_status(429), FailureClass::RateLimited);
         assert_eq!(FailureClass::of_unexpected_status(200), FailureClass::Contract);
         assert_eq!(FailureClass::of_unexpected_status(302), FailureClass::Contract);
         assert_eq!(FailureClass::of_unexpected_status(404), FailureClass::Contract);

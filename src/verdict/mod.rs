@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub enum RunStatus {
     /// Every phase ran and every check held.
     Pass,
-    /// Nothing failed, but a phase did not run (e.g. `--iterations 0`): not "parity holds".
+    /// Nothing failed, but a phase did not run (e.g. `--iterations 0`, or the
+    /// service's rate limit outlasted the budget): not "parity holds".
     Incomplete,
     /// A parity or contract failure was found.
     Fail,
@@ -108,11 +109,22 @@ pub struct Findings {
 }
 
 impl Findings {
-    /// Every failure is the service or the network failing (no answer, 5xx,
-    /// 429): nothing was learnt about parity, so the run could not be
-    /// carried out — never "parity FAILED".
+    /// Failures that say something about the service: a door open, a stale
+    /// read, a broken contract — not a call that could not be carried out.
+    fn findings(&self) -> u64 {
+        FailureClass::ALL.into_iter().filter(|c| c.is_finding()).map(|c| self.failures.get(c)).sum()
+    }
+
+    /// Every failure is the service or the network failing (no answer, 5xx):
+    /// nothing was learnt about parity, so the run could not be carried out
+    /// — never "parity FAILED".
     fn only_infrastructure_failed(&self) -> bool {
-        !self.failures.is_empty() && self.failures.get(FailureClass::Infrastructure) == self.failures.total()
+        self.findings() == 0 && self.failures.get(FailureClass::Infrastructure) > 0
+    }
+
+    /// Calls the service's rate limit kept from being carried out.
+    fn rate_limited(&self) -> u64 {
+        self.failures.get(FailureClass::RateLimited)
     }
 }
 
@@ -124,11 +136,14 @@ pub fn decide(f: &Findings) -> (RunStatus, Exit) {
     if f.stack_failed {
         return (RunStatus::Error, Exit::Infrastructure);
     }
+    if f.findings() > 0 {
+        return (RunStatus::Fail, if f.strict { Exit::ParityFailure } else { Exit::Ok });
+    }
     if f.only_infrastructure_failed() {
         return (RunStatus::Error, Exit::Infrastructure);
     }
-    if !f.failures.is_empty() {
-        return (RunStatus::Fail, if f.strict { Exit::ParityFailure } else { Exit::Ok });
+    if f.rate_limited() > 0 {
+        return (RunStatus::Incomplete, Exit::Infrastructure);
     }
     if !f.coverage.tested_anything() {
         return (RunStatus::Error, Exit::Infrastructure);
@@ -143,6 +158,11 @@ pub fn decide(f: &Findings) -> (RunStatus, Exit) {
 pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
     let verdict = match status {
         RunStatus::Pass => "parity holds".to_string(),
+        RunStatus::Incomplete if f.rate_limited() > 0 => format!(
+            "incomplete: the service's rate limit outlasted the budget — {} check(s) or iteration(s) \
+             not carried out (not a parity finding); parity is NOT proven",
+            f.rate_limited()
+        ),
         RunStatus::Incomplete => "no failure, but parity is NOT proven".to_string(),
         RunStatus::Fail if !f.strict => {
             format!("parity FAILED ({}; informational, not strict)", f.failures.describe())
@@ -158,7 +178,7 @@ pub fn sentence(f: &Findings, status: RunStatus, exit: Exit) -> String {
         }
         RunStatus::Error if f.only_infrastructure_failed() => format!(
             "the run could not be carried out: every failure was the service or the network failing \
-             (no answer, 5xx or 429: {})",
+             (no answer or 5xx: {})",
             f.failures.describe()
         ),
         RunStatus::Error => "the run could not be carried out".to_string(),
@@ -238,6 +258,22 @@ mod tests {
         f.failures.add(FailureClass::Contract);
         f.strict = true;
         assert_eq!(decide(&f), (RunStatus::Fail, Exit::ParityFailure), "one real finding is a failure");
+    }
+
+    #[test]
+    fn a_rate_limit_that_outlasted_the_budget_is_incomplete_never_a_failure() {
+        let mut f = findings();
+        f.failures.add(FailureClass::RateLimited);
+        f.failures.add(FailureClass::RateLimited);
+        assert_eq!(decide(&f), (RunStatus::Incomplete, Exit::Infrastructure));
+        let line = sentence(&f, RunStatus::Incomplete, Exit::Infrastructure);
+        assert!(
+            line.starts_with("incomplete: the service's rate limit outlasted the budget — 2 check(s)"),
+            "{line}"
+        );
+        assert!(!line.contains("FAILED"), "{line}");
+        f.failures.add(FailureClass::StaleRead);
+        assert_eq!(decide(&f), (RunStatus::Fail, Exit::ParityFailure), "a stale read found before stands");
     }
 
     #[test]

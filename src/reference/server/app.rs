@@ -19,6 +19,7 @@ use crate::hashing::{self, HashCost};
 use crate::reference::cache::{LagCache, StaleMemory};
 use crate::reference::faults::Faults;
 use crate::reference::flavor::Flavor;
+use crate::reference::rate_limit::RateWindow;
 use crate::store::TokenStore;
 
 const BODY_LIMIT: usize = 64 * 1024;
@@ -35,6 +36,8 @@ pub struct Shared {
     rng: Mutex<SmallRng>,
     pub lag: LagCache,
     pub stale: Option<StaleMemory>,
+    /// The `rate-limit` fault's bucket (shared across a stack's instances).
+    pub rate: Option<Arc<RateWindow>>,
     log: AccessLog,
 }
 
@@ -53,6 +56,9 @@ impl Shared {
             hash_cost: config.hash_cost,
             lag: LagCache::new(config.faults.revocation_lag),
             stale: StaleMemory::new(&config.faults, config.seed),
+            rate: config
+                .rate_window
+                .or_else(|| config.faults.rate_limit.map(|r| Arc::new(RateWindow::new(r)))),
             faults: config.faults,
             flavor: config.flavor,
             rng: Mutex::new(rng),

@@ -109,6 +109,19 @@ pub async fn guard_api(State(s): State<AppState>, request: Request, next: Next) 
         applied.push("error-rate");
         return mark_faults(ApiError::Unavailable.into_response(), applied);
     }
+    // The Node service's limiter: introspection and list, before authentication.
+    let path = request.uri().path();
+    let limited = match request.method().as_str() {
+        "POST" => path == INTROSPECT_PATH,
+        "GET" => path.ends_with("/git-tokens"),
+        _ => false,
+    };
+    if let Some(window) = s.rate.as_ref().filter(|_| limited) {
+        if let Err(retry_after) = window.take() {
+            applied.push("rate-limit");
+            return mark_faults(window.refusal(retry_after), applied);
+        }
+    }
     match s.auth.admits(&s.faults, request.headers()) {
         Ok(fault) => applied.extend(fault),
         Err(presented) => {

@@ -37,6 +37,8 @@ pub struct ReferenceConfig {
     pub flavor: Flavor,
     /// Seeds the error-rate RNG, for reproducible runs.
     pub seed: Option<u64>,
+    /// The `rate-limit` bucket, when instances share one; else each has its own.
+    pub rate_window: Option<std::sync::Arc<crate::reference::rate_limit::RateWindow>>,
 }
 
 impl Default for ReferenceConfig {
@@ -48,6 +50,7 @@ impl Default for ReferenceConfig {
             faults: Faults::default(),
             flavor: Flavor::Go,
             seed: None,
+            rate_window: None,
         }
     }
 }

@@ -107,7 +107,7 @@ impl<'c> Families<'c> {
                 expires_at: None,
             };
             let token = client.create_token(trace, &user, &request).await.map_err(|e| match e.class {
-                FailureClass::Infrastructure => CheckOutcome::call_failed(&e),
+                FailureClass::Infrastructure | FailureClass::RateLimited => CheckOutcome::call_failed(&e),
                 _ => CheckOutcome::Skip(format!("nothing can be judged by effect: user {name}'s token: {e}")),
             })?;
             if name == "A" {
@@ -122,9 +122,7 @@ impl<'c> Families<'c> {
                          (see active_after_create)"
                     )))
                 }
-                Err(e) if e.class == FailureClass::Infrastructure => {
-                    return Err(CheckOutcome::call_failed(&e))
-                }
+                Err(e) if !e.class.is_finding() => return Err(CheckOutcome::call_failed(&e)),
                 Err(e) => return Err(CheckOutcome::Skip(format!("nothing can be judged by effect: {e}"))),
             }
             holders.push(Holder { user, token });
@@ -314,6 +312,18 @@ impl<'c> Families<'c> {
         let ex = self.send(&request, trace).await;
         let mut seqs = vec![ex.seq];
         let answer = answer_summary(&ex);
+        if ex.rate_limited_out() {
+            let why = ex.error.clone().unwrap_or_else(|| "answered 429 past the phase's time".into());
+            self.push_row(
+                &aim,
+                answer,
+                Effect::Unjudged,
+                format!("not judged: {why}"),
+                RowVerdict::RateLimited,
+                seqs,
+            );
+            return;
+        }
         let (effect, observed) = match aim.route {
             Route::Create if hands_out_token(&ex) => {
                 (Effect::TokenCreated, "the answer hands out a token".into())
@@ -355,6 +365,11 @@ impl<'c> Families<'c> {
         verdict: RowVerdict,
         exchanges: Vec<u64>,
     ) {
+        // No answer to judge by because the rate limit outlasted the budget: not judged, not broken.
+        let verdict = match verdict {
+            RowVerdict::Error if self.client.rate_limit_ran_out() => RowVerdict::RateLimited,
+            verdict => verdict,
+        };
         self.rows.push(SecurityRow {
             check: aim.family.check().to_string(),
             family: aim.family.name().to_string(),
@@ -579,6 +594,17 @@ fn outcome(family: Family, rows: &[SecurityRow]) -> CheckOutcome {
                 error.variant,
                 error.route.name(),
                 error.observed
+            ),
+        );
+    }
+    let limited = rows.iter().filter(|r| r.verdict == RowVerdict::RateLimited).count();
+    if limited > 0 {
+        return CheckOutcome::Fail(
+            FailureClass::RateLimited,
+            format!(
+                "{limited} of {} {} attempt(s) not judged: the service's rate limit outlasted the budget",
+                rows.len(),
+                family.name()
             ),
         );
     }

@@ -94,6 +94,9 @@ pub enum RowVerdict {
     Error,
     /// Not tried (said why in `observed`).
     Skip,
+    /// Not judged: the service's rate limit outlasted the run's budget (class `rate-limited`).
+    #[serde(rename = "rate-limited")]
+    RateLimited,
 }
 
 /// One variant on one route: a row of `security.json`.
@@ -124,6 +127,7 @@ impl SecurityRow {
             RowVerdict::Fail => "OPEN",
             RowVerdict::Error => "ERR ",
             RowVerdict::Skip => "skip",
+            RowVerdict::RateLimited => "429 ",
         };
         crate::escape::one_line(&format!(
             "{word} {} × {}: {} — {}: {}",
