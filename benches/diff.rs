@@ -59,11 +59,13 @@ fn main() {
             let side = |instances: &[server::RunningInstance; 2]| SideSpec {
                 urls: instances.iter().map(|i| i.base_url()).collect(),
                 credentials: Credentials::default(),
+                pacer: None,
             };
             let config = DiffConfig {
                 reference: side(&go),
                 candidate: side(&node),
                 request_timeout: std::time::Duration::from_secs(5),
+                pacing: Default::default(),
                 steps: script::builtin(),
                 rules: rules.clone(),
                 scenario_file: None,

@@ -63,7 +63,11 @@ async fn measure() -> Figures {
     .await
     .expect("embedded stack");
     let url = stack.endpoints.instances[0].url.clone();
-    let options = ClientOptions { credentials: credentials.clone(), request_timeout: Duration::from_secs(5) };
+    let options = ClientOptions {
+        credentials: credentials.clone(),
+        request_timeout: Duration::from_secs(5),
+        pacer: Default::default(),
+    };
     let ctx = TraceContext::new(Clock::start());
     let traced = Client::new("instance1", &url, options.clone(), ctx.clone());
     let bare = reqwest::Client::builder().tcp_nodelay(true).build().expect("reqwest");

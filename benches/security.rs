@@ -54,8 +54,11 @@ async fn round(hash_cost: HashCost) -> (f64, u64, usize, Vec<(String, usize, usi
     .await
     .expect("an embedded stack");
     let ctx = TraceContext::new(Clock::start());
-    let options =
-        ClientOptions { credentials: Credentials::default(), request_timeout: Duration::from_secs(10) };
+    let options = ClientOptions {
+        credentials: Credentials::default(),
+        request_timeout: Duration::from_secs(10),
+        pacer: Default::default(),
+    };
     let clients = stack.endpoints.clients(&options, &ctx);
     let trace = &mut Trace::new();
     let started = Instant::now();

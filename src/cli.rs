@@ -895,9 +895,8 @@ pub struct PacingArgs {
 }
 
 impl PacingArgs {
-    /// A pace for one target: every client of it shares the one returned.
-    pub fn pacer(&self) -> std::sync::Arc<crate::contract::pacing::Pacer> {
-        std::sync::Arc::new(crate::contract::pacing::Pacer::new(self.max_rate, self.rate_limit_budget))
+    pub fn pacing(&self) -> crate::contract::pacing::Pacing {
+        crate::contract::pacing::Pacing { max_rate: self.max_rate, budget: self.rate_limit_budget }
     }
 }
 

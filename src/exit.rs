@@ -33,7 +33,8 @@ impl Exit {
             Exit::ThresholdExceeded => "thresholds exceeded (check, collect)",
             Exit::Infrastructure => {
                 "infrastructure error: stack never ready, target unreachable, Docker unreachable, nothing tested, \
-                 every failure the service failing (no answer, 5xx, 429), or an output that could not be written"
+                 every failure the service failing (no answer, 5xx), its rate limit outlasting \
+                 --rate-limit-budget (status incomplete), or an output that could not be written"
             }
             Exit::Usage => "usage error: a bad flag or setting, conflicting selections",
             Exit::Interrupted => "interrupted (SIGINT/SIGTERM): what was gathered is still written",

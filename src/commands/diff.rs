@@ -60,7 +60,7 @@ impl Plan {
             reference,
             candidate,
             request_timeout: args.request_timeout,
-            pacing: (args.pacing.max_rate, args.pacing.rate_limit_budget),
+            pacing: args.pacing.pacing(),
             steps: self.steps,
             rules: self.rules,
             scenario_file: self.scenario_file,

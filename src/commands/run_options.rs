@@ -87,7 +87,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
                 pass: args.credentials.admin_pass.clone(),
             },
             request_timeout: args.request_timeout,
-            pacer: args.pacing.pacer(),
+            pacer: args.pacing.pacing().pacer(),
         },
         ready_timeout: args.ready_timeout,
         redact: !args.no_redact,

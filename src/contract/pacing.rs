@@ -97,6 +97,26 @@ impl std::fmt::Display for MaxRate {
     }
 }
 
+/// `--max-rate` and `--rate-limit-budget`: what a target's [`Pacer`] is made from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pacing {
+    pub max_rate: MaxRate,
+    pub budget: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Pacing {
+        Pacing { max_rate: MaxRate::Auto, budget: DEFAULT_BUDGET }
+    }
+}
+
+impl Pacing {
+    /// A pace for one target: every client of it shares the one returned.
+    pub fn pacer(self) -> std::sync::Arc<Pacer> {
+        std::sync::Arc::new(Pacer::new(self.max_rate, self.budget))
+    }
+}
+
 /// What a 429 said about the limit, from its headers.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LimitHints {
@@ -150,7 +170,8 @@ pub struct RateReport {
     /// The pace the run ended at (requests per second); absent when it never needed one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settled_per_second: Option<f64>,
-    /// Where that pace came from: `--max-rate`, `RateLimit-Policy`, `Retry-After`, `halved`.
+    /// Where that pace came from: `--max-rate`, `RateLimit-Policy`, `Retry-After`,
+    /// `RateLimit-Reset` (or its `X-` form), `halved`.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub learned_from: String,
     /// `429` answers, each waited out and the request sent again.
@@ -241,9 +262,9 @@ impl Pacer {
         }
     }
 
-    /// `--max-rate` and the budget this pace was made with.
-    pub fn pacing(&self) -> (MaxRate, Duration) {
-        (self.max_rate, self.budget)
+    /// What this pace was made from.
+    pub fn pacing(&self) -> Pacing {
+        Pacing { max_rate: self.max_rate, budget: self.budget }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, PaceState> {
@@ -252,7 +273,7 @@ impl Pacer {
 
     /// Waits for this request's turn: after any 429's wait, one interval after the last.
     pub async fn admit(&self) -> Result<(), BudgetRanOut> {
-        let turn = {
+        let (turn, now) = {
             let mut s = self.state();
             if let Some(why) = &s.ran_out {
                 return Err(BudgetRanOut(why.clone()));
@@ -263,9 +284,12 @@ impl Pacer {
                 turn = s.next_slot.map_or(turn, |slot| slot.max(turn));
                 s.next_slot = Some(turn + Duration::from_secs_f64(1.0 / rate));
             }
-            turn
+            (turn, now)
         };
-        tokio::time::sleep_until(turn).await;
+        // Even an elapsed timer waits for the timer's next tick (a millisecond): only a real wait sleeps.
+        if turn > now {
+            tokio::time::sleep_until(turn).await;
+        }
         Ok(())
     }
 
@@ -299,7 +323,8 @@ impl Pacer {
         } else if named.is_some() && s.accepted > 0 {
             // What got through since the last wait, over the time until the limit lets more in.
             let span = (now - s.mark + wait).as_secs_f64().max(1e-3);
-            (s.accepted as f64 / span, "Retry-After")
+            let header = if hints.retry_after.is_some() { "Retry-After" } else { "RateLimit-Reset" };
+            (s.accepted as f64 / span, header)
         } else {
             let observed = s.accepted as f64 / (now - s.mark).as_secs_f64().max(1e-3);
             (s.rate.unwrap_or(observed).min(observed.max(SLOWEST)) / 2.0, "halved")
@@ -347,7 +372,8 @@ impl Pacer {
 impl Default for Pacer {
     /// Unpaced, 429s waited out for up to the default budget.
     fn default() -> Pacer {
-        Pacer::new(MaxRate::Auto, DEFAULT_BUDGET)
+        let Pacing { max_rate, budget } = Pacing::default();
+        Pacer::new(max_rate, budget)
     }
 }
 

@@ -19,7 +19,7 @@ pub mod script;
 pub mod stored;
 
 use crate::clock::{millis, Clock};
-use crate::contract::pacing::{MaxRate, Pacer};
+use crate::contract::pacing::{Pacer, Pacing};
 use crate::contract::{self, AuthMode, Client, ClientOptions, Credentials, Exchange, TraceContext};
 use crate::hashing;
 use crate::redact::Redactor;
@@ -51,7 +51,7 @@ pub struct DiffConfig {
     pub candidate: SideSpec,
     pub request_timeout: Duration,
     /// `--max-rate` and `--rate-limit-budget`, for a side with no pace of its own.
-    pub pacing: (MaxRate, Duration),
+    pub pacing: Pacing,
     pub steps: Vec<Step>,
     pub rules: Rules,
     pub scenario_file: Option<String>,
@@ -165,11 +165,10 @@ pub async fn run(
     let started_at = crate::clock::rfc3339(&chrono::Utc::now());
     let ctx = TraceContext::new(clock);
     let side = |spec: &SideSpec, name: &str| {
-        let (max_rate, budget) = config.pacing;
         let options = ClientOptions {
             credentials: spec.credentials.clone(),
             request_timeout: config.request_timeout,
-            pacer: spec.pacer.clone().unwrap_or_else(|| Arc::new(Pacer::new(max_rate, budget))),
+            pacer: spec.pacer.clone().unwrap_or_else(|| config.pacing.pacer()),
         };
         Side {
             clients: spec
@@ -375,7 +374,11 @@ async fn run_step(
     // (here only: they are no secret of the whole process).
     let cuts: Vec<String> = lanes.iter().flat_map(|l| l.token_cuts()).collect();
     let view = |i: usize| Some(ExchangeView::of(&answers[i].0, &answers[i].1, redactor, &cuts));
-    if let Some(why) = unusable_reference(step, &answers[0].0, &answers[1].0) {
+    let rate_limited = answers.iter().find(|(ex, _)| ex.rate_limited_out()).map(|(ex, _)| {
+        let why = ex.error.clone().unwrap_or_else(|| "HTTP 429 not waited out".into());
+        format!("not compared: {} was rate limited ({why})", ex.instance)
+    });
+    if let Some(why) = rate_limited.or_else(|| unusable_reference(step, &answers[0].0, &answers[1].0)) {
         let mut result = error(step, why);
         (result.reference, result.reference_again, result.candidate) = (view(0), view(1), view(2));
         return (result, slowest);

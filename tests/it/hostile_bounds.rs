@@ -199,21 +199,38 @@ fn always(status: u16) -> fn(&str) -> Response {
     }
 }
 
+/// A service that only fails is no finding: every 500 makes the run an
+/// infrastructure error; every 429 is waited out until the rate-limit
+/// budget is spent, and the run ends incomplete. Exit 3 both ways.
 #[test]
 fn a_service_that_only_fails_is_an_infrastructure_error_not_a_parity_failure() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    for status in [500, 429] {
+    for (status, says) in [
+        (500, "every failure was the service or the network failing"),
+        (429, "incomplete: the service's rate limit outlasted the budget"),
+    ] {
         let url = serve(&runtime, always(status));
         let tmp = tempfile::tempdir().unwrap();
         let run = parity()
-            .args(["run", "--instance", &url, "--iterations", "2", "--attempts", "1", "--out"])
+            .args([
+                "run",
+                "--instance",
+                &url,
+                "--iterations",
+                "2",
+                "--attempts",
+                "1",
+                "--rate-limit-budget",
+                "2s",
+            ])
+            .arg("--out")
             .arg(tmp.path())
             .timeout(HANG_GUARD)
             .output()
             .unwrap();
         let said = output_text(&run);
         assert_eq!(run.status.code(), Some(3), "{status}: {said}");
-        assert!(said.contains("every failure was the service or the network failing"), "{said}");
+        assert!(said.contains(says), "{said}");
         assert!(!said.contains("parity FAILED"), "{said}");
     }
 }

@@ -21,6 +21,7 @@ mod mongo_store;
 mod notify;
 mod publish_pages;
 mod publish_s3;
+mod rate_limits;
 mod release;
 mod rerun;
 mod run_docker;

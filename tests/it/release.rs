@@ -140,6 +140,9 @@ fn install_script(version: &str, dir: &Path, release_url: &str, env: &[(&str, &s
     cmd.envs(env.iter().copied()).output().unwrap()
 }
 
+/// A change made to a release's directory before it is served.
+type Alteration = Box<dyn FnOnce(&Path)>;
+
 fn flip_a_byte(file: &Path) {
     let mut bytes = std::fs::read(file).unwrap();
     let middle = bytes.len() / 2;
@@ -238,7 +241,7 @@ fn install_sh_installs_a_verified_release_that_runs() {
 #[test]
 fn install_sh_refuses_what_it_cannot_verify_and_unpacks_nothing() {
     let archive = archive_name();
-    let cases: [(&str, Box<dyn FnOnce(&Path)>, &str); 3] = [
+    let cases: [(&str, Alteration, &str); 3] = [
         ("tampered", Box::new(|tag: &Path| flip_a_byte(&tag.join(archive_name()))), "checksum mismatch"),
         (
             "unlisted",

@@ -46,6 +46,11 @@ Modes (each changes only what it says):
   --drop-unparsable-owner hostile, one door: a revoke whose owner segment is not a
                           24-hex id drops the owner from its query (revokes any
                           user's token by id).
+  --rate-limit N          introspect and list share one token bucket of N a second,
+                          across every port (the spec: one bucket counted across all
+                          instances); an empty bucket answers 429 "Too Many Requests"
+                          with GitHub-style X-RateLimit-Limit / -Remaining / -Reset
+                          (seconds until a token is back) and no Retry-After.
 """
 import argparse, base64, hashlib, hmac, html, json, re, secrets, signal, sys, threading, time
 from datetime import datetime, timezone
@@ -66,6 +71,7 @@ STOP = threading.Event()
 LOCK = threading.Lock()
 DOCS = {}  # _id hex -> token document (hash = sha256 hex of the plaintext)
 STALE = {"id": None, "pending": False}  # --stale-once bookkeeping
+BUCKET = {"tokens": None, "at": 0.0}  # --rate-limit: a token bucket refilled continuously
 
 
 def sha(token):
@@ -166,6 +172,12 @@ class Handler(BaseHTTPRequestHandler):
         if OPTS.html_redirect:
             return self.send(302, LOGIN_HTML, "text/html; charset=utf-8", [("Location", "/auth/login")])
         let_in = OPTS.trust_dev_header and self.headers.get("X-Dev-User-Id", "") != ""
+        limited = (self.command == "POST" and path == INTROSPECT) or (self.command == "GET" and TOKENS.match(path))
+        if OPTS.rate_limit and limited and not self.take_token():
+            reset = max(1, round(1 / OPTS.rate_limit))
+            return self.send(429, "Too Many Requests", headers=[
+                ("X-RateLimit-Limit", str(OPTS.rate_limit)), ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", str(reset))])
         if not let_in and not self.authorized():
             return self.refuse(path)
         m, t = TOKENS.match(path), TOKEN.match(path)
@@ -184,6 +196,18 @@ class Handler(BaseHTTPRequestHandler):
                 return self.not_found()
             return self.error(405, "Method Not Allowed", [("Allow", ", ".join(routes))])
         routes[method](*args)
+
+    def take_token(self):
+        with LOCK:
+            now = time.monotonic()
+            tokens = OPTS.rate_limit if BUCKET["tokens"] is None else BUCKET["tokens"]
+            tokens = min(OPTS.rate_limit, tokens + (now - BUCKET["at"]) * OPTS.rate_limit)
+            BUCKET["at"] = now
+            if tokens < 1:
+                BUCKET["tokens"] = tokens
+                return False
+            BUCKET["tokens"] = tokens - 1
+            return True
 
     def not_found(self):
         if OPTS.node_dialect:
@@ -335,6 +359,7 @@ def main():
     p.add_argument("--user", default="overleaf")
     p.add_argument("--password", default="overleaf")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--rate-limit", type=int, default=0, metavar="N")
     for mode in ("stale-once", "partial-token-prefix", "node-dialect", "echo-secrets", "echo-encoded", "never-answer",
                  "html-redirect", "trust-dev-header", "drop-unparsable-owner"):
         p.add_argument("--" + mode, action="store_true")
