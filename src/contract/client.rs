@@ -386,7 +386,8 @@ impl Client {
     /// Checks the status and classifies the body; the error names both.
     fn expect_status(&self, ex: &Exchange, call: &'static str, expected: &[u16]) -> Result<Body, CallError> {
         if ex.rate_limited_out() {
-            let detail = ex.error.clone().unwrap_or_else(|| "HTTP 429 not waited out within the phase".into());
+            let detail =
+                ex.error.clone().unwrap_or_else(|| "HTTP 429 not waited out within the phase".into());
             return Err(self.error(call, FailureClass::RateLimited, detail));
         }
         let Some(status) = ex.status else {
