@@ -566,9 +566,14 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "strict")]
     pub no_strict: bool,
 
-    /// Cross-instance iterations.
-    #[arg(long, value_name = "N", default_value_t = 5, env = "CROSS_INSTANCE_ITERATIONS", value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_ITERATIONS)))]
-    pub iterations: u32,
+    /// Cross-instance iterations; `auto`: as many as fit in --max-duration at the --max-rate
+    /// pace, after the smoke and the suite (each iteration counted at its least requests).
+    #[arg(long, value_name = "N|auto", default_value = "5", env = "CROSS_INSTANCE_ITERATIONS", value_parser = parse_iterations)]
+    pub iterations: Iterations,
+
+    /// With --iterations auto: how long the run may take.
+    #[arg(long, value_name = "DURATION", env = "PARITY_MAX_DURATION", value_parser = parse_timeout)]
+    pub max_duration: Option<Duration>,
 
     /// Per-iteration files (`cross-instance-*-iter-N.*`) for every failed iteration and
     /// for this many passing ones (the first to finish); `all` keeps every one. Every
@@ -1224,6 +1229,24 @@ fn parse_instance_count(text: &str) -> Result<usize, String> {
         )),
         Ok(n) => Err(format!("{n}: at most {} instances", crate::stack::MAX_INSTANCES)),
         Err(_) => Err(format!("{text:?} is not a number of instances (2 or more)")),
+    }
+}
+
+/// `--iterations`: a count, or `auto` (fitted to --max-duration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Iterations {
+    Count(u32),
+    Auto,
+}
+
+fn parse_iterations(text: &str) -> Result<Iterations, String> {
+    match text.trim() {
+        "auto" => Ok(Iterations::Auto),
+        n => match n.parse::<u32>() {
+            Ok(n) if n <= MAX_ITERATIONS => Ok(Iterations::Count(n)),
+            Ok(_) => Err(format!("{n} is more than {MAX_ITERATIONS} iterations")),
+            Err(_) => Err(format!("`{n}` is neither a count nor `auto`")),
+        },
     }
 }
 

@@ -55,6 +55,9 @@ impl Clock {
 pub struct Phase {
     pub name: String,
     pub duration_ms: f64,
+    /// Requests sent to the service under test during the phase, 429'd sendings included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 /// Milliseconds as a float rounded to microseconds, the unit of every latency field.

@@ -579,6 +579,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
             .map(|s| crate::clock::Phase {
                 name: format!("shard {}", s.shard()),
                 duration_ms: s.analysis.duration_ms,
+                requests: None,
             })
             .collect(),
         containers: sets.iter().flat_map(|s| s.analysis.containers.iter().cloned()).collect(),

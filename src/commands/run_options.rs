@@ -3,7 +3,7 @@
 //! backend runs is decided here: the run tests what it was asked to test.
 
 use super::CommandError;
-use crate::cli::{Backend, RunArgs};
+use crate::cli::{Backend, Iterations, RunArgs};
 use crate::contract::ClientOptions;
 use crate::contract::Credentials;
 use crate::reference::faults::Faults;
@@ -77,7 +77,7 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         dialect: args.dialect,
         strict,
         relaxations,
-        iterations: args.iterations,
+        iterations: iteration_count(args, instances)?,
         concurrency: usize::from(args.concurrency),
         judgement,
         retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on },
@@ -100,6 +100,43 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         diff,
         keep_passing: args.keep_passing.0,
     })
+}
+
+/// `--iterations`, resolved: `auto` fits as many as --max-duration allows at
+/// the --max-rate pace after the smoke and the suite, each iteration at its
+/// least requests (create, introspect, revoke, one poll per observer).
+fn iteration_count(args: &RunArgs, instances: usize) -> Result<u32, UsageError> {
+    let max_duration = match (args.iterations, args.max_duration) {
+        (Iterations::Count(n), None) => return Ok(n),
+        (Iterations::Count(_), Some(_)) => {
+            return Err(UsageError("--max-duration plans --iterations auto; give that, or drop it".into()))
+        }
+        (Iterations::Auto, None) => {
+            return Err(UsageError(
+                "--iterations auto needs --max-duration: how long the run may take".into(),
+            ))
+        }
+        (Iterations::Auto, Some(d)) => d,
+    };
+    let crate::contract::pacing::MaxRate::Fixed(rate) = args.pacing.max_rate else {
+        return Err(UsageError(
+            "--iterations auto needs a known pace: --max-rate N/s or N/min (`auto` learns one only from a 429)"
+                .into(),
+        ));
+    };
+    let per_iteration = 3.0 + instances.saturating_sub(1).max(1) as f64;
+    let before = per_iteration + crate::scenario::suite::PLANNED_REQUESTS as f64;
+    let requests = (max_duration.as_secs_f64() * rate.per_second()).floor();
+    let fitted = ((requests - before) / per_iteration).floor();
+    if fitted < 1.0 {
+        return Err(UsageError(format!(
+            "--iterations auto: {} at --max-rate {} is about {requests} requests, not enough for the smoke \
+             and the suite (~{before}) and one iteration ({per_iteration})",
+            crate::clock::human(max_duration),
+            args.pacing.max_rate,
+        )));
+    }
+    Ok((fitted as u32).min(crate::cli::MAX_ITERATIONS))
 }
 
 /// `--reference`: the build to diff the tested instances against, and the rules.
@@ -252,11 +289,13 @@ fn docker_settings(args: &RunArgs, faults: &Faults) -> Result<DockerSettings, Us
         .iter()
         .map(|spec| spec.parse::<ChaosStep>().map_err(|e| UsageError(format!("--chaos {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(step) = chaos.iter().find(|s| s.iteration > args.iterations) {
-        return Err(UsageError(format!(
-            "--chaos {}@{}: the run has only {} iteration(s) (--iterations)",
-            step.kind, step.iteration, args.iterations
-        )));
+    if let Iterations::Count(count) = args.iterations {
+        if let Some(step) = chaos.iter().find(|s| s.iteration > count) {
+            return Err(UsageError(format!(
+                "--chaos {}@{}: the run has only {count} iteration(s) (--iterations)",
+                step.kind, step.iteration
+            )));
+        }
     }
     for entry in d.instance_env.iter().chain(&d.instance_secrets) {
         if entry.split_once('=').is_none_or(|(key, _)| key.is_empty()) {

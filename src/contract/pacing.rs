@@ -6,6 +6,7 @@
 //! and gives up only when the waits outlast the run's rate-limit budget.
 
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -219,6 +220,8 @@ pub struct Pacer {
     max_rate: MaxRate,
     budget: Duration,
     state: Mutex<PaceState>,
+    /// Sendings let through, 429'd ones included.
+    sent: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -259,7 +262,18 @@ impl Pacer {
                 waited: Duration::ZERO,
                 ran_out: None,
             }),
+            sent: AtomicU64::new(0),
         }
+    }
+
+    /// Sendings let through so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// The pace requests now go at (requests per second), when there is one.
+    pub fn rate(&self) -> Option<f64> {
+        self.state().rate
     }
 
     /// What this pace was made from.
@@ -290,6 +304,7 @@ impl Pacer {
         if turn > now {
             tokio::time::sleep_until(turn).await;
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

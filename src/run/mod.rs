@@ -63,11 +63,16 @@ struct Run {
     found: Found,
     /// The iterations this run runs: all, or its shard's share.
     schedule: cross::Schedule,
+    /// Requests sent to the service when the last phase ended.
+    sent_before: u64,
 }
 
 impl Run {
     fn phase_done(&mut self, name: &str, since: Instant) {
-        let phase = Phase { name: name.into(), duration_ms: millis(since.elapsed()) };
+        let sent = self.config.client.pacer.sent();
+        let requests = Some(sent - self.sent_before).filter(|n| *n > 0);
+        self.sent_before = sent;
+        let phase = Phase { name: name.into(), duration_ms: millis(since.elapsed()), requests };
         self.emitter.emit(Event::PhaseFinished(&phase));
         self.phases.0.push(phase);
     }
@@ -118,8 +123,16 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
     let root = parity.root().to_path_buf();
     let emitter = Emitter::new(sinks(&config, parity, flakiness, artifact_redactor, reporter));
     let schedule = config.schedule();
-    let mut run =
-        Run { config, clock, run_id, emitter, phases: Phases::default(), found: Found::default(), schedule };
+    let mut run = Run {
+        config,
+        clock,
+        run_id,
+        emitter,
+        phases: Phases::default(),
+        found: Found::default(),
+        schedule,
+        sent_before: 0,
+    };
     if run.config.canary {
         match or_signal(canary_holds(&mut run, reporter)).await {
             Ok(true) => {}
@@ -513,7 +526,8 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
     run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();
     let bundled = sinks::bundle(&run.config.out, &tarball_path);
-    let bundle_phase = Phase { name: "bundle".into(), duration_ms: millis(phase_start.elapsed()) };
+    let bundle_phase =
+        Phase { name: "bundle".into(), duration_ms: millis(phase_start.elapsed()), requests: None };
     run.phases.0.push(bundle_phase);
     let mut lost = run.emitter.lost_outputs().to_vec();
     if let Err(e) = &bundled {
@@ -629,6 +643,24 @@ pub(crate) async fn start_stack(
     }
 }
 
+/// With a pace set before anything is sent (`--max-rate N/s`), how long the
+/// run will take: the smoke, the suite and the iterations' least requests.
+fn announce_plan(run: &mut Run, instances: usize) {
+    let Some(rate) = run.config.client.pacer.rate() else { return };
+    let per_probe = 3 + instances.saturating_sub(1).max(1) as u64;
+    let iterations = run.schedule.numbers.len() as u64 * per_probe;
+    let total = per_probe + suite::PLANNED_REQUESTS + iterations;
+    let time = std::time::Duration::from_secs_f64(total as f64 / rate);
+    run.emitter.note(&format!(
+        "plan: ~{total} requests (smoke {per_probe}, suite and security ~{}, {} iteration(s) ≥{iterations}) \
+         at {}: about {}",
+        suite::PLANNED_REQUESTS,
+        run.schedule.numbers.len(),
+        crate::contract::pacing::Rate::describe(rate),
+        crate::clock::human(time)
+    ));
+}
+
 async fn run_scenarios(
     run: &mut Run,
     clients: &[Client],
@@ -636,6 +668,7 @@ async fn run_scenarios(
     chaos: Option<&Chaos>,
     finished: &Mutex<Option<CrossTally>>,
 ) {
+    announce_plan(run, clients.len());
     let phase_start = Instant::now();
     let attempts = run.config.retry.attempts;
     let emitter = Mutex::new(&mut run.emitter);
@@ -673,6 +706,16 @@ async fn run_scenarios(
         run.emitter.note(&format!(
             "shard {shard}: {scheduled} of the run's {iterations} iterations (dealt by seed {})",
             run.config.seed.unwrap_or(0)
+        ));
+    }
+    if let Some(rate) = run.config.client.pacer.rate() {
+        // Create, introspect, revoke, then at least one poll per observer.
+        let least = scheduled as u64 * (3 + clients.len().saturating_sub(1).max(1) as u64);
+        let time = std::time::Duration::from_secs_f64(least as f64 / rate);
+        run.emitter.note(&format!(
+            "cross-instance: {scheduled} iteration(s) need at least {least} requests; at {} that is at least {}",
+            crate::contract::pacing::Rate::describe(rate),
+            crate::clock::human(time)
         ));
     }
     run.emitter.emit(Event::CrossStarted { numbers: &run.schedule.numbers });

@@ -123,6 +123,11 @@ impl SuiteReport {
 /// Store access for the checks that seed tokens directly (bcrypt, pbkdf2, expiry).
 pub type Seeder = Option<Arc<dyn TokenStore>>;
 
+/// Requests the suite (its checks and the security families) sends to a
+/// service that passes, as a run's `suite` phase counts them on the embedded
+/// stack: what a paced run plans with. A test keeps it true.
+pub const PLANNED_REQUESTS: u64 = 194;
+
 const NO_STORE: &str = "no store access: give --mongo-uri (or use the local backend) to seed tokens directly";
 
 pub async fn run_suite(

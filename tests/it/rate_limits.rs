@@ -78,11 +78,28 @@ fn a_run_held_back_by_the_rate_limit_reaches_the_unlimited_verdict() {
     }
 }
 
+/// A fixed pace plans before it sends, from the requests each phase needs;
+/// the plan's suite figure is what the suite phase really sends.
 #[test]
-fn a_fixed_rate_under_the_limit_is_never_refused() {
+fn a_fixed_rate_under_the_limit_is_never_refused_and_plans_its_time() {
     let out = tempfile::tempdir().unwrap();
     let output = run_local(out.path(), Some("rate-limit=150/s"), &["--max-rate", "100/s"]);
-    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    let printed = output_text(&output);
+    assert_eq!(output.status.code(), Some(0), "{printed}");
+    let planned = webprofile_parity::scenario::suite::PLANNED_REQUESTS;
+    assert!(
+        printed.contains(&format!(
+            "plan: ~{} requests (smoke 4, suite and security ~{planned}, 10 iteration(s) ≥40) at 100/s",
+            4 + planned + 40
+        )),
+        "{printed}"
+    );
+    let phases = analysis(out.path())["phases"].clone();
+    let requests = |name: &str| {
+        phases.as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["requests"].clone()
+    };
+    assert_eq!(requests("suite"), planned, "the suite's requests changed: update PLANNED_REQUESTS");
+    assert_eq!((requests("smoke"), requests("cross (10 iterations)")), (4.into(), 40.into()));
     let report = &analysis(out.path())["rate_limit"];
     assert_eq!(report["answers_429"], 0, "{report}");
     assert_eq!(
@@ -130,4 +147,34 @@ fn the_independent_stand_ins_token_bucket_is_waited_out_too() {
     assert!(report["answers_429"].as_u64().unwrap() >= 1, "{report}");
     // It names no Retry-After: the pace comes from its X-RateLimit-Reset.
     assert_eq!(report["learned_from"], "RateLimit-Reset", "{report}");
+}
+
+/// `--iterations auto` fits the iterations to `--max-duration` at a known pace,
+/// after the smoke and the suite; without a pace or a duration it is a usage error.
+#[test]
+fn iterations_auto_fits_the_run_to_its_duration_at_a_known_pace() {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = parity();
+    cmd.args(["run", "--backend", "local", "--hash-cost", "minimal", "--iterations", "auto"]);
+    cmd.args(["--max-duration", "6s", "--max-rate", "50/s", "--out"]).arg(out.path());
+    let output = cmd.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    // 6 s at 50/s: 300 requests, less the smoke (4) and the suite, at 4 per iteration.
+    let planned = webprofile_parity::scenario::suite::PLANNED_REQUESTS;
+    let fitted = (300 - 4 - planned) / 4;
+    assert_eq!(analysis(out.path())["coverage"]["iterations"], fitted);
+
+    for (args, says) in [
+        (&["--iterations", "auto"][..], "--iterations auto needs --max-duration"),
+        (&["--iterations", "auto", "--max-duration", "1m"][..], "--iterations auto needs a known pace"),
+        (
+            &["--iterations", "auto", "--max-duration", "1s", "--max-rate", "1/s"][..],
+            "not enough for the smoke",
+        ),
+        (&["--iterations", "3", "--max-duration", "1m"][..], "--max-duration plans --iterations auto"),
+    ] {
+        let output = parity().args(["run", "--backend", "local"]).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(64), "{args:?}: {}", output_text(&output));
+        assert!(output_text(&output).contains(says), "{args:?}: {}", output_text(&output));
+    }
 }

@@ -380,7 +380,7 @@ impl DockerStack {
 
 /// Ends a phase that began at `since`, and starts the next.
 fn timed(name: &str, phases: &mut Vec<Phase>, since: &mut Instant) {
-    phases.push(Phase { name: name.into(), duration_ms: millis(since.elapsed()) });
+    phases.push(Phase { name: name.into(), duration_ms: millis(since.elapsed()), requests: None });
     *since = Instant::now();
 }
 
@@ -501,9 +501,9 @@ async fn bring_up(
     let (urls, instances_ms) = instances?;
     // Both waits run at once from the same start; each phase is its own wait.
     if let Some((_, _, mongo_ms)) = &mongo {
-        phases.push(Phase { name: "mongo ready".into(), duration_ms: *mongo_ms });
+        phases.push(Phase { name: "mongo ready".into(), duration_ms: *mongo_ms, requests: None });
     }
-    phases.push(Phase { name: "instances ready".into(), duration_ms: instances_ms });
+    phases.push(Phase { name: "instances ready".into(), duration_ms: instances_ms, requests: None });
 
     let instances = urls.into_iter().enumerate().map(|(k, url)| Instance::numbered(k, url)).collect();
     Ok(match mongo {
