@@ -124,7 +124,7 @@ fn iteration_count(args: &RunArgs, instances: usize) -> Result<u32, UsageError> 
                 .into(),
         ));
     };
-    let per_iteration = 3.0 + instances.saturating_sub(1).max(1) as f64;
+    let per_iteration = crate::scenario::cross::least_requests_per_iteration(instances) as f64;
     let before = per_iteration + crate::scenario::suite::PLANNED_REQUESTS as f64;
     let requests = (max_duration.as_secs_f64() * rate.per_second()).floor();
     let fitted = ((requests - before) / per_iteration).floor();

@@ -647,7 +647,7 @@ pub(crate) async fn start_stack(
 /// run will take: the smoke, the suite and the iterations' least requests.
 fn announce_plan(run: &mut Run, instances: usize) {
     let Some(rate) = run.config.client.pacer.rate() else { return };
-    let per_probe = 3 + instances.saturating_sub(1).max(1) as u64;
+    let per_probe = cross::least_requests_per_iteration(instances);
     let iterations = run.schedule.numbers.len() as u64 * per_probe;
     let total = per_probe + suite::PLANNED_REQUESTS + iterations;
     let time = std::time::Duration::from_secs_f64(total as f64 / rate);
@@ -709,8 +709,7 @@ async fn run_scenarios(
         ));
     }
     if let Some(rate) = run.config.client.pacer.rate() {
-        // Create, introspect, revoke, then at least one poll per observer.
-        let least = scheduled as u64 * (3 + clients.len().saturating_sub(1).max(1) as u64);
+        let least = scheduled as u64 * cross::least_requests_per_iteration(clients.len());
         let time = std::time::Duration::from_secs_f64(least as f64 / rate);
         run.emitter.note(&format!(
             "cross-instance: {scheduled} iteration(s) need at least {least} requests; at {} that is at least {}",

@@ -135,6 +135,12 @@ pub struct Iteration {
     pub trace: Trace,
 }
 
+/// The fewest requests one iteration sends among `instances` instances:
+/// create, introspect, revoke, then one poll per observer. What a paced run plans with.
+pub fn least_requests_per_iteration(instances: usize) -> u64 {
+    3 + instances.saturating_sub(1).max(1) as u64
+}
+
 /// Which iterations, and how many in flight at once.
 #[derive(Clone, Debug)]
 pub struct Schedule {

@@ -107,7 +107,7 @@ impl<'c> Families<'c> {
                 expires_at: None,
             };
             let token = client.create_token(trace, &user, &request).await.map_err(|e| match e.class {
-                FailureClass::Infrastructure | FailureClass::RateLimited => CheckOutcome::call_failed(&e),
+                class if !class.is_finding() => CheckOutcome::call_failed(&e),
                 _ => CheckOutcome::Skip(format!("nothing can be judged by effect: user {name}'s token: {e}")),
             })?;
             if name == "A" {
