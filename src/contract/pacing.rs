@@ -328,7 +328,8 @@ impl Pacer {
             // A request that was already in flight when the first 429 came: same wait, nothing new learnt.
             return Ok(resume - now);
         }
-        let named = hints.retry_after.or(hints.reset);
+        // A zero wait is no wait: a service answering 429 with `Retry-After: 0` is backed off too.
+        let named = hints.retry_after.or(hints.reset).filter(|w| !w.is_zero());
         let wait = named.unwrap_or(s.backoff);
         if named.is_none() {
             s.backoff = (s.backoff * 2).min(MAX_BACKOFF);
@@ -473,6 +474,12 @@ mod tests {
         let report = pacer.report();
         assert_eq!(report.learned_from, "halved");
         assert!(report.settled_per_second.unwrap() < 5.0, "{report:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_of_zero_is_backed_off_not_obeyed() {
+        let pacer = Pacer::default();
+        assert_eq!(pacer.limited(after(0)).unwrap(), Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
