@@ -350,13 +350,15 @@ impl Client {
         let path = format!("{}/{}", tokens_path(user_id), token_id);
         let ex = self.send("DELETE", &path, AuthMode::Basic, None).await;
         let result = match ex.status {
-            Some(_) if ex.rate_limited_out() => {
+            _ if ex.rate_limited_out() => {
                 let detail =
                     ex.error.clone().unwrap_or_else(|| "HTTP 429 that could not be waited out".into());
                 Err(self.error("revoke", FailureClass::RateLimited, detail))
             }
             Some(status) => Ok(status),
-            None => Err(self.error("revoke", no_answer_class(&ex), ex.error.clone().unwrap_or_default())),
+            None => {
+                Err(self.error("revoke", FailureClass::Infrastructure, ex.error.clone().unwrap_or_default()))
+            }
         };
         trace.push(ex);
         result
@@ -392,7 +394,7 @@ impl Client {
         }
         let Some(status) = ex.status else {
             let detail = ex.error.clone().unwrap_or_else(|| "no response".into());
-            return Err(self.error(call, no_answer_class(ex), detail));
+            return Err(self.error(call, FailureClass::Infrastructure, detail));
         };
         let body = Body::classify(&ex.response_body, ex.content_type.as_deref());
         if let Some(error) = &ex.error {
@@ -460,15 +462,6 @@ impl BodyRecorder {
             binary: std::str::from_utf8(&self.kept).is_err_and(|e| e.error_len().is_some()),
         };
         exchange.response_body = String::from_utf8_lossy(&self.kept).into_owned();
-    }
-}
-
-/// Why a call got no HTTP answer: the rate limit, or the service or network.
-pub fn no_answer_class(ex: &Exchange) -> FailureClass {
-    if ex.rate_limited_out() {
-        FailureClass::RateLimited
-    } else {
-        FailureClass::Infrastructure
     }
 }
 

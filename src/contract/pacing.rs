@@ -17,6 +17,8 @@ const LEARNED_MARGIN: f64 = 0.9;
 /// The wait after a 429 that names none, doubled for each such 429 in a row.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A 429's hint of a longer wait than this (a typo, a Unix time misread) counts as this.
+const LONGEST_HINT: Duration = Duration::from_secs(86_400);
 /// No target is paced slower than this (one request a minute).
 const SLOWEST: f64 = 1.0 / 60.0;
 
@@ -114,7 +116,7 @@ impl Default for Pacing {
 impl Pacing {
     /// A pace for one target: every client of it shares the one returned.
     pub fn pacer(self) -> std::sync::Arc<Pacer> {
-        std::sync::Arc::new(Pacer::new(self.max_rate, self.budget))
+        std::sync::Arc::new(Pacer::new(self))
     }
 }
 
@@ -141,14 +143,14 @@ impl LimitHints {
             // Some services send the reset as a Unix time, not a delay.
             let now = chrono::Utc::now().timestamp() as f64;
             let delay = if n > 1_000_000_000.0 { (n - now).max(0.0) } else { n };
-            Some(Duration::from_secs_f64(delay.min(86_400.0)))
+            Some(Duration::from_secs_f64(delay.min(LONGEST_HINT.as_secs_f64())))
         };
         let retry_after = text("retry-after").and_then(|v| {
             seconds(v).or_else(|| {
                 let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
                 let delay =
                     (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default();
-                Some(delay.min(Duration::from_secs(86_400)))
+                Some(delay.min(LONGEST_HINT))
             })
         });
         let reset = text("ratelimit-reset").or_else(|| text("x-ratelimit-reset")).and_then(seconds);
@@ -217,8 +219,7 @@ pub struct BudgetRanOut(pub String);
 /// One target's pace, shared by every client of it.
 #[derive(Debug)]
 pub struct Pacer {
-    max_rate: MaxRate,
-    budget: Duration,
+    pacing: Pacing,
     state: Mutex<PaceState>,
     /// Sendings let through, 429'd ones included.
     sent: AtomicU64,
@@ -242,14 +243,13 @@ struct PaceState {
 }
 
 impl Pacer {
-    pub fn new(max_rate: MaxRate, budget: Duration) -> Pacer {
-        let rate = match max_rate {
+    pub fn new(pacing: Pacing) -> Pacer {
+        let rate = match pacing.max_rate {
             MaxRate::Auto => None,
             MaxRate::Fixed(rate) => Some(rate.per_second()),
         };
         Pacer {
-            max_rate,
-            budget,
+            pacing,
             state: Mutex::new(PaceState {
                 rate,
                 learned_from: if rate.is_some() { "--max-rate" } else { "" },
@@ -278,7 +278,7 @@ impl Pacer {
 
     /// What this pace was made from.
     pub fn pacing(&self) -> Pacing {
-        Pacing { max_rate: self.max_rate, budget: self.budget }
+        self.pacing
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, PaceState> {
@@ -350,11 +350,11 @@ impl Pacer {
             s.rate = Some(learned);
             s.learned_from = source;
         }
-        if s.waited + wait > self.budget {
+        if s.waited + wait > self.pacing.budget {
             let why = format!(
                 "the service answered 429 and asked for {} more, past the rate-limit budget of {} ({} spent)",
                 crate::clock::human(wait),
-                crate::clock::human(self.budget),
+                crate::clock::human(self.pacing.budget),
                 crate::clock::human(s.waited)
             );
             s.ran_out = Some(why.clone());
@@ -375,8 +375,8 @@ impl Pacer {
     pub fn report(&self) -> RateReport {
         let s = self.state();
         RateReport {
-            max_rate: self.max_rate.to_string(),
-            settled_per_second: s.rate.filter(|_| s.answers_429 > 0 || self.max_rate != MaxRate::Auto),
+            max_rate: self.pacing.max_rate.to_string(),
+            settled_per_second: s.rate.filter(|_| s.answers_429 > 0 || self.pacing.max_rate != MaxRate::Auto),
             learned_from: s.learned_from.to_string(),
             answers_429: s.answers_429,
             waited_ms: s.waited.as_secs_f64() * 1000.0,
@@ -388,8 +388,7 @@ impl Pacer {
 impl Default for Pacer {
     /// Unpaced, 429s waited out for up to the default budget.
     fn default() -> Pacer {
-        let Pacing { max_rate, budget } = Pacing::default();
-        Pacer::new(max_rate, budget)
+        Pacer::new(Pacing::default())
     }
 }
 
@@ -432,7 +431,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_fixed_rate_spaces_requests_evenly() {
-        let pacer = Pacer::new(MaxRate::Fixed("10/s".parse().unwrap()), DEFAULT_BUDGET);
+        let pacer =
+            Pacer::new(Pacing { max_rate: MaxRate::Fixed("10/s".parse().unwrap()), budget: DEFAULT_BUDGET });
         let started = Instant::now();
         for _ in 0..5 {
             pacer.admit().await.unwrap();
@@ -463,7 +463,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn without_hints_the_rate_halves_and_the_wait_doubles() {
-        let pacer = Pacer::new(MaxRate::Fixed("10/s".parse().unwrap()), DEFAULT_BUDGET);
+        let pacer =
+            Pacer::new(Pacing { max_rate: MaxRate::Fixed("10/s".parse().unwrap()), budget: DEFAULT_BUDGET });
         for _ in 0..10 {
             pacer.admit().await.unwrap();
             pacer.accepted();
@@ -484,7 +485,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_budget_bounds_the_waits_and_then_nothing_is_sent() {
-        let pacer = Pacer::new(MaxRate::Auto, Duration::from_secs(30));
+        let pacer = Pacer::new(Pacing { max_rate: MaxRate::Auto, budget: Duration::from_secs(30) });
         pacer.accepted();
         assert!(pacer.limited(after(20)).is_ok());
         tokio::time::advance(Duration::from_secs(20)).await;

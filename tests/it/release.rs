@@ -7,6 +7,7 @@
 //! no release matches.
 
 use crate::common::*;
+use crate::workflows::action;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,7 +16,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use webprofile_parity::build_info::{TARGET, VERSION};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -314,10 +315,6 @@ fn install_sh_says_when_no_release_matches_and_exits_3() {
 }
 
 // ---- the action's install step, as the runner runs it ----
-
-fn action() -> Yaml {
-    YamlLoader::load_from_str(&read(&repo_file("action.yml"))).expect("action.yml is YAML").remove(0)
-}
 
 fn step<'a>(action: &'a Yaml, id: &str) -> &'a Yaml {
     let steps = action["runs"]["steps"].as_vec().expect("composite steps");

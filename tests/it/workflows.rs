@@ -135,7 +135,8 @@ fn the_parity_job_runs_on_pull_requests_and_nightly_and_honours_the_strict_toggl
     assert!(text.contains("secrets.SLACK_WEBHOOK") && text.contains("secrets.GITHUB_TOKEN"));
 }
 
-fn action() -> Yaml {
+/// The composite action, parsed.
+pub(crate) fn action() -> Yaml {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
     YamlLoader::load_from_str(&text).expect("action.yml is valid YAML").remove(0)
 }
