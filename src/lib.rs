@@ -30,6 +30,7 @@ pub mod reference;
 pub mod replay;
 pub mod report;
 pub mod rerun;
+pub mod retry;
 pub mod run;
 pub mod scenario;
 pub mod settings;

@@ -22,26 +22,6 @@ pub struct RetryPolicy {
     pub retry_on: RetryOn,
 }
 
-/// Pauses between the tries of one HTTP request (GitHub's API, Slack):
-/// the first pause doubled each retry, capped, a `Retry-After` honoured.
-#[derive(Clone, Copy, Debug)]
-pub struct Backoff {
-    /// Tries in all, the first included.
-    pub attempts: u32,
-    /// The first pause; doubled each retry.
-    pub first: Duration,
-    /// The longest pause, `Retry-After` included.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The pause after failed try `attempt` (1-based), or the server's `Retry-After`.
-    pub fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let doubled = self.first.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        retry_after.unwrap_or(doubled).min(self.max)
-    }
-}
-
 /// How one try ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tried {

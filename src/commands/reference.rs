@@ -7,9 +7,10 @@ use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
 use crate::reference::server::{self, ReferenceConfig};
+use crate::retry::{Backoff, Failed, Limit};
 use crate::store::{MemoryStore, MongoStore, StoreError, TokenStore};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Serves until SIGINT/SIGTERM: 0; 3 when the store or the port cannot be had.
 pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
@@ -64,15 +65,17 @@ pub async fn serve(args: ServeArgs) -> Result<Exit, CommandError> {
 /// A server started beside its database (containers started together) waits
 /// for it: retries for up to 30 s before giving up.
 async fn connect_patiently(uri: &str, reporter: Reporter) -> Result<MongoStore, StoreError> {
-    let started = Instant::now();
-    loop {
-        match MongoStore::connect_within(uri, Duration::from_secs(2)).await {
-            Ok(store) => return Ok(store),
-            Err(e) if started.elapsed() >= Duration::from_secs(30) => return Err(e),
-            Err(e) => {
+    const PATIENCE: Backoff = Backoff {
+        first: Duration::from_millis(250),
+        max: Duration::from_secs(1),
+        limit: Limit::Within(Duration::from_secs(30)),
+    };
+    PATIENCE
+        .run(|_| async {
+            MongoStore::connect_within(uri, Duration::from_secs(2)).await.map_err(|e| {
                 reporter.line(format!("waiting for MongoDB: {e}"));
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }
-    }
+                Failed::Retry(e, None)
+            })
+        })
+        .await
 }

@@ -116,9 +116,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(name: &str, base_url: &str, options: ClientOptions, ctx: TraceContext) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.request_timeout)
+        let http = crate::http::builder(options.request_timeout, options.request_timeout)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(64)
             .build()

@@ -17,8 +17,6 @@ const LEARNED_MARGIN: f64 = 0.9;
 /// The wait after a 429 that names none, doubled for each such 429 in a row.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// A 429's hint of a longer wait than this (a typo, a Unix time misread) counts as this.
-const LONGEST_HINT: Duration = Duration::from_secs(86_400);
 /// No target is paced slower than this (one request a minute).
 const SLOWEST: f64 = 1.0 / 60.0;
 
@@ -135,25 +133,10 @@ impl LimitHints {
     /// Reads the standard and the common `X-` headers; unknown forms are ignored.
     pub fn from_headers(headers: &reqwest::header::HeaderMap) -> LimitHints {
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let seconds = |value: &str| -> Option<Duration> {
-            let n: f64 = value.parse().ok()?;
-            if !n.is_finite() || n < 0.0 {
-                return None;
-            }
-            // Some services send the reset as a Unix time, not a delay.
-            let now = chrono::Utc::now().timestamp() as f64;
-            let delay = if n > 1_000_000_000.0 { (n - now).max(0.0) } else { n };
-            Some(Duration::from_secs_f64(delay.min(LONGEST_HINT.as_secs_f64())))
-        };
-        let retry_after = text("retry-after").and_then(|v| {
-            seconds(v).or_else(|| {
-                let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-                let delay =
-                    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default();
-                Some(delay.min(LONGEST_HINT))
-            })
-        });
-        let reset = text("ratelimit-reset").or_else(|| text("x-ratelimit-reset")).and_then(seconds);
+        let retry_after = crate::http::retry_after(headers);
+        let reset = text("ratelimit-reset")
+            .or_else(|| text("x-ratelimit-reset"))
+            .and_then(crate::http::delay_seconds);
         let policy = text("ratelimit-policy").and_then(|v| {
             let mut parts = v.split(',').next()?.split(';');
             let count: f64 = parts.next()?.trim().parse().ok()?;

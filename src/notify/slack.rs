@@ -1,13 +1,12 @@
 //! Posting to a Slack incoming webhook (`SLACK_WEBHOOK`): a few bounded
 //! tries, and errors that never contain the webhook URL (it is the secret).
 
-use crate::rerun::Backoff;
+use crate::retry::Backoff;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Three tries, 0.5 s then 1 s apart.
-const RETRY: Backoff =
-    Backoff { attempts: 3, first: Duration::from_millis(500), max: Duration::from_secs(5) };
+/// Three tries, 0.5 s then 1 s apart (a `Retry-After` of up to 5 s honoured).
+const RETRY: Backoff = Backoff::tries(3, Duration::from_millis(500), Duration::from_secs(5));
 
 pub struct Slack {
     webhook: reqwest::Url,
@@ -31,7 +30,7 @@ impl Slack {
                 .ok_or_else(|| "SLACK_WEBHOOK is not an http(s) URL".to_string())
                 .and_then(|webhook| {
                     // No redirect followed: another host must never get the summary re-posted.
-                    let client = crate::http::outbound(TIMEOUT, TIMEOUT)
+                    let client = crate::http::builder(TIMEOUT, TIMEOUT)
                         .build()
                         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
                     Ok(Slack { webhook, client })
@@ -39,29 +38,19 @@ impl Slack {
         )
     }
 
-    /// Posts `{"text": …}`; retries transport errors, 429 and 5xx.
+    /// Posts `{"text": …}`; retried as `http::send` retries.
     pub async fn post(&self, text: &str) -> Result<(), String> {
         let body = serde_json::json!({ "text": text });
-        let mut last = String::new();
-        for attempt in 1..=RETRY.attempts {
-            match self.client.post(self.webhook.clone()).json(&body).send().await {
-                Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => {
-                    let status = response.status();
-                    let said = crate::http::text_prefix(response, crate::http::caps::ERROR_TEXT).await;
-                    last = format!("Slack answered HTTP {}{}", status.as_u16(), excerpt(&said));
-                    if !(status.is_server_error() || status.as_u16() == 429) {
-                        break;
-                    }
-                }
-                // `without_url`: the webhook URL is the secret.
-                Err(e) => last = format!("Slack is unreachable: {}", e.without_url()),
+        match crate::http::send(&RETRY, || self.client.post(self.webhook.clone()).json(&body)).await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => {
+                let status = response.status();
+                let said = crate::http::text_prefix(response, crate::http::caps::ERROR_TEXT).await;
+                Err(format!("Slack answered HTTP {}{}", status.as_u16(), excerpt(&said)))
             }
-            if attempt < RETRY.attempts {
-                tokio::time::sleep(RETRY.pause(attempt, None)).await;
-            }
+            // `without_url`: the webhook URL is the secret.
+            Err(e) => Err(format!("Slack is unreachable: {}", e.without_url())),
         }
-        Err(last)
     }
 }
 

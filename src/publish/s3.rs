@@ -20,6 +20,10 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 const SIGNED_FOR: Duration = Duration::from_secs(300);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// An upload answered 5xx or 429 (S3's `SlowDown`, `InternalError`) or cut
+/// off is sent again: three tries, 0.5 s then 1 s apart (`Retry-After` up to 5 s).
+const RETRY: crate::retry::Backoff =
+    crate::retry::Backoff::tries(3, Duration::from_millis(500), Duration::from_secs(5));
 /// The live files change on every publish; an archived snapshot never does.
 const LIVE_CACHE_CONTROL: &str = "no-cache";
 
@@ -146,7 +150,7 @@ impl S3Target {
             Some(token) => Credentials::new_with_token(&config.access_key, &config.secret_key, token),
             None => Credentials::new(&config.access_key, &config.secret_key),
         };
-        let client = crate::http::outbound(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+        let client = crate::http::builder(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
             .build()
             .map_err(|e| S3ConfigError::Client(e.to_string()))?;
         Ok(S3Target { bucket, credentials, prefix: config.prefix.clone(), client })
@@ -221,13 +225,16 @@ impl S3Target {
     async fn put(&self, key: &str, file: &SnapshotFile, cache_control: Option<&str>) -> Result<(), S3Error> {
         let content_type = file.file.content_type;
         let url = self.signed_put(key, content_type, cache_control);
-        let mut request = self.client.put(url).header(CONTENT_TYPE, content_type).body(file.bytes.clone());
-        if let Some(cache_control) = cache_control {
-            request = request.header(CACHE_CONTROL, cache_control);
-        }
+        let request = || {
+            let request =
+                self.client.put(url.clone()).header(CONTENT_TYPE, content_type).body(file.bytes.clone());
+            match cache_control {
+                Some(cache_control) => request.header(CACHE_CONTROL, cache_control),
+                None => request,
+            }
+        };
         // The URL carries the signature (and a session token): never let it reach a message.
-        let response = request
-            .send()
+        let response = crate::http::send(&RETRY, request)
             .await
             .map_err(|e| S3Error::Transport { key: self.s3_uri(key), reason: transport_reason(e) })?;
         let status = response.status();

@@ -17,7 +17,7 @@ use crate::progress::Reporter;
 use crate::contract::Client;
 use crate::store::{StoreError, TokenStore};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One webprofile instance as the scenarios see it.
 #[derive(Clone, Debug)]
@@ -198,27 +198,20 @@ pub async fn wait_ready(
     instances: &[Instance],
     deadline: Duration,
 ) -> Result<(), StackError> {
-    let started = Instant::now();
     let waits = clients.iter().zip(instances).map(|(client, instance)| async move {
-        let mut pause = Duration::from_millis(5);
-        loop {
-            // A probe never outlives the readiness deadline, whatever --request-timeout says.
-            let budget = deadline.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-            let last_error = match client.probe(budget).await {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            if started.elapsed() >= deadline {
-                return Err(StackError::NeverReady {
-                    service: instance.service.clone(),
-                    url: instance.url.clone(),
-                    waited: deadline,
-                    last_error,
-                });
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
+        crate::retry::Backoff::polling(deadline)
+            .run(|tried| async move {
+                // A probe never outlives the readiness deadline, whatever --request-timeout says.
+                let left = tried.left.unwrap_or(deadline).max(Duration::from_millis(1));
+                client.probe(left).await.map_err(|e| crate::retry::Failed::Retry(e, None))
+            })
+            .await
+            .map_err(|last_error| StackError::NeverReady {
+                service: instance.service.clone(),
+                url: instance.url.clone(),
+                waited: deadline,
+                last_error,
+            })
     });
     futures::future::try_join_all(waits).await.map(|_| ())
 }

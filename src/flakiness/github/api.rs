@@ -4,9 +4,9 @@
 
 use super::link::next_link;
 use super::GithubError;
-use crate::rerun::Backoff;
+use crate::retry::Backoff;
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LINK, USER_AGENT};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -64,8 +64,7 @@ impl Page for Artifacts {
 }
 
 /// Retries on 5xx, 429 and transport errors: four tries, 0.5 s doubled, at most 30 s.
-pub const RETRY: Backoff =
-    Backoff { attempts: 4, first: Duration::from_millis(500), max: Duration::from_secs(30) };
+pub const RETRY: Backoff = Backoff::tries(4, Duration::from_millis(500), Duration::from_secs(30));
 
 pub struct Api {
     client: reqwest::Client,
@@ -92,7 +91,7 @@ impl Api {
         );
         // GitHub sends archives to a storage host: a few redirects are
         // followed, and reqwest drops Authorization when one leaves the host.
-        let client = crate::http::outbound(Duration::from_secs(10), ARCHIVE_TIMEOUT)
+        let client = crate::http::builder(Duration::from_secs(10), ARCHIVE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(5))
             .default_headers(headers)
             .build()
@@ -209,49 +208,16 @@ impl Api {
         what: &str,
         timeout: Duration,
     ) -> Result<reqwest::Response, GithubError> {
-        let mut attempt = 1;
-        loop {
-            let mut builder = self.client.request(method.clone(), url.clone()).timeout(timeout);
-            if let Some(body) = body {
-                builder = builder.json(body);
+        let result = crate::http::send(&self.retry, || {
+            let builder = self.client.request(method.clone(), url.clone()).timeout(timeout);
+            match body {
+                Some(body) => builder.json(body),
+                None => builder,
             }
-            let result = builder.send().await;
-            let retry_in = match &result {
-                Ok(response) if response.status().is_success() => None,
-                Ok(response) if retryable(response) => Some(self.pause(attempt, retry_after(response))),
-                Ok(_) => None,
-                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
-                    Some(self.pause(attempt, None))
-                }
-                Err(_) => None,
-            };
-            match retry_in {
-                Some(pause) if attempt < self.retry.attempts => {
-                    tracing::debug!(what, attempt, ?pause, "retrying a GitHub request");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                _ => return classify(result, what),
-            }
-        }
+        })
+        .await;
+        classify(result, what)
     }
-
-    fn pause(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        self.retry.pause(attempt, retry_after)
-    }
-}
-
-fn retryable(response: &reqwest::Response) -> bool {
-    let status = response.status();
-    // GitHub's secondary rate limit is a 403 with Retry-After.
-    status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::FORBIDDEN && response.headers().contains_key(RETRY_AFTER))
-}
-
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn classify(
@@ -335,11 +301,10 @@ mod tests {
     }
 
     #[test]
-    fn pauses_double_and_are_capped() {
-        let api = api("https://api.github.com");
-        assert_eq!(api.pause(1, None), Duration::from_millis(500));
-        assert_eq!(api.pause(3, None), Duration::from_secs(2));
-        assert_eq!(api.pause(1, Some(Duration::from_secs(3600))), Duration::from_secs(30));
+    fn pauses_double_and_are_capped_and_a_bad_token_is_refused() {
+        assert_eq!(RETRY.pause(1, None), Duration::from_millis(500));
+        assert_eq!(RETRY.pause(3, None), Duration::from_secs(2));
+        assert_eq!(RETRY.pause(1, Some(Duration::from_secs(3600))), Duration::from_secs(30));
         assert!(matches!(
             Api::new(Url::parse("http://a").unwrap(), "bad\ntoken", RETRY),
             Err(GithubError::BadToken)

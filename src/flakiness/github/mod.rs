@@ -77,7 +77,7 @@ pub struct GithubSource {
     pub workflow: String,
     pub artifact_name: String,
     pub days: u32,
-    pub retry: crate::rerun::Backoff,
+    pub retry: crate::retry::Backoff,
 }
 
 impl std::fmt::Debug for GithubSource {

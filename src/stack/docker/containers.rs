@@ -3,6 +3,7 @@
 //! what is left of it for the report.
 
 use super::engine::{describe, DockerError};
+use crate::retry::Failed;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use bollard::Docker;
@@ -143,35 +144,45 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
 {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(5);
+    // A container that stopped will never be ready: checked every 200 ms, not at every poll.
     let mut last_state_check = Instant::now();
-    loop {
-        let last_error = match attempt().await {
-            Ok(value) => return Ok(value),
-            Err(e) => e,
-        };
-        let check_state = last_state_check.elapsed() >= Duration::from_millis(200);
-        let stopped_now = if check_state {
-            last_state_check = Instant::now();
-            stopped_reason(docker, name).await
-        } else {
-            None
-        };
-        if let Some(detail) = stopped_now {
-            return Err(stopped(docker, name, detail).await);
-        }
-        if started.elapsed() >= deadline {
-            return Err(DockerError::NeverReady {
-                container: name.to_string(),
-                waited: deadline,
-                detail: last_error,
-                log_tail: tail(docker, name, 20).await,
-            });
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(50));
+    let waited = crate::retry::Backoff::polling(deadline)
+        .run(|_| {
+            let tried = attempt();
+            let check_state = last_state_check.elapsed() >= Duration::from_millis(200);
+            if check_state {
+                last_state_check = Instant::now();
+            }
+            async move {
+                let error = match tried.await {
+                    Ok(value) => return Ok(value),
+                    Err(e) => e,
+                };
+                let stopped = if check_state { stopped_reason(docker, name).await } else { None };
+                Err(match stopped {
+                    Some(detail) => Failed::Final(NotReady::Stopped(detail)),
+                    None => Failed::Retry(NotReady::Yet(error), None),
+                })
+            }
+        })
+        .await;
+    match waited {
+        Ok(value) => Ok(value),
+        Err(NotReady::Stopped(detail)) => Err(stopped(docker, name, detail).await),
+        Err(NotReady::Yet(last_error)) => Err(DockerError::NeverReady {
+            container: name.to_string(),
+            waited: deadline,
+            detail: last_error,
+            log_tail: tail(docker, name, 20).await,
+        }),
     }
+}
+
+enum NotReady {
+    /// The last try's error.
+    Yet(String),
+    /// The container stopped: it never will be.
+    Stopped(String),
 }
 
 /// The last `lines` of the container's stdout and stderr, in order.

@@ -471,9 +471,9 @@ async fn bring_up(
         .await?;
         Ok::<_, DockerError>(Some((port, store, millis(phase.elapsed()))))
     };
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .redirect(reqwest::redirect::Policy::none())
+    // A probe's own timeout never outlasts the readiness deadline.
+    let probe_timeout = deadline.clamp(Duration::from_millis(1), Duration::from_secs(2));
+    let http = crate::http::builder(probe_timeout, probe_timeout)
         .build()
         .map_err(|e| DockerError::Api { action: "build an HTTP client".into(), detail: e.to_string() })?;
     let instance_ready = |service: Service| {
