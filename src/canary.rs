@@ -12,7 +12,7 @@ use crate::reference::faults::Faults;
 use crate::rerun::RetryPolicy;
 use crate::scenario::catalog::{self, CheckSpec};
 use crate::scenario::{cross, immediacy, suite, Judgement};
-use crate::stack::{LocalOptions, LocalStack};
+use crate::stack::{LocalOptions, StackLife, StackSpec};
 use crate::verdict::{FailureClass, RetryOn};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -232,7 +232,7 @@ async fn catches(
     faults: Faults,
     request_timeout: Option<Duration>,
 ) -> Result<Vec<Catch>, String> {
-    let stack = LocalStack::start(LocalOptions {
+    let spec = StackSpec::Local(Box::new(LocalOptions {
         credentials: Credentials::default(),
         faults,
         seed: Some(1),
@@ -240,9 +240,10 @@ async fn catches(
         flavor: Default::default(),
         mongo_uri: None,
         instances: crate::stack::DEFAULT_INSTANCES,
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    }));
+    let life = StackLife::start(spec, "canary", options.request_timeout, Reporter::plain())
+        .await
+        .map_err(|failure| failure.error.to_string())?;
     let clock = Clock::start();
     let ctx = TraceContext::new(clock);
     let client_options = ClientOptions {
@@ -250,7 +251,7 @@ async fn catches(
         request_timeout: request_timeout.unwrap_or(options.request_timeout),
         pacer: Default::default(),
     };
-    let endpoints = &stack.endpoints;
+    let endpoints = life.stack().endpoints();
     let clients = endpoints.clients(&client_options, &ctx);
     let mut caught = Vec::new();
     let catch = |spec: &CheckSpec, class: Option<FailureClass>| Catch {
@@ -287,7 +288,8 @@ async fn catches(
     if let Some(failed) = iterations.iter().find(|r| !r.success) {
         caught.push(catch(&catalog::CROSS, failed.class));
     }
-    stack.shutdown().await;
+    // The embedded stack has nothing to leave behind: no cleanup warning to say.
+    life.end(Reporter::plain()).await;
     Ok(caught)
 }
 

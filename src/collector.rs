@@ -169,7 +169,7 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
     );
     let dir = ArtifactDir::create(&flakiness_dir, Redactor::enabled())?;
     let collected_link =
-        raw_root.and_then(|root| dashboard::relative_link(&dir.path(names::CROSS_DIR), root));
+        raw_root.and_then(|root| crate::files::relative_link(&dir.path(names::CROSS_DIR), root));
     outputs.write(&dir, &opts.badge, collected_link)?;
     if let Some(path) = &opts.step_summary {
         let markdown = step_summary::render(&outputs.summary, &outputs.reruns, &outputs.judgement);

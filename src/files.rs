@@ -4,7 +4,7 @@
 //! memory.
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// The most a collected or given file may hold: 64 MiB. A run of 100,000
 /// iterations writes about 40 MB of `cross-instance-results.json`.
@@ -132,9 +132,60 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, Refused> {
     read_capped(path, MAX_INPUT_BYTES)
 }
 
+/// `to` relative to the directory `from`, as a `/`-separated, percent-encoded
+/// link; `None` when the two share no root (another drive) or a path cannot
+/// be resolved.
+/// (The dashboard links to the collected runs this way: the path is resolved here, where the file
+/// system is read, and handed to the renderer as text.)
+pub fn relative_link(from: &Path, to: &Path) -> Option<String> {
+    let from = url::Url::from_directory_path(absolute(from)?).ok()?;
+    let to = url::Url::from_directory_path(absolute(to)?).ok()?;
+    let relative = from.make_relative(&to)?;
+    let relative = relative.trim_end_matches('/');
+    Some(if relative.is_empty() { ".".to_string() } else { relative.to_string() })
+}
+
+/// Absolute, symlinks resolved as far as the path exists (the dashboard's
+/// folder may not exist yet), `.` and `..` resolved.
+fn absolute(path: &Path) -> Option<PathBuf> {
+    let joined =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
+    let mut lexical = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return Some(rest.iter().rev().fold(canonical, |acc, part| acc.join(part)));
+        }
+        rest.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_links_climb_to_the_common_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dash = tmp.path().join("ci/flakiness/cross");
+        let collected = tmp.path().join("ci/flakiness/collected");
+        std::fs::create_dir_all(&dash).unwrap();
+        std::fs::create_dir_all(&collected).unwrap();
+        assert_eq!(relative_link(&dash, &collected).as_deref(), Some("../collected"));
+        assert_eq!(relative_link(&dash, &dash).as_deref(), Some("."));
+        assert_eq!(relative_link(&dash, &tmp.path().join("my runs")).as_deref(), Some("../../../my%20runs"));
+    }
 
     #[test]
     fn only_regular_files_are_read_and_never_past_the_cap() {

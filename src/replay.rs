@@ -12,7 +12,8 @@ use crate::redact::Redactor;
 use crate::run::events::Event;
 use crate::run::{self, RunConfig};
 use crate::scenario::{cross, immediacy, suite};
-use crate::stack::{self, Stack};
+use crate::signals::or_signal;
+use crate::stack::{NotReady, Stack, StackLife};
 use crate::stats::{self, Interval};
 use crate::verdict::FailureClass;
 use serde::{Deserialize, Serialize};
@@ -237,45 +238,42 @@ async fn replay_on_a_stack(
     report: &mut ReplayReport,
 ) -> Option<&'static str> {
     let run_id = clock.started_wall().format(crate::clock::UTC_STAMP).to_string();
-    let stack =
-        match run::or_signal(run::start_stack(&config.run, &config.run.source, &run_id, reporter)).await {
-            Err(signal) => return Some(signal),
-            Ok(Err(failure)) => {
-                report.error = Some(format!("the stack did not start: {}", failure.error));
-                for e in failure.teardown_errors {
-                    reporter.line(format!("cleanup: could not remove {e}"));
-                }
-                return None;
+    let spec = run::stack_spec(&config.run, &config.run.source);
+    let life = match StackLife::start(spec, &run_id, config.run.ready_timeout, reporter).await {
+        Ok(life) => life,
+        Err(failure) => {
+            failure.cleanup_warnings().for_each(|w| reporter.line(w));
+            if let Some(signal) = failure.interrupted() {
+                return Some(signal);
             }
-            Ok(Ok(stack)) => stack,
-        };
+            report.error = Some(format!("the stack did not start: {}", failure.error));
+            return None;
+        }
+    };
+    let stack = life.stack();
     report.backend = stack.backend_name().to_string();
     let ctx = TraceContext::new(*clock);
     let endpoints = stack.endpoints();
     report.targets = endpoints.instances.iter().map(|i| i.url.clone()).collect();
     let clients = endpoints.clients(&config.run.client, &ctx);
-    let ready =
-        run::or_signal(stack::wait_ready(&clients, &endpoints.instances, config.run.ready_timeout)).await;
-    let interrupted = match ready {
-        Err(signal) => Some(signal),
-        Ok(Err(e)) => {
+    let interrupted = match life.ready(&clients).await {
+        Err(NotReady::Interrupted(signal)) => Some(signal),
+        Err(NotReady::Never(e)) => {
             report.error = Some(format!("the stack never became ready: {e}"));
             None
         }
-        Ok(Ok(())) => tries(config, clock, reporter, out, &stack, &clients, report).await,
+        Ok(()) => tries(config, clock, reporter, out, stack, &clients, report).await,
     };
-    let logs = stack.logs().await;
-    for log in &logs {
+    if config.keep_up && interrupted.is_none() {
+        life.hold_until_signal(reporter).await;
+    }
+    let ended = life.end(reporter).await;
+    for log in &ended.logs {
         if let Err(e) = out.write_text(&log.file_name, &log.content) {
             reporter.line(e.to_string());
         }
     }
-    if config.keep_up && !matches!(stack, Stack::Docker(_)) && interrupted.is_none() {
-        hold_until_signal(&stack, reporter).await;
-    }
-    for e in stack.teardown(reporter).await {
-        reporter.line(format!("cleanup: could not remove {e}"));
-    }
+    ended.cleanup_warnings().for_each(|w| reporter.line(w));
     interrupted
 }
 
@@ -302,7 +300,7 @@ async fn tries(
     let mut interrupted = None;
     for n in 1..=config.times {
         let started = Instant::now();
-        let failure = match run::or_signal(run_case(config, clock, stack, clients)).await {
+        let failure = match or_signal(run_case(config, clock, stack, clients)).await {
             Ok(failure) => failure,
             Err(signal) => {
                 interrupted = Some(signal);
@@ -419,23 +417,6 @@ fn same_case(a: &Case, b: &Case) -> bool {
         (Case::Smoke { .. }, Case::Smoke { .. }) | (Case::Iteration { .. }, Case::Iteration { .. }) => true,
         (Case::Check { check: x }, Case::Check { check: y }) => x == y,
         _ => false,
-    }
-}
-
-/// `--no-cleanup` on an embedded stack: it lives in this process, so stay until told to stop.
-async fn hold_until_signal(stack: &Stack, reporter: Reporter) {
-    let urls: Vec<String> =
-        stack.endpoints().instances.iter().map(|i| format!("{} {}", i.name, i.url)).collect();
-    match stack {
-        Stack::Local(_) => {
-            reporter.line(format!(
-                "--no-cleanup: the embedded instances stay up at {} until Ctrl-C (they live in this process)",
-                urls.join(", ")
-            ));
-            crate::signals::termination().await;
-        }
-        _ => reporter
-            .line(format!("--no-cleanup: nothing to keep; the services are yours at {}", urls.join(", "))),
     }
 }
 

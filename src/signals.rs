@@ -57,6 +57,14 @@ pub async fn termination() -> &'static str {
     }
 }
 
+/// `future`, unless SIGINT or SIGTERM comes first (`Err` with its name).
+pub async fn or_signal<F: std::future::Future>(future: F) -> Result<F::Output, &'static str> {
+    tokio::select! {
+        output = future => Ok(output),
+        signal = termination() => Err(signal),
+    }
+}
+
 /// The first signal's name (`SIGINT`, `SIGTERM`), once one has arrived.
 pub fn first() -> &'static str {
     FIRST.get().copied().unwrap_or("a signal")

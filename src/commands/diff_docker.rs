@@ -12,8 +12,8 @@ use crate::exit::Exit;
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::{Faults, Flavors};
-use crate::stack::docker::{DockerSettings, DockerStack, Keep, WebprofileSource};
-use crate::stack::StackError;
+use crate::stack::docker::{DockerSettings, Keep, WebprofileSource};
+use crate::stack::{StackLife, StackSpec, StartFailure};
 use std::time::Duration;
 
 const NETWORK: &str = "webprofile-parity-diff-net";
@@ -37,41 +37,49 @@ pub async fn run(args: &DiffArgs, plan: Plan, reporter: Reporter) -> Result<Exit
     let run_id = format!("diff-{}", chrono::Utc::now().format(crate::clock::UTC_STAMP));
     let reference_settings = settings(args, "reference", reference_image, &reference_credentials, false);
     let candidate_settings = settings(args, "candidate", candidate_image, &candidate_credentials, true);
-    let reference = match DockerStack::start(reference_settings, &run_id, reporter).await {
-        Ok(stack) => stack,
-        Err(failure) => return start_failed("reference", failure.error, reporter),
+    let start = |settings| {
+        StackLife::start(StackSpec::Docker(Box::new(settings)), &run_id, args.ready_timeout, reporter)
     };
-    let candidate = match DockerStack::start(candidate_settings, &run_id, reporter).await {
+    let reference = match start(reference_settings).await {
+        Ok(stack) => stack,
+        Err(failure) => return start_failed("reference", failure, reporter),
+    };
+    let candidate = match start(candidate_settings).await {
         Ok(stack) => stack,
         Err(failure) => {
-            reference.teardown(reporter).await;
-            return start_failed("candidate", failure.error, reporter);
+            end(reference, reporter).await;
+            return start_failed("candidate", failure, reporter);
         }
     };
-    let urls = |stack: &DockerStack| stack.endpoints.instances.iter().map(|i| i.url.clone()).collect();
+    let urls = |life: &StackLife| life.stack().endpoints().instances.iter().map(|i| i.url.clone()).collect();
     let config = plan.config(
         SideSpec { urls: urls(&reference), credentials: reference_credentials, pacer: None },
         SideSpec { urls: urls(&candidate), credentials: candidate_credentials, pacer: None },
-        reference.endpoints.store.clone(),
+        reference.stack().endpoints().store.clone(),
         true,
         args,
     );
     let outcome = compare_and_write(config, &args.out, reporter).await;
     // The candidate first: the reference's stack owns the network and MongoDB.
-    candidate.teardown(reporter).await;
-    reference.teardown(reporter).await;
+    end(candidate, reporter).await;
+    end(reference, reporter).await;
     outcome
+}
+
+async fn end(life: StackLife, reporter: Reporter) {
+    life.end(reporter).await.cleanup_warnings().for_each(|w| reporter.line(w));
 }
 
 /// A stack that did not start: interrupted is 130, anything else 3 (what
 /// was started is already removed).
-fn start_failed(side: &str, error: StackError, reporter: Reporter) -> Result<Exit, CommandError> {
-    match error {
-        StackError::Interrupted(signal) => {
+fn start_failed(side: &str, failure: StartFailure, reporter: Reporter) -> Result<Exit, CommandError> {
+    failure.cleanup_warnings().for_each(|w| reporter.line(w));
+    match failure.interrupted() {
+        Some(signal) => {
             reporter.line(format!("interrupted by {signal} while the {side} stack started: nothing written"));
             Ok(Exit::Interrupted)
         }
-        other => Err(CommandError::Infrastructure(format!("the {side} stack: {other}"))),
+        None => Err(CommandError::Infrastructure(format!("the {side} stack: {}", failure.error))),
     }
 }
 

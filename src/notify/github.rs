@@ -127,7 +127,7 @@ pub fn plan_after_run(
     }
     match &event.sha {
         Some(sha) => {
-            let title = if failed { "parity FAILED" } else { "parity holds" };
+            let title = crate::report::outcome::headline(outcome).text;
             plan.check_run = Some(json!({
                 "name": check_name,
                 "head_sha": sha,

@@ -1,7 +1,7 @@
 //! The words of every notification, built from the run's `analysis.json`
 //! or the collector's summary: pure functions, tested here.
 
-use crate::artifacts::{Analysis, RunStatus};
+use crate::artifacts::Analysis;
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
 use crate::scenario::suite::{CheckRecord, CheckStatus};
@@ -110,12 +110,8 @@ impl RunContext {
 
 /// The Slack message after a run that did not pass.
 pub fn run_failure_slack(outcome: &Analysis, context: &RunContext) -> String {
-    let title = if outcome.status == RunStatus::Error {
-        "webprofile parity could not run"
-    } else {
-        "webprofile parity FAILED"
-    };
-    let mut lines = vec![format!(":x: *{title}*{}", context.suffix())];
+    let title = crate::report::outcome::headline(outcome).text;
+    let mut lines = vec![format!(":x: *webprofile: {title}*{}", context.suffix())];
     lines.extend(failure_lines(outcome));
     lines.extend(cross_line(outcome));
     lines.extend(evidence_line(outcome));
@@ -124,13 +120,8 @@ pub fn run_failure_slack(outcome: &Analysis, context: &RunContext) -> String {
 
 /// The Markdown summary for a PR comment, an issue or a check run.
 pub fn run_markdown(outcome: &Analysis, context: &RunContext) -> String {
-    let verdict = match outcome.status {
-        RunStatus::Pass => "✅ parity holds",
-        RunStatus::Incomplete => "⚠️ no failure, but parity is NOT proven",
-        RunStatus::Error => "⚠️ the parity run could not be carried out",
-        RunStatus::Fail => "❌ parity FAILED",
-    };
-    let mut text = format!("### webprofile parity: {verdict}\n\n");
+    let headline = crate::report::outcome::headline(outcome);
+    let mut text = format!("### webprofile parity: {} {}\n\n", headline.icon, headline.text);
     if !outcome.verdict.is_empty() {
         text.push_str(&format!("> {}\n\n", shorten(&crate::escape::one_line(&outcome.verdict), 600)));
     }
@@ -267,7 +258,7 @@ mod tests {
 
     fn failed_run() -> Analysis {
         serde_json::from_value(serde_json::json!({
-            "status": "fail", "exit_code": 1, "run_id": "20261129T010203Z", "backend": "docker",
+            "status": "fail", "exit_code": 1, "strict": true, "run_id": "20261129T010203Z", "backend": "docker",
             "failure_classes": {"stale-read": 3, "contract": 1},
             "smoke": {"success": false, "attempts": 1, "flaky": false, "reason": "still active after 15s",
                       "class": "stale-read"},
@@ -306,7 +297,7 @@ mod tests {
         };
         let text = run_failure_slack(&failed_run(), &context);
         assert!(text.starts_with(
-            ":x: *webprofile parity FAILED* — o/r (<https://github.com/o/r/actions/runs/9|run>)"
+            ":x: *webprofile: parity FAILED* — o/r (<https://github.com/o/r/actions/runs/9|run>)"
         ));
         assert!(text.contains("Failures by class: 3 stale-read, 1 contract"), "{text}");
         assert!(text

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod dashboard;
 pub mod junit;
 pub mod latency_chart;
+pub mod outcome;
 pub mod run_summary;
 pub mod status;
 pub mod step_summary;

@@ -1,23 +1,14 @@
 //! The Markdown `parity run` appends to `$GITHUB_STEP_SUMMARY`, from
 //! `analysis.json`'s contents (appending is `step_summary::append`).
 
-use crate::artifacts::{Analysis, RunStatus};
+use crate::artifacts::Analysis;
 use crate::escape::one_line;
 use crate::scenario::suite::CheckStatus;
 use std::fmt::Write as _;
 use std::path::Path;
 
 pub fn render(analysis: &Analysis) -> String {
-    let (icon, verdict) = match analysis.status {
-        RunStatus::Pass => ("✅", "parity holds"),
-        RunStatus::Incomplete => ("⚠️", "no failure, but parity is NOT proven"),
-        RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational, not strict)"),
-        RunStatus::Fail => ("❌", "parity FAILED"),
-        RunStatus::Error if analysis.interrupted_in.is_some() && !analysis.failure_classes.is_empty() => {
-            ("❌", "interrupted after finding failures — parity does NOT hold")
-        }
-        RunStatus::Error => ("❗", "the run could not be carried out"),
-    };
+    let super::outcome::Headline { icon, text: verdict, .. } = super::outcome::headline(analysis);
     let mut out = format!("### {icon} Webprofile parity: {verdict} (exit {})\n\n", analysis.exit_code);
     let _ = writeln!(out, "Tested {}.\n", one_line(&analysis.coverage.describe()));
     if !analysis.coverage.relaxations.is_empty() {
@@ -100,7 +91,7 @@ pub fn render(analysis: &Analysis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifacts::{SmokeSummary, SuiteCounts};
+    use crate::artifacts::{RunStatus, SmokeSummary, SuiteCounts};
     use crate::scenario::cross::CrossTotals;
     use crate::scenario::suite::CheckRecord;
     use crate::verdict::{ClassCounts, Coverage, FailureClass};

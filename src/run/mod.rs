@@ -19,9 +19,10 @@ use crate::redact::Redactor;
 use crate::scenario::cross::{self, CrossTally, CrossTotals};
 use crate::scenario::immediacy;
 use crate::scenario::suite;
+use crate::signals::or_signal;
 use crate::stack::docker::{self as docker_stack, Chaos};
 use crate::stack::{
-    self, ContainerReport, DockerStack, ExternalStack, LocalOptions, LocalStack, Stack, StartFailure,
+    self, ContainerReport, LocalOptions, NotReady, Stack, StackLife, StackSpec, StartFailure,
 };
 use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
 use events::{Emitter, Event, Sink};
@@ -68,13 +69,17 @@ struct Run {
 }
 
 impl Run {
+    fn phase_recorded(&mut self, phase: Phase) {
+        self.emitter.emit(Event::PhaseFinished(&phase));
+        self.phases.0.push(phase);
+    }
+
     fn phase_done(&mut self, name: &str, since: Instant) {
         let sent = self.config.client.pacer.sent();
         let requests = Some(sent - self.sent_before).filter(|n| *n > 0);
         self.sent_before = sent;
         let phase = Phase { name: name.into(), duration_ms: millis(since.elapsed()), requests };
-        self.emitter.emit(Event::PhaseFinished(&phase));
-        self.phases.0.push(phase);
+        self.phase_recorded(phase);
     }
 }
 
@@ -97,14 +102,6 @@ impl StackOutcome {
     fn interrupted_in(phase: &str, signal: &str, emitter: &mut Emitter) -> StackOutcome {
         emitter.warn(&format!("interrupted by {signal} during {phase}"));
         StackOutcome { interrupted: Some(phase.to_string()), ..StackOutcome::default() }
-    }
-}
-
-/// `future`, unless SIGINT or SIGTERM comes first (`Err` with its name).
-pub(crate) async fn or_signal<F: std::future::Future>(future: F) -> Result<F::Output, &'static str> {
-    tokio::select! {
-        output = future => Ok(output),
-        signal = crate::signals::termination() => Err(signal),
     }
 }
 
@@ -243,10 +240,8 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         fit_concurrency_to_hashing(run);
     }
     let phase_start = Instant::now();
-    let stack = match or_signal(start_stack(&run.config, &source, &run.run_id, Reporter::detect())).await {
-        Ok(stack) => stack,
-        Err(signal) => return StackOutcome::interrupted_in("the stack's start-up", signal, &mut run.emitter),
-    };
+    let spec = stack_spec(&run.config, &source);
+    let life = StackLife::start(spec, &run.run_id, run.config.ready_timeout, Reporter::detect()).await;
     let mut outcome = StackOutcome {
         backend: match &source {
             Source::Local | Source::Auto(_) => "local",
@@ -256,27 +251,29 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         .to_string(),
         ..StackOutcome::default()
     };
-    let stack = match stack {
-        Ok(stack) => stack,
+    run.phase_done("stack", phase_start);
+    let life = match life {
+        Ok(life) => life,
         Err(failure) => {
-            run.phase_done("stack", phase_start);
-            let StartFailure { error, logs, containers, phases, teardown_errors } = failure;
-            run.phases.0.extend(phases);
-            if let stack::StackError::Interrupted(_) = error {
-                outcome.interrupted = Some("the stack's start-up".into());
-            } else {
-                outcome.failed = true;
+            match failure.interrupted() {
+                Some(signal) => {
+                    run.emitter.warn(&format!("interrupted by {signal} during the stack's start-up"));
+                    outcome.interrupted = Some("the stack's start-up".into());
+                }
+                None => {
+                    run.emitter.warn(&format!("the stack did not start: {}", failure.error));
+                    outcome.failed = true;
+                }
             }
-            run.emitter.warn(&format!("the stack did not start: {error}"));
+            failure.cleanup_warnings().for_each(|w| run.emitter.warn(&w));
+            let StartFailure { logs, containers, phases, .. } = failure;
+            run.phases.0.extend(phases);
             run.emitter.emit(Event::Logs(&logs));
             outcome.containers = containers;
-            for e in teardown_errors {
-                run.emitter.warn(&format!("cleanup: could not remove {e}"));
-            }
             return outcome;
         }
     };
-    run.phase_done("stack", phase_start);
+    let stack = life.stack();
     outcome.backend = stack.backend_name().to_string();
     run.phases.0.extend(stack.startup_phases());
     let chaos = stack.chaos();
@@ -290,21 +287,21 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     });
     let ctx = TraceContext::new(run.clock);
     let clients = endpoints.clients(&run.config.client, &ctx);
-    let evidence = attach_evidence(run, &stack, &clients).await;
+    let evidence = attach_evidence(run, stack, &clients).await;
 
     let phase_start = Instant::now();
-    let ready = or_signal(stack::wait_ready(&clients, &endpoints.instances, run.config.ready_timeout)).await;
+    let ready = life.ready(&clients).await;
     run.phase_done("ready", phase_start);
     match ready {
-        Err(signal) => {
+        Err(NotReady::Interrupted(signal)) => {
             run.emitter.warn(&format!("interrupted by {signal} while waiting for the instances to be ready"));
             outcome.interrupted = Some("readiness".into());
         }
-        Ok(Err(e)) => {
+        Err(NotReady::Never(e)) => {
             outcome.failed = true;
             run.emitter.warn(&format!("the stack never became ready: {e}"));
         }
-        Ok(Ok(())) => {
+        Ok(()) => {
             // Some once the iterations start: their files are then open and must be closed.
             let finished = Mutex::new(None);
             let scenarios = run_scenarios(run, &clients, endpoints, chaos.as_deref(), &finished);
@@ -330,16 +327,12 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
     if let Some(evidence) = evidence {
         outcome.evidence = finish_evidence(run, evidence).await;
     }
-    let phase_start = Instant::now();
-    run.emitter.emit(Event::Logs(&stack.logs().await));
-    outcome.containers = stack.container_reports().await;
-    run.phase_done("logs", phase_start);
     outcome.chaos = chaos.map(|c| c.events()).unwrap_or_default();
-    let phase_start = Instant::now();
-    for e in stack.teardown(Reporter::detect()).await {
-        run.emitter.warn(&format!("cleanup: could not remove {e}"));
-    }
-    run.phase_done("teardown", phase_start);
+    let ended = life.end(Reporter::detect()).await;
+    run.emitter.emit(Event::Logs(&ended.logs));
+    ended.cleanup_warnings().for_each(|w| run.emitter.warn(&w));
+    ended.phases.into_iter().for_each(|phase| run.phase_recorded(phase));
+    outcome.containers = ended.containers;
     outcome
 }
 
@@ -612,19 +605,11 @@ fn write_timings(path: &Path, phases: &[Phase]) -> Result<(), String> {
         .map_err(|e| format!("cannot write the timings to {}: {e}", path.display()))
 }
 
-pub(crate) async fn start_stack(
-    config: &RunConfig,
-    source: &Source,
-    run_id: &str,
-    reporter: Reporter,
-) -> Result<Stack, StartFailure> {
+/// What `source` starts, with the run's settings for the embedded stack.
+pub(crate) fn stack_spec(config: &RunConfig, source: &Source) -> StackSpec {
     match source {
-        Source::Docker(settings) | Source::Auto(settings) => {
-            DockerStack::start((**settings).clone(), run_id, reporter)
-                .await
-                .map(|s| Stack::Docker(Box::new(s)))
-        }
-        Source::Local => LocalStack::start(LocalOptions {
+        Source::Docker(settings) | Source::Auto(settings) => StackSpec::Docker(settings.clone()),
+        Source::Local => StackSpec::Local(Box::new(LocalOptions {
             credentials: config.client.credentials.clone(),
             faults: config.faults.clone(),
             seed: config.seed,
@@ -632,14 +617,10 @@ pub(crate) async fn start_stack(
             flavor: config.flavor.clone(),
             mongo_uri: config.mongo_uri.clone(),
             instances: config.instances,
-        })
-        .await
-        .map(Stack::Local)
-        .map_err(StartFailure::from),
-        Source::External { urls } => ExternalStack::connect(urls, config.mongo_uri.as_deref())
-            .await
-            .map(Stack::External)
-            .map_err(StartFailure::from),
+        })),
+        Source::External { urls } => {
+            StackSpec::External { urls: urls.clone(), mongo_uri: config.mongo_uri.clone() }
+        }
     }
 }
 

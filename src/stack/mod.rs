@@ -3,11 +3,13 @@
 
 pub mod docker;
 mod external;
+mod lifecycle;
 mod local;
 mod witness;
 
 pub use docker::{ContainerReport, DockerSettings, DockerStack};
 pub use external::ExternalStack;
+pub use lifecycle::{cleanup_warning, Ended, NotReady, StackLife, StackSpec};
 pub use local::{LocalOptions, LocalStack};
 pub use witness::{Lines, LogLine, Witness};
 

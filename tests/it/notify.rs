@@ -137,7 +137,7 @@ fn a_failing_run_posts_its_summary_to_slack_and_a_passing_one_posts_nothing() {
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert_eq!(posts[0].path, format!("/hooks/T000/B000/{HOOK_SECRET}"));
     let text = posts[0].body["text"].as_str().unwrap();
-    assert!(text.starts_with(":x: *webprofile parity FAILED*"), "{text}");
+    assert!(text.starts_with(":x: *webprofile: parity FAILED*"), "{text}");
     assert!(text.contains("Cross-instance: 2/2 iterations failed"), "{text}");
     assert!(output_text(&failing).contains("posted the summary to Slack"));
     assert_no_secrets(&tmp.path().join("fail"), &failing);

@@ -325,9 +325,6 @@ impl DockerStack {
             errors.extend(resources::remove_image(&self.docker, image).await.err());
         }
         errors.extend(self.sweep().await);
-        for error in &errors {
-            reporter.line(format!("cleanup: could not remove {error}; `parity clean` retries"));
-        }
         errors
     }
 
