@@ -30,6 +30,7 @@ mod run_local;
 mod run_reports;
 mod scale;
 mod security;
+mod snapshots;
 mod storage;
 mod trust;
 mod workflows;
