@@ -563,12 +563,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         finished_at: String::new(),
         duration_ms: sets.iter().map(|s| s.analysis.duration_ms).fold(0.0, f64::max),
         smoke,
-        suite: Some(crate::artifacts::SuiteCounts {
-            passed: checks.iter().filter(|c| c.status == CheckStatus::Pass).count(),
-            failed: checks.iter().filter(|c| c.status == CheckStatus::Fail).count(),
-            skipped: checks.iter().filter(|c| c.status == CheckStatus::Skip).count(),
-        })
-        .filter(|_| !checks.is_empty()),
+        suite: (!checks.is_empty()).then(|| crate::artifacts::SuiteCounts::of(&checks)),
         checks,
         dialect: first.dialect,
         security: first.security.clone(),

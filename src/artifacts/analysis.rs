@@ -213,12 +213,14 @@ pub struct MergedShard {
 }
 
 impl SuiteCounts {
-    pub fn of(report: &crate::scenario::suite::SuiteReport) -> Self {
+    /// The checks counted by status: a run's suite, or a merge's checks of every shard.
+    pub fn of(checks: &[crate::scenario::suite::CheckRecord]) -> Self {
         use crate::scenario::suite::CheckStatus;
+        let count = |status| checks.iter().filter(|c| c.status == status).count();
         SuiteCounts {
-            passed: report.count(CheckStatus::Pass),
-            failed: report.count(CheckStatus::Fail),
-            skipped: report.count(CheckStatus::Skip),
+            passed: count(CheckStatus::Pass),
+            failed: count(CheckStatus::Fail),
+            skipped: count(CheckStatus::Skip),
         }
     }
 }

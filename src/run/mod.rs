@@ -493,7 +493,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         duration_ms: millis(started.elapsed()),
         flaky: run.found.smoke.as_ref().is_some_and(|s| s.flaky),
         smoke: run.found.smoke.clone(),
-        suite: run.found.suite.as_ref().map(SuiteCounts::of),
+        suite: run.found.suite.as_ref().map(|s| SuiteCounts::of(&s.checks)),
         checks: run.found.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
         dialect: run.found.suite.as_ref().map(|s| s.dialect),
         security: run

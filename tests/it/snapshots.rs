@@ -128,7 +128,10 @@ fn every_report_heads_with_the_same_outcome() {
         let headline = outcome::headline(&run);
         let step_summary = run_summary::render(&run);
         let first = step_summary.lines().next().unwrap();
-        assert!(first.contains(&format!("{} Webprofile parity: {}", headline.icon, headline.text)), "{first}");
+        assert!(
+            first.contains(&format!("{} Webprofile parity: {}", headline.icon, headline.text)),
+            "{first}"
+        );
         let comment = message::run_markdown(&run, &context());
         assert!(comment.starts_with(&format!("### webprofile parity: {} {}", headline.icon, headline.text)));
         let slack = message::run_failure_slack(&run, &context());
@@ -166,7 +169,10 @@ fn the_collectors_outputs_on_the_fixture_set() {
     insta::assert_snapshot!("collect_status_svg", read(names::STATUS_SVG));
     insta::assert_snapshot!("collect_dashboard_html", read(names::DASHBOARD_HTML));
     let url = Some("https://acme.example/parity/");
-    insta::assert_snapshot!("collect_slack", message::collect_slack(&outcome.summary, &outcome.judgement, url));
+    insta::assert_snapshot!(
+        "collect_slack",
+        message::collect_slack(&outcome.summary, &outcome.judgement, url)
+    );
     insta::assert_snapshot!(
         "collect_markdown",
         message::collect_markdown(&outcome.summary, &outcome.judgement, url)
