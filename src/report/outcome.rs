@@ -9,20 +9,18 @@ use crate::artifacts::{Analysis, RunStatus};
 pub struct Headline {
     pub icon: &'static str,
     pub text: &'static str,
-    /// Whether it is a failure to act on (a finding, or findings before an interruption).
-    pub failed: bool,
 }
 
 pub fn headline(analysis: &Analysis) -> Headline {
-    let (icon, text, failed) = match analysis.status {
-        RunStatus::Pass => ("✅", "parity holds", false),
-        RunStatus::Incomplete => ("⚠️", "no failure, but parity is NOT proven", false),
-        RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational, not strict)", true),
-        RunStatus::Fail => ("❌", "parity FAILED", true),
+    let (icon, text) = match analysis.status {
+        RunStatus::Pass => ("✅", "parity holds"),
+        RunStatus::Incomplete => ("⚠️", "no failure, but parity is NOT proven"),
+        RunStatus::Fail if !analysis.strict => ("⚠️", "parity FAILED (informational, not strict)"),
+        RunStatus::Fail => ("❌", "parity FAILED"),
         RunStatus::Error if analysis.interrupted_in.is_some() && !analysis.failure_classes.is_empty() => {
-            ("❌", "interrupted after finding failures — parity does NOT hold", true)
+            ("❌", "interrupted after finding failures — parity does NOT hold")
         }
-        RunStatus::Error => ("❗", "the run could not be carried out", false),
+        RunStatus::Error => ("❗", "the run could not be carried out"),
     };
-    Headline { icon, text, failed }
+    Headline { icon, text }
 }

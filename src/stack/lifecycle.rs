@@ -5,7 +5,7 @@
 //! say what could not be removed, one way for all.
 
 use super::{ContainerReport, DockerSettings, DockerStack, ExternalStack, LocalOptions, LocalStack, LogFile};
-use super::{Stack, StackError, StartFailure};
+use super::{Instance, Stack, StackError, StartFailure};
 use crate::clock::{millis, Phase};
 use crate::contract::Client;
 use crate::progress::Reporter;
@@ -108,7 +108,7 @@ impl StackLife {
     /// `--ready-timeout`, unless a signal comes first.
     pub async fn ready(&self, clients: &[Client]) -> Result<(), NotReady> {
         let instances = &self.stack.endpoints().instances;
-        match or_signal(super::wait_ready(clients, instances, self.ready_timeout)).await {
+        match or_signal(wait_ready(clients, instances, self.ready_timeout)).await {
             Err(signal) => Err(NotReady::Interrupted(signal)),
             Ok(waited) => waited.map_err(NotReady::Never),
         }
@@ -149,6 +149,31 @@ impl StackLife {
         phases.push(phase("teardown", started));
         Ended { logs, containers, phases, could_not_remove }
     }
+}
+
+/// Polls `GET /` on every instance at once until each answers any HTTP
+/// status, or the deadline passes; the error names the instance that did not.
+async fn wait_ready(
+    clients: &[Client],
+    instances: &[Instance],
+    deadline: Duration,
+) -> Result<(), StackError> {
+    let waits = clients.iter().zip(instances).map(|(client, instance)| async move {
+        crate::retry::Backoff::polling(deadline)
+            .run(|tried| async move {
+                // A probe never outlives the readiness deadline, whatever --request-timeout says.
+                let left = tried.left.unwrap_or(deadline).max(Duration::from_millis(1));
+                client.probe(left).await.map_err(|e| crate::retry::Failed::Retry(e, None))
+            })
+            .await
+            .map_err(|last_error| StackError::NeverReady {
+                service: instance.service.clone(),
+                url: instance.url.clone(),
+                waited: deadline,
+                last_error,
+            })
+    });
+    futures::future::try_join_all(waits).await.map(|_| ())
 }
 
 fn phase(name: &str, started: Instant) -> Phase {

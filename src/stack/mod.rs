@@ -192,28 +192,3 @@ impl Stack {
         }
     }
 }
-
-/// Polls `GET /` on every instance at once until each answers any HTTP
-/// status, or the deadline passes; the error names the instance that did not.
-pub async fn wait_ready(
-    clients: &[Client],
-    instances: &[Instance],
-    deadline: Duration,
-) -> Result<(), StackError> {
-    let waits = clients.iter().zip(instances).map(|(client, instance)| async move {
-        crate::retry::Backoff::polling(deadline)
-            .run(|tried| async move {
-                // A probe never outlives the readiness deadline, whatever --request-timeout says.
-                let left = tried.left.unwrap_or(deadline).max(Duration::from_millis(1));
-                client.probe(left).await.map_err(|e| crate::retry::Failed::Retry(e, None))
-            })
-            .await
-            .map_err(|last_error| StackError::NeverReady {
-                service: instance.service.clone(),
-                url: instance.url.clone(),
-                waited: deadline,
-                last_error,
-            })
-    });
-    futures::future::try_join_all(waits).await.map(|_| ())
-}
