@@ -4,6 +4,7 @@
 //! The binary (`parity`) is a thin layer over these modules; see DESIGN.md
 //! for how they fit together.
 
+pub mod analysis;
 pub mod artifacts;
 pub mod build_info;
 pub mod canary;

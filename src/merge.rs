@@ -4,7 +4,8 @@
 //! written: sets of different runs are refused (64), a missing shard is
 //! named (3), and nothing is merged half-way.
 
-use crate::artifacts::{self, names, Analysis, ArtifactDir, EvidenceIndex, MergedShard, ShardRecord};
+use crate::analysis::{Analysis, EvidenceIndex, MergedShard, ShardRecord};
+use crate::artifacts::{self, names, ArtifactDir};
 use crate::clock::rfc3339;
 use crate::exit::Exit;
 use crate::redact::Redactor;
@@ -112,7 +113,7 @@ fn read_set(given: &Path) -> Result<ShardSet, MergeError> {
             names::ANALYSIS_JSON
         )));
     }
-    let analysis = Analysis::read(&analysis_path).map_err(MergeError::Mismatch)?;
+    let analysis = crate::artifacts::read_analysis(&analysis_path).map_err(MergeError::Mismatch)?;
     let record = analysis.shard.clone().ok_or_else(|| {
         MergeError::Mismatch(format!(
             "{}: not a shard's set (its run had no --shard K/N); merge only shards of one run",
@@ -517,7 +518,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
     // once, as in the unsharded run; the iterations are each shard's own.
     let diff = sets.iter().find_map(|s| s.analysis.diff.clone());
     let cross = (!results.is_empty()).then(|| totals.clone());
-    let failures = artifacts::standing_failures(smoke.as_ref(), &checks, cross.as_ref(), diff.as_ref());
+    let failures = crate::analysis::standing_failures(smoke.as_ref(), &checks, cross.as_ref(), diff.as_ref());
     let coverage = merged_coverage(sets, results);
     let findings = Findings {
         strict: sets.iter().all(|s| s.analysis.strict),
@@ -563,7 +564,7 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
         finished_at: String::new(),
         duration_ms: sets.iter().map(|s| s.analysis.duration_ms).fold(0.0, f64::max),
         smoke,
-        suite: (!checks.is_empty()).then(|| crate::artifacts::SuiteCounts::of(&checks)),
+        suite: (!checks.is_empty()).then(|| crate::analysis::SuiteCounts::of(&checks)),
         checks,
         dialect: first.dialect,
         security: first.security.clone(),

@@ -2,7 +2,8 @@
 //! times on a fresh stack (the recorded images, or the targets given), and
 //! say how often it fails the same way, with a 95% interval.
 
-use crate::artifacts::{ArtifactDir, EvidenceIndex};
+use crate::analysis::EvidenceIndex;
+use crate::artifacts::ArtifactDir;
 use crate::clock::{millis, Clock};
 use crate::contract::{Client, TraceContext};
 use crate::evidence::{self, Case, Collector, Failure, ReplaySpec};

@@ -1,15 +1,10 @@
 //! The artifact directory: every path in one place, one writer that redacts
-//! everything it writes, `analysis.json`, and the tarball.
+//! everything it writes, reading `analysis.json` back, and the tarball. The
+//! model of `analysis.json` is `crate::analysis` (no I/O, for the renderers).
 
-mod analysis;
 mod bundle;
 
 pub use crate::clock::Phase;
-pub use crate::verdict::RunStatus;
-pub use analysis::{
-    standing_failures, Analysis, DiffCounts, DiffSummary, EvidenceIndex, MergedShard, ShardRecord,
-    SmokeSummary, SuiteCounts,
-};
 pub use bundle::{bundle, bundle_into, tarball_path};
 
 use crate::redact::Redactor;
@@ -49,6 +44,13 @@ pub mod names {
     pub fn cross_iteration_out(n: u32) -> String {
         format!("cross-instance-iter-{n}.out")
     }
+}
+
+/// A run's `analysis.json`; the error says which file and why.
+pub fn read_analysis(path: &Path) -> Result<crate::analysis::Analysis, String> {
+    let bytes = crate::files::read_artifact(path, crate::files::MAX_INPUT_BYTES)
+        .map_err(|e| format!("cannot read {}: it {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,6 @@
 //! `parity notify github`: after a run, tell GitHub.
 
 use super::CommandError;
-use crate::artifacts::Analysis;
 use crate::artifacts::{names, PARITY_DIR};
 use crate::cli::NotifyGithubArgs;
 use crate::exit::Exit;
@@ -13,7 +12,7 @@ use crate::settings::process_env;
 pub async fn github(args: &NotifyGithubArgs) -> Result<Exit, CommandError> {
     let reporter = Reporter::plain();
     let path = args.out.join(PARITY_DIR).join(names::ANALYSIS_JSON);
-    let outcome = Analysis::read(&path).map_err(|e| {
+    let outcome = crate::artifacts::read_analysis(&path).map_err(|e| {
         CommandError::Usage(format!("{e}; run `parity run --out {}` first", args.out.display()))
     })?;
     let notifier = match github::Notifier::from_env(&process_env, args.dry_run) {

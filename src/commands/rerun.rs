@@ -3,8 +3,8 @@
 //! the analysis.json it wrote, so a stale read is never rerun into a pass.
 
 use super::CommandError;
+use crate::analysis::RunStatus;
 use crate::artifacts::{names, ArtifactDir, PARITY_DIR};
-use crate::artifacts::{Analysis, RunStatus};
 use crate::cli::RerunArgs;
 use crate::exit::Exit;
 use crate::progress::Reporter;
@@ -155,7 +155,7 @@ fn parity_run_out(command: &[String], env: &Env<'_>) -> Option<PathBuf> {
 fn parity_attempt(rc: i32, out: &Path, started: SystemTime) -> Tried {
     let path = out.join(PARITY_DIR).join(names::ANALYSIS_JSON);
     let fresh = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|at| at >= started);
-    let outcome = if fresh { Analysis::read(&path).ok() } else { None };
+    let outcome = if fresh { crate::artifacts::read_analysis(&path).ok() } else { None };
     let Some(outcome) = outcome else {
         return Tried {
             rc,

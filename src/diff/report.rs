@@ -8,7 +8,7 @@ use crate::scenario::security::Effect;
 use serde::Serialize;
 
 /// Lives with `analysis.json`, which summarises a diff with it.
-pub use crate::artifacts::DiffCounts as Counts;
+pub use crate::analysis::DiffCounts as Counts;
 
 pub const FORMAT: u32 = 1;
 

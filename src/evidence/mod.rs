@@ -10,7 +10,8 @@ mod timeline;
 
 pub use spec::{Case, Parameters, RecordedImage, ReplaySpec};
 
-use crate::artifacts::{ArtifactDir, EvidenceIndex};
+use crate::analysis::EvidenceIndex;
+use crate::artifacts::ArtifactDir;
 use crate::contract::Trace;
 use crate::stack::docker::{Chaos, ContainerReport};
 use crate::stack::Witness;

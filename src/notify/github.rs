@@ -4,7 +4,7 @@
 //! describe. An open issue from this tool is commented on, never duplicated.
 
 use super::message::{self, RunContext};
-use crate::artifacts::Analysis;
+use crate::analysis::Analysis;
 use crate::flakiness::github::api::{Api, Page};
 use crate::flakiness::github::{GithubError, GithubSource, DEFAULT_ARTIFACT, DEFAULT_WORKFLOW};
 use crate::flakiness::summary::CrossSummary;

@@ -1,7 +1,7 @@
 //! The words of every notification, built from the run's `analysis.json`
 //! or the collector's summary: pure functions, tested here.
 
-use crate::artifacts::Analysis;
+use crate::analysis::Analysis;
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
 use crate::scenario::suite::{CheckRecord, CheckStatus};

@@ -5,7 +5,7 @@
 //! attempt; failing every attempt is a `<failure>` (the first attempt) plus a
 //! `<rerunFailure>` per rerun. Every failure's `type` is its class.
 
-use crate::artifacts::SmokeSummary;
+use crate::analysis::SmokeSummary;
 use crate::scenario::catalog;
 use crate::scenario::cross::IterationResult;
 use crate::scenario::suite::{CheckRecord, CheckStatus};

@@ -3,7 +3,7 @@
 //! run's title and Slack. The whole sentence (what was tested, what was not,
 //! the exit code) is `verdict::sentence`, in `analysis.json`'s `verdict`.
 
-use crate::artifacts::{Analysis, RunStatus};
+use crate::analysis::{Analysis, RunStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Headline {

@@ -1,7 +1,7 @@
 //! The Markdown `parity run` appends to `$GITHUB_STEP_SUMMARY`, from
 //! `analysis.json`'s contents (appending is `step_summary::append`).
 
-use crate::artifacts::Analysis;
+use crate::analysis::Analysis;
 use crate::escape::one_line;
 use crate::scenario::suite::CheckStatus;
 use std::fmt::Write as _;
@@ -91,7 +91,7 @@ pub fn render(analysis: &Analysis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifacts::{RunStatus, SmokeSummary, SuiteCounts};
+    use crate::analysis::{RunStatus, SmokeSummary, SuiteCounts};
     use crate::scenario::cross::CrossTotals;
     use crate::scenario::suite::CheckRecord;
     use crate::verdict::{ClassCounts, Coverage, FailureClass};

@@ -85,8 +85,8 @@ impl RunConfig {
     }
 
     /// `analysis.json`'s record of the shard this run is, when it is one.
-    pub fn shard_record(&self) -> Option<crate::artifacts::ShardRecord> {
-        self.shard.map(|shard| crate::artifacts::ShardRecord {
+    pub fn shard_record(&self) -> Option<crate::analysis::ShardRecord> {
+        self.shard.map(|shard| crate::analysis::ShardRecord {
             index: shard.index,
             count: shard.count,
             seed: self.seed.unwrap_or(0),

@@ -3,7 +3,7 @@
 //! sink owns whatever redactor its output needs; nothing in a run writes
 //! around the sinks.
 
-use crate::artifacts::Analysis;
+use crate::analysis::Analysis;
 use crate::canary::CanaryReport;
 use crate::clock::Phase;
 use crate::rerun::FlakinessReport;

@@ -3,7 +3,8 @@
 
 use super::events::{Event, Sink};
 use super::RunConfig;
-use crate::artifacts::{ArtifactDir, EvidenceIndex};
+use crate::analysis::EvidenceIndex;
+use crate::artifacts::ArtifactDir;
 use crate::contract::Client;
 use crate::evidence::{self, Case, Collector, Failure, Parameters, RecordedImage, ReplaySpec, Scene};
 use crate::redact::Redactor;

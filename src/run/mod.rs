@@ -10,7 +10,8 @@ pub mod sinks;
 
 pub use config::{DiffPhase, RunConfig, Source};
 
-use crate::artifacts::{self, Analysis, ArtifactDir, SmokeSummary, SuiteCounts};
+use crate::analysis::{Analysis, SmokeSummary, SuiteCounts};
+use crate::artifacts::{self, ArtifactDir};
 use crate::clock::{millis, rfc3339, Clock, Phase};
 use crate::contract::{Client, TraceContext};
 use crate::exit::Exit;
@@ -41,7 +42,7 @@ struct Found {
     suite: Option<suite::SuiteReport>,
     cross: Option<CrossTotals>,
     /// `--reference`: the differential phase.
-    diff: Option<artifacts::DiffSummary>,
+    diff: Option<crate::analysis::DiffSummary>,
     /// Requests sent to the service by the scenarios.
     exchanges: u64,
 }
@@ -50,7 +51,12 @@ impl Found {
     /// Failures that stand, by class: the smoke once, each failed check and iteration.
     fn failures(&self) -> ClassCounts {
         let checks = self.suite.as_ref().map_or(&[][..], |s| s.checks.as_slice());
-        artifacts::standing_failures(self.smoke.as_ref(), checks, self.cross.as_ref(), self.diff.as_ref())
+        crate::analysis::standing_failures(
+            self.smoke.as_ref(),
+            checks,
+            self.cross.as_ref(),
+            self.diff.as_ref(),
+        )
     }
 }
 
@@ -94,7 +100,7 @@ struct StackOutcome {
     failed: bool,
     /// The phase a signal stopped, when one did.
     interrupted: Option<String>,
-    evidence: artifacts::EvidenceIndex,
+    evidence: crate::analysis::EvidenceIndex,
 }
 
 impl StackOutcome {
@@ -359,7 +365,7 @@ async fn attach_evidence(
 
 /// Waits for the packets (each until two seconds after its failure's last
 /// answer) while the stack is still up to be read.
-async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> artifacts::EvidenceIndex {
+async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> crate::analysis::EvidenceIndex {
     let phase_start = Instant::now();
     // Not raced against a signal: the wait is bounded, and what was seen is worth keeping.
     let (index, errors) = handle.finish().await;
@@ -761,18 +767,18 @@ async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &sta
         }
         Err(unreachable) => {
             run.emitter.warn(&format!("diff not run: {unreachable}"));
-            run.found.diff = Some(artifacts::DiffSummary {
+            run.found.diff = Some(crate::analysis::DiffSummary {
                 reference,
                 error: Some(unreachable.to_string()),
-                ..artifacts::DiffSummary::default()
+                ..crate::analysis::DiffSummary::default()
             });
         }
     }
     run.phase_done("diff", phase_start);
 }
 
-fn diff_summary(report: &crate::diff::report::DiffReport) -> artifacts::DiffSummary {
-    artifacts::DiffSummary {
+fn diff_summary(report: &crate::diff::report::DiffReport) -> crate::analysis::DiffSummary {
+    crate::analysis::DiffSummary {
         reference: report.reference.clone(),
         rules_file: report.rules_file.clone(),
         counts: report.counts.clone(),

@@ -4,7 +4,8 @@
 //! Slack always redact.
 
 use super::events::{Event, Sink};
-use crate::artifacts::{self, names, Analysis, ArtifactDir, ArtifactError, JsonArray, JsonLines, TextStream};
+use crate::analysis::Analysis;
+use crate::artifacts::{self, names, ArtifactDir, ArtifactError, JsonArray, JsonLines, TextStream};
 use crate::notify::message::RunContext;
 use crate::notify::slack::Slack;
 use crate::progress::{IterationProgress, Reporter};

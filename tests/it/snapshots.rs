@@ -8,7 +8,7 @@
 
 use chrono::TimeZone;
 use std::path::Path;
-use webprofile_parity::artifacts::{Analysis, RunStatus};
+use webprofile_parity::analysis::{Analysis, RunStatus};
 use webprofile_parity::flakiness::names;
 use webprofile_parity::notify::message::{self, RunContext};
 use webprofile_parity::report::junit::{self, JunitInput, SmokeAttempt};

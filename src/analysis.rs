@@ -6,9 +6,9 @@ use crate::scenario::cross::CrossTotals;
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::CheckRecord;
 use crate::stack::docker::{ChaosEvent, ContainerReport};
-use crate::verdict::{ClassCounts, Coverage, FailureClass, RunStatus};
+pub use crate::verdict::RunStatus;
+use crate::verdict::{ClassCounts, Coverage, FailureClass};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -226,13 +226,6 @@ impl SuiteCounts {
 }
 
 impl Analysis {
-    /// A run's `analysis.json`; the error says which file and why.
-    pub fn read(path: &Path) -> Result<Analysis, String> {
-        let bytes = crate::files::read_artifact(path, crate::files::MAX_INPUT_BYTES)
-            .map_err(|e| format!("cannot read {}: it {e}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a run's analysis: {e}", path.display()))
-    }
-
     pub fn passed(&self) -> bool {
         self.status == RunStatus::Pass
     }
