@@ -269,11 +269,13 @@ fn transport_reason(e: reqwest::Error) -> String {
 /// `<Code>` and `<Message>` of an S3 error document; without them, the start
 /// of whatever the body was (a proxy's page, say) as the message.
 pub fn parse_error_body(body: &str) -> (Option<String>, Option<String>) {
+    // S3's error document: `<Error><Code>…</Code><Message>…</Message>…</Error>`.
+    let document = roxmltree::Document::parse(body).ok();
     let element = |name: &str| {
-        let open = format!("<{name}>");
-        let start = body.find(&open)? + open.len();
-        let end = body[start..].find(&format!("</{name}>"))? + start;
-        Some(unescape_xml(body[start..end].trim())).filter(|v| !v.is_empty())
+        let root = document.as_ref()?.root_element();
+        let found = root.children().find(|n| n.has_tag_name(name))?;
+        let text: String = found.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
+        Some(text.trim().to_string()).filter(|t| !t.is_empty())
     };
     let code = element("Code");
     let message = element("Message").or_else(|| {
@@ -282,14 +284,6 @@ pub fn parse_error_body(body: &str) -> (Option<String>, Option<String>) {
         (code.is_none() && !text.is_empty()).then_some(text)
     });
     (code, message)
-}
-
-fn unescape_xml(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -420,6 +414,9 @@ mod tests {
             (None, Some("<html> Bad gateway</html>".into()))
         );
         assert_eq!(parse_error_body(""), (None, None));
+        // Parsed, not searched: a CDATA message, and a `<Code>` inside another element is not the code.
+        let body = "<Error><Message><![CDATA[a <b> & c]]></Message><Detail><Code>X</Code></Detail></Error>";
+        assert_eq!(parse_error_body(body), (None, Some("a <b> & c".into())));
         let err = S3Error::Status {
             key: "s3://dash/p/trend.json".into(),
             status: 404,
