@@ -116,7 +116,8 @@ async fn measure() -> Figures {
     let bare_us = bare_total.as_secs_f64() * 1e6 / n;
     let traced_us = traced_total.as_secs_f64() * 1e6 / n;
 
-    let redactor = Redactor::enabled().with_secret(&credentials.pass);
+    webprofile_parity::redact::register(&credentials.pass);
+    let redactor = Redactor::enabled();
     let started = Instant::now();
     let mut bytes = 0;
     for ex in last_trace.exchanges() {

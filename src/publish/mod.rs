@@ -84,13 +84,9 @@ pub async fn publish(
     if s3_config.is_none() && pages_config.is_none() {
         return Err(PublishError::NoTarget);
     }
-    let mut redactor = Redactor::enabled();
-    for secret in s3_config.iter().flat_map(S3Config::secrets) {
-        redactor = redactor.with_secret(secret);
-    }
-    for secret in pages_config.iter().flat_map(PagesConfig::secrets) {
-        redactor = redactor.with_secret(&secret);
-    }
+    s3_config.iter().flat_map(S3Config::secrets).for_each(crate::redact::register);
+    pages_config.iter().flat_map(PagesConfig::secrets).for_each(|s| crate::redact::register(&s));
+    let redactor = Redactor::enabled();
     let say = |line: String| reporter.line(redactor.redact(&line));
 
     let dir = snapshot::cross_dir(&options.out);

@@ -157,8 +157,8 @@ pub struct PagesTarget {
 
 impl PagesTarget {
     pub fn new(config: PagesConfig) -> PagesTarget {
-        let redactor = config.secrets().iter().fold(Redactor::enabled(), |r, s| r.with_secret(s));
-        PagesTarget { config, redactor }
+        config.secrets().iter().for_each(|s| crate::redact::register(s));
+        PagesTarget { config, redactor: Redactor::enabled() }
     }
 
     pub fn remote_display(&self) -> String {

@@ -163,7 +163,8 @@ fn secrets(config: &RunConfig) -> Vec<String> {
 }
 
 fn console_redactor(config: &RunConfig) -> Redactor {
-    secrets(config).iter().fold(Redactor::enabled(), |r, s| r.with_secret(s))
+    secrets(config).iter().for_each(|s| crate::redact::register(s));
+    Redactor::enabled()
 }
 
 /// The artifacts' redactor: the console's, unless `--no-redact`.

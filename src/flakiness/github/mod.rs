@@ -146,7 +146,8 @@ impl GithubSource {
 
     /// A redactor that knows the token.
     pub fn redactor(&self) -> Redactor {
-        Redactor::enabled().with_secret(&self.token)
+        crate::redact::register(&self.token);
+        Redactor::enabled()
     }
 }
 
