@@ -1,7 +1,9 @@
-//! Reading files the tool did not write (collected runs, `--src`,
-//! `--summary`, `--status`): regular files only, and never more than a cap,
-//! so a FIFO cannot block a read forever and `/dev/zero` cannot exhaust
-//! memory.
+//! The file system, one way: reading files the tool did not write
+//! (collected runs, `--src`, `--summary`, `--status`) — regular files only,
+//! never more than a cap, so a FIFO cannot block a read forever and
+//! `/dev/zero` cannot exhaust memory — and writing every file the tool writes
+//! ([`write_file`], [`write_atomically`]): parents created, only ever into a
+//! regular file.
 
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
@@ -125,6 +127,26 @@ pub fn write_regular(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = open_for_writing(path, false)?;
     file.write_all(bytes)?;
     file.flush()
+}
+
+/// Writes `bytes` at `path`, creating its folder first: how every file the
+/// tool writes reaches the disk (the artifact writer, merge's copies, the
+/// Pages work tree, the publish archive).
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_regular(path, bytes)
+}
+
+/// [`write_file`] to `<path>.part`, then renamed over `path`: a reader (or an
+/// interrupted download) never sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = PathBuf::from(partial);
+    write_file(&partial, bytes)?;
+    std::fs::rename(&partial, path)
 }
 
 /// [`read_capped`] with [`MAX_INPUT_BYTES`].

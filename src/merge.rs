@@ -421,9 +421,6 @@ fn copy_tree(from: &Path, to: &Path, redactor: &Redactor) -> Result<(), String> 
         }
         return Ok(());
     }
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(fail)?;
-    }
     let refused = |e: crate::files::Refused| format!("{} {e}: not copied", from.display());
     let bytes = crate::files::read_capped(from, COPY_CAP).map_err(refused)?;
     let gzipped = from.extension().is_some_and(|e| e == "gz");
@@ -434,7 +431,7 @@ fn copy_tree(from: &Path, to: &Path, redactor: &Redactor) -> Result<(), String> 
         Err(binary) => binary.into_bytes(),
     };
     let bytes = if gzipped { gzipped_bytes(&bytes).map_err(fail)? } else { bytes };
-    std::fs::write(to, bytes).map_err(fail)
+    crate::files::write_file(to, &bytes).map_err(fail)
 }
 
 /// The most of one shard file merge copies (or of a gzipped one, opened).

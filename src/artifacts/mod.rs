@@ -206,11 +206,8 @@ impl ArtifactDir {
     /// Writes `text` redacted, creating parent directories.
     pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf, ArtifactError> {
         let path = self.path(name);
-        let fail = |source| ArtifactError { path: path.clone(), source };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(fail)?;
-        }
-        crate::files::write_regular(&path, self.redactor.redact(text).as_bytes()).map_err(fail)?;
+        crate::files::write_file(&path, self.redactor.redact(text).as_bytes())
+            .map_err(|source| ArtifactError { path: path.clone(), source })?;
         Ok(path)
     }
 

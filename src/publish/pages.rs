@@ -310,14 +310,7 @@ fn write_snapshot(
 ) -> Result<Vec<String>, PagesError> {
     for (relative, file) in snapshot.layout(SITE_DIR) {
         let path = worktree.join(&relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| PagesError::Io {
-                what: "create",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        std::fs::write(&path, &file.bytes).map_err(|source| PagesError::Io {
+        crate::files::write_file(&path, &file.bytes).map_err(|source| PagesError::Io {
             what: "write",
             path,
             source,

@@ -119,11 +119,10 @@ impl Snapshot {
     /// Writes the archive copy into `<archives>/<ts>/`; returns that folder.
     pub fn write_archive(&self, archives: &Path) -> Result<PathBuf, SnapshotError> {
         let dir = self.archive_dir(archives);
-        std::fs::create_dir_all(&dir)
-            .map_err(|source| SnapshotError::Archive { path: dir.clone(), source })?;
         for f in &self.files {
             let path = dir.join(f.file.name);
-            std::fs::write(&path, &f.bytes).map_err(|source| SnapshotError::Archive { path, source })?;
+            crate::files::write_file(&path, &f.bytes)
+                .map_err(|source| SnapshotError::Archive { path, source })?;
         }
         Ok(dir)
     }

@@ -161,22 +161,12 @@ pub fn extract(zip: &[u8], run_id: u64, collected: &Path, limits: Limits) -> Res
     });
     for (target, bytes) in chosen {
         let relative = destination(&target, run_id);
-        write_atomically(&collected.join(&relative), &bytes)?;
+        let path = collected.join(&relative);
+        crate::files::write_atomically(&path, &bytes)
+            .map_err(|source| ExtractError::Write { path, source })?;
         extracted.written.push(relative);
     }
     Ok(extracted)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ExtractError> {
-    let fail = |source| ExtractError::Write { path: path.to_path_buf(), source };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(fail)?;
-    }
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".part");
-    let partial = PathBuf::from(partial);
-    std::fs::write(&partial, bytes).map_err(fail)?;
-    std::fs::rename(&partial, path).map_err(fail)
 }
 
 #[cfg(test)]
