@@ -149,6 +149,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&partial, path)
 }
 
+/// Dates a file the tool wrote (a collected run, to when the run was made).
+pub fn set_modified(path: &Path, when: std::time::SystemTime) -> std::io::Result<()> {
+    std::fs::File::options().write(true).open(path)?.set_modified(when)
+}
+
 /// [`read_capped`] with [`MAX_INPUT_BYTES`].
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Refused> {
     read_capped(path, MAX_INPUT_BYTES)

@@ -394,6 +394,9 @@ fn the_rules_catch_io_in_a_renderer_a_print_and_a_layer_crossed() {
     let runtime = parsed(&["report", "chart"], "use tokio::time; fn f() { time::sleep(); }");
     assert_eq!(io_in(&runtime[0]), ["tokio::time", "tokio::time::sleep"]);
 
+    let writer = parsed(&["merge"], "use std::fs::File; fn f() { let _ = File::create(\"x\"); }");
+    assert_eq!(writes(&writer[0]), ["std::fs::File::create"]);
+
     let loud = parsed(&["notify", "slack"], r#"fn f() { eprintln!("x"); let _ = std::io::stderr(); }"#);
     assert_eq!(prints(&loud[0]), ["eprintln!", "std::io::stderr"]);
 
@@ -554,4 +557,32 @@ fn only_the_console_module_prints() {
             m.path.join("::")
         );
     }
+}
+
+/// One way to the disk: a file is written through `files` (a regular file
+/// only, its folder created), never by `std::fs::write` or an `open` of its
+/// own elsewhere.
+#[test]
+fn files_are_written_only_through_the_files_module() {
+    for m in modules().iter().filter(|m| m.top() != "files") {
+        let own = writes(m);
+        assert!(own.is_empty(), "{} writes around `files`: {own:?}", m.path.join("::"));
+    }
+}
+
+/// Files a module opens for writing itself.
+fn writes(module: &Module) -> Vec<String> {
+    let writers: [&[&str]; 5] = [
+        &["std", "fs", "write"],
+        &["std", "fs", "File", "create"],
+        &["std", "fs", "File", "create_new"],
+        &["std", "fs", "File", "options"],
+        &["std", "fs", "OpenOptions"],
+    ];
+    module
+        .paths
+        .iter()
+        .filter(|p| writers.iter().any(|w| p.len() >= w.len() && p[..w.len()] == w[..]))
+        .map(|p| p.join("::"))
+        .collect()
 }

@@ -345,9 +345,8 @@ async fn download_run(
 /// no timestamps still sort in time order.
 fn date_files(collected: &Path, written: &[PathBuf], created: DateTime<Utc>) {
     for relative in written {
-        if let Ok(file) = std::fs::File::options().write(true).open(collected.join(relative)) {
-            let _ = file.set_modified(created.into());
-        }
+        // Best effort: a file left undated sorts by when it was written.
+        let _ = crate::files::set_modified(&collected.join(relative), created.into());
     }
 }
 
