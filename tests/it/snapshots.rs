@@ -178,3 +178,42 @@ fn the_collectors_outputs_on_the_fixture_set() {
         message::collect_markdown(&outcome.summary, &outcome.judgement, url)
     );
 }
+
+/// `parity diff` of the reference's Go flavour against its Node flavour: the
+/// text, HTML and JUnit reports, with what differs from run to run (ports,
+/// ids, token prefixes, times) replaced by placeholders.
+#[test]
+fn the_diffs_reports_of_go_against_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_go, go) = crate::common::reference_server(&[]);
+    let (_node, node) = crate::common::reference_server(&["--flavor", "node"]);
+    let output = crate::common::parity()
+        .current_dir(tmp.path())
+        .args(["diff", "--out", "ci", "--reference", &go, "--candidate", &node])
+        .timeout(crate::common::HANG_GUARD)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", crate::common::output_text(&output));
+    let dir = tmp.path().join("ci/webprofile-parity/diff");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let mut settings = insta::Settings::clone_current();
+    for (pattern, placeholder) in [
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+        (r"\b[0-9a-f]{24}\b", "[OBJECT-ID]"),
+        (r"REDACTED-TOKEN [0-9a-f]{8}", "REDACTED-TOKEN [PREFIX]"),
+        (
+            r"((?:accessTokenPartial|hashPrefix)(?:&quot;|\\?\x22):(?:&quot;|\\?\x22))[0-9a-f]{8}",
+            "$1[PREFIX]",
+        ),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "[TIME]"),
+        (r"\d+(\.\d+)? ms\b", "[N] ms"),
+        (r#"time="[0-9.]+""#, r#"time="[S]""#),
+    ] {
+        settings.add_filter(pattern, placeholder);
+    }
+    settings.bind(|| {
+        insta::assert_snapshot!("diff_txt", read("diff.txt"));
+        insta::assert_snapshot!("diff_html", read("diff.html"));
+        insta::assert_snapshot!("diff_junit", read("junit.xml"));
+    });
+}
