@@ -137,7 +137,7 @@ impl ReplayReport {
         let n = self.tries.len();
         let rate = match (self.rate, self.interval_95) {
             (Some(rate), Some(ci)) => {
-                format!(" ({:.0}%, 95% CI {:.0}–{:.0}%)", rate * 100.0, ci.low * 100.0, ci.high * 100.0)
+                format!(" ({}, {})", stats::percent(rate, 0), ci.describe(0))
             }
             _ => String::new(),
         };
@@ -455,7 +455,7 @@ mod tests {
         let mut r = report();
         (1..=3).for_each(|n| r.record(attempt(n, TryOutcome::Passed)));
         assert_eq!(r.conclude(None), Exit::Ok);
-        assert!(r.verdict.contains("did not reproduce in 3 tries (0%, 95% CI 0–56%)"), "{}", r.verdict);
+        assert!(r.verdict.contains("did not reproduce in 3 tries (0%, 95% CI 0%–56%)"), "{}", r.verdict);
         let mut r = report();
         r.error = Some("the stack did not start: no engine".into());
         assert_eq!(r.conclude(None), Exit::Infrastructure);

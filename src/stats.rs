@@ -13,6 +13,18 @@ pub struct Interval {
     pub high: f64,
 }
 
+impl Interval {
+    /// How every report says it: "95% CI 3.62%–62.45%" (ends at `decimals`).
+    pub fn describe(&self, decimals: usize) -> String {
+        format!("95% CI {}–{}", percent(self.low, decimals), percent(self.high, decimals))
+    }
+}
+
+/// A proportion as a percentage: 0.2 → "20.00%" (2 decimals), "20%" (0).
+pub fn percent(rate: f64, decimals: usize) -> String {
+    format!("{:.*}%", decimals, rate * 100.0)
+}
+
 /// The Wilson score interval of `k` events in `n` trials at `z`; `None`
 /// when there are no trials. Unlike the normal approximation it stays
 /// inside [0, 1] and is honest for 0 / n and small n.

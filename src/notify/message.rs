@@ -174,10 +174,7 @@ fn cross_metric_lines(summary: &CrossSummary, judgement: &Assessment) -> Vec<Str
             stale.iterations,
             summary.iter_total,
             stale.rate * 100.0,
-            stale
-                .rate_ci95
-                .map(|i| format!(" (95% CI {:.2}–{:.2}%)", i.low * 100.0, i.high * 100.0))
-                .unwrap_or_default()
+            stale.rate_ci95.map(|i| format!(" ({})", i.describe(2))).unwrap_or_default()
         ));
     }
     if let Some(infra) = summary.infrastructure.as_ref().filter(|i| i.iterations > 0) {

@@ -231,7 +231,7 @@ fn summary_cards(d: &Dashboard<'_>) -> Markup {
 }
 
 fn interval(ci: Option<Interval>) -> String {
-    ci.map(|i| format!(" (95% CI {} – {})", percent(i.low), percent(i.high))).unwrap_or_default()
+    ci.map(|i| format!(" ({})", i.describe(2))).unwrap_or_default()
 }
 
 /// The newest run's (revoker, observer) matrix: where staleness was proven.
@@ -518,12 +518,12 @@ mod tests {
         for needle in [
             "Generated 2024-03-04T05:06:07.000Z",
             "1 failing run(s) or an iteration failure rate of 5.00%",
-            "(95% CI 10.00% – 70.00%)",
+            "(95% CI 10.00%–70.00%)",
             "p50 2.0 ms",
             "p95 9.0 ms · max 9.5 ms",
             "Stale reads",
             "Stale-read rate",
-            "2 iteration(s) of 9 (95% CI 5.00% – 60.00%)",
+            "2 iteration(s) of 9 (95% CI 5.00%–60.00%)",
             "Infrastructure errors",
             "#1 <span class=\"class\">[stale-read]</span>",
             "Current failing streak",

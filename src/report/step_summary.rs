@@ -14,9 +14,8 @@ pub fn render(summary: &CrossSummary, reruns: &RerunAggregate, judgement: &Asses
         ThresholdVerdict::Ok => "✅",
         ThresholdVerdict::NoData => "❔",
     };
-    let ci = |i: Option<crate::stats::Interval>| {
-        i.map(|i| format!(" (95% CI {}–{})", percent(i.low), percent(i.high))).unwrap_or_default()
-    };
+    let ci =
+        |i: Option<crate::stats::Interval>| i.map(|i| format!(" ({})", i.describe(2))).unwrap_or_default();
     let mut out = format!("### {icon} Cross-instance parity flakiness\n\n");
     out += "| metric | value |\n|---|---|\n";
     let _ = writeln!(

@@ -143,11 +143,11 @@ fn skipped_lines<'a>(out: &mut String, reasons: impl ExactSizeIterator<Item = &'
 }
 
 pub fn percent(rate: f64) -> String {
-    format!("{:.2}%", rate * 100.0)
+    crate::stats::percent(rate, 2)
 }
 
 fn interval(ci: Option<Interval>) -> String {
-    ci.map(|i| format!(", 95% CI {}–{}", percent(i.low), percent(i.high))).unwrap_or_default()
+    ci.map(|i| format!(", {}", i.describe(2))).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -208,6 +208,9 @@ fn the_diffs_reports_of_go_against_node() {
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "[TIME]"),
         (r"\d+(\.\d+)? ms\b", "[N] ms"),
         (r#"time="[0-9.]+""#, r#"time="[S]""#),
+        // Whether two creates fall in one millisecond decides if `createdAt` is learned as noise.
+        (r"NOISE LEARNED FROM THE REFERENCE \(\d+\)", "NOISE LEARNED FROM THE REFERENCE (N)"),
+        (r"\nlist body\[0\]\.createdAt \(timestamp\)", ""),
     ] {
         settings.add_filter(pattern, placeholder);
     }
