@@ -125,7 +125,7 @@ fn iteration_count(args: &RunArgs, instances: usize) -> Result<u32, UsageError> 
         ));
     };
     let per_iteration = crate::scenario::cross::least_requests_per_iteration(instances) as f64;
-    let before = per_iteration + crate::scenario::suite::PLANNED_REQUESTS as f64;
+    let before = crate::scenario::requests_before_iterations(instances) as f64;
     let requests = (max_duration.as_secs_f64() * rate.per_second()).floor();
     let fitted = ((requests - before) / per_iteration).floor();
     if fitted < 1.0 {

@@ -347,17 +347,7 @@ impl Client {
     pub async fn revoke(&self, trace: &mut Trace, user_id: &str, token_id: &str) -> Result<u16, CallError> {
         let path = format!("{}/{}", tokens_path(user_id), token_id);
         let ex = self.send("DELETE", &path, AuthMode::Basic, None).await;
-        let result = match ex.status {
-            _ if ex.rate_limited_out() => {
-                let detail =
-                    ex.error.clone().unwrap_or_else(|| "HTTP 429 that could not be waited out".into());
-                Err(self.error("revoke", FailureClass::RateLimited, detail))
-            }
-            Some(status) => Ok(status),
-            None => {
-                Err(self.error("revoke", FailureClass::Infrastructure, ex.error.clone().unwrap_or_default()))
-            }
-        };
+        let result = self.answered(&ex, "revoke");
         trace.push(ex);
         result
     }
@@ -383,17 +373,22 @@ impl Client {
         result
     }
 
-    /// Checks the status and classifies the body; the error names both.
-    fn expect_status(&self, ex: &Exchange, call: &'static str, expected: &[u16]) -> Result<Body, CallError> {
+    /// The HTTP status the service answered, or why there is none: a 429
+    /// not waited out (the rate limit, never a finding) or no answer at all.
+    fn answered(&self, ex: &Exchange, call: &'static str) -> Result<u16, CallError> {
         if ex.rate_limited_out() {
-            let detail =
-                ex.error.clone().unwrap_or_else(|| "HTTP 429 not waited out within the phase".into());
+            let detail = ex.error.clone().unwrap_or_else(|| "HTTP 429 not waited out".into());
             return Err(self.error(call, FailureClass::RateLimited, detail));
         }
-        let Some(status) = ex.status else {
+        ex.status.ok_or_else(|| {
             let detail = ex.error.clone().unwrap_or_else(|| "no response".into());
-            return Err(self.error(call, FailureClass::Infrastructure, detail));
-        };
+            self.error(call, FailureClass::Infrastructure, detail)
+        })
+    }
+
+    /// Checks the status and classifies the body; the error names both.
+    fn expect_status(&self, ex: &Exchange, call: &'static str, expected: &[u16]) -> Result<Body, CallError> {
+        let status = self.answered(ex, call)?;
         let body = Body::classify(&ex.response_body, ex.content_type.as_deref());
         if let Some(error) = &ex.error {
             return Err(self.error(

@@ -104,10 +104,10 @@ struct StackOutcome {
 }
 
 impl StackOutcome {
-    /// Says where a signal stopped the run.
-    fn interrupted_in(phase: &str, signal: &str, emitter: &mut Emitter) -> StackOutcome {
+    /// Records, and says, where a signal stopped the run.
+    fn interrupt(&mut self, phase: &str, signal: &str, emitter: &mut Emitter) {
         emitter.warn(&format!("interrupted by {signal} during {phase}"));
-        StackOutcome { interrupted: Some(phase.to_string()), ..StackOutcome::default() }
+        self.interrupted = Some(phase.to_string());
     }
 }
 
@@ -141,7 +141,8 @@ pub async fn run(config: RunConfig, clock: Clock, reporter: Reporter) -> Exit {
             Ok(true) => {}
             Ok(false) => return Exit::ParityFailure,
             Err(signal) => {
-                let stopped = StackOutcome::interrupted_in("the canary", signal, &mut run.emitter);
+                let mut stopped = StackOutcome::default();
+                stopped.interrupt("the canary", signal, &mut run.emitter);
                 return finish(run, stopped, started, &root).await;
             }
         }
@@ -263,10 +264,7 @@ async fn bring_up_and_test(run: &mut Run) -> StackOutcome {
         Ok(life) => life,
         Err(failure) => {
             match failure.interrupted() {
-                Some(signal) => {
-                    run.emitter.warn(&format!("interrupted by {signal} during the stack's start-up"));
-                    outcome.interrupted = Some("the stack's start-up".into());
-                }
+                Some(signal) => outcome.interrupt("the stack's start-up", signal, &mut run.emitter),
                 None => {
                     run.emitter.warn(&format!("the stack did not start: {}", failure.error));
                     outcome.failed = true;
@@ -637,7 +635,7 @@ fn announce_plan(run: &mut Run, instances: usize) {
     let Some(rate) = run.config.client.pacer.rate() else { return };
     let per_probe = cross::least_requests_per_iteration(instances);
     let iterations = run.schedule.numbers.len() as u64 * per_probe;
-    let total = per_probe + suite::PLANNED_REQUESTS + iterations;
+    let total = crate::scenario::requests_before_iterations(instances) + iterations;
     let time = std::time::Duration::from_secs_f64(total as f64 / rate);
     run.emitter.note(&format!(
         "plan: ~{total} requests (smoke {per_probe}, suite and security ~{}, {} iteration(s) ≥{iterations}) \

@@ -81,6 +81,13 @@ impl Judgement {
     }
 }
 
+/// Requests sent before the cross-instance iterations: the smoke (one probe,
+/// at its least) and the suite with security ([`suite::PLANNED_REQUESTS`]).
+/// The plan line and `--iterations auto` both count from it.
+pub fn requests_before_iterations(instances: usize) -> u64 {
+    cross::least_requests_per_iteration(instances) + suite::PLANNED_REQUESTS
+}
+
 /// A fresh user id per scenario, shaped like the service's own (24 hex), so
 /// runs never see each other's tokens.
 pub fn fresh_user_id() -> String {
