@@ -1,13 +1,14 @@
 //! `analysis.json`: the run's verdict and everything needed to read it.
 
 use crate::clock::Phase;
+use crate::exit::Exit;
 use crate::rerun::FlakinessReport;
 use crate::scenario::cross::CrossTotals;
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::CheckRecord;
 use crate::stack::docker::{ChaosEvent, ContainerReport};
 pub use crate::verdict::RunStatus;
-use crate::verdict::{ClassCounts, Coverage, FailureClass};
+use crate::verdict::{self, ClassCounts, Coverage, FailureClass, Findings};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -140,6 +141,111 @@ pub struct Analysis {
     /// How the service's rate limit paced the run (absent when it never did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<crate::contract::pacing::RateReport>,
+}
+
+/// What a run found — the smoke, the suite's checks, the iterations, the
+/// diff — as the verdict judges it: a run's phases fill it, and `parity
+/// merge` fills it from every shard.
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    pub smoke: Option<SmokeSummary>,
+    /// The suite's checks; `None` when the suite did not run.
+    pub checks: Option<Vec<CheckRecord>>,
+    pub dialect: Option<crate::contract::Dialect>,
+    pub security: Vec<crate::scenario::security::FamilySummary>,
+    pub cross: Option<CrossTotals>,
+    pub diff: Option<DiffSummary>,
+}
+
+impl Results {
+    /// Failures that stand, by class (see [`standing_failures`]).
+    pub fn failures(&self) -> ClassCounts {
+        let checks = self.checks.as_deref().unwrap_or_default();
+        standing_failures(self.smoke.as_ref(), checks, self.cross.as_ref(), self.diff.as_ref())
+    }
+}
+
+/// Where, when and how a run ran, and what it tested: carried into
+/// `analysis.json` as it is, beside the verdict.
+#[derive(Clone, Debug, Default)]
+pub struct RunFacts {
+    pub run_id: String,
+    pub backend: String,
+    pub instances: Vec<String>,
+    pub store: Option<String>,
+    pub faults: String,
+    pub strict: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: f64,
+    /// Where a signal stopped the run, when one did.
+    pub interrupted_in: Option<String>,
+    /// The stack never came up or never got ready.
+    pub stack_failed: bool,
+    pub coverage: Coverage,
+    /// The smoke passed after failing.
+    pub flaky: bool,
+    pub phases: Vec<Phase>,
+    pub containers: Vec<ContainerReport>,
+    pub chaos: Vec<ChaosEvent>,
+    pub errors: Vec<String>,
+    pub evidence: EvidenceIndex,
+    pub tarball: Option<String>,
+    pub shard: Option<ShardRecord>,
+    pub merged_from: Vec<MergedShard>,
+    pub rate_limit: Option<crate::contract::pacing::RateReport>,
+}
+
+impl Analysis {
+    /// The one way an analysis is made, for a run and for merged shards:
+    /// the verdict decided over what was found, beside the run's facts.
+    pub fn judge(results: Results, facts: RunFacts) -> (Analysis, Exit) {
+        let findings = Findings {
+            strict: facts.strict,
+            interrupted: facts.interrupted_in.is_some(),
+            stack_failed: facts.stack_failed,
+            failures: results.failures(),
+            coverage: facts.coverage,
+        };
+        let (status, exit) = verdict::decide(&findings);
+        let verdict = verdict::sentence(&findings, status, exit);
+        let analysis = Analysis {
+            status,
+            exit_code: exit.code(),
+            verdict,
+            interrupted_in: facts.interrupted_in,
+            coverage: findings.coverage,
+            failure_classes: findings.failures,
+            strict: facts.strict,
+            run_id: facts.run_id,
+            backend: facts.backend,
+            instances: facts.instances,
+            store: facts.store,
+            faults: facts.faults,
+            started_at: facts.started_at,
+            finished_at: facts.finished_at,
+            duration_ms: facts.duration_ms,
+            suite: results.checks.as_deref().map(SuiteCounts::of),
+            smoke: results.smoke,
+            checks: results.checks.unwrap_or_default(),
+            dialect: results.dialect,
+            security: results.security,
+            cross: results.cross,
+            flaky: facts.flaky,
+            phases: facts.phases,
+            containers: facts.containers,
+            chaos: facts.chaos,
+            errors: facts.errors,
+            evidence: facts.evidence,
+            diff: results.diff,
+            tarball: facts.tarball,
+            shard: facts.shard,
+            merged_from: facts.merged_from,
+            tool: Some(crate::build_info::Build::current()),
+            rate_limit: facts.rate_limit,
+        };
+        (analysis, exit)
+    }
 }
 
 /// Failures that stand, by class: a failed smoke (once, by its deciding

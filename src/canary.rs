@@ -9,7 +9,7 @@ use crate::contract::{ClientOptions, TraceContext};
 use crate::hashing::HashCost;
 use crate::progress::Reporter;
 use crate::reference::faults::Faults;
-use crate::rerun::RetryPolicy;
+use crate::retry::Backoff;
 use crate::scenario::catalog::{self, CheckSpec};
 use crate::scenario::{cross, immediacy, suite, Judgement};
 use crate::stack::{LocalOptions, StackLife, StackSpec};
@@ -25,7 +25,8 @@ pub struct CanaryOptions {
     /// Cases run at once (each on its own embedded instances).
     pub parallel: usize,
     pub judgement: Judgement,
-    pub retry: RetryPolicy,
+    pub retry: Backoff,
+    pub retry_on: RetryOn,
     pub request_timeout: Duration,
 }
 
@@ -40,11 +41,8 @@ impl Default for CanaryOptions {
                 poll_interval: Duration::from_millis(5),
                 ..Judgement::default()
             },
-            retry: RetryPolicy {
-                attempts: 3,
-                delay: Duration::from_millis(10),
-                retry_on: RetryOn::Infrastructure,
-            },
+            retry: Backoff::constant(3, Duration::from_millis(10)),
+            retry_on: RetryOn::Infrastructure,
             // Generous: a slow machine must never make the clean case fail (a pbkdf2
             // verification, 100,000 rounds, takes over a second in a debug build on a
             // loaded 2-core machine). The latency case sets its own short timeout.
@@ -259,8 +257,15 @@ async fn catches(
         class: class.unwrap_or(FailureClass::Unknown),
     };
 
-    let (report, _) =
-        immediacy::run_with_retries(&clients[0], &options.judgement, options.retry, &clock, |_, _| {}).await;
+    let (report, _) = immediacy::run_with_retries(
+        &clients[0],
+        &options.judgement,
+        options.retry,
+        options.retry_on,
+        &clock,
+        |_, _| {},
+    )
+    .await;
     if !report.success {
         caught.push(catch(&catalog::SMOKE, report.class));
     }

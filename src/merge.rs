@@ -4,7 +4,7 @@
 //! written: sets of different runs are refused (64), a missing shard is
 //! named (3), and nothing is merged half-way.
 
-use crate::analysis::{Analysis, EvidenceIndex, MergedShard, ShardRecord};
+use crate::analysis::{Analysis, EvidenceIndex, MergedShard, Results, RunFacts, ShardRecord};
 use crate::artifacts::{self, names, ArtifactDir};
 use crate::clock::rfc3339;
 use crate::exit::Exit;
@@ -12,7 +12,7 @@ use crate::redact::Redactor;
 use crate::run::sinks::{self, Junit};
 use crate::scenario::cross::{self, CrossTotals, IterationResult, Shard};
 use crate::scenario::suite::{CheckRecord, CheckStatus};
-use crate::verdict::{self, Coverage, Findings};
+use crate::verdict::{self, Coverage};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -502,7 +502,11 @@ fn copy_first_shard_runbook_files(first: &ShardSet, parity: &ArtifactDir, out: &
 /// One `analysis.json` for the whole run: the shards' failures added up, the
 /// iterations' totals and matrix recomputed over every result, and the
 /// verdict decided again over all of it.
-fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &CrossTotals) -> (Analysis, Exit) {
+fn merged_analysis(
+    sets: &[ShardSet],
+    results_of_iterations: &[IterationResult],
+    totals: &CrossTotals,
+) -> (Analysis, Exit) {
     let first = &sets[0].analysis;
     let record = &sets[0].record;
     let checks = merged_checks(sets);
@@ -514,58 +518,35 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
     // Every shard ran the smoke, the suite and any diff: each failure counts
     // once, as in the unsharded run; the iterations are each shard's own.
     let diff = sets.iter().find_map(|s| s.analysis.diff.clone());
-    let cross = (!results.is_empty()).then(|| totals.clone());
-    let failures = crate::analysis::standing_failures(smoke.as_ref(), &checks, cross.as_ref(), diff.as_ref());
-    let coverage = merged_coverage(sets, results);
-    let findings = Findings {
+    let cross = (!results_of_iterations.is_empty()).then(|| totals.clone());
+    let results = Results {
+        smoke,
+        checks: (!checks.is_empty()).then_some(checks),
+        dialect: first.dialect,
+        security: first.security.clone(),
+        cross,
+        diff,
+    };
+    let interrupted_shard = sets.iter().find(|s| s.analysis.exit_code == Exit::Interrupted.code());
+    let facts = RunFacts {
+        run_id: sets.iter().map(|s| s.analysis.run_id.as_str()).collect::<Vec<_>>().join("+"),
+        backend: first.backend.clone(),
+        instances: unique(sets.iter().flat_map(|s| s.analysis.instances.iter().cloned())),
+        store: first.store.clone(),
+        faults: first.faults.clone(),
         strict: sets.iter().all(|s| s.analysis.strict),
-        interrupted: sets.iter().any(|s| s.analysis.exit_code == Exit::Interrupted.code()),
+        started_at: sets.iter().map(|s| s.analysis.started_at.clone()).min().unwrap_or_default(),
+        finished_at: String::new(),
+        duration_ms: sets.iter().map(|s| s.analysis.duration_ms).fold(0.0, f64::max),
+        interrupted_in: sets
+            .iter()
+            .find_map(|s| s.analysis.interrupted_in.clone())
+            .or_else(|| interrupted_shard.map(|s| format!("shard {}", s.shard()))),
         stack_failed: sets.iter().any(|s| {
             s.analysis.status == verdict::RunStatus::Error
                 && s.analysis.exit_code == Exit::Infrastructure.code()
         }),
-        failures,
-        coverage,
-    };
-    let (mut status, mut exit) = verdict::decide(&findings);
-    let mut judged = verdict::sentence(&findings, status, exit);
-    // A shard's own failure stands even where its files no longer show it.
-    let failed_shards: Vec<String> = sets
-        .iter()
-        .filter(|s| s.analysis.exit_code == Exit::ParityFailure.code())
-        .map(|s| s.shard().to_string())
-        .collect();
-    if !failed_shards.is_empty() && exit != Exit::ParityFailure && exit != Exit::Interrupted {
-        (status, exit) = (verdict::RunStatus::Fail, Exit::ParityFailure);
-        judged = format!(
-            "parity FAILED: shard(s) {} recorded a failure (exit 1) that their files no longer show",
-            failed_shards.join(", ")
-        );
-    }
-    let sentence = format!("{judged} (merged from {} shards, seed {})", record.count, record.seed);
-    let instances = unique(sets.iter().flat_map(|s| s.analysis.instances.iter().cloned()));
-    let analysis = Analysis {
-        status,
-        exit_code: exit.code(),
-        verdict: sentence,
-        interrupted_in: sets.iter().find_map(|s| s.analysis.interrupted_in.clone()),
-        coverage: findings.coverage.clone(),
-        failure_classes: findings.failures.clone(),
-        strict: findings.strict,
-        run_id: sets.iter().map(|s| s.analysis.run_id.as_str()).collect::<Vec<_>>().join("+"),
-        backend: first.backend.clone(),
-        instances,
-        store: first.store.clone(),
-        faults: first.faults.clone(),
-        started_at: sets.iter().map(|s| s.analysis.started_at.clone()).min().unwrap_or_default(),
-        finished_at: String::new(),
-        duration_ms: sets.iter().map(|s| s.analysis.duration_ms).fold(0.0, f64::max),
-        smoke,
-        suite: (!checks.is_empty()).then(|| crate::analysis::SuiteCounts::of(&checks)),
-        checks,
-        dialect: first.dialect,
-        security: first.security.clone(),
-        cross,
+        coverage: merged_coverage(sets, results_of_iterations),
         flaky: sets.iter().any(|s| s.analysis.flaky),
         phases: sets
             .iter()
@@ -582,7 +563,6 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
             .flat_map(|s| s.analysis.errors.iter().map(move |e| format!("shard {}: {e}", s.shard())))
             .collect(),
         evidence: EvidenceIndex::default(),
-        diff,
         tarball: None,
         shard: None,
         merged_from: sets
@@ -599,9 +579,26 @@ fn merged_analysis(sets: &[ShardSet], results: &[IterationResult], totals: &Cros
                 iterations: s.results.len() as u32,
             })
             .collect(),
-        tool: Some(crate::build_info::Build::current()),
         rate_limit: None,
     };
+    let (mut analysis, mut exit) = Analysis::judge(results, facts);
+    // A shard's own failure stands even where its files no longer show it.
+    let failed_shards: Vec<String> = sets
+        .iter()
+        .filter(|s| s.analysis.exit_code == Exit::ParityFailure.code())
+        .map(|s| s.shard().to_string())
+        .collect();
+    if !failed_shards.is_empty() && exit != Exit::ParityFailure && exit != Exit::Interrupted {
+        exit = Exit::ParityFailure;
+        analysis.status = verdict::RunStatus::Fail;
+        analysis.exit_code = exit.code();
+        analysis.verdict = format!(
+            "parity FAILED: shard(s) {} recorded a failure (exit 1) that their files no longer show",
+            failed_shards.join(", ")
+        );
+    }
+    analysis.verdict =
+        format!("{} (merged from {} shards, seed {})", analysis.verdict, record.count, record.seed);
     (analysis, exit)
 }
 

@@ -1,26 +1,16 @@
-//! Rerun on flake: a retry policy as data, the attempts it produced, and the
+//! Rerun on flake: tries on a [`Backoff`] schedule, the attempts they produced, and the
 //! `flakiness.json` / `ui/index.html` report both `parity run` (for the smoke)
 //! and `parity rerun` (for any command) write.
 
 use crate::clock::{millis, rfc3339};
 use crate::lenient;
+use crate::retry::{Backoff, Limit};
 use crate::verdict::{FailureClass, RetryOn};
 use chrono::Utc;
 use maud::{html, PreEscaped, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-use std::time::{Duration, Instant};
-
-/// Retries as data: how many tries, how long between them, and which failures earn one.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Total tries, at least 1.
-    pub attempts: u32,
-    /// Pause between a failed attempt and the next.
-    pub delay: Duration,
-    /// Which failures are retried (`--retry-on`).
-    pub retry_on: RetryOn,
-}
+use std::time::Instant;
 
 /// How one try ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,13 +81,14 @@ impl FlakinessReport {
     }
 }
 
-/// Runs `attempt(n)` until it passes, fails in a way the policy does not
-/// retry, or the attempts are spent. A failure that cannot be infrastructure
+/// Runs `attempt(n)` until it passes, fails in a way `retry_on` does not
+/// retry, or `schedule`'s tries (or time) are spent. A failure that cannot be infrastructure
 /// (a stale read, a contract or harness failure) fails the whole, whatever
 /// later attempts do: cargo-nextest's `flaky-result = "fail"`.
 /// All attempts' values are returned in order.
 pub async fn with_retries<T, F, Fut>(
-    policy: RetryPolicy,
+    schedule: Backoff,
+    retry_on: RetryOn,
     subject: &str,
     mut attempt: F,
 ) -> (FlakinessReport, Vec<T>)
@@ -108,10 +99,11 @@ where
     let start_ts = rfc3339(&Utc::now());
     let mut attempts = Vec::new();
     let mut values = Vec::new();
-    for n in 1..=policy.attempts.max(1) {
+    let begun = Instant::now();
+    for n in 1..=schedule.most_tries() {
         if n > 1 {
             tokio::select! {
-                () = tokio::time::sleep(policy.delay) => {}
+                () = tokio::time::sleep(schedule.pause(n - 1, None)) => {}
                 _ = crate::signals::termination() => break,
             }
         }
@@ -120,7 +112,11 @@ where
         // An interrupted attempt (130), or a signal to this process, ends the
         // rerun: a person or CI asked it to stop, which is no flake.
         let stopped = tried.rc == crate::exit::Exit::Interrupted.code() || crate::signals::received();
-        let retry = tried.rc != 0 && !stopped && policy.retry_on.retries(tried.class);
+        let time_left = match schedule.limit {
+            Limit::Within(within) => begun.elapsed() < within,
+            Limit::Tries(_) => true,
+        };
+        let retry = tried.rc != 0 && !stopped && time_left && retry_on.retries(tried.class);
         attempts.push(Attempt {
             attempt: n,
             rc: tried.rc,
@@ -145,7 +141,7 @@ where
         attempts,
         subject: subject.to_string(),
         class,
-        retry_on: policy.retry_on,
+        retry_on,
     };
     (report, values)
 }
@@ -200,10 +196,7 @@ td, th { border: 1px solid #ccc; padding: .3rem .8rem; text-align: right; }
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn policy(attempts: u32, retry_on: RetryOn) -> RetryPolicy {
-        RetryPolicy { attempts, delay: Duration::ZERO, retry_on }
-    }
+    use std::time::Duration;
 
     fn failed(class: Option<FailureClass>) -> Tried {
         Tried { rc: 1, class, reason: Some("boom".into()) }
@@ -212,7 +205,7 @@ mod tests {
     /// Attempt n (1-based) ends as `script[n - 1]`.
     async fn run(retry_on: RetryOn, script: &[Tried]) -> FlakinessReport {
         let script = script.to_vec();
-        with_retries(policy(script.len() as u32, retry_on), "x", |n| {
+        with_retries(Backoff::constant(script.len() as u32, Duration::ZERO), retry_on, "x", |n| {
             let tried = script[n as usize - 1].clone();
             async move { (tried, n) }
         })

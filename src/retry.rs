@@ -59,6 +59,20 @@ impl Backoff {
         Backoff { first, max, limit: Limit::Tries(tries) }
     }
 
+    /// Tries `delay` apart, `tries` in all (at least one): `parity rerun`
+    /// and the smoke's `--attempts` / `--retry-delay`.
+    pub const fn constant(tries: u32, delay: Duration) -> Backoff {
+        Backoff::tries(tries, delay, delay)
+    }
+
+    /// The most tries this allows (under a deadline, no count is set).
+    pub fn most_tries(&self) -> u32 {
+        match self.limit {
+            Limit::Tries(tries) => tries.max(1),
+            Limit::Within(_) => u32::MAX,
+        }
+    }
+
     /// The pause after failed try `number` (1-based): the server's hint or
     /// the doubled pause, at most `max`.
     pub fn pause(&self, number: u32, hint: Option<Duration>) -> Duration {

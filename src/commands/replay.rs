@@ -13,7 +13,7 @@ use crate::progress::Reporter;
 use crate::reference::faults::Faults;
 use crate::reference::Flavors;
 use crate::replay::ReplayConfig;
-use crate::rerun::RetryPolicy;
+use crate::retry::Backoff;
 use crate::run::{RunConfig, Source};
 use crate::scenario::Judgement;
 use crate::stack::docker::{DockerSettings, Keep, WebprofileSource};
@@ -139,7 +139,8 @@ fn replay_config(args: &ReplayArgs, spec: ReplaySpec, packet: PathBuf) -> Result
         iterations: 1,
         concurrency: 1,
         judgement,
-        retry: RetryPolicy { attempts: 1, delay: Duration::ZERO, retry_on: RetryOn::default() },
+        retry: Backoff::constant(1, Duration::ZERO),
+        retry_on: RetryOn::default(),
         client: ClientOptions {
             credentials,
             request_timeout: millis_or(p.request_timeout_ms, Duration::from_secs(5)),

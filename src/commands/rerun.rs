@@ -9,7 +9,8 @@ use crate::cli::RerunArgs;
 use crate::exit::Exit;
 use crate::progress::Reporter;
 use crate::redact::Redactor;
-use crate::rerun::{self, RetryPolicy, Tried};
+use crate::rerun::{self, Tried};
+use crate::retry::Backoff;
 use crate::settings::{process_env, Env};
 use crate::verdict::FailureClass;
 use std::path::{Path, PathBuf};
@@ -21,14 +22,14 @@ pub async fn run(args: RerunArgs) -> Result<i32, CommandError> {
     let reporter = Reporter::detect();
     let dir = ArtifactDir::create(&args.out, Redactor::enabled())
         .map_err(|e| CommandError::Infrastructure(e.to_string()))?;
-    let policy = RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on };
+    let schedule = Backoff::constant(args.attempts, args.retry_delay);
     let parity_out = parity_run_out(&args.command, &process_env);
     let subject = args.command.join(" ");
-    let (report, _) = rerun::with_retries(policy, &subject, |attempt| {
+    let (report, _) = rerun::with_retries(schedule, args.retry_on, &subject, |attempt| {
         let command = args.command.clone();
         let parity_out = parity_out.clone();
         async move {
-            reporter.line(format!("attempt {attempt}/{}: {}", policy.attempts, command.join(" ")));
+            reporter.line(format!("attempt {attempt}/{}: {}", schedule.most_tries(), command.join(" ")));
             let started = SystemTime::now();
             let (rc, killed) = match run_child(&command).await {
                 Ok(ended) => ended,

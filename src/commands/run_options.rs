@@ -7,7 +7,7 @@ use crate::cli::{Backend, Iterations, RunArgs};
 use crate::contract::ClientOptions;
 use crate::contract::Credentials;
 use crate::reference::faults::Faults;
-use crate::rerun::RetryPolicy;
+use crate::retry::Backoff;
 use crate::run::{DiffPhase, RunConfig, Source};
 use crate::scenario::Judgement;
 use crate::settings::{self, Env};
@@ -80,7 +80,8 @@ pub fn run_config(args: &RunArgs, env: &Env<'_>) -> Result<RunConfig, UsageError
         iterations: iteration_count(args, instances)?,
         concurrency: usize::from(args.concurrency),
         judgement,
-        retry: RetryPolicy { attempts: args.attempts, delay: args.retry_delay, retry_on: args.retry_on },
+        retry: Backoff::constant(args.attempts, args.retry_delay),
+        retry_on: args.retry_on,
         client: ClientOptions {
             credentials: Credentials {
                 user: args.credentials.admin_user.clone(),

@@ -4,79 +4,11 @@
 use crate::analysis::Analysis;
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
-use crate::scenario::suite::{CheckRecord, CheckStatus};
+use crate::report::outcome;
 
-/// "Cross-instance: F/T iterations failed", when iterations ran.
+/// "Cross-instance: …", when iterations ran.
 fn cross_line(run: &Analysis) -> Option<String> {
-    run.cross.as_ref().filter(|c| c.iterations > 0).map(|c| {
-        let mut notes = Vec::new();
-        if !c.classes.is_empty() {
-            notes.push(c.classes.describe());
-        }
-        if c.stale_reads > 0 {
-            notes.push(format!("{} stale reads", c.stale_reads));
-        }
-        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
-        format!("Cross-instance: {}/{} iterations failed{notes}", c.failures, c.iterations)
-    })
-}
-
-/// "Evidence: iteration-4, iteration-5 and 3 more (webprofile-parity/evidence/ in the artifacts)":
-/// the first few packet names, never a local path (it means nothing in CI).
-fn evidence_line(run: &Analysis) -> Option<String> {
-    let packets = &run.evidence.packets;
-    if packets.is_empty() {
-        return None;
-    }
-    let shown: Vec<&str> = packets.iter().take(3).map(String::as_str).collect();
-    let more = packets.len() - shown.len() + run.evidence.not_written as usize;
-    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-    Some(format!(
-        "Evidence: {}{more} (webprofile-parity/evidence/ in the artifacts; `parity replay` reruns one)",
-        shown.join(", ")
-    ))
-}
-
-/// One line per thing that went wrong, most important first.
-fn failure_lines(run: &Analysis) -> Vec<String> {
-    let mut lines: Vec<String> = run
-        .security_findings()
-        .iter()
-        .map(|finding| format!("SECURITY: {}", shorten(finding, 300)))
-        .collect();
-    if !run.failure_classes.is_empty() {
-        lines.push(format!("Failures by class: {}", run.failure_classes.describe()));
-    }
-    for error in &run.errors {
-        lines.push(format!("Error: {}", shorten(error, 300)));
-    }
-    if let Some(smoke) = run.smoke.as_ref().filter(|s| !s.success) {
-        let reason = smoke.reason.as_deref().unwrap_or("no reason recorded");
-        lines.push(format!(
-            "Revocation immediacy: FAIL{} after {} attempt(s) — {}",
-            smoke.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-            smoke.attempts,
-            shorten(reason, 300)
-        ));
-    }
-    let failed: Vec<&CheckRecord> = run.checks.iter().filter(|c| c.status == CheckStatus::Fail).collect();
-    if !failed.is_empty() {
-        let names: Vec<String> = failed
-            .iter()
-            .take(8)
-            .map(|c| {
-                let class = c.class.map(|c| format!(" [{c}]")).unwrap_or_default();
-                match &c.detail {
-                    Some(d) => format!("{}{class} ({})", c.name, shorten(d, 120)),
-                    None => format!("{}{class}", c.name),
-                }
-            })
-            .collect();
-        let more = failed.len().saturating_sub(8);
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        lines.push(format!("Contract suite: {} check(s) failed: {}{more}", failed.len(), names.join("; ")));
-    }
-    lines
+    run.cross.as_ref().filter(|c| c.iterations > 0).map(|c| format!("Cross-instance: {}", outcome::cross(c)))
 }
 
 /// Where the run happened, for titles and links (GitHub Actions variables).
@@ -110,29 +42,32 @@ impl RunContext {
 
 /// The Slack message after a run that did not pass.
 pub fn run_failure_slack(outcome: &Analysis, context: &RunContext) -> String {
-    let title = crate::report::outcome::headline(outcome).text;
+    let title = outcome::headline(outcome).text;
     let mut lines = vec![format!(":x: *webprofile: {title}*{}", context.suffix())];
-    lines.extend(failure_lines(outcome));
+    lines.extend(outcome::what_failed(outcome, 8));
     lines.extend(cross_line(outcome));
-    lines.extend(evidence_line(outcome));
+    lines.extend(outcome::evidence(outcome));
     lines.join("\n")
 }
 
 /// The Markdown summary for a PR comment, an issue or a check run.
 pub fn run_markdown(outcome: &Analysis, context: &RunContext) -> String {
-    let headline = crate::report::outcome::headline(outcome);
+    let headline = outcome::headline(outcome);
     let mut text = format!("### webprofile parity: {} {}\n\n", headline.icon, headline.text);
     if !outcome.verdict.is_empty() {
-        text.push_str(&format!("> {}\n\n", shorten(&crate::escape::one_line(&outcome.verdict), 600)));
+        text.push_str(&format!(
+            "> {}\n\n",
+            crate::escape::excerpt(&crate::escape::one_line(&outcome.verdict), 600)
+        ));
     }
-    for line in failure_lines(outcome) {
+    for line in outcome::what_failed(outcome, 8) {
         text.push_str(&format!("- {line}\n"));
     }
-    for line in cross_line(outcome).into_iter().chain(evidence_line(outcome)) {
+    for line in cross_line(outcome).into_iter().chain(outcome::evidence(outcome)) {
         text.push_str(&format!("- {line}\n"));
     }
     if let Some(smoke) = outcome.smoke.as_ref().filter(|s| s.success && s.flaky) {
-        text.push_str(&format!("- Revocation immediacy passed after {} attempts (flaky)\n", smoke.attempts));
+        text.push_str(&format!("- Revocation immediacy: {}\n", outcome::smoke(smoke)));
     }
     text.push_str(&format!(
         "\nRun `{}` (backend {}, exit code {}).",
@@ -244,10 +179,6 @@ pub fn collect_markdown(
     text
 }
 
-fn shorten(text: &str, max: usize) -> String {
-    crate::escape::excerpt(text, max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,7 +234,7 @@ mod tests {
             "Contract suite: 1 check(s) failed: x_service_origin_rejected [contract] (HTTP 200 without credentials)"
         ));
         assert!(
-            text.contains("Cross-instance: 2/5 iterations failed (2 stale-read; 7 stale reads)"),
+            text.contains("Cross-instance: 2/5 iterations failed (2 stale-read), 7 stale read(s)"),
             "{text}"
         );
         let evidence = "Evidence: smoke-attempt-1, check-x_service_origin_rejected, iteration-2 and 2 more \

@@ -30,42 +30,9 @@ pub fn render(analysis: &Analysis) -> String {
         let _ = writeln!(out, "**Failures by class:** {}\n", analysis.failure_classes.describe());
     }
     out += "| check | result |\n|---|---|\n";
-    let not_run = |phase: &str| {
-        analysis
-            .coverage
-            .not_run
-            .iter()
-            .find(|n| n.starts_with(phase))
-            .map_or_else(|| "not run".to_string(), |n| format!("not run ({})", one_line(n)))
-    };
-    let smoke = match &analysis.smoke {
-        Some(s) => format!(
-            "{}{} after {} attempt(s){}",
-            if s.success { "PASS" } else { "FAIL" },
-            s.class.map(|c| format!(" ({c})")).unwrap_or_default(),
-            s.attempts,
-            if s.flaky { " — flaky: passed after infrastructure failures" } else { "" }
-        ),
-        None => not_run("revocation immediacy"),
-    };
-    let _ = writeln!(out, "| revocation immediacy (smoke) | {smoke} |");
-    let suite = match &analysis.suite {
-        Some(s) => format!("{} passed, {} failed, {} skipped", s.passed, s.failed, s.skipped),
-        None => not_run("contract suite"),
-    };
-    let _ = writeln!(out, "| contract suite | {suite} |");
-    let cross = match &analysis.cross {
-        Some(c) if c.iterations > 0 => format!(
-            "{}/{} iterations failed{}, {} stale read(s){}",
-            c.failures,
-            c.iterations,
-            if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) },
-            c.stale_reads,
-            c.latency_ms_p95.map(|p| format!(", revoke → inactive p95 {p:.1} ms")).unwrap_or_default()
-        ),
-        _ => not_run("cross-instance"),
-    };
-    let _ = writeln!(out, "| cross-instance | {cross} |");
+    for (phase, result) in super::outcome::phases(analysis) {
+        let _ = writeln!(out, "| {phase} | {} |", one_line(&result).replace('|', "\\|"));
+    }
     let failing: Vec<String> = analysis
         .checks
         .iter()

@@ -5,9 +5,10 @@ use crate::contract::ClientOptions;
 use crate::hashing::HashCost;
 use crate::reference::faults::Faults;
 use crate::reference::Flavors;
-use crate::rerun::RetryPolicy;
+use crate::retry::Backoff;
 use crate::scenario::Judgement;
 use crate::stack::docker::DockerSettings;
+use crate::verdict::RetryOn;
 use std::path::PathBuf;
 
 /// Where the services come from, resolved.
@@ -48,7 +49,10 @@ pub struct RunConfig {
     pub iterations: u32,
     pub concurrency: usize,
     pub judgement: Judgement,
-    pub retry: RetryPolicy,
+    /// The smoke's tries (`--attempts`, `--retry-delay`)…
+    pub retry: Backoff,
+    /// …and which of its failures earn another (`--retry-on`).
+    pub retry_on: RetryOn,
     pub client: ClientOptions,
     pub ready_timeout: std::time::Duration,
     pub redact: bool,

@@ -1,7 +1,7 @@
 //! `parity run`: bring up the stack, run the scenarios, tear down, decide.
 //! Everything the run says goes out as [`events::Event`]s to the sinks
 //! (artifacts, console, JUnit, step summary, Slack); the verdict is the pure
-//! [`verdict::decide`] over what it found.
+//! [`Analysis::judge`] over what it found.
 
 mod config;
 pub mod events;
@@ -10,7 +10,7 @@ pub mod sinks;
 
 pub use config::{DiffPhase, RunConfig, Source};
 
-use crate::analysis::{Analysis, SmokeSummary, SuiteCounts};
+use crate::analysis::{Analysis, Results, RunFacts, SmokeSummary};
 use crate::artifacts::{self, ArtifactDir};
 use crate::clock::{millis, rfc3339, Clock, Phase};
 use crate::contract::{Client, TraceContext};
@@ -25,7 +25,7 @@ use crate::stack::docker::{self as docker_stack, Chaos};
 use crate::stack::{
     self, ContainerReport, LocalOptions, NotReady, Stack, StackLife, StackSpec, StartFailure,
 };
-use crate::verdict::{self, ClassCounts, Coverage, FailureClass};
+use crate::verdict::{Coverage, FailureClass};
 use events::{Emitter, Event, Sink};
 use std::path::Path;
 use std::sync::Mutex;
@@ -48,15 +48,17 @@ struct Found {
 }
 
 impl Found {
-    /// Failures that stand, by class: the smoke once, each failed check and iteration.
-    fn failures(&self) -> ClassCounts {
-        let checks = self.suite.as_ref().map_or(&[][..], |s| s.checks.as_slice());
-        crate::analysis::standing_failures(
-            self.smoke.as_ref(),
-            checks,
-            self.cross.as_ref(),
-            self.diff.as_ref(),
-        )
+    /// What the verdict judges.
+    fn results(&self) -> Results {
+        let suite = self.suite.as_ref();
+        Results {
+            smoke: self.smoke.clone(),
+            checks: suite.map(|s| s.checks.clone()),
+            dialect: suite.map(|s| s.dialect),
+            security: suite.and_then(|s| s.security.as_ref()).map(|r| r.families.clone()).unwrap_or_default(),
+            cross: self.cross.clone(),
+            diff: self.diff.clone(),
+        }
     }
 }
 
@@ -465,62 +467,38 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
     // A signal during teardown ends the run as interrupted too, once the cleanup is done.
     let interrupted_in =
         stack.interrupted.clone().or_else(|| crate::signals::received().then(|| "teardown".into()));
-    let findings = verdict::Findings {
-        strict: run.config.strict,
-        interrupted: interrupted_in.is_some(),
-        stack_failed: stack.failed,
-        failures: run.found.failures(),
-        coverage: coverage(&run, &stack),
-    };
-    let (status, exit) = verdict::decide(&findings);
-    let sentence = verdict::sentence(&findings, status, exit);
     let rate_limit = Some(run.config.client.pacer.report()).filter(|r| r.limited());
     if let Some(report) = &rate_limit {
         run.emitter.note(&report.describe());
     }
     let finished_wall = run.clock.now().wall;
     let tarball_path = artifacts::tarball_path(&run.config.out, finished_wall);
-    let analysis = Analysis {
-        status,
-        exit_code: exit.code(),
-        verdict: sentence.clone(),
-        interrupted_in,
-        coverage: findings.coverage.clone(),
-        failure_classes: findings.failures.clone(),
-        strict: run.config.strict,
+    let facts = RunFacts {
         run_id: run.run_id.clone(),
-        backend: stack.backend,
-        instances: stack.targets,
-        store: stack.store,
+        strict: run.config.strict,
         faults: run.config.faults.describe(),
         started_at: rfc3339(&run.clock.started_wall()),
         finished_at: rfc3339(&finished_wall),
         duration_ms: millis(started.elapsed()),
+        interrupted_in,
+        stack_failed: stack.failed,
+        coverage: coverage(&run, &stack),
         flaky: run.found.smoke.as_ref().is_some_and(|s| s.flaky),
-        smoke: run.found.smoke.clone(),
-        suite: run.found.suite.as_ref().map(|s| SuiteCounts::of(&s.checks)),
-        checks: run.found.suite.as_ref().map(|s| s.checks.clone()).unwrap_or_default(),
-        dialect: run.found.suite.as_ref().map(|s| s.dialect),
-        security: run
-            .found
-            .suite
-            .as_ref()
-            .and_then(|s| s.security.as_ref())
-            .map(|r| r.families.clone())
-            .unwrap_or_default(),
-        cross: run.found.cross.clone(),
+        backend: stack.backend,
+        instances: stack.targets,
+        store: stack.store,
         phases: run.phases.0.clone(),
         containers: stack.containers,
         chaos: stack.chaos,
         errors: run.emitter.errors().to_vec(),
         evidence: stack.evidence,
-        diff: run.found.diff.clone(),
         tarball: Some(tarball_path.display().to_string()),
         shard: run.config.shard_record(),
         merged_from: Vec::new(),
-        tool: Some(crate::build_info::Build::current()),
         rate_limit,
     };
+    let (analysis, exit) = Analysis::judge(run.found.results(), facts);
+    let sentence = analysis.verdict.clone();
     run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();
     let bundled = sinks::bundle(&run.config.out, &tarball_path);
@@ -656,12 +634,13 @@ async fn run_scenarios(
 ) {
     announce_plan(run, clients.len());
     let phase_start = Instant::now();
-    let attempts = run.config.retry.attempts;
+    let attempts = run.config.retry.most_tries();
     let emitter = Mutex::new(&mut run.emitter);
     let (report, smokes) = immediacy::run_with_retries(
         &clients[0],
         &run.config.judgement,
         run.config.retry,
+        run.config.retry_on,
         &run.clock,
         |attempt, smoke| {
             emitter.lock().expect("emitter").emit(Event::SmokeAttempt { attempt, attempts, smoke });

@@ -4,14 +4,14 @@
 //! Slack always redact.
 
 use super::events::{Event, Sink};
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, SuiteCounts};
 use crate::artifacts::{self, names, ArtifactDir, ArtifactError, JsonArray, JsonLines, TextStream};
 use crate::notify::message::RunContext;
 use crate::notify::slack::Slack;
 use crate::progress::{IterationProgress, Reporter};
 use crate::redact::Redactor;
 use crate::report::junit::{self, JunitInput, SmokeAttempt};
-use crate::report::{run_summary, step_summary};
+use crate::report::{outcome, run_summary, step_summary};
 use crate::rerun::{self, FlakinessReport};
 use crate::scenario::cross::{self, Iteration, IterationResult};
 use crate::scenario::immediacy::{self, Smoke};
@@ -250,12 +250,7 @@ impl Sink for ConsoleSink {
                 ));
             }
             Event::SuiteFinished(report) => {
-                self.line(&format!(
-                    "contract suite: {} passed, {} failed, {} skipped",
-                    report.count(CheckStatus::Pass),
-                    report.count(CheckStatus::Fail),
-                    report.count(CheckStatus::Skip)
-                ));
+                self.line(&format!("contract suite: {}", outcome::suite(&SuiteCounts::of(&report.checks))));
                 if let Some(security) = &report.security {
                     self.line(&format!(
                         "security: {} attempt(s) of {} variants in {} families, {} request(s): {}",
@@ -333,22 +328,11 @@ impl Sink for ConsoleSink {
 /// One line per phase that ran, before the verdict.
 fn phase_lines(analysis: &Analysis) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(s) = &analysis.smoke {
-        let flaky = if s.flaky { " (flaky: passed after infrastructure failures)" } else { "" };
-        lines.push(format!(
-            "revocation immediacy: {}{} after {} attempt(s){flaky}",
-            if s.success { "PASS" } else { "FAIL" },
-            s.class.map(|c| format!(" [{c}]")).unwrap_or_default(),
-            s.attempts
-        ));
+    if let Some(smoke) = &analysis.smoke {
+        lines.push(format!("revocation immediacy: {}", outcome::smoke(smoke)));
     }
     if let Some(c) = analysis.cross.as_ref().filter(|c| c.iterations > 0) {
-        let classes =
-            if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) };
-        lines.push(format!(
-            "cross-instance: {}/{} iterations failed{classes}, {} stale read(s)",
-            c.failures, c.iterations, c.stale_reads
-        ));
+        lines.push(format!("cross-instance: {}", outcome::cross(c)));
         lines.extend(cross::render_matrix(&c.matrix));
     }
     lines

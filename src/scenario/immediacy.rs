@@ -3,8 +3,9 @@
 use super::{fresh_user_id, probe_revocation, Judgement, ProbeRoles};
 use crate::clock::{Clock, Stamp};
 use crate::contract::{Client, Trace};
-use crate::rerun::{self, FlakinessReport, RetryPolicy, Tried};
-use crate::verdict::FailureClass;
+use crate::rerun::{self, FlakinessReport, Tried};
+use crate::retry::Backoff;
+use crate::verdict::{FailureClass, RetryOn};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -50,12 +51,13 @@ pub const SUBJECT: &str = "node parity smoke (revocation immediacy)";
 pub async fn run_with_retries(
     client: &Client,
     judgement: &Judgement,
-    retry: RetryPolicy,
+    retry: Backoff,
+    retry_on: RetryOn,
     clock: &Clock,
     on_attempt: impl Fn(u32, &Smoke),
 ) -> (FlakinessReport, Vec<Smoke>) {
     let on_attempt = &on_attempt;
-    rerun::with_retries(retry, SUBJECT, |attempt| async move {
+    rerun::with_retries(retry, retry_on, SUBJECT, |attempt| async move {
         let smoke = run_smoke(client, judgement, clock).await;
         on_attempt(attempt, &smoke);
         let r = &smoke.report;
