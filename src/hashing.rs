@@ -130,7 +130,7 @@ pub fn hash_bcrypt(plaintext: &str, cost: u32) -> String {
 pub fn hash_pbkdf2(plaintext: &str) -> String {
     let salt = random_bytes::<PBKDF2_SALT_LEN>();
     let mut key = [0u8; PBKDF2_KEY_LEN];
-    pbkdf2::pbkdf2_hmac::<Sha256>(plaintext.as_bytes(), &salt, PBKDF2_ITERATIONS, &mut key);
+    parity_kdf::pbkdf2_hmac_sha256(plaintext.as_bytes(), &salt, PBKDF2_ITERATIONS, &mut key);
     format!("pbkdf2${}${}", hex::encode(salt), hex::encode(key))
 }
 
@@ -191,7 +191,7 @@ fn verify_pbkdf2(plaintext: &str, salt_and_key: &str) -> bool {
         return false;
     }
     let mut derived = vec![0u8; expected.len()];
-    pbkdf2::pbkdf2_hmac::<Sha256>(plaintext.as_bytes(), &salt, PBKDF2_ITERATIONS, &mut derived);
+    parity_kdf::pbkdf2_hmac_sha256(plaintext.as_bytes(), &salt, PBKDF2_ITERATIONS, &mut derived);
     constant_time_eq(&derived, &expected)
 }
 

@@ -70,7 +70,11 @@ fn a_run_held_back_by_the_rate_limit_reaches_the_unlimited_verdict() {
         let report = &analysis["rate_limit"];
         assert!(report["answers_429"].as_u64().unwrap() >= 1, "{fault}: {report}");
         assert_eq!(report["learned_from"], learned, "{fault}: {report}");
-        assert!(report["settled_per_second"].as_f64().unwrap() <= 40.0, "{fault}: {report}");
+        // A policy header says the limit; what got through before one 429 only bounds it: the
+        // reference counts in fixed windows, which let up to twice the limit through across a
+        // window's boundary (seen: 52/s learnt from `Retry-After` against 40/s).
+        let bound = if learned == "RateLimit-Policy" { 40.0 } else { 80.0 };
+        assert!(report["settled_per_second"].as_f64().unwrap() <= bound, "{fault}: {report}");
         assert!(printed.contains("rate limit (--max-rate auto):"), "{fault}: {printed}");
         // The reads that waited say so; none of them is a 429.
         let traces = trace_lines(out.path());
