@@ -196,58 +196,6 @@ pub struct RunFacts {
     pub rate_limit: Option<crate::contract::pacing::RateReport>,
 }
 
-impl Analysis {
-    /// The one way an analysis is made, for a run and for merged shards:
-    /// the verdict decided over what was found, beside the run's facts.
-    pub fn judge(results: Results, facts: RunFacts) -> (Analysis, Exit) {
-        let findings = Findings {
-            strict: facts.strict,
-            interrupted: facts.interrupted_in.is_some(),
-            stack_failed: facts.stack_failed,
-            failures: results.failures(),
-            coverage: facts.coverage,
-        };
-        let (status, exit) = verdict::decide(&findings);
-        let verdict = verdict::sentence(&findings, status, exit);
-        let analysis = Analysis {
-            status,
-            exit_code: exit.code(),
-            verdict,
-            interrupted_in: facts.interrupted_in,
-            coverage: findings.coverage,
-            failure_classes: findings.failures,
-            strict: facts.strict,
-            run_id: facts.run_id,
-            backend: facts.backend,
-            instances: facts.instances,
-            store: facts.store,
-            faults: facts.faults,
-            started_at: facts.started_at,
-            finished_at: facts.finished_at,
-            duration_ms: facts.duration_ms,
-            suite: results.checks.as_deref().map(SuiteCounts::of),
-            smoke: results.smoke,
-            checks: results.checks.unwrap_or_default(),
-            dialect: results.dialect,
-            security: results.security,
-            cross: results.cross,
-            flaky: facts.flaky,
-            phases: facts.phases,
-            containers: facts.containers,
-            chaos: facts.chaos,
-            errors: facts.errors,
-            evidence: facts.evidence,
-            diff: results.diff,
-            tarball: facts.tarball,
-            shard: facts.shard,
-            merged_from: facts.merged_from,
-            tool: Some(crate::build_info::Build::current()),
-            rate_limit: facts.rate_limit,
-        };
-        (analysis, exit)
-    }
-}
-
 /// Failures that stand, by class: a failed smoke (once, by its deciding
 /// class), each failed check, each failed iteration, and each difference
 /// of the diff no rule accepts (or that could not be compared).
@@ -332,6 +280,56 @@ impl SuiteCounts {
 }
 
 impl Analysis {
+    /// The one way an analysis is made, for a run and for merged shards:
+    /// the verdict decided over what was found, beside the run's facts.
+    pub fn judge(results: Results, facts: RunFacts) -> (Analysis, Exit) {
+        let findings = Findings {
+            strict: facts.strict,
+            interrupted: facts.interrupted_in.is_some(),
+            stack_failed: facts.stack_failed,
+            failures: results.failures(),
+            coverage: facts.coverage,
+        };
+        let (status, exit) = verdict::decide(&findings);
+        let verdict = verdict::sentence(&findings, status, exit);
+        let analysis = Analysis {
+            status,
+            exit_code: exit.code(),
+            verdict,
+            interrupted_in: facts.interrupted_in,
+            coverage: findings.coverage,
+            failure_classes: findings.failures,
+            strict: facts.strict,
+            run_id: facts.run_id,
+            backend: facts.backend,
+            instances: facts.instances,
+            store: facts.store,
+            faults: facts.faults,
+            started_at: facts.started_at,
+            finished_at: facts.finished_at,
+            duration_ms: facts.duration_ms,
+            suite: results.checks.as_deref().map(SuiteCounts::of),
+            smoke: results.smoke,
+            checks: results.checks.unwrap_or_default(),
+            dialect: results.dialect,
+            security: results.security,
+            cross: results.cross,
+            flaky: facts.flaky,
+            phases: facts.phases,
+            containers: facts.containers,
+            chaos: facts.chaos,
+            errors: facts.errors,
+            evidence: facts.evidence,
+            diff: results.diff,
+            tarball: facts.tarball,
+            shard: facts.shard,
+            merged_from: facts.merged_from,
+            tool: Some(crate::build_info::Build::current()),
+            rate_limit: facts.rate_limit,
+        };
+        (analysis, exit)
+    }
+
     pub fn passed(&self) -> bool {
         self.status == RunStatus::Pass
     }

@@ -214,6 +214,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_schedule_under_a_deadline_stops_retrying_once_it_has_passed() {
+        let schedule =
+            Backoff { first: Duration::ZERO, max: Duration::ZERO, limit: Limit::Within(Duration::ZERO) };
+        let (report, _) =
+            with_retries(schedule, RetryOn::Any, "x", |n| async move { (failed(None), n) }).await;
+        assert_eq!(report.attempts.len(), 1);
+        assert!(!report.success);
+    }
+
+    #[tokio::test]
     async fn passing_after_an_infrastructure_failure_is_flaky() {
         let report =
             run(RetryOn::default(), &[failed(Some(FailureClass::Infrastructure)), Tried::passed()]).await;
