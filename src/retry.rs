@@ -81,8 +81,9 @@ impl Backoff {
     }
 
     /// Runs `attempt` until it succeeds, fails finally, or the limit is
-    /// reached; the error is the last try's. Under a deadline the last pause
-    /// is shortened so that a last try is made at the deadline.
+    /// reached; the error is the last try's. Under a deadline the last try is
+    /// begun with `max` still left (the pause before it shortened to fit), so
+    /// that it has time to fail for its own reason.
     pub async fn run<T, E, F, Fut>(&self, mut attempt: F) -> Result<T, E>
     where
         F: FnMut(Try) -> Fut,
@@ -105,11 +106,13 @@ impl Backoff {
                 Limit::Tries(tries) if number >= tries.max(1) => return Err(error),
                 Limit::Tries(_) => pause,
                 Limit::Within(deadline) => {
+                    // A try begun with less than `max` left could only time out, and its
+                    // "timed out after 1 ms" would hide why the tries before it failed.
                     let left = deadline.saturating_sub(started.elapsed());
-                    if left.is_zero() {
+                    if left <= self.max {
                         return Err(error);
                     }
-                    pause.min(left)
+                    pause.min(left - self.max)
                 }
             };
             tracing::debug!(number, ?pause, "trying again");
@@ -150,7 +153,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_deadline_ends_the_polls_with_one_try_at_the_deadline() {
+    async fn a_deadline_ends_the_polls_with_a_last_try_that_has_time_to_fail() {
         let started = Instant::now();
         let b = Backoff::polling(Duration::from_millis(200));
         let mut lefts = Vec::new();
@@ -160,11 +163,20 @@ mod tests {
                 async move { Err(Failed::Retry(started.elapsed(), None)) }
             })
             .await;
-        assert_eq!(out, Err(Duration::from_millis(200)));
+        // 5, 10, 20, 40, then 50 ms apart, the last pause shortened so that 50 ms are left.
+        assert_eq!(out, Err(Duration::from_millis(150)));
         assert_eq!(lefts.first(), Some(&Duration::from_millis(200)));
-        assert_eq!(lefts.last(), Some(&Duration::ZERO));
-        // 5, 10, 20, 40, then 50 ms apart.
+        assert_eq!(lefts.last(), Some(&Duration::from_millis(50)));
         assert!(lefts.len() < 10, "{lefts:?}");
+
+        // A try that takes the time it is given ends the polls at the deadline.
+        let out: Result<(), Duration> = b
+            .run(|t| async move {
+                tokio::time::sleep(t.left.unwrap()).await;
+                Err(Failed::Retry(started.elapsed(), None))
+            })
+            .await;
+        assert_eq!(out, Err(Duration::from_millis(350)));
 
         let out = b.run(|t| async move {
             if t.number == 3 {

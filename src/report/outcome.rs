@@ -29,7 +29,7 @@ pub fn headline(analysis: &Analysis) -> Headline {
     Headline { icon, text }
 }
 
-/// The smoke: "PASS after 1 attempt(s)", "FAIL [stale_read] after 3 attempt(s)".
+/// The smoke: "PASS after 1 attempt(s)", "FAIL [stale-read] after 3 attempt(s)".
 pub fn smoke(s: &SmokeSummary) -> String {
     format!(
         "{}{} after {} attempt(s){}",
@@ -45,7 +45,7 @@ pub fn suite(s: &SuiteCounts) -> String {
     format!("{} passed, {} failed, {} skipped", s.passed, s.failed, s.skipped)
 }
 
-/// The iterations: "2/10 iterations failed (2 stale_read), 2 stale read(s), revoke → inactive p95 3.1 ms".
+/// The iterations: "2/10 iterations failed (2 stale-read), 2 stale read(s), revoke → inactive p95 3.1 ms".
 pub fn cross(c: &CrossTotals) -> String {
     let classes = if c.classes.is_empty() { String::new() } else { format!(" ({})", c.classes.describe()) };
     format!(
