@@ -31,6 +31,8 @@ pub mod names {
     pub const SECURITY_JSON: &str = "security.json";
     /// Every exchange of every cross-instance iteration, one JSON object a line, gzip.
     pub const CROSS_TRACE: &str = "cross-instance-trace.jsonl.gz";
+    /// The iterations as a history of register operations (`scenario::history`).
+    pub const HISTORY_JSONL: &str = "history.jsonl";
 
     pub fn cross_create(n: u32) -> String {
         format!("cross-instance-create-iter-{n}.json")

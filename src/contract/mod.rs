@@ -34,7 +34,7 @@ pub use client::{
 };
 pub use dialect::{Dialect, DialectChoice};
 pub use exchange::{AuthMode, BodyDigest, Exchange, RateLimitWait, Trace};
-pub use parse::{created_token, parse_object_id, Body, CreatedToken, Introspection};
+pub use parse::{created_token, introspection, parse_object_id, Body, CreatedToken, Introspection};
 
 /// The token the first successful create of `trace` minted, if any.
 pub fn created_token_in(trace: &Trace) -> Option<CreatedToken> {

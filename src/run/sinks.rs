@@ -14,6 +14,7 @@ use crate::report::junit::{self, JunitInput, SmokeAttempt};
 use crate::report::{outcome, run_summary, step_summary};
 use crate::rerun::{self, FlakinessReport};
 use crate::scenario::cross::{self, Iteration, IterationResult};
+use crate::scenario::history;
 use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::{self, CheckRecord, CheckStatus};
 use crate::verdict::{FailureClass, RunStatus};
@@ -36,6 +37,8 @@ pub struct ArtifactSink {
     passing_kept: u32,
     /// `cross-instance-trace.jsonl.gz`, open while the iterations run.
     trace: Option<JsonLines>,
+    /// `history.jsonl`, open while the iterations run.
+    history: Option<TextStream>,
     /// `cross-instance-results.json` and `cross-instance.out`, open while they run.
     results: Option<ResultsStream>,
 }
@@ -94,7 +97,15 @@ impl ResultsStream {
 
 impl ArtifactSink {
     pub fn new(parity: ArtifactDir, flakiness: ArtifactDir, keep_passing: Option<u32>) -> Self {
-        ArtifactSink { parity, flakiness, keep_passing, passing_kept: 0, trace: None, results: None }
+        ArtifactSink {
+            parity,
+            flakiness,
+            keep_passing,
+            passing_kept: 0,
+            trace: None,
+            history: None,
+            results: None,
+        }
     }
 
     /// Every exchange of the iteration into the streamed trace, and its own
@@ -115,6 +126,15 @@ impl ArtifactSink {
                 }
             }
         }
+        if let Some(history) = &mut self.history {
+            for operation in history::of_iteration(it) {
+                let line = serde_json::to_string(&operation).expect("an operation serializes") + "\n";
+                if let Err(e) = history.write(&line) {
+                    errors.push(e.to_string());
+                    break;
+                }
+            }
+        }
         let keep = !it.result.success || self.keep_passing.is_none_or(|limit| self.passing_kept < limit);
         if keep {
             if it.result.success {
@@ -127,11 +147,14 @@ impl ArtifactSink {
         artifacts::joined(errors)
     }
 
+    /// Closes the trace and the history (still open when the iterations were
+    /// interrupted before any finished).
     fn finish_trace(&mut self) -> Result<(), String> {
-        match self.trace.take() {
-            Some(trace) => trace.finish().map(|_| ()).map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+        let trace = self.trace.take().map(|t| t.finish().map(|_| ()));
+        let history = self.history.take().map(|h| h.finish().map(|_| ()));
+        artifacts::joined(
+            trace.into_iter().chain(history).filter_map(Result::err).map(|e| e.to_string()).collect(),
+        )
     }
 }
 
@@ -172,6 +195,7 @@ impl Sink for ArtifactSink {
             ),
             Event::CrossStarted { numbers } => {
                 self.trace = Some(parity.json_lines(names::CROSS_TRACE).map_err(|e| e.to_string())?);
+                self.history = Some(parity.text_stream(names::HISTORY_JSONL).map_err(|e| e.to_string())?);
                 self.results = Some(ResultsStream::open(parity, numbers).map_err(|e| e.to_string())?);
                 Ok(())
             }

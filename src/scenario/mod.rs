@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod cross;
+pub mod history;
 pub mod immediacy;
 mod probe;
 pub mod security;

@@ -12,6 +12,7 @@ mod compose;
 mod dashboard_browser;
 mod diff;
 mod evidence;
+mod history;
 mod hostile;
 mod hostile_bounds;
 mod hostile_dropped;
