@@ -211,6 +211,17 @@ pub fn tarball_entries(path: &Path) -> Vec<(String, Vec<u8>)> {
 /// a guard that turns a hang into a failure, never a timing assertion.
 pub const HANG_GUARD: Duration = Duration::from_secs(120);
 
+/// `parity run` on the embedded stack (cheap hashes) into `out`, with `extra` flags.
+pub fn local_run(out: &Path, extra: &[&str]) -> std::process::Output {
+    parity()
+        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--out"])
+        .arg(out)
+        .args(extra)
+        .timeout(HANG_GUARD)
+        .output()
+        .unwrap()
+}
+
 /// A loopback port held by a socket that never listens: connecting to it is
 /// refused, and nothing else can take the port while the test holds it.
 pub struct DeadPort {

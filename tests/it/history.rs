@@ -3,7 +3,7 @@
 //! linearizability checker would, then compares them with what the run
 //! itself reported.
 
-use crate::common::{output_text, parity, parity_dir, read_json, HANG_GUARD};
+use crate::common::{local_run, output_text, parity_dir, read_json};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -33,16 +33,6 @@ fn stale_reads_by_key(history: &str) -> BTreeMap<String, u64> {
         }
     }
     stale
-}
-
-fn local_run(out: &Path, extra: &[&str]) -> std::process::Output {
-    parity()
-        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--out"])
-        .arg(out)
-        .args(extra)
-        .timeout(HANG_GUARD)
-        .output()
-        .unwrap()
 }
 
 /// The run's own count of stale reads per iteration, by register name.

@@ -51,16 +51,6 @@ fn results_of_any_size_the_run_writes_are_collected() {
     assert_eq!(output.status.code(), Some(2), "{said}");
 }
 
-fn local_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    parity()
-        .args(["run", "--backend", "local", "--hash-cost", "minimal", "--out"])
-        .arg(out)
-        .args(extra)
-        .timeout(HANG_GUARD)
-        .output()
-        .unwrap()
-}
-
 /// Every iteration rewritten as a clean pass.
 fn whitewash(results: &std::path::Path) {
     let mut items = read_json(results);
