@@ -10,7 +10,7 @@ pub mod sinks;
 
 pub use config::{DiffPhase, RunConfig, Source};
 
-use crate::analysis::{Analysis, Results, RunFacts, SmokeSummary};
+use crate::analysis::{Analysis, DiffSummary, EvidenceIndex, Results, RunFacts, SmokeSummary};
 use crate::artifacts::{self, ArtifactDir};
 use crate::clock::{millis, rfc3339, Clock, Phase};
 use crate::contract::{Client, TraceContext};
@@ -42,22 +42,24 @@ struct Found {
     suite: Option<suite::SuiteReport>,
     cross: Option<CrossTotals>,
     /// `--reference`: the differential phase.
-    diff: Option<crate::analysis::DiffSummary>,
+    diff: Option<DiffSummary>,
     /// Requests sent to the service by the scenarios.
     exchanges: u64,
 }
 
 impl Found {
-    /// What the verdict judges.
-    fn results(&self) -> Results {
-        let suite = self.suite.as_ref();
+    /// What the verdict judges, once the run is over.
+    fn into_results(self) -> Results {
+        let (dialect, security) = self.suite.as_ref().map_or((None, Vec::new()), |s| {
+            (Some(s.dialect), s.security.as_ref().map(|r| r.families.clone()).unwrap_or_default())
+        });
         Results {
-            smoke: self.smoke.clone(),
-            checks: suite.map(|s| s.checks.clone()),
-            dialect: suite.map(|s| s.dialect),
-            security: suite.and_then(|s| s.security.as_ref()).map(|r| r.families.clone()).unwrap_or_default(),
-            cross: self.cross.clone(),
-            diff: self.diff.clone(),
+            smoke: self.smoke,
+            checks: self.suite.map(|s| s.checks),
+            dialect,
+            security,
+            cross: self.cross,
+            diff: self.diff,
         }
     }
 }
@@ -102,7 +104,7 @@ struct StackOutcome {
     failed: bool,
     /// The phase a signal stopped, when one did.
     interrupted: Option<String>,
-    evidence: crate::analysis::EvidenceIndex,
+    evidence: EvidenceIndex,
 }
 
 impl StackOutcome {
@@ -366,7 +368,7 @@ async fn attach_evidence(
 
 /// Waits for the packets (each until two seconds after its failure's last
 /// answer) while the stack is still up to be read.
-async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> crate::analysis::EvidenceIndex {
+async fn finish_evidence(run: &mut Run, handle: evidence::EvidenceHandle) -> EvidenceIndex {
     let phase_start = Instant::now();
     // Not raced against a signal: the wait is bounded, and what was seen is worth keeping.
     let (index, errors) = handle.finish().await;
@@ -497,7 +499,7 @@ async fn finish(mut run: Run, stack: StackOutcome, started: Instant, root: &Path
         merged_from: Vec::new(),
         rate_limit,
     };
-    let (analysis, exit) = Analysis::judge(run.found.results(), facts);
+    let (analysis, exit) = Analysis::judge(std::mem::take(&mut run.found).into_results(), facts);
     let sentence = analysis.verdict.clone();
     run.emitter.emit(Event::Finished(&analysis));
     let phase_start = Instant::now();
@@ -745,18 +747,18 @@ async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &sta
         }
         Err(unreachable) => {
             run.emitter.warn(&format!("diff not run: {unreachable}"));
-            run.found.diff = Some(crate::analysis::DiffSummary {
+            run.found.diff = Some(DiffSummary {
                 reference,
                 error: Some(unreachable.to_string()),
-                ..crate::analysis::DiffSummary::default()
+                ..DiffSummary::default()
             });
         }
     }
     run.phase_done("diff", phase_start);
 }
 
-fn diff_summary(report: &crate::diff::report::DiffReport) -> crate::analysis::DiffSummary {
-    crate::analysis::DiffSummary {
+fn diff_summary(report: &crate::diff::report::DiffReport) -> DiffSummary {
+    DiffSummary {
         reference: report.reference.clone(),
         rules_file: report.rules_file.clone(),
         counts: report.counts.clone(),
