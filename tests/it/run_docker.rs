@@ -9,7 +9,7 @@ use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 const REFERENCE_TAG: &str = "webprofile-parity-reference:test";
@@ -21,11 +21,57 @@ pub(crate) struct Images {
     pub(crate) mongo: String,
 }
 
-/// One Docker test at a time: they share two cores, and readiness deadlines
-/// should measure the stack, not contention between stacks.
-fn docker_lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Docker stacks that may run at once: on two cores, two stacks keep the
+/// engine busy while one waits on readiness, and readiness deadlines still
+/// measure the stack rather than contention between stacks.
+const STACKS_AT_ONCE: usize = 2;
+
+/// Who holds the engine: up to [`STACKS_AT_ONCE`] tests sharing it, or one
+/// test alone (one that runs `parity clean`, which removes whatever it finds
+/// orphaned, so no other stack may be between runs meanwhile).
+#[derive(Default)]
+struct EngineUse {
+    sharing: usize,
+    alone: bool,
+}
+
+static ENGINE: (Mutex<EngineUse>, Condvar) =
+    (Mutex::new(EngineUse { sharing: 0, alone: false }), Condvar::new());
+
+/// A test's hold on the engine, released when the test ends (even by a panic).
+pub(crate) struct EngineSlot {
+    alone: bool,
+}
+
+impl EngineSlot {
+    fn take(alone: bool) -> EngineSlot {
+        let (lock, turn) = &ENGINE;
+        let mut using = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let free =
+            |u: &EngineUse| !u.alone && if alone { u.sharing == 0 } else { u.sharing < STACKS_AT_ONCE };
+        while !free(&using) {
+            using = turn.wait(using).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if alone {
+            using.alone = true;
+        } else {
+            using.sharing += 1;
+        }
+        EngineSlot { alone }
+    }
+}
+
+impl Drop for EngineSlot {
+    fn drop(&mut self) {
+        let (lock, turn) = &ENGINE;
+        let mut using = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.alone {
+            using.alone = false;
+        } else {
+            using.sharing -= 1;
+        }
+        turn.notify_all();
+    }
 }
 
 fn engine_answers() -> bool {
@@ -116,8 +162,6 @@ impl Stack {
     }
 }
 
-/// One Docker test: its images, its stack's names, a scratch directory, and
-/// the lock that keeps Docker tests one at a time.
 /// A local image built FROM another with a Dockerfile of two lines.
 pub(crate) fn derived_image(tag: &str, dockerfile: &str, dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
@@ -127,22 +171,33 @@ pub(crate) fn derived_image(tag: &str, dockerfile: &str, dir: &Path) -> String {
     tag.to_string()
 }
 
+/// One Docker test: its images, its stack's names, a scratch directory, and
+/// its hold on the engine.
 pub(crate) struct DockerTest {
     pub(crate) images: &'static Images,
     pub(crate) stack: Stack,
     pub(crate) tmp: tempfile::TempDir,
     pub(crate) out: std::path::PathBuf,
-    _one_at_a_time: MutexGuard<'static, ()>,
+    _engine: EngineSlot,
 }
 
 impl DockerTest {
     /// `None` (after a SKIP line) when no engine answers.
     pub(crate) fn start(name: &str) -> Option<DockerTest> {
+        DockerTest::with(name, false)
+    }
+
+    /// A test that runs `parity clean`: no other stack on the engine meanwhile.
+    pub(crate) fn start_alone(name: &str) -> Option<DockerTest> {
+        DockerTest::with(name, true)
+    }
+
+    fn with(name: &str, alone: bool) -> Option<DockerTest> {
         let images = images(name)?;
-        let lock = docker_lock();
+        let engine = EngineSlot::take(alone);
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("ci");
-        Some(DockerTest { images, stack: Stack::new(name), tmp, out, _one_at_a_time: lock })
+        Some(DockerTest { images, stack: Stack::new(name), tmp, out, _engine: engine })
     }
 
     pub(crate) fn run(&self, extra: &[&str]) -> assert_cmd::assert::Assert {
@@ -205,7 +260,7 @@ fn docker_run_passes_writes_every_artifact_and_the_logs_and_leaves_nothing() {
 
 #[test]
 fn no_cleanup_leaves_the_stack_running_and_parity_clean_removes_it() {
-    let Some(t) = DockerTest::start("keep") else { return };
+    let Some(t) = DockerTest::start_alone("keep") else { return };
 
     let run =
         docker_run(&t.stack, t.images, &t.tmp.path().join("ci"), &["--iterations", "1", "--no-cleanup"])
@@ -292,7 +347,7 @@ fn sigint_mid_iterations_exits_130_keeps_finished_iterations_and_leaves_nothing(
 
 #[test]
 fn after_sigkill_parity_clean_removes_everything_and_a_new_run_reaps_the_names() {
-    let Some(t) = DockerTest::start("sigkill") else { return };
+    let Some(t) = DockerTest::start_alone("sigkill") else { return };
 
     // Killed with no chance to clean up: the stack stays.
     let (mut run, _) =
@@ -323,6 +378,49 @@ fn after_sigkill_parity_clean_removes_everything_and_a_new_run_reaps_the_names()
     assert!(!t.stack.leftovers().is_empty());
     parity().arg("clean").assert().code(0);
     assert_eq!(t.stack.leftovers(), Vec::<String>::new());
+}
+
+/// Two harnesses started in the same second have the same run id: each
+/// must still tear down only its own stack (the end-of-run sweep once
+/// removed every container labelled with the run id, the other's too).
+#[test]
+fn two_runs_started_in_the_same_second_leave_each_other_alone() {
+    let Some(t) = DockerTest::start_alone("twin-a") else { return };
+    let twin = Stack::new("twin-b");
+    // Both start just after a second begins, so their run ids are the same.
+    let into_second =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_millis();
+    std::thread::sleep(Duration::from_millis(u64::from(1050 - into_second)));
+    let start = |stack: &Stack, out: &Path, iterations: &str| {
+        Command::new(env!("CARGO_BIN_EXE_parity"))
+            .args([
+                "run",
+                "--backend",
+                "docker",
+                "--iterations",
+                iterations,
+                "--hash-cost",
+                "minimal",
+                "--out",
+            ])
+            .arg(out)
+            .args(stack.args(t.images))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let twin_out = t.tmp.path().join("twin");
+    // The first is done and tearing down while the second still runs.
+    let runs = [start(&t.stack, &t.out, "2"), start(&twin, &twin_out, "40")];
+    let outputs: Vec<_> = runs.into_iter().map(|run| run.wait_with_output().unwrap()).collect();
+    for output in &outputs {
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let run_id = |out: &Path| read_json(&parity_dir(out).join("analysis.json"))["run_id"].clone();
+    assert_eq!(run_id(&t.out), run_id(&twin_out), "both runs began in the same second");
+    assert_eq!(t.stack.leftovers(), Vec::<String>::new());
+    assert_eq!(twin.leftovers(), Vec::<String>::new());
 }
 
 #[test]
@@ -390,7 +488,7 @@ fn a_caching_service_image_shows_stale_reads() {
 
 #[test]
 fn a_webprofile_context_is_built_honouring_dockerignore_and_the_image_removed_after() {
-    let Some(t) = DockerTest::start("context") else { return };
+    let Some(t) = DockerTest::start_alone("context") else { return };
     let context = t.tmp.path().join("context");
     std::fs::create_dir_all(context.join("secrets")).unwrap();
     std::fs::write(

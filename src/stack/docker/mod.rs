@@ -28,7 +28,7 @@ use crate::store::TokenStore;
 use bollard::Docker;
 use chaos::ChaosTargets;
 use containers::ContainerPlan;
-use owner::Owner;
+use owner::{Liveness, Owner};
 use resources::NetworkUse;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -189,7 +189,8 @@ pub struct DockerStack {
     settings: DockerSettings,
     resources: Resources,
     chaos: Arc<Chaos>,
-    run_id: String,
+    /// This harness: the sweep removes only what it created itself.
+    owner: Owner,
     pub phases: Vec<Phase>,
 }
 
@@ -221,8 +222,8 @@ impl DockerStack {
         };
         reporter.line(format!(
             "starting the Docker stack on network {}: {mongo}, {} ({})",
-            instances.join(", "),
             settings.network,
+            instances.join(", "),
             match &settings.webprofile {
                 WebprofileSource::Image(image) => image.clone(),
                 WebprofileSource::Context(dir) => format!("built from {}", dir.display()),
@@ -249,7 +250,7 @@ impl DockerStack {
             settings,
             resources,
             chaos,
-            run_id: run_id.to_string(),
+            owner,
             phases,
         };
         match outcome {
@@ -328,15 +329,17 @@ impl DockerStack {
         errors
     }
 
-    /// Removes anything else labelled with this run's id (created while an
-    /// interruption cut the bookkeeping short), as the keep flags allow.
+    /// Removes anything else this harness labelled with its run's id
+    /// (created while an interruption cut the bookkeeping short), as the
+    /// keep flags allow. Only its own: another harness started in the same
+    /// second on the same engine has the same run id.
     async fn sweep(&self) -> Vec<String> {
-        let found = match clean::find(&self.docker, &clean::run_label(&self.run_id)).await {
+        let found = match clean::find(&self.docker, &clean::run_label(&self.owner.run_id)).await {
             Ok(found) => found,
             Err(e) => return vec![format!("this run's resources ({e})")],
         };
         let mut errors = Vec::new();
-        for item in found {
+        for item in found.into_iter().filter(|item| self.owner.liveness_of(&item.labels) == Liveness::Us) {
             let keep = match item.kind {
                 clean::Kind::Container => false,
                 clean::Kind::Network => self.settings.keep != Keep::Nothing,
