@@ -8,7 +8,9 @@ use crate::scenario::immediacy::{self, Smoke};
 use crate::scenario::suite::CheckRecord;
 use crate::stack::docker::{ChaosEvent, ContainerReport};
 pub use crate::verdict::RunStatus;
-use crate::verdict::{self, ClassCounts, Coverage, FailureClass, Findings};
+use crate::verdict::{
+    self, ClassCounts, Coverage, FailureClass, Findings, Signature, SignatureCount, SignatureTally,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -46,6 +48,22 @@ pub struct EvidenceIndex {
     pub packets: Vec<String>,
     /// Failures past `--evidence-limit`, without a packet.
     pub not_written: u32,
+    /// Each packet's failure signature (its id), by packet.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub signatures: std::collections::BTreeMap<String, String>,
+}
+
+impl EvidenceIndex {
+    /// Drops a packet that was not written after all.
+    pub fn forget(&mut self, packet: &str) {
+        self.packets.retain(|p| p != packet);
+        self.signatures.remove(packet);
+    }
+
+    /// The first packet written for a signature.
+    pub fn packet_of(&self, signature_id: &str) -> Option<String> {
+        self.packets.iter().find(|p| self.signatures.get(*p).is_some_and(|id| id == signature_id)).cloned()
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -141,6 +159,10 @@ pub struct Analysis {
     /// How the service's rate limit paced the run (absent when it never did).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<crate::contract::pacing::RateReport>,
+    /// Each failure's identity across runs, counted, first seen first (the
+    /// collector follows them from run to run).
+    #[serde(default, deserialize_with = "crate::lenient::list", skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<SignatureCount>,
 }
 
 /// What a run found — the smoke, the suite's checks, the iterations, the
@@ -155,6 +177,8 @@ pub struct Results {
     pub security: Vec<crate::scenario::security::FamilySummary>,
     pub cross: Option<CrossTotals>,
     pub diff: Option<DiffSummary>,
+    /// Every failure's signature, counted, first seen first.
+    pub signatures: Vec<SignatureCount>,
 }
 
 impl Results {
@@ -292,6 +316,16 @@ impl Analysis {
         };
         let (status, exit) = verdict::decide(&findings);
         let verdict = verdict::sentence(&findings, status, exit);
+        let mut signatures = SignatureTally::default();
+        if facts.stack_failed {
+            let signature = Signature::infrastructure("the stack never came up or never got ready");
+            signatures.add(signature, || "start-up".into(), facts.errors.first().map(String::as_str));
+        }
+        signatures.merge(&results.signatures);
+        let mut signatures = signatures.into_counts();
+        for count in &mut signatures {
+            count.packet = count.packet.take().or_else(|| facts.evidence.packet_of(&count.signature.id));
+        }
         let analysis = Analysis {
             status,
             exit_code: exit.code(),
@@ -326,6 +360,7 @@ impl Analysis {
             merged_from: facts.merged_from,
             tool: Some(crate::build_info::Build::current()),
             rate_limit: facts.rate_limit,
+            signatures,
         };
         (analysis, exit)
     }

@@ -78,6 +78,15 @@ pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(value(d)?.as_bool().unwrap_or(false))
 }
 
+/// A `T`, else absent.
+pub fn or_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(serde_json::from_value(value(d)?).ok())
+}
+
 /// A list whose elements that do not read as `T` are dropped.
 pub fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where

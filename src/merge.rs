@@ -12,7 +12,7 @@ use crate::redact::Redactor;
 use crate::run::sinks::{self, Junit};
 use crate::scenario::cross::{self, CrossTotals, IterationResult, Shard};
 use crate::scenario::suite::{CheckRecord, CheckStatus};
-use crate::verdict::{self, Coverage};
+use crate::verdict::{self, Coverage, SignatureCount, SignatureTally};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -499,6 +499,26 @@ fn copy_first_shard_runbook_files(first: &ShardSet, parity: &ArtifactDir, out: &
     artifacts::joined(errors)
 }
 
+/// The failures' signatures: those of the smoke, the suite and the diff
+/// once (every shard ran them), the iterations' counted over every shard.
+fn merged_signatures(sets: &[ShardSet], iterations: &[IterationResult]) -> Vec<SignatureCount> {
+    let mut tally = SignatureTally::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for set in sets {
+        let once = set.analysis.signatures.iter().filter(|s| {
+            !s.first.as_deref().is_some_and(|f| f.starts_with("iteration "))
+                && seen.insert(s.signature.id.clone())
+        });
+        tally.merge(&once.map(|s| SignatureCount { packet: None, ..s.clone() }).collect::<Vec<_>>());
+    }
+    for r in iterations {
+        if let Some(signature) = r.signature() {
+            tally.add(signature, || format!("iteration {}", r.iteration), r.reason.as_deref());
+        }
+    }
+    tally.into_counts()
+}
+
 /// One `analysis.json` for the whole run: the shards' failures added up, the
 /// iterations' totals and matrix recomputed over every result, and the
 /// verdict decided again over all of it.
@@ -526,6 +546,7 @@ fn merged_analysis(
         security: first.security.clone(),
         cross,
         diff,
+        signatures: merged_signatures(sets, results_of_iterations),
     };
     let interrupted_shard = sets.iter().find(|s| s.analysis.exit_code == Exit::Interrupted.code());
     let facts = RunFacts {

@@ -25,6 +25,7 @@ use crate::hashing;
 use crate::redact::Redactor;
 use crate::scenario::security::{self as judge, Effect, Route};
 use crate::store::{TokenDoc, TokenStore};
+use crate::verdict::FailureClass;
 use normalize::{Placeholders, Shape};
 use report::{
     Counts, CrossFinding, DiffReport, ExchangeView, Judged, NoiseNote, SecurityFindings, SecuritySide,
@@ -673,13 +674,10 @@ fn count(results: &[StepResult]) -> Counts {
             Verdict::Accepted => c.accepted += 1,
             Verdict::Different => {
                 c.different += 1;
-                let differs_on = |path: &str| {
-                    r.differences.iter().any(|d| d.verdict == Verdict::Different && d.difference.path == path)
-                };
-                if differs_on("security") {
-                    c.security += 1;
-                } else if differs_on("effect") {
-                    c.stale_read += 1;
+                match r.class() {
+                    Some(FailureClass::Security) => c.security += 1,
+                    Some(FailureClass::StaleRead) => c.stale_read += 1,
+                    _ => {}
                 }
             }
             Verdict::Error => c.errors += 1,

@@ -5,6 +5,7 @@ use super::rules::RuleUse;
 use super::script::{Needs, On};
 use crate::contract::{AuthMode, Exchange};
 use crate::scenario::security::Effect;
+use crate::verdict::{FailureClass, Signature};
 use serde::Serialize;
 
 /// Lives with `analysis.json`, which summarises a diff with it.
@@ -287,6 +288,33 @@ fn is_nothing(needs: &Needs) -> bool {
 impl StepResult {
     pub fn differences_with(&self, verdict: Verdict) -> impl Iterator<Item = &Judged> {
         self.differences.iter().filter(move |d| d.verdict == verdict)
+    }
+
+    /// A different step's class: one side letting in what the other keeps
+    /// out is security, a revoked token left active a stale read, any other
+    /// difference no rule accepts a contract one. `None` unless different.
+    pub fn class(&self) -> Option<FailureClass> {
+        if self.verdict != Verdict::Different {
+            return None;
+        }
+        let differs_on =
+            |path: &str| self.differences_with(Verdict::Different).any(|d| d.difference.path == path);
+        Some(if differs_on("security") {
+            FailureClass::Security
+        } else if differs_on("effect") {
+            FailureClass::StaleRead
+        } else {
+            FailureClass::Contract
+        })
+    }
+
+    /// A different step's identity: the step and the fields that differ.
+    pub fn signature(&self) -> Option<Signature> {
+        let class = self.class()?;
+        let mut fields: Vec<&str> =
+            self.differences_with(Verdict::Different).map(|d| d.difference.path.as_str()).collect();
+        fields.dedup();
+        Some(Signature::diff_step(class, &format!("{}: {}", self.name, fields.join(", "))))
     }
 }
 

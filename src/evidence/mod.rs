@@ -44,6 +44,8 @@ pub struct Failure {
     pub case: Case,
     pub class: FailureClass,
     pub reason: String,
+    /// Its identity across runs.
+    pub signature: crate::verdict::Signature,
     /// The failure's own requests and answers.
     pub trace: Trace,
 }
@@ -111,6 +113,7 @@ impl Collector {
         }
         let name = failure.name.clone();
         self.index.packets.push(name.clone());
+        self.index.signatures.insert(name.clone(), failure.signature.id.clone());
         let (scene, gate) = (self.scene.clone(), self.gate.clone());
         let task = self.tasks.spawn(async move { packet::gather(&scene, gate, failure).await });
         self.pending.insert(task.id(), name);
@@ -131,13 +134,13 @@ impl Collector {
                     let name = self.pending.remove(&id).unwrap_or_default();
                     if let Err(e) = written {
                         errors.push(e);
-                        self.index.packets.retain(|p| *p != name);
+                        self.index.forget(&name);
                     }
                 }
                 Ok(Some(Err(e))) => {
                     let name = self.pending.remove(&e.id()).unwrap_or_default();
                     errors.push(format!("evidence packet {name} could not be gathered: {e}"));
-                    self.index.packets.retain(|p| *p != name);
+                    self.index.forget(&name);
                 }
                 Err(_) => {
                     self.tasks.abort_all();
@@ -147,7 +150,7 @@ impl Collector {
                         late.join(", "),
                         crate::clock::human(PATIENCE)
                     ));
-                    self.index.packets.retain(|p| !late.contains(p));
+                    late.iter().for_each(|name| self.index.forget(name));
                     break;
                 }
             }
@@ -168,6 +171,7 @@ mod tests {
             case,
             class: FailureClass::StaleRead,
             reason: "stale".into(),
+            signature: crate::verdict::Signature::smoke(FailureClass::StaleRead, "stale"),
             trace: Trace::new(),
         }
     }

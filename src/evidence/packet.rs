@@ -31,6 +31,7 @@ pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure
         case: failure.case.clone(),
         class: failure.class,
         reason: failure.reason.clone(),
+        signature: Some(failure.signature.clone()),
         ..scene.template.clone()
     };
     let state = StackState {
@@ -131,12 +132,14 @@ fn readme(scene: &Scene, failure: &Failure, store: Option<&StoreView>) -> String
     let replay = scene.replay_hint.replace("<dir>", &failure.name);
     format!(
         "{what} Class: {}. Reason: {}.{store}\n\n\
+         Signature: {} (the same failure in any run has the same one; `parity signatures` counts them).\n\n\
          Files: exchanges.txt (the requests and answers, redacted), timeline.txt (them merged with every \
          service's log lines, from {m} s before the first request to {m} s after the last answer), \
          store.json, state.json (containers, images, faults and chaos) and replay.json.\n\n\
          Replay it: {replay}\n",
         failure.class,
         failure.reason.trim_end_matches('.'),
+        failure.signature,
         m = super::MARGIN.as_secs(),
     )
 }

@@ -100,6 +100,9 @@ pub struct ReplaySpec {
     pub dialect: String,
     #[serde(default)]
     pub parameters: Parameters,
+    /// The failure's identity across runs (absent in older packets).
+    #[serde(default, deserialize_with = "crate::lenient::or_none", skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::verdict::Signature>,
 }
 
 impl ReplaySpec {

@@ -9,7 +9,7 @@ use crate::analysis::SmokeSummary;
 use crate::scenario::catalog;
 use crate::scenario::cross::IterationResult;
 use crate::scenario::suite::{CheckRecord, CheckStatus};
-use crate::verdict::{Coverage, FailureClass};
+use crate::verdict::{Coverage, FailureClass, SignatureCount};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 use std::time::Duration;
 
@@ -47,6 +47,8 @@ pub struct JunitInput<'a> {
     pub cross: &'a [IterationResult],
     /// Why scenarios did not run (stack never ready, interrupted), if they did not.
     pub errors: &'a [String],
+    /// The failures' signatures (`analysis.json`): each failed case names its own.
+    pub signatures: &'a [SignatureCount],
 }
 
 pub fn render(input: &JunitInput<'_>) -> String {
@@ -60,9 +62,15 @@ pub fn render(input: &JunitInput<'_>) -> String {
         suite
     };
     let mut smoke = suite(SMOKE_SUITE);
-    smoke.add_test_case(smoke_case(input));
+    let mut smoke_case = smoke_case(input);
+    smoke_case.add_properties(signature_properties(input.signatures, "the smoke"));
+    smoke.add_test_case(smoke_case);
     let mut contract = suite(CONTRACT_SUITE);
-    contract.add_test_cases(input.checks.iter().map(check_case));
+    contract.add_test_cases(input.checks.iter().map(|check| {
+        let mut case = check_case(check);
+        case.add_properties(signature_properties(input.signatures, &format!("check {}", check.name)));
+        case
+    }));
     let mut cross = suite(CROSS_SUITE);
     cross.add_test_cases(input.cross.iter().map(iteration_case));
     let not_run = input.coverage.not_run.iter().find(|n| n.starts_with("cross-instance"));
@@ -97,6 +105,15 @@ fn coverage_properties(coverage: &Coverage) -> Vec<Property> {
 }
 
 /// The check's id and the clause it enforces.
+/// A `signature` property (`<id> [<class>] <what>`) for each signature first seen at `place`.
+fn signature_properties(signatures: &[SignatureCount], place: &str) -> Vec<Property> {
+    signatures
+        .iter()
+        .filter(|s| s.first.as_deref() == Some(place))
+        .map(|s| Property::new("signature", s.signature.to_string()))
+        .collect()
+}
+
 fn clause_properties(id: &str, clause: &str) -> [Property; 2] {
     [Property::new("check", id), Property::new("clause", clause)]
 }
@@ -232,6 +249,9 @@ fn iteration_case(it: &IterationResult) -> TestCase {
     if let Some(status) = it.revoke_status {
         case.add_property(Property::new("revoke_status", status.to_string()));
     }
+    if let Some(signature) = it.signature() {
+        case.add_property(Property::new("signature", signature.to_string()));
+    }
     let latency = it.latency_ms.map_or_else(|| "none".to_string(), |l| format!("{l:.3}"));
     case.set_system_out(format!("latency_ms={latency} stale_reads={stale_reads} polls={}\n", it.polls));
     case
@@ -310,6 +330,7 @@ mod tests {
             checks: &checks,
             cross: &cross,
             errors: &[],
+            signatures: &[],
         })
     }
 
@@ -378,6 +399,7 @@ mod tests {
             checks: &[],
             cross: &[],
             errors: &[],
+            signatures: &[],
         });
         let doc = roxmltree::Document::parse(&xml).expect("well-formed");
         let cross = suite(&doc, CROSS_SUITE);
@@ -436,6 +458,7 @@ mod tests {
             checks: &[],
             cross: &[],
             errors: &errors,
+            signatures: &[],
         });
         let doc = roxmltree::Document::parse(&xml).expect("well-formed");
         assert_eq!(doc.root_element().attribute("errors"), Some("1"));

@@ -117,6 +117,7 @@ mod tests {
             merged_from: vec![],
             tool: None,
             rate_limit: None,
+            signatures: vec![],
         }
     }
 

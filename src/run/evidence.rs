@@ -10,7 +10,7 @@ use crate::evidence::{self, Case, Collector, Failure, Parameters, RecordedImage,
 use crate::redact::Redactor;
 use crate::scenario::suite::CheckStatus;
 use crate::stack::{ContainerReport, Stack};
-use crate::verdict::FailureClass;
+use crate::verdict::{FailureClass, Signature};
 use std::sync::{Arc, Mutex};
 
 type Shared = Arc<Mutex<Option<Collector>>>;
@@ -110,6 +110,7 @@ fn template(
             accepted_revoke_statuses: judgement.accepted_revoke_statuses.clone(),
             request_timeout_ms: config.client.request_timeout.as_millis() as u64,
         },
+        signature: None,
     }
 }
 
@@ -119,11 +120,14 @@ pub fn failures_of(event: &Event<'_>) -> Vec<Failure> {
     match event {
         Event::SmokeAttempt { attempt, smoke, .. } if !smoke.report.success => {
             let case = Case::Smoke { attempt: *attempt };
+            let (class, reason) =
+                (class(smoke.report.class), smoke.report.reason.clone().unwrap_or_default());
             vec![Failure {
                 name: case.name(),
                 case,
-                class: class(smoke.report.class),
-                reason: smoke.report.reason.clone().unwrap_or_default(),
+                signature: Signature::smoke(class, &reason),
+                class,
+                reason,
                 trace: smoke.trace.clone(),
             }]
         }
@@ -134,10 +138,17 @@ pub fn failures_of(event: &Event<'_>) -> Vec<Failure> {
             .filter(|(_, check)| check.status == CheckStatus::Fail)
             .map(|(i, check)| {
                 let case = Case::Check { check: check.name.clone() };
+                let class = class(check.class);
+                let signature = report
+                    .signatures_of(check)
+                    .into_iter()
+                    .next()
+                    .map_or_else(|| Signature::check(class, &check.name), |(s, _)| s);
                 Failure {
                     name: case.name(),
                     case,
-                    class: class(check.class),
+                    signature,
+                    class,
                     reason: check.detail.clone().unwrap_or_default(),
                     trace: report.exchanges_of(i),
                 }
@@ -154,6 +165,9 @@ pub fn failures_of(event: &Event<'_>) -> Vec<Failure> {
             vec![Failure {
                 name: case.name(),
                 case,
+                signature: r
+                    .signature()
+                    .unwrap_or_else(|| Signature::cross(FailureClass::Unknown, &r.revoker, &r.observer, "")),
                 class: class(it.result.class),
                 reason: it.result.reason.clone().unwrap_or_default(),
                 trace: it.trace.clone(),

@@ -25,7 +25,7 @@ use crate::stack::docker::{self as docker_stack, Chaos};
 use crate::stack::{
     self, ContainerReport, LocalOptions, NotReady, Stack, StackLife, StackSpec, StartFailure,
 };
-use crate::verdict::{Coverage, FailureClass};
+use crate::verdict::{Coverage, FailureClass, Signature, SignatureCount, SignatureTally};
 use events::{Emitter, Event, Sink};
 use std::path::Path;
 use std::sync::Mutex;
@@ -41,8 +41,12 @@ struct Found {
     smoke: Option<SmokeSummary>,
     suite: Option<suite::SuiteReport>,
     cross: Option<CrossTotals>,
+    /// The failed iterations' signatures.
+    cross_signatures: Vec<SignatureCount>,
     /// `--reference`: the differential phase.
     diff: Option<DiffSummary>,
+    /// The different steps' signatures.
+    diff_signatures: Vec<SignatureCount>,
     /// Requests sent to the service by the scenarios.
     exchanges: u64,
 }
@@ -53,7 +57,19 @@ impl Found {
         let (dialect, security) = self.suite.as_ref().map_or((None, Vec::new()), |s| {
             (Some(s.dialect), s.security.as_ref().map(|r| r.families.clone()).unwrap_or_default())
         });
+        let mut signatures = SignatureTally::default();
+        if let Some(smoke) = self.smoke.as_ref().filter(|s| !s.success) {
+            let reason = smoke.reason.as_deref().unwrap_or_default();
+            let signature = Signature::smoke(smoke.class.unwrap_or(FailureClass::Unknown), reason);
+            signatures.add(signature, || "the smoke".into(), smoke.reason.as_deref());
+        }
+        if let Some(suite) = &self.suite {
+            suite.tally_signatures(&mut signatures);
+        }
+        signatures.merge(&self.cross_signatures);
+        signatures.merge(&self.diff_signatures);
         Results {
+            signatures: signatures.into_counts(),
             smoke: self.smoke,
             checks: self.suite.map(|s| s.checks),
             dialect,
@@ -744,6 +760,13 @@ async fn diff_against_reference(run: &mut Run, phase: DiffPhase, endpoints: &sta
             run.found.exchanges += report.counts.exchange_pairs as u64;
             run.emitter.emit(Event::DiffFinished(&report));
             run.found.diff = Some(diff_summary(&report));
+            let mut signatures = SignatureTally::default();
+            for step in &report.steps {
+                if let Some(signature) = step.signature() {
+                    signatures.add(signature, || format!("diff step {}", step.name), None);
+                }
+            }
+            run.found.diff_signatures = signatures.into_counts();
         }
         Err(unreachable) => {
             run.emitter.warn(&format!("diff not run: {unreachable}"));
@@ -778,4 +801,5 @@ fn cross_finished(run: &mut Run, tally: CrossTally) {
     let totals = tally.totals();
     run.emitter.emit(Event::CrossFinished { totals: &totals });
     run.found.cross = Some(totals);
+    run.found.cross_signatures = tally.signatures();
 }

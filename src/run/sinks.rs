@@ -444,6 +444,7 @@ pub fn write_junit(
         checks: report.checks,
         cross: report.cross,
         errors: &analysis.errors,
+        signatures: &analysis.signatures,
     });
     all_written([write_at(path, &xml, redactor)])
 }

@@ -9,7 +9,7 @@ use crate::contract::{Client, Trace};
 use crate::hashing::splitmix;
 use crate::lenient;
 use crate::stats::percentile;
-use crate::verdict::{ClassCounts, FailureClass};
+use crate::verdict::{ClassCounts, FailureClass, Signature, SignatureCount, SignatureTally};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -72,6 +72,9 @@ pub struct IterationResult {
     pub started_at: String,
     #[serde(default, deserialize_with = "lenient::non_negative_or_zero")]
     pub duration_ms: f64,
+    /// A failed iteration's identity across runs (see [`IterationResult::signature`]).
+    #[serde(default, deserialize_with = "lenient::or_none", skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 impl IterationResult {
@@ -87,6 +90,22 @@ impl IterationResult {
         } else {
             FailureClass::Unknown
         }))
+    }
+
+    /// A failed iteration's signature: the (revoker → observer) pair that
+    /// failed and the reason's kind. The one a file recorded, else derived
+    /// from its fields (files written before signatures existed).
+    pub fn signature(&self) -> Option<Signature> {
+        let class = self.failure_class()?;
+        if let Some(recorded) = &self.signature {
+            return Some(recorded.clone());
+        }
+        let failed = self.observations.iter().filter(|o| !o.success);
+        let observation =
+            failed.clone().find(|o| o.class == Some(FailureClass::StaleRead)).or(failed.clone().next());
+        let observer = observation.map_or(self.observer.as_str(), |o| o.observer.as_str());
+        let reason = self.reason.as_deref().unwrap_or_default();
+        Some(Signature::cross(class, &self.revoker, observer, reason))
     }
 
     /// The (revoker, observer) cells this iteration measured. One that
@@ -301,7 +320,7 @@ pub async fn run_iteration(
         probe_revocation(probe_roles, user_id, judgement, &format!("parity-cross-{iteration}")).await;
     let finished = clock.now();
     let observer = observers.iter().map(|c| c.name()).collect::<Vec<_>>().join(",");
-    Iteration {
+    let mut iteration = Iteration {
         result: IterationResult {
             iteration,
             success: outcome.success,
@@ -322,10 +341,13 @@ pub async fn run_iteration(
             token_id: outcome.created.map(|c| c.id),
             started_at: crate::clock::rfc3339(&started.wall),
             duration_ms: crate::clock::round_ms(finished.mono_ms - started.mono_ms),
+            signature: None,
         },
         create_body: outcome.create_body,
         trace: outcome.trace,
-    }
+    };
+    iteration.result.signature = iteration.result.signature();
+    iteration
 }
 
 /// Totals over a run's iterations, for `analysis.json` and `cross-instance.out`.
@@ -405,6 +427,7 @@ pub struct CrossTally {
     polls: u32,
     latencies: Vec<f64>,
     cells: std::collections::BTreeMap<(String, String), CellTally>,
+    signatures: SignatureTally,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -425,6 +448,9 @@ impl CrossTally {
             self.failures += 1;
             self.classes.add(r.class.unwrap_or(FailureClass::Unknown));
         }
+        if let Some(signature) = r.signature() {
+            self.signatures.add(signature, || format!("iteration {}", r.iteration), r.reason.as_deref());
+        }
         self.stale_reads += r.stale_reads.unwrap_or(0);
         self.polls += r.polls;
         self.latencies.extend(r.latency_ms);
@@ -439,6 +465,11 @@ impl CrossTally {
             tally.stale_ms.extend(cell.stale_ms);
             tally.visible_by_ms.extend(cell.visible_by_ms);
         }
+    }
+
+    /// The failed iterations' signatures, first seen first.
+    pub fn signatures(&self) -> Vec<SignatureCount> {
+        self.signatures.clone().into_counts()
     }
 
     pub fn totals(&self) -> CrossTotals {
@@ -613,6 +644,7 @@ mod tests {
             token_id: None,
             started_at: String::new(),
             duration_ms: 1.0,
+            signature: None,
         }
     }
 

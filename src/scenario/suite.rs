@@ -12,7 +12,7 @@ use crate::contract::{
 };
 use crate::hashing;
 use crate::store::{TokenDoc, TokenStore};
-use crate::verdict::FailureClass;
+use crate::verdict::{FailureClass, Signature, SignatureTally};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -70,6 +70,35 @@ impl SuiteReport {
 }
 
 impl SuiteReport {
+    /// The signatures of a failed check: each door of a security family
+    /// that got in (its variant and route), else the check itself.
+    pub fn signatures_of(&self, check: &CheckRecord) -> Vec<(Signature, Option<String>)> {
+        if check.status != CheckStatus::Fail {
+            return Vec::new();
+        }
+        let open: Vec<(Signature, Option<String>)> = self
+            .security
+            .iter()
+            .flat_map(|report| report.open())
+            .filter(|row| row.check == check.name)
+            .map(|row| (row.signature(), Some(row.render_line())))
+            .collect();
+        if !open.is_empty() {
+            return open;
+        }
+        let class = check.class.unwrap_or(FailureClass::Unknown);
+        vec![(Signature::check(class, &check.name), check.detail.clone())]
+    }
+
+    /// Every failed check's signatures, in the checks' order.
+    pub fn tally_signatures(&self, tally: &mut SignatureTally) {
+        for check in &self.checks {
+            for (signature, example) in self.signatures_of(check) {
+                tally.add(signature, || format!("check {}", check.name), example.as_deref());
+            }
+        }
+    }
+
     pub fn count(&self, status: CheckStatus) -> usize {
         self.checks.iter().filter(|c| c.status == status).count()
     }

@@ -2,8 +2,10 @@
 //! covered to (status, exit code), and the one sentence that says it.
 
 mod class;
+mod signature;
 
 pub use class::{ClassCounts, FailureClass, RetryOn};
+pub use signature::{CrossKind, Signature, SignatureCount, SignatureTally};
 
 use crate::exit::Exit;
 use serde::{Deserialize, Serialize};

@@ -106,6 +106,7 @@ fn a_failed_runs_reports() {
         checks: &run.checks,
         cross: &iterations(),
         errors: &[],
+        signatures: &run.signatures,
     };
     insta::assert_snapshot!("run_junit", junit::render(&input));
 }

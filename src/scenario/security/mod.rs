@@ -18,6 +18,7 @@ pub mod variants;
 pub use families::{Families, FAMILIES};
 
 use crate::contract::{parse_object_id, Body, Dialect, Exchange};
+use crate::verdict::Signature;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -120,6 +121,11 @@ pub struct SecurityRow {
 }
 
 impl SecurityRow {
+    /// An open door's identity: the family's check, the variant, its route.
+    pub fn signature(&self) -> Signature {
+        Signature::security_variant(&self.check, &self.variant, self.route.name())
+    }
+
     /// The line under its check in `test.parity.out`.
     pub fn render_line(&self) -> String {
         let word = match self.verdict {
