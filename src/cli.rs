@@ -130,6 +130,9 @@ pub enum Command {
     /// Judge the cross-instance summary against the thresholds.
     #[command(after_help = check_help())]
     Check(CheckArgs),
+    /// List the failure signatures `parity collect` counted across runs, newest first.
+    #[command(after_help = signatures_help())]
+    Signatures(SignaturesArgs),
     /// Write flakiness/cross/status.json from the summary (the daily job).
     #[command(after_help = written_help("status.json"))]
     Status(StatusArgs),
@@ -332,6 +335,21 @@ fn check_help() -> String {
             (Exit::Ok, Some("thresholds not exceeded")),
             (Exit::ParityFailure, Some("nothing to judge (no summary, or no runs in it)")),
             (Exit::ThresholdExceeded, Some("thresholds exceeded")),
+            (Exit::Usage, None),
+        ])
+    )
+}
+
+fn signatures_help() -> String {
+    format!(
+        "A signature is a failure's identity across runs: its class and what failed (a check; a \
+         security variant and route; a revoker → observer pair and the reason's kind; a diff step \
+         and field), without any value one run made up. `parity collect` counts them into \
+         flakiness/cross/signatures.json: runs seen, occurrences, runs in a row up to the newest, \
+         clean runs since.\n\n{}",
+        exit::help(&[
+            (Exit::Ok, Some("listed")),
+            (Exit::Infrastructure, Some("the file cannot be read (run `parity collect` first)")),
             (Exit::Usage, None),
         ])
     )
@@ -1130,6 +1148,21 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SignaturesArgs {
+    /// Artifact directory holding flakiness/cross/.
+    #[arg(long, value_name = "DIR", default_value = "ci", env = "PARITY_OUT")]
+    pub out: PathBuf,
+
+    /// The file to read [default: <out>/flakiness/cross/signatures.json].
+    #[arg(long, value_name = "FILE")]
+    pub signatures: Option<PathBuf>,
+
+    /// Print the file's JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use crate::artifacts::{names as parity_names, ArtifactDir, ArtifactError, FLAKIN
 use crate::flakiness::aggregate::{self, CrossAggregate, RerunAggregate};
 use crate::flakiness::collect::{self, CollectError};
 use crate::flakiness::github::DownloadFailure;
+use crate::flakiness::signatures::{self, SignatureSummary};
 use crate::flakiness::thresholds::{Assessment, ThresholdVerdict, Thresholds};
 use crate::flakiness::{names, summary, Collection, CrossSummary};
 use crate::redact::Redactor;
@@ -62,6 +63,8 @@ pub struct CollectOptions {
 pub struct CollectOutcome {
     pub judgement: Assessment,
     pub summary: CrossSummary,
+    /// Every failure signature across the runs.
+    pub signatures: SignatureSummary,
     pub reruns: RerunAggregate,
     /// Where `--copy` put the current results.
     pub copied: Option<PathBuf>,
@@ -80,6 +83,7 @@ struct Outputs {
     summary: CrossSummary,
     judgement: Assessment,
     status: Status,
+    signatures: SignatureSummary,
     generated_at: DateTime<Utc>,
 }
 
@@ -97,7 +101,8 @@ impl Outputs {
         summary.download_errors = download_errors.to_vec();
         let judgement = thresholds.judge(&summary);
         let status = status::status(&summary, &judgement, now, url);
-        Outputs { reruns, aggregate, summary, judgement, status, generated_at: now }
+        let signatures = signatures::summarize(collection);
+        Outputs { reruns, aggregate, summary, judgement, status, signatures, generated_at: now }
     }
 
     /// `collected_link`: the collected directory relative to the dashboard's folder.
@@ -111,6 +116,7 @@ impl Outputs {
         dir.write_text(names::REPORT_TXT, &text::rerun_report(&self.reruns))?;
         dir.write_json(names::AGGREGATE_CROSS_JSON, &self.aggregate)?;
         dir.write_json(names::SUMMARY_JSON, &self.summary)?;
+        dir.write_json(names::SIGNATURES_JSON, &self.signatures)?;
         dir.write_text(
             names::CROSS_REPORT_TXT,
             &text::cross_report(&self.summary, &self.aggregate, &self.judgement),
@@ -180,6 +186,7 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
     Ok(CollectOutcome {
         judgement: outputs.judgement,
         summary: outputs.summary,
+        signatures: outputs.signatures,
         reruns: outputs.reruns,
         copied,
         source,

@@ -20,6 +20,7 @@ mod replay;
 mod rerun;
 mod run;
 mod run_options;
+mod signatures;
 mod status;
 
 pub use run_options::run_config;
@@ -71,6 +72,7 @@ pub async fn dispatch(command: Command) -> i32 {
         Command::Collect(args) => collect::run(&args).await.map(Exit::code),
         Command::Check(args) => check::run(&args).map(Exit::code),
         Command::Status(args) => status::run(&args).map(Exit::code),
+        Command::Signatures(args) => signatures::run(&args).map(Exit::code),
         Command::Badge(args) => badge::run(&args).map(Exit::code),
         Command::Publish(args) => publish::run(&args).await.map(Exit::code),
         Command::Clean(args) => clean::run(&args).await.map(Exit::code),
@@ -104,6 +106,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Collect(_) => "collect",
         Command::Check(_) => "check",
         Command::Status(_) => "status",
+        Command::Signatures(_) => "signatures",
         Command::Badge(_) => "badge",
         Command::Publish(_) => "publish",
         Command::Clean(_) => "clean",

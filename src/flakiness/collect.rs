@@ -10,6 +10,7 @@ use super::parse::{self, SkipReason};
 use crate::clock::UTC_STAMP;
 use crate::rerun::FlakinessReport;
 use crate::scenario::cross::IterationResult;
+use crate::verdict::{SignatureCount, SignatureTally};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -41,6 +42,8 @@ pub struct Input {
     pub file: String,
     pub path: PathBuf,
     pub kind: FileKind,
+    /// The run's `analysis.json`, when the collection holds it (`raw/<id>/analysis.json`).
+    pub analysis: Option<PathBuf>,
 }
 
 /// A file that could not be used, and why.
@@ -64,9 +67,27 @@ pub struct CrossRun {
     /// iteration's `started_at`.
     pub timestamp: Option<DateTime<Utc>>,
     pub iterations: Vec<IterationResult>,
+    /// Its failures' signatures: its `analysis.json`'s, else its failed iterations'.
+    pub signatures: Vec<SignatureCount>,
     /// `raw/<id>` under the collected directory, when it exists.
     pub raw: Option<String>,
     order: Order,
+}
+
+#[cfg(test)]
+impl CrossRun {
+    /// A run with nothing in it, for other modules' tests to fill.
+    pub(crate) fn for_tests() -> CrossRun {
+        CrossRun {
+            file: String::new(),
+            id: String::new(),
+            timestamp: None,
+            iterations: Vec::new(),
+            signatures: Vec::new(),
+            raw: None,
+            order: Order::default(),
+        }
+    }
 }
 
 /// One rerun report.
@@ -89,7 +110,7 @@ pub struct Collection {
 
 /// Sort key: the run's time (its own timestamp, else the file's modification
 /// time), then a numeric id (GitHub run ids grow with time), then the name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct Order {
     time: Option<DateTime<Utc>>,
     numeric_id: Option<u64>,
@@ -159,6 +180,15 @@ pub fn copy_current(
         n += 1;
     }
     std::fs::copy(current, &target).map_err(fail(&target))?;
+    // The run's analysis.json (its failure signatures) goes under raw/<id>/.
+    let analysis = current.with_file_name(super::names::RUN_ANALYSIS);
+    if analysis.is_file() {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let raw = collected.join(super::names::RAW_DIR).join(run_id(&name));
+        std::fs::create_dir_all(&raw).map_err(fail(&raw))?;
+        let to = raw.join(super::names::RUN_ANALYSIS);
+        std::fs::copy(&analysis, &to).map_err(fail(&to))?;
+    }
     Ok(Some(target))
 }
 
@@ -177,7 +207,13 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Input>, CollectError> {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        inputs.push(Input { path: entry.path(), file, kind });
+        let analysis = dir.join(super::names::RAW_DIR).join(run_id(&file)).join(super::names::RUN_ANALYSIS);
+        inputs.push(Input {
+            path: entry.path(),
+            file,
+            kind,
+            analysis: analysis.is_file().then_some(analysis),
+        });
     }
     inputs.sort_by(|a, b| a.file.cmp(&b.file));
     Ok(inputs)
@@ -195,7 +231,7 @@ pub fn list_source(src: &Path) -> Result<Vec<Input>, CollectError> {
     let file =
         src.file_name().map_or_else(|| src.display().to_string(), |n| n.to_string_lossy().into_owned());
     let kind = classify(&file).unwrap_or(FileKind::Cross);
-    Ok(vec![Input { file, path: src.to_path_buf(), kind }])
+    Ok(vec![Input { file, path: src.to_path_buf(), kind, analysis: None }])
 }
 
 /// Adds `current` as `run_local_latest_cross.json`, replacing a collected
@@ -210,10 +246,12 @@ pub fn with_latest(mut inputs: Vec<Input>, current: &Path, warnings: &mut Vec<St
             ));
         }
         inputs.retain(|i| i.file != super::names::LATEST_CROSS);
+        let analysis = current.with_file_name(super::names::RUN_ANALYSIS);
         inputs.push(Input {
             file: super::names::LATEST_CROSS.to_string(),
             path: current.to_path_buf(),
             kind: FileKind::Cross,
+            analysis: analysis.is_file().then_some(analysis),
         });
     }
     inputs
@@ -276,6 +314,7 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
                 let timestamp =
                     named_time.or_else(|| iterations.iter().filter_map(IterationResult::started).min());
                 Loaded::Cross(CrossRun {
+                    signatures: signatures_of(input.analysis.as_deref(), &iterations),
                     order: order(input, timestamp, &id),
                     raw: raw_dirs.contains(&id).then(|| format!("{}/{id}", super::names::RAW_DIR)),
                     file: input.file.clone(),
@@ -298,6 +337,31 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
             }),
     };
     loaded.unwrap_or_else(skipped)
+}
+
+/// A run's failure signatures: those its `analysis.json` counted (every
+/// phase's), else those of its failed iterations (a collection without the
+/// analysis, or one written before signatures existed).
+fn signatures_of(analysis: Option<&Path>, iterations: &[IterationResult]) -> Vec<SignatureCount> {
+    #[derive(serde::Deserialize)]
+    struct Counted {
+        #[serde(default, deserialize_with = "crate::lenient::list")]
+        signatures: Vec<SignatureCount>,
+    }
+    let counted = analysis
+        .and_then(|path| crate::files::read_input(path).ok())
+        .and_then(|bytes| serde_json::from_slice::<Counted>(&bytes).ok())
+        .map(|c| c.signatures)
+        .filter(|s| !s.is_empty());
+    counted.unwrap_or_else(|| {
+        let mut tally = SignatureTally::default();
+        for r in iterations {
+            if let Some(signature) = r.signature() {
+                tally.add(signature, || format!("iteration {}", r.iteration), r.reason.as_deref());
+            }
+        }
+        tally.into_counts()
+    })
 }
 
 fn order(input: &Input, timestamp: Option<DateTime<Utc>>, id: &str) -> Order {
@@ -383,6 +447,7 @@ mod tests {
             file: "run_local_latest_cross.json".into(),
             path: tmp.path().join("old"),
             kind: FileKind::Cross,
+            analysis: None,
         }];
         let mut warnings = Vec::new();
         let inputs = with_latest(inputs, &current, &mut warnings);

@@ -12,6 +12,7 @@ pub mod aggregate;
 pub mod collect;
 pub mod github;
 pub mod parse;
+pub mod signatures;
 pub mod summary;
 pub mod thresholds;
 
@@ -34,6 +35,10 @@ pub mod names {
     pub const STATUS_JSON: &str = "cross/status.json";
     pub const STATUS_SVG: &str = "cross/status.svg";
     pub const DASHBOARD_HTML: &str = "cross/dashboard.html";
+    /// Every failure signature across the collected runs (`parity signatures`).
+    pub const SIGNATURES_JSON: &str = "cross/signatures.json";
+    /// A collected run's `analysis.json`, under `raw/<id>/`.
+    pub const RUN_ANALYSIS: &str = "analysis.json";
     /// The name the current, not yet copied, cross results are aggregated under.
     pub const LATEST_CROSS: &str = "run_local_latest_cross.json";
 }

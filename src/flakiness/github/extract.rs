@@ -41,7 +41,7 @@ pub enum Target {
     Rerun,
     /// `cross-instance-results.json` → `run_<id>_cross.json`.
     Cross,
-    /// `cross-instance-iter-*.out` → `raw/<id>/<name>`.
+    /// `cross-instance-iter-*.out` and `analysis.json` → `raw/<id>/<name>`.
     Raw(String),
 }
 
@@ -79,6 +79,8 @@ pub fn classify(file_name: &str) -> Option<Target> {
     match file_name {
         "flakiness.json" => Some(Target::Rerun),
         "cross-instance-results.json" => Some(Target::Cross),
+        // Its failure signatures, for the collector to follow across runs.
+        "analysis.json" => Some(Target::Raw(file_name.to_string())),
         _ => {
             let middle = file_name.strip_prefix("cross-instance-iter-")?.strip_suffix(".out")?;
             let plain = !middle.is_empty()
