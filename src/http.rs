@@ -26,15 +26,25 @@ pub fn builder(connect: Duration, total: Duration) -> reqwest::ClientBuilder {
 }
 
 /// Whether an answer is worth sending again: a server error, 429, or a 403
-/// with `Retry-After` (GitHub's secondary rate limit).
+/// that is a rate limit — with `Retry-After` (GitHub's secondary limit) or
+/// `x-ratelimit-remaining: 0` (its primary one).
 pub fn retryable(status: StatusCode, headers: &HeaderMap) -> bool {
     status.is_server_error()
         || status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::FORBIDDEN && headers.contains_key(RETRY_AFTER))
+        || (status == StatusCode::FORBIDDEN && (headers.contains_key(RETRY_AFTER) || out_of_quota(headers)))
 }
 
-/// `Retry-After` as a delay in seconds or an HTTP date, at most [`LONGEST_HINT`].
+/// `x-ratelimit-remaining: 0`: the quota is spent until `x-ratelimit-reset`.
+fn out_of_quota(headers: &HeaderMap) -> bool {
+    headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0")
+}
+
+/// How long to wait: `Retry-After` (a delay in seconds or an HTTP date), else
+/// the end of a spent quota (`x-ratelimit-reset`, a Unix time); at most [`LONGEST_HINT`].
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if !headers.contains_key(RETRY_AFTER) && out_of_quota(headers) {
+        return delay_seconds(headers.get("x-ratelimit-reset")?.to_str().ok()?);
+    }
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     delay_seconds(value).or_else(|| {
         let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
@@ -193,5 +203,16 @@ mod tests {
         assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&headers("-3")), None);
+
+        // GitHub's spent primary quota: a 403 worth retrying at the reset time.
+        let reset = (chrono::Utc::now().timestamp() + 20).to_string();
+        let spent = HeaderMap::from_iter([
+            ("x-ratelimit-remaining".parse().unwrap(), "0".parse().unwrap()),
+            ("x-ratelimit-reset".parse().unwrap(), reset.parse().unwrap()),
+        ]);
+        assert!(retryable(StatusCode::FORBIDDEN, &spent));
+        let wait = retry_after(&spent).unwrap();
+        assert!(wait > Duration::from_secs(15) && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(!retryable(StatusCode::FORBIDDEN, &HeaderMap::new()), "a plain 403 is a refusal");
     }
 }

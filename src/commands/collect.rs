@@ -91,7 +91,14 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
         dashboard_url: options.dashboard_url.clone(),
         dry_run: args.dry_run,
     };
-    crate::notify::after_collect(&outcome.summary, &outcome.judgement, &notice, &process_env).await;
+    crate::notify::after_collect(
+        &outcome.summary,
+        &outcome.judgement,
+        &outcome.signatures,
+        &notice,
+        &process_env,
+    )
+    .await;
     if let Some(stopped) = download.and_then(|report| report.stopped) {
         reporter
             .line(format!("GitHub download stopped: {stopped}; the reports cover the runs already on disk"));

@@ -4,15 +4,18 @@
 //! describe. An open issue from this tool is commented on, never duplicated.
 
 use super::message::{self, RunContext};
+use super::signature_issues::{self, Action, LifecyclePolicy, Links, Tracked, SIGNATURE_LABEL};
 use crate::analysis::Analysis;
 use crate::flakiness::github::api::{Api, Page};
 use crate::flakiness::github::{GithubError, GithubSource, DEFAULT_ARTIFACT, DEFAULT_WORKFLOW};
+use crate::flakiness::signatures::SignatureSummary;
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::Assessment;
 use crate::redact::Redactor;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 pub const RUN_FAILURE_LABEL: &str = "parity-failure";
 pub const FLAKINESS_LABEL: &str = "parity-flakiness";
@@ -240,7 +243,12 @@ pub struct Notifier {
     api: Option<Api>,
     repository: String,
     redactor: Redactor,
+    /// Between two writes: GitHub asks for a second, against its secondary rate limits.
+    write_pause: std::time::Duration,
 }
+
+/// The pause between writes unless PARITY_GITHUB_WRITE_PAUSE says otherwise.
+pub const WRITE_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Deserialize)]
 #[serde(transparent)]
@@ -255,6 +263,16 @@ struct Issue {
     pull_request: Option<Value>,
     #[serde(default)]
     html_url: Option<String>,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    labels: Vec<IssueLabel>,
+}
+
+#[derive(Deserialize)]
+struct IssueLabel {
+    #[serde(default)]
+    name: String,
 }
 
 impl Page for IssueList {
@@ -268,10 +286,15 @@ impl Notifier {
     /// `None` unless GITHUB_REPOSITORY and GITHUB_TOKEN are set.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>, dry_run: bool) -> Option<Result<Notifier, String>> {
         let source = GithubSource::from_env(env, DEFAULT_WORKFLOW, DEFAULT_ARTIFACT, 1)?;
+        let write_pause = match env("PARITY_GITHUB_WRITE_PAUSE") {
+            None => Ok(WRITE_PAUSE),
+            Some(text) => humantime::parse_duration(text.trim())
+                .map_err(|e| format!("PARITY_GITHUB_WRITE_PAUSE=`{text}`: {e} (e.g. 1s, 500ms)")),
+        };
         Some(source.map_err(|e| e.to_string()).and_then(|source| {
             let redactor = source.redactor();
             let api = if dry_run { None } else { Some(source.api().map_err(|e| e.to_string())?) };
-            Ok(Notifier { api, repository: source.repository.clone(), redactor })
+            Ok(Notifier { api, repository: source.repository.clone(), redactor, write_pause: write_pause? })
         }))
     }
 
@@ -344,6 +367,100 @@ impl Notifier {
             ),
             None => format!("would open issue \"{}\"", plan.title),
         })
+    }
+
+    /// Keeps one issue per failure signature in step with the collected runs
+    /// (see [`signature_issues`]); one line per thing done or failed.
+    pub async fn sync_signatures(
+        &self,
+        summary: &SignatureSummary,
+        policy: &LifecyclePolicy,
+        links: &Links,
+    ) -> Vec<Result<String, String>> {
+        let tracked = match self.signature_issues().await {
+            Ok(tracked) => tracked,
+            Err(e) => return vec![Err(format!("cannot list the signature issues: {e}"))],
+        };
+        let mut done = Vec::new();
+        let mut first = true;
+        for (signature, action) in signature_issues::plan(summary, &tracked, policy, links) {
+            if !first && self.api.is_some() {
+                tokio::time::sleep(self.write_pause).await;
+            }
+            first = false;
+            let what = action.describe(&signature);
+            done.push(
+                self.apply(action).await.map(|_| what.clone()).map_err(|e| format!("could not {what}: {e}")),
+            );
+        }
+        done
+    }
+
+    async fn apply(&self, action: Action) -> Result<(), String> {
+        match action {
+            Action::Open { title, body, labels, assignees } => {
+                let mut request = json!({ "title": title, "body": body, "labels": labels });
+                if !assignees.is_empty() {
+                    request["assignees"] = json!(assignees);
+                }
+                self.send(Method::POST, "issues", request, "a signature issue").await?;
+            }
+            Action::Recur { number, comment, body, reopen } => {
+                let path = format!("issues/{number}/comments");
+                self.send(Method::POST, &path, json!({ "body": comment }), "a recurrence comment").await?;
+                let mut update = json!({ "body": body });
+                if reopen {
+                    update["state"] = json!("open");
+                }
+                self.send(Method::PATCH, &format!("issues/{number}"), update, "the issue's update").await?;
+            }
+            Action::AddLabels { number, labels } => {
+                let path = format!("issues/{number}/labels");
+                self.send(Method::POST, &path, json!({ "labels": labels }), "labels").await?;
+            }
+            Action::Close { number, comment } => {
+                let path = format!("issues/{number}/comments");
+                self.send(Method::POST, &path, json!({ "body": comment }), "a closing comment").await?;
+                let update = json!({ "state": "closed", "state_reason": "completed" });
+                self.send(Method::PATCH, &format!("issues/{number}"), update, "closing the issue").await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every issue (open or closed) with a signature marker, by signature;
+    /// the oldest when a signature has more than one.
+    async fn signature_issues(&self) -> Result<BTreeMap<String, Tracked>, String> {
+        let Some(api) = &self.api else {
+            crate::progress::print_stdout(&format!(
+                "dry run: would list the issues labelled `{SIGNATURE_LABEL}` (open and closed) to find each signature's\n"
+            ));
+            return Ok(BTreeMap::new());
+        };
+        let query = [("state", "all"), ("labels", SIGNATURE_LABEL), ("per_page", "100")];
+        let url = api.url(&format!("repos/{}/issues", self.repository), &query);
+        let issues =
+            api.all_pages::<IssueList>(url, "the signature issues").await.map_err(|e| self.clean(&e))?;
+        let mut tracked = BTreeMap::new();
+        for issue in issues.into_iter().filter(|i| i.pull_request.is_none()) {
+            let Some((signature, last_run)) = issue.body.as_deref().and_then(signature_issues::read_marker)
+            else {
+                continue;
+            };
+            let found = Tracked {
+                number: issue.number,
+                open: issue.state != "closed",
+                labels: issue.labels.into_iter().map(|l| l.name).collect(),
+                last_run,
+            };
+            match tracked.get(&signature) {
+                Some(Tracked { number, .. }) if *number < found.number => {}
+                _ => {
+                    tracked.insert(signature, found);
+                }
+            }
+        }
+        Ok(tracked)
     }
 
     async fn find_open(&self, plan: &IssuePlan) -> Result<Option<Issue>, String> {

@@ -5,11 +5,14 @@
 
 pub mod github;
 pub mod message;
+pub mod signature_issues;
 pub mod slack;
 
+use crate::flakiness::signatures::SignatureSummary;
 use crate::flakiness::summary::CrossSummary;
 use crate::flakiness::thresholds::Assessment;
 use crate::progress::Reporter;
+use signature_issues::LifecyclePolicy;
 
 /// Who is told after `parity collect`, and how.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +29,7 @@ pub struct CollectNotice {
 pub async fn after_collect(
     summary: &CrossSummary,
     judgement: &Assessment,
+    signatures: &SignatureSummary,
     notice: &CollectNotice,
     env: &crate::settings::Env<'_>,
 ) {
@@ -35,23 +39,33 @@ pub async fn after_collect(
         let text = message::collect_slack(summary, judgement, dashboard);
         post_to_slack(slack, &text, notice.dry_run, reporter).await;
     }
-    let policy = match github::IssuePolicy::from_env(env) {
+    let policy = match LifecyclePolicy::from_env(env) {
         Ok(policy) => policy,
         Err(e) => return reporter.line(format!("warning: no GitHub issue: {e}")),
     };
-    let plan = match policy.decide(summary, judgement, dashboard) {
-        Ok(plan) => plan,
-        Err(why) => return reporter.line(format!("GitHub issue: {why}")),
-    };
-    match github::Notifier::from_env(env, notice.dry_run) {
+    if policy.issues.skip {
+        return reporter.line("GitHub issues: SKIP_AUTO_ISSUE is true (the default): no issue is opened");
+    }
+    let notifier = match github::Notifier::from_env(env, notice.dry_run) {
         None => {
-            reporter.line("GitHub issue: thresholds met, but GITHUB_REPOSITORY / GITHUB_TOKEN are not set")
+            return reporter.line("GitHub issues: GITHUB_REPOSITORY / GITHUB_TOKEN are not set: no issue")
         }
-        Some(Err(e)) => reporter.line(format!("warning: no GitHub issue: {e}")),
-        Some(Ok(notifier)) => match notifier.open_or_comment(&plan).await {
+        Some(Err(e)) => return reporter.line(format!("warning: no GitHub issue: {e}")),
+        Some(Ok(notifier)) => notifier,
+    };
+    match policy.issues.decide(summary, judgement, dashboard) {
+        Ok(plan) => match notifier.open_or_comment(&plan).await {
             Ok(done) => reporter.line(format!("GitHub: {done}")),
             Err(e) => reporter.line(format!("warning: GitHub issue not opened: {e}")),
         },
+        Err(why) => reporter.line(format!("GitHub issue: {why}")),
+    }
+    let links = signature_issues::Links::from_env(env, dashboard);
+    for result in notifier.sync_signatures(signatures, &policy, &links).await {
+        match result {
+            Ok(done) => reporter.line(format!("GitHub: {done}")),
+            Err(e) => reporter.line(format!("warning: GitHub: {e}")),
+        }
     }
 }
 

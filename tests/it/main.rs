@@ -31,6 +31,7 @@ mod run_local;
 mod run_reports;
 mod scale;
 mod security;
+mod signature_issues;
 mod snapshots;
 mod storage;
 mod trust;
