@@ -7,6 +7,7 @@ mod packet;
 pub mod spec;
 mod store_view;
 mod timeline;
+mod timeline_svg;
 
 pub use spec::{Case, Parameters, RecordedImage, ReplaySpec};
 

@@ -3,7 +3,7 @@
 
 use super::spec::{Case, ReplaySpec};
 use super::store_view::{self, StoreView};
-use super::{timeline, Failure, Scene, StackState, LOG_CAP, MARGIN};
+use super::{timeline, timeline_svg, Failure, Scene, StackState, LOG_CAP, MARGIN};
 use crate::artifacts::ArtifactError;
 use crate::stack::Witness;
 use std::path::PathBuf;
@@ -71,6 +71,16 @@ pub(super) async fn gather(scene: &Scene, gate: Arc<Semaphore>, failure: Failure
         &file("timeline.txt"),
         &timeline::render(name, &failure.trace, &logs, window, &sources(scene)),
     ));
+    // Each instance's log lines go on its lane: `webprofile-node2` is instance2.
+    let lanes: Vec<(String, String)> = scene
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| (crate::stack::service_name(k), name.clone()))
+        .collect();
+    written.push(
+        dir.write_text(&file("timeline.svg"), &timeline_svg::render(name, &failure.trace, &logs, &lanes)),
+    );
     let errors: Vec<String> = written.into_iter().filter_map(Result::err).map(|e| e.to_string()).collect();
     if errors.is_empty() {
         Ok(())

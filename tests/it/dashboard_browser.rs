@@ -335,3 +335,46 @@ fn the_diff_page_renders_offline_with_markup_as_text() {
     let requests = proxy.page_requests();
     assert!(requests.is_empty(), "the page made network requests: {requests:?}");
 }
+
+/// A stale-read packet's `timeline.svg`, opened offline: the stale window
+/// (shaded red) and the reads on both sides of it show, the figures are
+/// labelled, and the picture fetches nothing.
+#[test]
+fn a_stale_read_packets_timeline_renders_offline_and_shows_the_window() {
+    if !chromium_available("a_stale_read_packets_timeline_renders_offline_and_shows_the_window") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ci");
+    let run = crate::common::local_run(&out, &["--iterations", "2", "--fault", "revocation-lag=150ms@2"]);
+    assert_eq!(run.status.code(), Some(1), "{}", crate::common::output_text(&run));
+    let svg = out.join("webprofile-parity/evidence/iteration-2/timeline.svg");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.len() < 100 * 1024, "{} bytes", text.len());
+    assert!(text.contains("stale_ms = ") && text.contains("visible_by_ms = "), "{text:.400}");
+
+    let proxy = RecordingProxy::start();
+    let shot = tmp.path().join("timeline.png");
+    let output = chromium(
+        &tmp.path().join("profile"),
+        &proxy,
+        &[format!("--screenshot={}", shot.display())],
+        &file_url(&svg),
+    );
+    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
+    let image = decode(&shot);
+    let pixels = image.rows(60, 260);
+    // The shaded window (#d62728 at 15% on white or grey), the active reads (#d62728) and the first
+    // inactive read and the visibility line (#2ca02c).
+    let shade = pixels
+        .iter()
+        .filter(|[r, g, b]| *r > 230 && (200..230).contains(g) && (200..235).contains(b))
+        .count();
+    let active = pixels.iter().filter(|[r, g, b]| *r > 190 && *g < 70 && *b < 70).count();
+    let inactive = pixels.iter().filter(|[r, g, b]| *r < 80 && *g > 140 && *b < 80).count();
+    assert!(shade > 2000, "no shaded stale window ({shade} pixels)");
+    assert!(active > 100, "no active:true reads drawn ({active} pixels)");
+    assert!(inactive > 50, "no active:false read or visibility line drawn ({inactive} pixels)");
+    let requests = proxy.page_requests();
+    assert!(requests.is_empty(), "the picture made network requests: {requests:?}");
+}
