@@ -129,6 +129,7 @@ impl Outputs {
             trend: &trend,
             reruns: &self.reruns,
             judgement: &self.judgement,
+            signatures: &self.signatures,
             generated_at: self.generated_at,
             collected_link,
         });

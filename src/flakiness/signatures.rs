@@ -55,6 +55,20 @@ impl SignatureRow {
     }
 }
 
+/// One (revoker, observer) cell over every collected run: how often a read
+/// on the observer was stale after a revoke on the revoker.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PairRate {
+    pub revoker: String,
+    pub observer: String,
+    /// Iterations that polled this observer after a revoke on this revoker.
+    pub iterations: u64,
+    /// Of them, those with a stale read.
+    pub stale_iterations: u64,
+    pub rate: f64,
+}
+
 /// `flakiness/cross/signatures.json`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -64,6 +78,31 @@ pub struct SignatureSummary {
     pub newest_run: Option<RunRef>,
     /// Newest first: by the run they were last seen in, then by runs seen.
     pub signatures: Vec<SignatureRow>,
+    /// The stale-read rate of every (revoker, observer) pair over the runs, by revoker then observer.
+    pub pairs: Vec<PairRate>,
+}
+
+/// Every (revoker, observer) cell's stale-read rate over the collection.
+fn pair_rates(collection: &Collection) -> Vec<PairRate> {
+    let mut cells: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for r in collection.cross.iter().flat_map(|run| &run.iterations).filter(|r| !r.revoker.is_empty()) {
+        for cell in r.cells().into_iter().filter(|c| !c.observer.is_empty()) {
+            let stale = cell.stale_reads > 0 || cell.class == Some(crate::verdict::FailureClass::StaleRead);
+            let counts = cells.entry((r.revoker.clone(), cell.observer)).or_default();
+            counts.0 += 1;
+            counts.1 += u64::from(stale);
+        }
+    }
+    cells
+        .into_iter()
+        .map(|((revoker, observer), (iterations, stale_iterations))| PairRate {
+            revoker,
+            observer,
+            iterations,
+            stale_iterations,
+            rate: stale_iterations as f64 / iterations.max(1) as f64,
+        })
+        .collect()
 }
 
 /// Counts every signature over the collection's runs (in time order).
@@ -131,6 +170,7 @@ pub fn summarize(collection: &Collection) -> SignatureSummary {
             raw: r.raw.clone(),
         }),
         signatures,
+        pairs: pair_rates(collection),
     }
 }
 

@@ -324,7 +324,7 @@ mod tests {
     }
 
     fn summary(row: SignatureRow) -> SignatureSummary {
-        SignatureSummary { runs: 9, newest_run: None, signatures: vec![row] }
+        SignatureSummary { runs: 9, signatures: vec![row], ..SignatureSummary::default() }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::text::percent;
 use super::trend::Trend;
 use crate::clock::rfc3339;
 use crate::flakiness::aggregate::{CrossAggregate, RerunAggregate, RunRow};
+use crate::flakiness::signatures::{SignatureSummary, TREND_RUNS};
 use crate::flakiness::thresholds::{Assessment, ThresholdVerdict};
 use crate::flakiness::CrossSummary;
 use crate::stats::Interval;
@@ -28,6 +29,8 @@ pub struct Dashboard<'a> {
     pub trend: &'a Trend,
     pub reruns: &'a RerunAggregate,
     pub judgement: &'a Assessment,
+    /// Failure signatures and the (revoker, observer) stale-read rates.
+    pub signatures: &'a SignatureSummary,
     pub generated_at: DateTime<Utc>,
     /// The collected directory (where `raw/<id>/` lives) relative to the
     /// dashboard's folder, `/`-separated; `None` when it cannot be reached
@@ -118,6 +121,8 @@ pub fn render(d: &Dashboard<'_>) -> String {
                     }
                 }
                 (summary_cards(d))
+                (signatures_table(d))
+                (pair_heat_map(d.signatures))
                 (matrix_table(d))
                 (runs_table(d))
                 (skipped_table(d.summary))
@@ -235,6 +240,122 @@ fn interval(ci: Option<Interval>) -> String {
 }
 
 /// The newest run's (revoker, observer) matrix: where staleness was proven.
+/// Signatures shown, live ones first; the rest are in `signatures.json`.
+pub const MAX_SIGNATURE_ROWS: usize = 50;
+
+fn signatures_table(d: &Dashboard<'_>) -> Markup {
+    let rows = &d.signatures.signatures;
+    html! {
+        h2 { "Failure signatures" }
+        @if rows.is_empty() {
+            p { "No failure signature in the collected runs." }
+        } @else {
+            p.meta {
+                "A signature is one failure's identity across runs (" code { "parity signatures" } "); live ones "
+                "failed in the newest run. The trend covers the last " (TREND_RUNS) " runs."
+            }
+            table id="signatures" {
+                thead { tr {
+                    th { "signature" } th { "class" } th { "what failed" } th { "runs" } th { "occurrences" }
+                    th { "state" } th { "last seen" } th { "trend" } th { "newest packet" }
+                } }
+                tbody {
+                    @for row in rows.iter().take(MAX_SIGNATURE_ROWS) {
+                        tr class=[row.live().then_some("failed")] {
+                            td { code { (row.signature.id) } }
+                            td { (row.signature.class.as_str()) }
+                            td { (row.signature.what) }
+                            td.num { (row.runs) }
+                            td.num { (row.occurrences) }
+                            td {
+                                @if row.live() {
+                                    span.fail { "live, " (row.consecutive) " in a row" }
+                                } @else {
+                                    span.pass { "clean for " (row.clean_since) " run(s)" }
+                                }
+                            }
+                            td { (row.last_seen.id) }
+                            // Drawn here from numbers: no input text reaches it.
+                            td { (PreEscaped(sparkline(&row.trend))) }
+                            td {
+                                @match (&row.packet, row.last_seen.raw.as_deref(), d.collected_link.as_deref()) {
+                                    (Some(packet), Some(raw), Some(base)) => {
+                                        a href=(link(base, raw)) { code { (packet) } }
+                                    }
+                                    (Some(packet), _, _) => { code { (packet) } }
+                                    (None, _, _) => { "-" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Occurrences per run as a 100×20 polyline, zero at the bottom.
+fn sparkline(trend: &[u64]) -> String {
+    let top = trend.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = 100.0 / (trend.len().max(2) - 1) as f64;
+    let points: Vec<String> = trend
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{:.1},{:.1}", i as f64 * step, 18.0 - *n as f64 / top * 16.0))
+        .collect();
+    format!(
+        r#"<svg class="spark" width="100" height="20" viewBox="0 0 100 20" role="img" aria-label="occurrences per run"><polyline points="{}" fill="none" stroke="{FAIL_COLOUR}" stroke-width="1.5"/></svg>"#,
+        points.join(" ")
+    )
+}
+
+/// The (revoker, observer) matrix over every collected run, each cell
+/// shaded by its stale-read rate.
+fn pair_heat_map(signatures: &SignatureSummary) -> Markup {
+    let pairs = &signatures.pairs;
+    let mut revokers: Vec<&str> = pairs.iter().map(|p| p.revoker.as_str()).collect();
+    let mut observers: Vec<&str> = pairs.iter().map(|p| p.observer.as_str()).collect();
+    revokers.dedup();
+    observers.sort();
+    observers.dedup();
+    let cell =
+        |revoker: &str, observer: &str| pairs.iter().find(|p| p.revoker == revoker && p.observer == observer);
+    html! {
+        @if !pairs.is_empty() {
+            h2 { "Stale reads by instance pair, all collected runs" }
+            p.meta { "Rows: the instance that revoked; columns: the instance read after. Darker is more often stale." }
+            table id="pairs" {
+                thead { tr { th { "revoked on → read on" } @for o in &observers { th { (o) } } } }
+                tbody {
+                    @for r in &revokers {
+                        tr {
+                            th { (r) }
+                            @for o in &observers {
+                                @match cell(r, o) {
+                                    Some(p) => {
+                                        td.num style={ "background:" (heat(p.rate)) }
+                                            title={ (p.stale_iterations) " of " (p.iterations) " iteration(s) stale" } {
+                                            (percent(p.rate))
+                                        }
+                                    }
+                                    None => { td.num { "-" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// White at 0, deep red at 1 (and any rate above 0 visibly tinted).
+fn heat(rate: f64) -> String {
+    let shade = if rate > 0.0 { 0.12 + 0.88 * rate.clamp(0.0, 1.0) } else { 0.0 };
+    let mix = |full: f64| (255.0 - (255.0 - full) * shade).round() as u8;
+    format!("rgb({},{},{})", mix(198.0), mix(40.0), mix(40.0))
+}
+
 fn matrix_table(d: &Dashboard<'_>) -> Markup {
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
     html! {
@@ -465,6 +586,7 @@ mod tests {
             aggregate: &aggregate,
             reruns: &RerunAggregate::default(),
             judgement: &judgement,
+            signatures: &SignatureSummary::default(),
             generated_at: Utc.with_ymd_and_hms(2024, 3, 4, 5, 6, 7).unwrap(),
             collected_link: Some("../collected".into()),
         })

@@ -81,9 +81,19 @@ impl Signature {
     }
 
     /// A cross-instance failure: the (revoker → observer) pair and the reason's kind.
+    /// A file that named no roles gives "cross-instance" instead of the pair.
     pub fn cross(class: FailureClass, revoker: &str, observer: &str, reason: &str) -> Signature {
-        let kind = CrossKind::of(class, reason);
-        Signature::new(class, format!("{revoker} → {observer}: {}", kind.as_str()))
+        let kind = CrossKind::of(class, reason).as_str();
+        match (revoker, observer) {
+            ("", "") => Signature::new(class, format!("cross-instance: {kind}")),
+            (revoker, observer) => {
+                let name =
+                    |s: &'static str, n: &str| if n.is_empty() { s.to_string() } else { n.to_string() };
+                let (revoker, observer) =
+                    (name("an unnamed revoker", revoker), name("an unnamed observer", observer));
+                Signature::new(class, format!("{revoker} → {observer}: {kind}"))
+            }
+        }
     }
 
     /// The revocation-immediacy smoke that failed.
@@ -210,6 +220,8 @@ mod tests {
         assert!(stale.id.chars().all(|c| c.is_ascii_hexdigit()));
         let other_pair = Signature::cross(FailureClass::StaleRead, "instance1", "instance2", "");
         assert_ne!(stale.id, other_pair.id, "the pair is part of the identity");
+        let unnamed = Signature::cross(FailureClass::StaleRead, "", "", "");
+        assert_eq!(unnamed.what, "cross-instance: stale read", "a file without roles");
 
         let lost = "token created on instance1 was not active on instance2 before the revoke";
         assert_eq!(CrossKind::of(FailureClass::Contract, lost), CrossKind::LostWrite);
