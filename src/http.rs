@@ -39,12 +39,17 @@ fn out_of_quota(headers: &HeaderMap) -> bool {
     headers.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0")
 }
 
-/// How long to wait: `Retry-After` (a delay in seconds or an HTTP date), else
-/// the end of a spent quota (`x-ratelimit-reset`, a Unix time); at most [`LONGEST_HINT`].
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if !headers.contains_key(RETRY_AFTER) && out_of_quota(headers) {
-        return delay_seconds(headers.get("x-ratelimit-reset")?.to_str().ok()?);
+/// The end of a spent quota (`x-ratelimit-remaining: 0` and `x-ratelimit-reset`,
+/// a Unix time), as a delay; at most [`LONGEST_HINT`].
+pub fn quota_reset(headers: &HeaderMap) -> Option<Duration> {
+    if !out_of_quota(headers) {
+        return None;
     }
+    delay_seconds(headers.get("x-ratelimit-reset")?.to_str().ok()?)
+}
+
+/// `Retry-After` as a delay in seconds or an HTTP date, at most [`LONGEST_HINT`].
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     delay_seconds(value).or_else(|| {
         let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
@@ -79,7 +84,7 @@ pub async fn send(
             async move {
                 match sent.await {
                     Ok(answer) if retryable(answer.status(), answer.headers()) => {
-                        let hint = retry_after(answer.headers());
+                        let hint = retry_after(answer.headers()).or_else(|| quota_reset(answer.headers()));
                         Err(Failed::Retry(Ok(answer), hint))
                     }
                     Ok(answer) => Ok(answer),
@@ -211,7 +216,8 @@ mod tests {
             ("x-ratelimit-reset".parse().unwrap(), reset.parse().unwrap()),
         ]);
         assert!(retryable(StatusCode::FORBIDDEN, &spent));
-        let wait = retry_after(&spent).unwrap();
+        assert_eq!(retry_after(&spent), None, "no Retry-After was sent");
+        let wait = quota_reset(&spent).unwrap();
         assert!(wait > Duration::from_secs(15) && wait <= Duration::from_secs(20), "{wait:?}");
         assert!(!retryable(StatusCode::FORBIDDEN, &HeaderMap::new()), "a plain 403 is a refusal");
     }

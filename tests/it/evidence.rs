@@ -16,8 +16,15 @@ fn evidence_dir(out: &Path) -> PathBuf {
 }
 
 fn assert_packet_files(packet: &Path, with_store: bool) {
-    let mut expected =
-        vec!["README.txt", "exchanges.json", "exchanges.txt", "replay.json", "state.json", "timeline.txt"];
+    let mut expected = vec![
+        "README.txt",
+        "exchanges.json",
+        "exchanges.txt",
+        "replay.json",
+        "state.json",
+        "timeline.svg",
+        "timeline.txt",
+    ];
     if with_store {
         expected.push("store.json");
         expected.sort();

@@ -3,6 +3,7 @@
 //! when a dependency stalls or an instance dies.
 
 use super::engine::describe;
+use crate::retry::{Backoff, Failed};
 use bollard::models::NetworkDisconnectRequest;
 use bollard::query_parameters::{KillContainerOptionsBuilder, StopContainerOptionsBuilder};
 use bollard::Docker;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -133,12 +135,12 @@ impl Chaos {
     async fn apply(&self, kind: ChaosKind) -> (String, Result<(), String>) {
         let t = &self.targets;
         let result = match kind {
-            ChaosKind::PauseMongo => self.docker.pause_container(&t.mongo).await,
+            ChaosKind::PauseMongo => self.pause(&t.mongo).await,
             ChaosKind::StopMongo => {
                 let options = StopContainerOptionsBuilder::default().t(1).build();
                 self.docker.stop_container(&t.mongo, Some(options)).await
             }
-            ChaosKind::PauseNode2 => self.docker.pause_container(&t.node2).await,
+            ChaosKind::PauseNode2 => self.pause(&t.node2).await,
             ChaosKind::KillNode2 => {
                 let options = KillContainerOptionsBuilder::default().signal("SIGKILL").build();
                 self.docker.kill_container(&t.node2, Some(options)).await
@@ -154,6 +156,22 @@ impl Chaos {
             ChaosKind::PauseNode2 | ChaosKind::KillNode2 => t.node2.clone(),
         };
         (target, result.map_err(|e| describe(&e)))
+    }
+
+    /// Pauses a container. The engine's freezer can time out on a busy
+    /// container ("unable to freeze", HTTP 500): that is tried again, twice.
+    async fn pause(&self, container: &str) -> Result<(), bollard::errors::Error> {
+        let schedule = Backoff::tries(3, Duration::from_millis(100), Duration::from_millis(400));
+        schedule
+            .run(|_| async {
+                match self.docker.pause_container(container).await {
+                    Err(e @ bollard::errors::Error::DockerResponseServerError { status_code: 500, .. }) => {
+                        Err(Failed::Retry(e, None))
+                    }
+                    other => other.map_err(Failed::Final),
+                }
+            })
+            .await
     }
 
     pub fn events(&self) -> Vec<ChaosEvent> {
