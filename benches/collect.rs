@@ -50,6 +50,7 @@ fn main() {
         badge: BadgeStyle::default(),
         now: Utc::now(),
         download_errors: Vec::new(),
+        event: None,
     };
 
     let mut times = Vec::with_capacity(ROUNDS);

@@ -57,6 +57,8 @@ pub struct CollectOptions {
     pub now: DateTime<Utc>,
     /// Runs the GitHub download could not fetch, recorded in summary.json.
     pub download_errors: Vec<DownloadFailure>,
+    /// What triggered this job (GITHUB_EVENT_NAME), recorded with the run `--copy` stores.
+    pub event: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +67,8 @@ pub struct CollectOutcome {
     pub summary: CrossSummary,
     /// Every failure signature across the runs.
     pub signatures: SignatureSummary,
+    /// The same over the scheduled runs: what the signature issues follow.
+    pub scheduled_signatures: SignatureSummary,
     pub reruns: RerunAggregate,
     /// Where `--copy` put the current results.
     pub copied: Option<PathBuf>,
@@ -148,7 +152,11 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
     let collected = opts.collected_dir.clone().unwrap_or_else(|| default_collected_dir(&opts.out));
     let current = opts.out.join(PARITY_DIR).join(parity_names::CROSS_RESULTS_JSON);
     let mut warnings = Vec::new();
-    let copied = if opts.copy { collect::copy_current(&current, &collected, opts.now)? } else { None };
+    let copied = if opts.copy {
+        collect::copy_current(&current, &collected, opts.now, opts.event.as_deref())?
+    } else {
+        None
+    };
     if opts.copy && copied.is_none() {
         warnings.push(format!("nothing to copy: {} does not exist", current.display()));
     }
@@ -188,6 +196,7 @@ pub fn collect(opts: &CollectOptions) -> Result<CollectOutcome, ReportError> {
         judgement: outputs.judgement,
         summary: outputs.summary,
         signatures: outputs.signatures,
+        scheduled_signatures: signatures::summarize_scheduled(&collection),
         reruns: outputs.reruns,
         copied,
         source,
@@ -306,6 +315,7 @@ mod tests {
             badge: BadgeStyle::default(),
             now: Utc.with_ymd_and_hms(2024, 3, 4, 5, 6, 7).unwrap(),
             download_errors: Vec::new(),
+            event: None,
         }
     }
 

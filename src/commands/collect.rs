@@ -29,6 +29,7 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
         badge: BadgeStyle::default(),
         now,
         download_errors: Vec::new(),
+        event: process_env("GITHUB_EVENT_NAME"),
     };
     let download = match GithubSource::from_env(&process_env, &args.workflow, &args.artifact_name, args.days)
     {
@@ -94,7 +95,7 @@ pub async fn run(args: &CollectArgs) -> Result<Exit, CommandError> {
     crate::notify::after_collect(
         &outcome.summary,
         &outcome.judgement,
-        &outcome.signatures,
+        &outcome.scheduled_signatures,
         &notice,
         &process_env,
     )

@@ -305,20 +305,9 @@ fn answer_text(ex: &Exchange) -> String {
     }
 }
 
-/// Text and attribute content, escaped for XML.
+/// Text and attribute content on one line, escaped for XML.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 && c != '\t' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::escape::markup(&crate::escape::one_line(text))
 }
 
 #[cfg(test)]

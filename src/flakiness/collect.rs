@@ -44,6 +44,8 @@ pub struct Input {
     pub kind: FileKind,
     /// The run's `analysis.json`, when the collection holds it (`raw/<id>/analysis.json`).
     pub analysis: Option<PathBuf>,
+    /// What triggered the run, when the collection recorded it (`raw/<id>/event.txt`).
+    pub event: Option<String>,
 }
 
 /// A file that could not be used, and why.
@@ -69,6 +71,8 @@ pub struct CrossRun {
     pub iterations: Vec<IterationResult>,
     /// Its failures' signatures: its `analysis.json`'s, else its failed iterations'.
     pub signatures: Vec<SignatureCount>,
+    /// What triggered it (`schedule`, `push`, …), when recorded.
+    pub event: Option<String>,
     /// `raw/<id>` under the collected directory, when it exists.
     pub raw: Option<String>,
     order: Order,
@@ -84,6 +88,7 @@ impl CrossRun {
             timestamp: None,
             iterations: Vec::new(),
             signatures: Vec::new(),
+            event: None,
             raw: None,
             order: Order::default(),
         }
@@ -164,6 +169,7 @@ pub fn copy_current(
     current: &Path,
     collected: &Path,
     now: DateTime<Utc>,
+    event: Option<&str>,
 ) -> Result<Option<PathBuf>, CollectError> {
     if !current.is_file() {
         return Ok(None);
@@ -189,6 +195,10 @@ pub fn copy_current(
         let to = raw.join(super::names::RUN_ANALYSIS);
         std::fs::copy(&analysis, &to).map_err(fail(&to))?;
     }
+    if let Some(event) = event {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        record_event(collected, run_id(&name), event);
+    }
     Ok(Some(target))
 }
 
@@ -207,12 +217,14 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Input>, CollectError> {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let analysis = dir.join(super::names::RAW_DIR).join(run_id(&file)).join(super::names::RUN_ANALYSIS);
+        let raw = dir.join(super::names::RAW_DIR).join(run_id(&file));
+        let analysis = raw.join(super::names::RUN_ANALYSIS);
         inputs.push(Input {
             path: entry.path(),
             file,
             kind,
             analysis: analysis.is_file().then_some(analysis),
+            event: read_event(&raw),
         });
     }
     inputs.sort_by(|a, b| a.file.cmp(&b.file));
@@ -231,7 +243,7 @@ pub fn list_source(src: &Path) -> Result<Vec<Input>, CollectError> {
     let file =
         src.file_name().map_or_else(|| src.display().to_string(), |n| n.to_string_lossy().into_owned());
     let kind = classify(&file).unwrap_or(FileKind::Cross);
-    Ok(vec![Input { file, path: src.to_path_buf(), kind, analysis: None }])
+    Ok(vec![Input { file, path: src.to_path_buf(), kind, analysis: None, event: None }])
 }
 
 /// Adds `current` as `run_local_latest_cross.json`, replacing a collected
@@ -252,6 +264,7 @@ pub fn with_latest(mut inputs: Vec<Input>, current: &Path, warnings: &mut Vec<St
             path: current.to_path_buf(),
             kind: FileKind::Cross,
             analysis: analysis.is_file().then_some(analysis),
+            event: None,
         });
     }
     inputs
@@ -315,6 +328,7 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
                     named_time.or_else(|| iterations.iter().filter_map(IterationResult::started).min());
                 Loaded::Cross(CrossRun {
                     signatures: signatures_of(input.analysis.as_deref(), &iterations),
+                    event: input.event.clone(),
                     order: order(input, timestamp, &id),
                     raw: raw_dirs.contains(&id).then(|| format!("{}/{id}", super::names::RAW_DIR)),
                     file: input.file.clone(),
@@ -337,6 +351,22 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
             }),
     };
     loaded.unwrap_or_else(skipped)
+}
+
+/// Records what triggered a collected run, beside its raw outputs. Best
+/// effort: without it the run counts as scheduled.
+pub fn record_event(collected: &Path, id: &str, event: &str) {
+    let raw = collected.join(super::names::RAW_DIR).join(id);
+    let name: String = event.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+    if !name.is_empty() && std::fs::create_dir_all(&raw).is_ok() {
+        let _ = std::fs::write(raw.join(super::names::RUN_EVENT), name + "\n");
+    }
+}
+
+fn read_event(raw: &Path) -> Option<String> {
+    let bytes = crate::files::read_input(&raw.join(super::names::RUN_EVENT)).ok()?;
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    (!text.is_empty() && text.len() <= 64).then_some(text)
 }
 
 /// A run's failure signatures: those its `analysis.json` counted (every
@@ -437,10 +467,10 @@ mod tests {
         let current = tmp.path().join("results.json");
         let collected = tmp.path().join("collected");
         let now = Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap();
-        assert_eq!(copy_current(&current, &collected, now).unwrap(), None);
+        assert_eq!(copy_current(&current, &collected, now, None).unwrap(), None);
         std::fs::write(&current, "[]").unwrap();
-        let first = copy_current(&current, &collected, now).unwrap().unwrap();
-        let second = copy_current(&current, &collected, now).unwrap().unwrap();
+        let first = copy_current(&current, &collected, now, None).unwrap().unwrap();
+        let second = copy_current(&current, &collected, now, None).unwrap().unwrap();
         assert!(first.ends_with("run_local_20240506T070809Z_cross.json"));
         assert!(second.ends_with("run_local_20240506T070809Z-2_cross.json"));
         let inputs = vec![Input {
@@ -448,6 +478,7 @@ mod tests {
             path: tmp.path().join("old"),
             kind: FileKind::Cross,
             analysis: None,
+            event: None,
         }];
         let mut warnings = Vec::new();
         let inputs = with_latest(inputs, &current, &mut warnings);

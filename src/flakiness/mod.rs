@@ -39,6 +39,8 @@ pub mod names {
     pub const SIGNATURES_JSON: &str = "cross/signatures.json";
     /// A collected run's `analysis.json`, under `raw/<id>/`.
     pub const RUN_ANALYSIS: &str = "analysis.json";
+    /// What triggered a collected run (`schedule`, `push`, …), under `raw/<id>/`.
+    pub const RUN_EVENT: &str = "event.txt";
     /// The name the current, not yet copied, cross results are aggregated under.
     pub const LATEST_CROSS: &str = "run_local_latest_cross.json";
 }

@@ -3,7 +3,7 @@
 //! newest, and how many clean runs since — what a signature's GitHub issue
 //! is opened, labelled and closed by.
 
-use super::collect::Collection;
+use super::collect::{Collection, CrossRun};
 use crate::verdict::Signature;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -83,9 +83,9 @@ pub struct SignatureSummary {
 }
 
 /// Every (revoker, observer) cell's stale-read rate over the collection.
-fn pair_rates(collection: &Collection) -> Vec<PairRate> {
+fn pair_rates(runs: &[&CrossRun]) -> Vec<PairRate> {
     let mut cells: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    for r in collection.cross.iter().flat_map(|run| &run.iterations).filter(|r| !r.revoker.is_empty()) {
+    for r in runs.iter().flat_map(|run| &run.iterations).filter(|r| !r.revoker.is_empty()) {
         for cell in r.cells().into_iter().filter(|c| !c.observer.is_empty()) {
             let stale = cell.stale_reads > 0 || cell.class == Some(crate::verdict::FailureClass::StaleRead);
             let counts = cells.entry((r.revoker.clone(), cell.observer)).or_default();
@@ -107,7 +107,18 @@ fn pair_rates(collection: &Collection) -> Vec<PairRate> {
 
 /// Counts every signature over the collection's runs (in time order).
 pub fn summarize(collection: &Collection) -> SignatureSummary {
-    let runs = &collection.cross;
+    summarize_runs(&collection.cross.iter().collect::<Vec<_>>())
+}
+
+/// The same over the scheduled runs only — those the GitHub issues follow: a
+/// run that recorded another trigger (a push, a pull request) is left out;
+/// one that recorded none counts as scheduled.
+pub fn summarize_scheduled(collection: &Collection) -> SignatureSummary {
+    let scheduled = |run: &&CrossRun| run.event.as_deref().is_none_or(|event| event == "schedule");
+    summarize_runs(&collection.cross.iter().filter(scheduled).collect::<Vec<_>>())
+}
+
+fn summarize_runs(runs: &[&CrossRun]) -> SignatureSummary {
     let mut rows: BTreeMap<String, SignatureRow> = BTreeMap::new();
     let mut last_index: BTreeMap<String, usize> = BTreeMap::new();
     let trend_from = runs.len().saturating_sub(TREND_RUNS);
@@ -170,7 +181,7 @@ pub fn summarize(collection: &Collection) -> SignatureSummary {
             raw: r.raw.clone(),
         }),
         signatures,
-        pairs: pair_rates(collection),
+        pairs: pair_rates(runs),
     }
 }
 
@@ -215,7 +226,6 @@ fn run_label(run: &RunRef) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flakiness::collect::CrossRun;
     use crate::verdict::{FailureClass, SignatureCount};
 
     fn run(id: &str, signatures: &[(&Signature, u64)]) -> CrossRun {
@@ -258,6 +268,13 @@ mod tests {
         assert_eq!(first.example.as_deref(), Some("in 5"));
         assert_eq!(second.signature, check);
         assert_eq!((second.runs, second.consecutive, second.clean_since), (1, 0, 3));
+        // Only scheduled runs (or runs that recorded no trigger) drive the issues.
+        let mut pushed = collection.clone();
+        pushed.cross[4].event = Some("push".into());
+        pushed.cross[3].event = Some("schedule".into());
+        let scheduled = summarize_scheduled(&pushed);
+        assert_eq!(scheduled.runs, 4);
+        assert_eq!((scheduled.signatures[0].runs, scheduled.signatures[0].occurrences), (3, 6));
         let text = render_text(&summary);
         assert!(text.contains("live, 2 run(s) in a row") && text.contains("clean for 3 run(s)"), "{text}");
         assert!(render_text(&SignatureSummary::default()).contains("no failure signature"));

@@ -2,7 +2,8 @@
 //! collected runs through `parity collect` against a GitHub stand-in that
 //! keeps its issues (the API is third-party SaaS: the one thing stubbed):
 //! open → comment → `major` → `needs-regression-test` → close → reopen,
-//! with exactly one issue per signature and nothing done twice.
+//! with exactly one issue per signature, nothing done twice, and only
+//! scheduled runs driving them.
 
 use crate::common::{output_text, parity};
 use axum::extract::{Path as UrlPath, Query, State};
@@ -273,4 +274,16 @@ fn scripted_runs_open_comment_label_close_and_reopen_one_issue_per_signature() {
     let (live, clean) = (text.find("stale read").unwrap(), text.find("lost write").unwrap());
     assert!(live < clean, "{text}");
     assert!(text.contains("5 run(s) · 6 occurrence(s) · live, 1 run(s) in a row"), "{text}");
+
+    // Run 8 was triggered by a push, not the schedule: the lost write it shows is
+    // counted and listed, but no issue follows it (the closed one stays closed).
+    add_run(&collected, 8, &["lost"]);
+    std::fs::create_dir_all(collected.join("raw/8")).unwrap();
+    std::fs::write(collected.join("raw/8/event.txt"), "push\n").unwrap();
+    let writes = github.writes();
+    collect(&url, &collected, &out);
+    assert_eq!(github.writes(), writes, "a push run drives no issue");
+    assert!(!github.issues()[1].open);
+    let listed = output_text(&parity().args(["signatures", "--out"]).arg(&out).output().unwrap());
+    assert!(listed.contains("2 run(s) · 2 occurrence(s) · live, 1 run(s) in a row"), "{listed}");
 }

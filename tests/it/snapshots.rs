@@ -161,6 +161,7 @@ fn the_collectors_outputs_on_the_fixture_set() {
         badge: Default::default(),
         now: chrono::Utc.with_ymd_and_hms(2024, 1, 6, 12, 0, 0).unwrap(),
         download_errors: Vec::new(),
+        event: None,
     };
     let outcome = webprofile_parity::collector::collect(&options).expect("the fixture set is collected");
     let read = |name: &str| std::fs::read_to_string(Path::new(&outcome.flakiness_dir).join(name)).unwrap();

@@ -27,6 +27,9 @@ pub struct WorkflowRun {
     pub id: u64,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
+    /// What triggered it: `schedule`, `push`, `pull_request`, …
+    #[serde(default)]
+    pub event: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

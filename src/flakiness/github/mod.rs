@@ -335,6 +335,9 @@ async fn download_run(
         };
         return Ok(RunOutcome::NoArtifact(format!("{what} {why}")));
     }
+    if let Some(event) = &run.event {
+        super::collect::record_event(collected, &run.id.to_string(), event);
+    }
     if let Some(created) = run.created_at {
         date_files(collected, &extracted.written, created);
     }
