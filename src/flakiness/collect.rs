@@ -356,10 +356,10 @@ fn load_one(input: &Input, raw_dirs: &HashSet<String>) -> Loaded {
 /// Records what triggered a collected run, beside its raw outputs. Best
 /// effort: without it the run counts as scheduled.
 pub fn record_event(collected: &Path, id: &str, event: &str) {
-    let raw = collected.join(super::names::RAW_DIR).join(id);
+    let path = collected.join(super::names::RAW_DIR).join(id).join(super::names::RUN_EVENT);
     let name: String = event.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-    if !name.is_empty() && std::fs::create_dir_all(&raw).is_ok() {
-        let _ = std::fs::write(raw.join(super::names::RUN_EVENT), name + "\n");
+    if !name.is_empty() {
+        let _ = crate::files::write_file(&path, format!("{name}\n").as_bytes());
     }
 }
 
