@@ -382,18 +382,25 @@ impl Notifier {
             Err(e) => return vec![Err(format!("cannot list the signature issues: {e}"))],
         };
         let mut done = Vec::new();
-        let mut first = true;
-        for (signature, action) in signature_issues::plan(summary, &tracked, policy, links) {
-            if !first && self.api.is_some() {
-                tokio::time::sleep(self.write_pause).await;
+        for (n, (signature, action)) in
+            signature_issues::plan(summary, &tracked, policy, links).into_iter().enumerate()
+        {
+            if n > 0 {
+                self.pause_between_writes().await;
             }
-            first = false;
             let what = action.describe(&signature);
             done.push(
                 self.apply(action).await.map(|_| what.clone()).map_err(|e| format!("could not {what}: {e}")),
             );
         }
         done
+    }
+
+    /// GitHub asks for a second between writes (its secondary rate limits); a dry run does not wait.
+    async fn pause_between_writes(&self) {
+        if self.api.is_some() {
+            tokio::time::sleep(self.write_pause).await;
+        }
     }
 
     async fn apply(&self, action: Action) -> Result<(), String> {
@@ -408,6 +415,7 @@ impl Notifier {
             Action::Recur { number, comment, body, reopen } => {
                 let path = format!("issues/{number}/comments");
                 self.send(Method::POST, &path, json!({ "body": comment }), "a recurrence comment").await?;
+                self.pause_between_writes().await;
                 let mut update = json!({ "body": body });
                 if reopen {
                     update["state"] = json!("open");
@@ -421,6 +429,7 @@ impl Notifier {
             Action::Close { number, comment } => {
                 let path = format!("issues/{number}/comments");
                 self.send(Method::POST, &path, json!({ "body": comment }), "a closing comment").await?;
+                self.pause_between_writes().await;
                 let update = json!({ "state": "closed", "state_reason": "completed" });
                 self.send(Method::PATCH, &format!("issues/{number}"), update, "closing the issue").await?;
             }
@@ -433,7 +442,7 @@ impl Notifier {
     async fn signature_issues(&self) -> Result<BTreeMap<String, Tracked>, String> {
         let Some(api) = &self.api else {
             crate::progress::print_stdout(&format!(
-                "dry run: would list the issues labelled `{SIGNATURE_LABEL}` (open and closed) to find each signature's\n"
+                "dry run: would list the issues labelled `{SIGNATURE_LABEL}` (open and closed) to find each signature's issue\n"
             ));
             return Ok(BTreeMap::new());
         };

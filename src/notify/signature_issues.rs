@@ -231,7 +231,7 @@ fn body(row: &SignatureRow, summary: &SignatureSummary, policy: &LifecyclePolicy
          |---|---|---|---|---|---|\n\
          | `{}` | {} | {} | {} of {} | {} | {} |\n\n",
         row.signature.class,
-        crate::escape::one_line(&row.signature.what),
+        crate::escape::one_line(&row.signature.what).replace('|', "\\|"),
         row.signature.id,
         links.run(&row.first_seen.id),
         links.run(&row.last_seen.id),
