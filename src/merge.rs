@@ -511,11 +511,7 @@ fn merged_signatures(sets: &[ShardSet], iterations: &[IterationResult]) -> Vec<S
         });
         tally.merge(&once.map(|s| SignatureCount { packet: None, ..s.clone() }).collect::<Vec<_>>());
     }
-    for r in iterations {
-        if let Some(signature) = r.signature() {
-            tally.add(signature, || format!("iteration {}", r.iteration), r.reason.as_deref());
-        }
-    }
+    iterations.iter().for_each(|r| r.count_signature(&mut tally));
     tally.into_counts()
 }
 

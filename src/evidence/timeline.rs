@@ -18,7 +18,7 @@ pub fn window(trace: &Trace, fallback: DateTime<Utc>, margin: Duration) -> (Date
 }
 
 /// When the answer (or the transport error) arrived.
-fn answered_at(ex: &Exchange) -> DateTime<Utc> {
+pub(super) fn answered_at(ex: &Exchange) -> DateTime<Utc> {
     ex.sent.wall + TimeDelta::microseconds((ex.latency_ms * 1000.0) as i64)
 }
 

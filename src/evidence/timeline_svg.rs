@@ -7,6 +7,7 @@
 //! bars closer than a pixel that answered alike are drawn as one, so a
 //! window of a thousand reads stays a few kilobytes.
 
+use super::timeline::answered_at;
 use crate::contract::{introspection, Body, Exchange, Trace, INTROSPECT_PATH};
 use crate::stack::Lines;
 use chrono::{DateTime, Utc};
@@ -78,17 +79,14 @@ struct Window {
     visible_by: Option<DateTime<Utc>>,
 }
 
-fn answered(ex: &Exchange) -> DateTime<Utc> {
-    ex.sent.wall + chrono::Duration::microseconds((ex.latency_ms * 1000.0).round() as i64)
-}
-
 fn revoke_window(exchanges: &[Exchange]) -> Option<Window> {
     let revoke = exchanges.iter().find(|ex| ex.method == "DELETE" && ex.status.is_some())?;
-    let revoked = answered(revoke);
+    let revoked = answered_at(revoke);
     let after: Vec<(&Exchange, Answer)> =
         exchanges.iter().filter(|ex| ex.sent.wall >= revoked).map(|ex| (ex, Answer::of(ex))).collect();
     let last_stale = after.iter().filter(|(_, a)| *a == Answer::Active).map(|(ex, _)| ex.sent.wall).max();
-    let visible_by = after.iter().filter(|(_, a)| *a == Answer::Inactive).map(|(ex, _)| answered(ex)).min();
+    let visible_by =
+        after.iter().filter(|(_, a)| *a == Answer::Inactive).map(|(ex, _)| answered_at(ex)).min();
     Some(Window { revoked, last_stale, visible_by })
 }
 
@@ -108,7 +106,7 @@ pub fn render(title: &str, trace: &Trace, logs: &Lines, lanes: &[(String, String
     }
 
     // The span of the failure's own requests; log lines outside it are in timeline.txt.
-    let requests = exchanges.iter().flat_map(|ex| [ex.sent.wall, answered(ex)]);
+    let requests = exchanges.iter().flat_map(|ex| [ex.sent.wall, answered_at(ex)]);
     let times: Vec<DateTime<Utc>> =
         if exchanges.is_empty() { logs.lines.iter().map(|l| l.at).collect() } else { requests.collect() };
     let (from, to) = times.into_iter().fold((None::<DateTime<Utc>>, None::<DateTime<Utc>>), |(lo, hi), t| {
@@ -189,7 +187,7 @@ pub fn render(title: &str, trace: &Trace, logs: &Lines, lanes: &[(String, String
             }
         };
         for ex in exchanges.iter().filter(|ex| ex.instance == *name) {
-            let (x0, x1, answer) = (x(ex.sent.wall), x(answered(ex)), Answer::of(ex));
+            let (x0, x1, answer) = (x(ex.sent.wall), x(answered_at(ex)), Answer::of(ex));
             let tip = format!(
                 "#{} {} {} → {} ({:.1} ms)",
                 ex.seq,

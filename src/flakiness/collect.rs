@@ -186,17 +186,16 @@ pub fn copy_current(
         n += 1;
     }
     std::fs::copy(current, &target).map_err(fail(&target))?;
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     // The run's analysis.json (its failure signatures) goes under raw/<id>/.
     let analysis = current.with_file_name(super::names::RUN_ANALYSIS);
     if analysis.is_file() {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let raw = collected.join(super::names::RAW_DIR).join(run_id(&name));
         std::fs::create_dir_all(&raw).map_err(fail(&raw))?;
         let to = raw.join(super::names::RUN_ANALYSIS);
         std::fs::copy(&analysis, &to).map_err(fail(&to))?;
     }
     if let Some(event) = event {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         record_event(collected, run_id(&name), event);
     }
     Ok(Some(target))
@@ -385,11 +384,7 @@ fn signatures_of(analysis: Option<&Path>, iterations: &[IterationResult]) -> Vec
         .filter(|s| !s.is_empty());
     counted.unwrap_or_else(|| {
         let mut tally = SignatureTally::default();
-        for r in iterations {
-            if let Some(signature) = r.signature() {
-                tally.add(signature, || format!("iteration {}", r.iteration), r.reason.as_deref());
-            }
-        }
+        iterations.iter().for_each(|r| r.count_signature(&mut tally));
         tally.into_counts()
     })
 }

@@ -238,6 +238,15 @@ impl IssuePolicy {
     }
 }
 
+/// The body of `POST /repos/{repo}/issues`: assignees only when there are some.
+fn new_issue(title: &str, body: &str, labels: &[String], assignees: &[String]) -> Value {
+    let mut request = json!({ "title": title, "body": body, "labels": labels });
+    if !assignees.is_empty() {
+        request["assignees"] = json!(assignees);
+    }
+    request
+}
+
 /// Sends plans to one repository's API, or only prints them (`dry_run`).
 pub struct Notifier {
     api: Option<Api>,
@@ -355,10 +364,7 @@ impl Notifier {
                 existing.html_url.map(|u| format!(" ({u})")).unwrap_or_default()
             ));
         }
-        let mut request = json!({ "title": plan.title, "body": body, "labels": plan.labels });
-        if !plan.assignees.is_empty() {
-            request["assignees"] = json!(plan.assignees);
-        }
+        let request = new_issue(&plan.title, &body, &plan.labels, &plan.assignees);
         let created = self.send(Method::POST, "issues", request, "a new issue").await?;
         Ok(match created["number"].as_u64() {
             Some(n) => format!(
@@ -406,10 +412,7 @@ impl Notifier {
     async fn apply(&self, action: Action) -> Result<(), String> {
         match action {
             Action::Open { title, body, labels, assignees } => {
-                let mut request = json!({ "title": title, "body": body, "labels": labels });
-                if !assignees.is_empty() {
-                    request["assignees"] = json!(assignees);
-                }
+                let request = new_issue(&title, &body, &labels, &assignees);
                 self.send(Method::POST, "issues", request, "a signature issue").await?;
             }
             Action::Recur { number, comment, body, reopen } => {

@@ -108,6 +108,13 @@ impl IterationResult {
         Some(Signature::cross(class, &self.revoker, observer, reason))
     }
 
+    /// Counts a failed iteration's signature in `tally`, first seen here.
+    pub fn count_signature(&self, tally: &mut SignatureTally) {
+        if let Some(signature) = self.signature() {
+            tally.add(signature, || format!("iteration {}", self.iteration), self.reason.as_deref());
+        }
+    }
+
     /// The (revoker, observer) cells this iteration measured. One that
     /// stopped before its observers were polled has a cell per observer named,
     /// without figures.
@@ -448,9 +455,7 @@ impl CrossTally {
             self.failures += 1;
             self.classes.add(r.class.unwrap_or(FailureClass::Unknown));
         }
-        if let Some(signature) = r.signature() {
-            self.signatures.add(signature, || format!("iteration {}", r.iteration), r.reason.as_deref());
-        }
+        r.count_signature(&mut self.signatures);
         self.stale_reads += r.stale_reads.unwrap_or(0);
         self.polls += r.polls;
         self.latencies.extend(r.latency_ms);
